@@ -1,0 +1,239 @@
+// When to see a professional (CONTRACT §7), from the pain log and the profile's contraindications.
+// Pure: `now` comes in as an argument. The wording follows common self-care guidance for muscle knots:
+// say where it hurts, where it spreads and what makes it worse.
+import type { Profile } from './profile.js';
+import { HEAT_BLOCKING, type LogEntry, type PainArea } from './types.js';
+
+export type AdviceCode = 'neurological_symptoms' | 'medical_first' | 'persistent_pain' | 'recurring_pain';
+
+export interface AdviceReason {
+  code: AdviceCode;
+  /** A plain sentence for the user, including what to tell the therapist or doctor. */
+  detail: string;
+  /** The pain area the reason is about; absent for a reason that comes from the profile alone. */
+  area?: PainArea;
+}
+
+export interface ProfessionalAdvice {
+  recommended: boolean;
+  reasons: AdviceReason[];
+  /** Heat is refused: a medical-first reason, or a heat-blocking contraindication in the profile (§5). */
+  heatBlocked: boolean;
+}
+
+export interface PainAdvice extends ProfessionalAdvice {
+  message: string;
+}
+
+type PainEntry = Extract<LogEntry, { type: 'pain_logged' }>;
+
+const DAY_MS = 86_400_000;
+/** Evidence older than this (before `now`) no longer raises a reason. */
+export const ADVICE_LOOKBACK_DAYS = 30;
+/** Pain in one area logged over more than this many days without improvement → persistent. */
+export const PERSISTENT_AFTER_DAYS = 14;
+/** Pain back within this many days after a level-0 entry → recurring. */
+export const RECURRING_WITHIN_DAYS = 7;
+
+const NEUROLOGICAL: Record<string, string> = {
+  numbness: 'numbness',
+  tingling: 'tingling',
+  weakness: 'weakness',
+  spreading: 'spreading pain',
+  spreading_pain: 'spreading pain',
+};
+const MEDICAL: Record<string, string> = {
+  fever: 'a fever',
+  swelling: 'swelling',
+  unexplained_swelling: 'unexplained swelling',
+  recent_injury: 'a recent injury',
+};
+const MEDICAL_CONTRAINDICATIONS = ['fever', 'swelling', 'recent_injury'];
+
+const AREA_NAMES: Record<PainArea, string> = {
+  neck: 'your neck',
+  shoulders: 'your shoulders',
+  upper_back: 'your upper back',
+  lower_back: 'your lower back',
+  glutes: 'your buttocks (glutes)',
+  other: 'the area you logged',
+};
+
+const THERAPIST = 'a licensed massage, physical or sports therapist';
+
+const normalize = (symptom: string): string => symptom.trim().toLowerCase().replace(/[\s-]+/g, '_');
+
+const list = (items: readonly string[]): string =>
+  items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+
+const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
+
+const days = (ms: number): number => Math.round(ms / DAY_MS);
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** What to tell the professional: where it hurts, where it spreads, what makes it worse. */
+function tellThem(who: string, area: PainArea | undefined, refers: string | undefined): string {
+  const where = area ? `where it hurts (${AREA_NAMES[area]})` : 'where it hurts';
+  const spreads = refers ? `where it spreads (${refers})` : 'whether it spreads anywhere';
+  return `Tell the ${who} ${where}, ${spreads}, and what makes it worse, such as long sitting or certain movements.`;
+}
+
+/** The latest `refers` given for an area among `entries`. */
+const refersOf = (entries: readonly PainEntry[], area: PainArea): string | undefined =>
+  [...entries].reverse().find((e) => e.area === area && e.refers)?.refers?.trim() || undefined;
+
+function painEntries(entries: readonly LogEntry[], now: number): PainEntry[] {
+  return entries
+    .filter((e): e is PainEntry => e.type === 'pain_logged' && e.at <= now)
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.at - b.e.at || a.i - b.i)
+    .map(({ e }) => e);
+}
+
+function symptomsOf(entry: PainEntry, table: Record<string, string>): string[] {
+  return unique((entry.symptoms ?? []).map(normalize).flatMap((s) => (table[s] ? [table[s]] : [])));
+}
+
+function medicalFirst(recent: readonly PainEntry[], all: readonly PainEntry[], contraindications: readonly string[]): AdviceReason[] {
+  const reasons: AdviceReason[] = [];
+  const fromProfile = unique(contraindications.filter((c) => MEDICAL_CONTRAINDICATIONS.includes(c)).map((c) => MEDICAL[c] ?? c));
+  const flagged = recent.filter((e) => symptomsOf(e, MEDICAL).length > 0);
+  const areas = unique(flagged.map((e) => e.area));
+  for (const area of areas) {
+    const symptoms = unique(flagged.filter((e) => e.area === area).flatMap((e) => symptomsOf(e, MEDICAL)));
+    reasons.push({
+      code: 'medical_first',
+      area,
+      detail:
+        `You logged ${list(symptoms)} with pain in ${AREA_NAMES[area]}. ` +
+        'Get medical attention first, before massage, heat or stretching; heat stays off until a doctor has seen it. ' +
+        tellThem('doctor', area, refersOf(all, area)),
+    });
+  }
+  if (fromProfile.length > 0) {
+    reasons.push({
+      code: 'medical_first',
+      detail:
+        `Your profile lists ${list(fromProfile)}. ` +
+        'Get medical attention first, before massage, heat or stretching; heat is refused while it is in your profile. ' +
+        tellThem('doctor', undefined, undefined),
+    });
+  }
+  return reasons;
+}
+
+function neurological(recent: readonly PainEntry[], all: readonly PainEntry[]): AdviceReason[] {
+  const flagged = recent.filter((e) => symptomsOf(e, NEUROLOGICAL).length > 0);
+  return unique(flagged.map((e) => e.area)).map((area) => {
+    const symptoms = unique(flagged.filter((e) => e.area === area).flatMap((e) => symptomsOf(e, NEUROLOGICAL)));
+    return {
+      code: 'neurological_symptoms' as const,
+      area,
+      detail:
+        `You logged ${list(symptoms)} with pain in ${AREA_NAMES[area]}, which can mean a nerve is involved. ` +
+        `See ${THERAPIST} now rather than working on it yourself. ` +
+        tellThem('therapist', area, refersOf(all, area)),
+    };
+  });
+}
+
+function persistent(byArea: ReadonlyMap<PainArea, PainEntry[]>, since: number): AdviceReason[] {
+  const reasons: AdviceReason[] = [];
+  for (const [area, entries] of byArea) {
+    // The current run: the entries after the last level-0 one (the pain has not gone since).
+    const lastZero = entries.map((e) => e.level).lastIndexOf(0);
+    const run = entries.slice(lastZero + 1);
+    const first = run[0];
+    const latest = run[run.length - 1];
+    if (!first || !latest || latest.at < since) continue;
+    const span = latest.at - first.at;
+    if (span <= PERSISTENT_AFTER_DAYS * DAY_MS || latest.level < first.level) continue;
+    const change =
+      latest.level === first.level ? `still at ${latest.level} of 10` : `from ${first.level} to ${latest.level} of 10`;
+    reasons.push({
+      code: 'persistent_pain',
+      area,
+      detail:
+        `Pain in ${AREA_NAMES[area]} has been logged for ${plural(Math.ceil(span / DAY_MS), 'day')} without getting better (${change}). ` +
+        `See ${THERAPIST}. ` +
+        tellThem('therapist', area, refersOf(run, area)),
+    });
+  }
+  return reasons;
+}
+
+function recurring(byArea: ReadonlyMap<PainArea, PainEntry[]>, since: number): AdviceReason[] {
+  const reasons: AdviceReason[] = [];
+  for (const [area, entries] of byArea) {
+    let back: { gone: PainEntry; back: PainEntry } | undefined;
+    for (let i = 1; i < entries.length; i++) {
+      const gone = entries[i - 1];
+      const next = entries[i];
+      if (!gone || !next || gone.level !== 0 || next.level <= 0 || next.at < since) continue;
+      if (next.at - gone.at <= RECURRING_WITHIN_DAYS * DAY_MS) back = { gone, back: next };
+    }
+    if (!back) continue;
+    const after = days(back.back.at - back.gone.at);
+    reasons.push({
+      code: 'recurring_pain',
+      area,
+      detail:
+        `Pain in ${AREA_NAMES[area]} came back ${after === 0 ? 'within a day' : `${plural(after, 'day')}`} after it had gone ` +
+        `(now ${back.back.level} of 10). Pain that keeps returning is worth a professional look: see ${THERAPIST}. ` +
+        tellThem('therapist', area, refersOf(entries, area)),
+    });
+  }
+  return reasons;
+}
+
+/**
+ * Whether to recommend a professional, and why (CONTRACT §7). Only pain entries up to `now` count, and a
+ * reason needs evidence from the last ADVICE_LOOKBACK_DAYS days, so an old episode does not nag forever.
+ */
+export function adviseProfessional(
+  entries: readonly LogEntry[],
+  contraindications: readonly string[],
+  now: number,
+): ProfessionalAdvice {
+  const all = painEntries(entries, now);
+  const since = now - ADVICE_LOOKBACK_DAYS * DAY_MS;
+  const recent = all.filter((e) => e.at >= since);
+  const byArea = new Map<PainArea, PainEntry[]>();
+  for (const e of all) {
+    const list = byArea.get(e.area);
+    if (list) list.push(e);
+    else byArea.set(e.area, [e]);
+  }
+  const medical = medicalFirst(recent, all, contraindications);
+  const reasons = [...medical, ...neurological(recent, all), ...persistent(byArea, since), ...recurring(byArea, since)];
+  const heatBlocked =
+    medical.length > 0 || contraindications.some((c) => (HEAT_BLOCKING as readonly string[]).includes(c));
+  return { recommended: reasons.length > 0, reasons, heatBlocked };
+}
+
+/** The answer to a fresh `POST /pain`: the current advice, with a message for the user. */
+export function adviceForPain(
+  entry: PainEntry,
+  history: readonly LogEntry[],
+  profile: Pick<Profile, 'contraindications'>,
+  now: number,
+): PainAdvice {
+  const already = history.some(
+    (e) => e === entry || (e.type === 'pain_logged' && e.at === entry.at && e.area === entry.area && e.level === entry.level),
+  );
+  const advice = adviseProfessional(already ? history : [...history, entry], profile.contraindications, now);
+  let message: string;
+  if (advice.recommended) {
+    message = advice.reasons.map((r) => r.detail).join(' ');
+  } else if (entry.level === 0) {
+    message = `Good to hear ${AREA_NAMES[entry.area]} is free of pain. Keep taking regular breaks from sitting so it stays that way.`;
+  } else {
+    const heat = advice.heatBlocked ? '' : 'heat for about 10 minutes, ';
+    message =
+      `Logged pain ${entry.level} of 10 in ${AREA_NAMES[entry.area]}. What usually helps a knot: steady pressure on it ` +
+      `for about 60 seconds, ${heat}then gentle stretches held 30 seconds, twice each, and regular breaks from sitting. ` +
+      `If it goes numb or weak, spreads, or has not improved in two weeks, see ${THERAPIST}.`;
+  }
+  return { ...advice, message };
+}

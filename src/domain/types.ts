@@ -1,0 +1,133 @@
+// Canonical types shared by the domain, the adapters and the IO edges. No IO here.
+
+export const POSTURES = ['sitting', 'standing', 'moving', 'away'] as const;
+export type Posture = (typeof POSTURES)[number];
+
+export const ROLES = ['desk', 'chair', 'wearable', 'hub', 'heatpad'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PROTOCOLS = ['unknot', 'zigbee2mqtt', 'tasmota', 'shelly'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** User and device ids: 1–64 characters of [A-Za-z0-9_-] (CONTRACT §2). */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const isValidId = (id: unknown): id is string => typeof id === 'string' && ID_PATTERN.test(id);
+
+export interface Device {
+  deviceId: string;
+  userId: string;
+  role: Role;
+  protocol: Protocol;
+  /** Protocol address: Z2M friendly name, Tasmota topic, Shelly topic prefix. Unused for `unknot`. */
+  topic?: string;
+  /** A contact sensor under a pressure mat reads inverted (closed = nobody sitting). */
+  invert?: boolean;
+}
+
+export type Action = 'snooze' | 'ack' | 'heat_on' | 'heat_off' | 'routine_stop';
+
+/**
+ * What an adapter makes of one inbound message. `at` is epoch ms, already clamped to receipt time;
+ * `id` is the device's own event id when it sent one (used to drop duplicates).
+ */
+export type Observation =
+  | { type: 'posture'; posture: Posture; at: number; id?: string }
+  | { type: 'action'; action: Action; minutes?: number; at: number; id?: string }
+  | { type: 'heat'; state: 'on' | 'off'; at: number }
+  | { type: 'availability'; online: boolean; at: number };
+
+/** Canonical commands the service sends; adapters turn them into device payloads. */
+export type Command =
+  | { command: 'nudge'; nudgeId: string; level: number; message: string }
+  | { command: 'heat'; state: 'on'; sessionId: string; autoOffSeconds: number }
+  | { command: 'heat'; state: 'off'; sessionId: string; reason: HeatOffReason }
+  | {
+      command: 'routine_step';
+      routineId: string;
+      index: number;
+      of: number;
+      step: string;
+      seconds: number;
+      message: string;
+    };
+
+export type HeatOffReason = 'timer' | 'manual' | 'watchdog';
+
+/** One outbound MQTT message, as an adapter formats it. Topics come from the MQTT gateway's builders. */
+export interface OutboundMessage {
+  topic: string;
+  payload: string;
+  qos: 0 | 1;
+  retain?: boolean;
+}
+
+/** Adherence log entries (CONTRACT §6, §7). `at` is epoch ms here and ISO 8601 on the wire. */
+export type LogEntry =
+  | { type: 'sitting_started'; at: number; sessionId: string; startedAt: number }
+  | { type: 'nudge_sent'; at: number; sessionId: string; nudgeId: string; level: number }
+  | { type: 'nudge_snoozed'; at: number; sessionId: string; until: number }
+  | {
+      type: 'break_taken';
+      at: number;
+      sessionId: string;
+      sittingSeconds: number;
+      nudged: true;
+      latencySeconds: number;
+      snoozes: number;
+      breakStartedAt: number;
+    }
+  | { type: 'natural_break'; at: number; sessionId: string; sittingSeconds: number; breakStartedAt: number }
+  | { type: 'nudge_ignored'; at: number; sessionId: string; nudges: number }
+  | { type: 'nudge_acked'; at: number; sessionId: string | null; deviceId?: string }
+  | { type: 'heat_on'; at: number; sessionId: string; minutes: number; deviceId: string; offAt: number }
+  | { type: 'heat_off'; at: number; sessionId: string; reason: HeatOffReason; deviceId: string }
+  | { type: 'heat_refused'; at: number; reason: string; deviceId?: string }
+  | { type: 'routine_started'; at: number; routineId: string; routine: string }
+  | { type: 'routine_step'; at: number; routineId: string; index: number; step: string }
+  | { type: 'routine_completed'; at: number; routineId: string }
+  | { type: 'routine_abandoned'; at: number; routineId: string; reason: string }
+  | {
+      type: 'pain_logged';
+      at: number;
+      level: number;
+      area: PainArea;
+      refers?: string;
+      symptoms?: string[];
+    };
+
+export type LogType = LogEntry['type'];
+
+export const PAIN_AREAS = ['neck', 'shoulders', 'upper_back', 'lower_back', 'glutes', 'other'] as const;
+export type PainArea = (typeof PAIN_AREAS)[number];
+
+export const CONTRAINDICATIONS = [
+  'recent_injury',
+  'swelling',
+  'fever',
+  'numbness',
+  'impaired_sensation',
+  'diabetes',
+] as const;
+export type Contraindication = (typeof CONTRAINDICATIONS)[number];
+
+/** Contraindications that refuse heat outright (CONTRACT §5); `diabetes` only asks for care. */
+export const HEAT_BLOCKING: readonly Contraindication[] = [
+  'recent_injury',
+  'swelling',
+  'fever',
+  'numbness',
+  'impaired_sensation',
+];
+
+/** Errors with a stable code that HTTP and the MQTT error topic turn into {"error": code, "detail"}. */
+export class UnknotError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    readonly issues?: unknown[],
+  ) {
+    super(message);
+    this.name = 'UnknotError';
+  }
+}
