@@ -1,0 +1,141 @@
+// The native protocol: canonical JSON events on `{base}/devices/{deviceId}/event`, commands on `…/command`
+// (CONTRACT §3, §4).
+import { z } from 'zod';
+import { POSTURES, type Observation } from '../domain/types.js';
+import type { Adapter, ParseResult } from './adapter.js';
+import { activityToPosture, stepsToPosture } from './activity.js';
+import {
+  decodeJson,
+  describeJson,
+  fail,
+  isObject,
+  matchNeverThrows,
+  neverThrows,
+  parseAt,
+  subscriptionFilter,
+  under,
+} from './common.js';
+
+const at = z.union([z.string(), z.number()]).optional();
+
+// Objects are not strict: unknown extra fields are allowed and dropped. `id` is checked before the schema.
+const eventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('posture'), posture: z.enum(POSTURES), at }),
+  z.object({ type: z.literal('activity'), activity: z.string(), at }),
+  z.object({
+    type: z.literal('steps'),
+    count: z.number().int().min(0),
+    periodSeconds: z.number().int().min(1).max(86_400),
+    at,
+  }),
+  z.object({
+    type: z.literal('action'),
+    action: z.enum(['snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop']),
+    // Ranges (snooze, heat limits) are the domain's policy; here only "a positive number of minutes".
+    minutes: z.number().positive().optional(),
+    // Not in the contract's action shape, but a button press may be reported late like any other event.
+    at,
+  }),
+  z.object({ type: z.literal('heat'), state: z.enum(['on', 'off']), at }),
+]);
+
+export type UnknotEvent = z.infer<typeof eventSchema>;
+
+/** At most this many zod issues are spelled out in an error detail. */
+const MAX_ISSUES = 3;
+
+/** A one-line human summary of zod issues, e.g. `posture: Invalid option: expected one of …`. */
+export function summariseIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const parts = issues.slice(0, MAX_ISSUES).map((i) => {
+    const path = i.path.map(String).join('.');
+    return path ? `${path}: ${i.message}` : i.message;
+  });
+  const more = issues.length > MAX_ISSUES ? ` (and ${issues.length - MAX_ISSUES} more)` : '';
+  return `${parts.join('; ')}${more}`;
+}
+
+function parseEvent(payload: Buffer, now: number): ParseResult {
+  const json = decodeJson(payload);
+  if (!json.ok) return json;
+  const raw = json.value;
+  if (!isObject(raw)) return fail('invalid_event', `expected a JSON object, got ${describeJson(raw)}`);
+
+  if ('id' in raw) {
+    const id = raw.id;
+    if (typeof id !== 'string' || id.length < 1 || id.length > 128) {
+      return fail('invalid_id', 'id must be a string of 1–128 characters');
+    }
+  }
+  const id = typeof raw.id === 'string' ? raw.id : undefined;
+
+  const parsed = eventSchema.safeParse(raw);
+  if (!parsed.success) return fail('invalid_event', summariseIssues(parsed.error.issues));
+  const event = parsed.data;
+
+  const time = parseAt(event.at, now);
+  if (!time.ok) return fail('invalid_event', time.detail);
+  const withId = id === undefined ? {} : { id };
+
+  const observations: Observation[] = [];
+  switch (event.type) {
+    case 'posture':
+      observations.push({ type: 'posture', posture: event.posture, at: time.at, ...withId });
+      break;
+    case 'activity': {
+      const posture = activityToPosture(event.activity);
+      if (posture) observations.push({ type: 'posture', posture, at: time.at, ...withId });
+      break;
+    }
+    case 'steps': {
+      const posture = stepsToPosture(event.count, event.periodSeconds);
+      if (posture) observations.push({ type: 'posture', posture, at: time.at, ...withId });
+      break;
+    }
+    case 'action':
+      observations.push({
+        type: 'action',
+        action: event.action,
+        ...(event.minutes === undefined ? {} : { minutes: event.minutes }),
+        at: time.at,
+        ...withId,
+      });
+      break;
+    case 'heat':
+      observations.push({ type: 'heat', state: event.state, at: time.at });
+      break;
+  }
+  return { ok: true, observations };
+}
+
+export const unknotAdapter: Adapter = {
+  protocol: 'unknot',
+
+  subscriptions: (topics) => [subscriptionFilter(topics.base, 'devices', '+', 'event')],
+
+  // The key is the raw deviceId level, not yet checked against the id rule: the caller does that, so a
+  // bad id is counted as a rejection rather than silently dropped here.
+  match: matchNeverThrows((topic, topics) => {
+    const rest = under(topic, `${topics.base}/devices`);
+    if (rest === null) return null;
+    const levels = rest.split('/');
+    if (levels.length !== 2 || levels[1] !== 'event') return null;
+    const deviceId = levels[0];
+    if (!deviceId || /[+#\u0000]/.test(deviceId)) return null;
+    return { protocol: 'unknot', key: deviceId, kind: 'event' };
+  }),
+
+  parse: neverThrows((_device, _match, payload, ctx) => parseEvent(payload, ctx.now)),
+
+  format(device, command, topics) {
+    const send = () => [{ topic: topics.deviceCommand(device.deviceId), payload: JSON.stringify(command), qos: 1 as const }];
+    switch (device.role) {
+      case 'wearable':
+      case 'hub':
+        return command.command === 'nudge' || command.command === 'routine_step' ? send() : [];
+      case 'heatpad':
+        return command.command === 'heat' ? send() : [];
+      default:
+        return [];
+    }
+  },
+};
