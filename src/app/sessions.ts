@@ -1,0 +1,286 @@
+// Sitting sessions end to end: a transition of the pure reducer committed by one compare-and-set, then its
+// effects — BullMQ jobs with deterministic ids, the retained user state, nudges on MQTT.
+import { DelayedError, type Job } from 'bullmq';
+import { adapters } from '../adapters/index.js';
+import {
+  applySensorEvent,
+  commit,
+  nextNudge,
+  nudgeDue,
+  nudgePublished,
+  policyOf,
+  sessionIdOf,
+  sessionSummary,
+  snooze,
+  view,
+  type Policy,
+  type SensorOutcome,
+  type SessionEffect,
+  type SessionState,
+  type SnoozeResult,
+} from '../domain/session.js';
+import type { Profile } from '../domain/profile.js';
+import type { UserState } from '../domain/user-state.js';
+import { UnknotError, type Device, type LogEntry, type Posture } from '../domain/types.js';
+import { jobIds, type NudgeJob } from '../queues/queues.js';
+import type { AppContext } from './context.js';
+import { nudgeMessage } from './messages.js';
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export const logsOf = (effects: SessionEffect[]): LogEntry[] =>
+  effects.flatMap((e) => (e.kind === 'log' ? [e.entry] : []));
+
+/** The retained `{base}/users/{userId}/state` payload (CONTRACT §4), also used by GET /api/users/{id}. */
+export function publicState(state: UserState, policy: Policy, now: number) {
+  const s = sessionSummary(state.session, policy, now);
+  const heat = state.heat.current;
+  const heatOn = !!heat && !heat.ended;
+  return {
+    posture: s.posture,
+    since: iso(s.since),
+    sittingSeconds: s.sittingSeconds,
+    nextNudgeAt: iso(s.nextNudgeAt),
+    heat: { on: heatOn, offAt: heatOn ? iso(heat.offAt) : null, sessionId: heatOn ? heat.sessionId : null, deviceId: heatOn ? heat.deviceId : null },
+    sessionId: s.sessionId,
+    sittingSince: iso(s.sittingSince),
+    nudgesSent: s.nudgesSent,
+    snoozes: s.snoozes,
+    breakDue: s.breakDue,
+    routine:
+      state.routine && !state.routine.ended
+        ? { routineId: state.routine.routineId, index: state.routine.index }
+        : null,
+    updatedAt: new Date(now).toISOString(),
+  };
+}
+
+/** What changes the retained state is worth publishing for (not the ticking sittingSeconds or updatedAt). */
+const stateKey = (p: ReturnType<typeof publicState>) =>
+  JSON.stringify([p.posture, p.since, p.nextNudgeAt, p.heat, p.sessionId, p.nudgesSent, p.snoozes, p.breakDue, p.routine, p.sittingSince]);
+
+export class Sessions {
+  /** Called after a transition committed adherence entries (Home Assistant's compliance sensor listens). */
+  readonly logListeners: Array<(userId: string, logs: LogEntry[]) => void> = [];
+
+  constructor(private readonly ctx: AppContext) {}
+
+  /** Tell the listeners about committed entries; a listener's failure never fails the transition. */
+  notifyLogs(userId: string, logs: LogEntry[]): void {
+    if (logs.length === 0) return;
+    for (const l of this.logListeners) {
+      try {
+        l(userId, logs);
+      } catch (err) {
+        this.ctx.log.warn({ err, userId }, 'log listener failed');
+      }
+    }
+  }
+
+  async profile(userId: string): Promise<Profile> {
+    const p = await this.ctx.registry.getProfile(userId);
+    if (!p) throw new UnknotError('unknown_user', `no user ${userId}; create it with PUT /api/users/${userId}`, 404);
+    return p;
+  }
+
+  policy(profile: Profile): Policy {
+    return policyOf(profile, this.ctx.config.timeScale);
+  }
+
+  /** One posture observation from one device. */
+  async sensorEvent(device: Device, posture: Posture, at: number, id?: string, redelivered = false): Promise<SensorOutcome> {
+    const profile = await this.profile(device.userId);
+    const policy = this.policy(profile);
+    const now = this.ctx.now();
+    const c = await this.ctx.store.transact(device.userId, (st) => {
+      const t = applySensorEvent(st.session, { deviceId: device.deviceId, role: device.role, posture, at, id }, policy, now);
+      return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { outcome: t.result!, effects: t.effects } };
+    });
+    await this.afterCommit(device.userId, c.result.effects, c.before, c.state, policy, profile);
+    if (c.result.outcome !== 'applied') {
+      this.ctx.metrics.eventsStale.inc({ outcome: c.result.outcome });
+      // A duplicate may be the redelivery of a message whose effects never ran: make sure they exist.
+      if (c.result.outcome === 'duplicate' || redelivered) await this.reconcile(device.userId);
+    }
+    return c.result.outcome;
+  }
+
+  /** Snooze from the API or a wearable button. */
+  async snooze(userId: string, minutes?: number): Promise<SnoozeResult> {
+    const profile = await this.profile(userId);
+    const policy = this.policy(profile);
+    const now = this.ctx.now();
+    const snoozeMs = minutes === undefined ? undefined : Math.max(1, Math.round((minutes * 60_000) / this.ctx.config.timeScale));
+    const c = await this.ctx.store.transact(userId, (st) => {
+      const t = snooze(st.session, policy, now, snoozeMs);
+      return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { r: t.result!, effects: t.effects } };
+    });
+    await this.afterCommit(userId, c.result.effects, c.before, c.state, policy, profile);
+    return c.result.r;
+  }
+
+  async ack(userId: string, deviceId?: string): Promise<void> {
+    const profile = await this.profile(userId);
+    const policy = this.policy(profile);
+    const now = this.ctx.now();
+    await this.ctx.store.transact(userId, (st) => {
+      const cur = view(st.session, policy).cur;
+      const entry: LogEntry = { type: 'nudge_acked', at: now, sessionId: cur ? sessionIdOf(st.session, cur.seq) : null, deviceId };
+      return { state: st, logs: [entry], changed: false, result: undefined };
+    });
+  }
+
+  /** A BullMQ job of the `nudges` queue fired. */
+  async processJob(job: Job<NudgeJob>, token?: string): Promise<string> {
+    const data = job.data;
+    const profile = await this.ctx.registry.getProfile(data.userId);
+    if (!profile) return 'user gone';
+    const policy = this.policy(profile);
+    const now = this.ctx.now();
+    if (data.kind === 'break-check') {
+      const c = await this.ctx.store.transact(data.userId, (st) => {
+        const t = commit(st.session, policy, now);
+        return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t.effects };
+      });
+      await this.afterCommit(data.userId, c.result, c.before, c.state, policy, profile);
+      return 'checked';
+    }
+    const c = await this.ctx.store.transact(data.userId, (st) => {
+      const t = nudgeDue(st.session, data.sessionId, data.level, policy, now);
+      return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { r: t.result!, effects: t.effects } };
+    });
+    await this.afterCommit(data.userId, c.result.effects, c.before, c.state, policy, profile);
+    const r = c.result.r;
+    const log = this.ctx.log.child({ userId: data.userId, sessionId: data.sessionId });
+    if (r.kind === 'wait') {
+      log.debug({ level: data.level, until: iso(r.until), why: r.why }, 'nudge waits');
+      await job.moveToDelayed(Math.max(r.until, Date.now() + 1), token);
+      throw new DelayedError();
+    }
+    if (r.kind === 'sent' || (r.kind === 'already' && !r.published)) {
+      await this.publishNudge(data.userId, data.sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now);
+      const p = await this.ctx.store.transact(data.userId, (st) => {
+        const t = nudgePublished(st.session, data.sessionId, r.level);
+        return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined };
+      });
+      void p;
+      this.ctx.metrics.nudgeLateness.observe(Math.max(0, Date.now() - data.dueAt) / 1000);
+      log.info({ level: r.level, nudgeId: r.nudgeId, lateMs: Date.now() - data.dueAt }, 'nudge sent');
+      return `sent ${r.level}`;
+    }
+    if (r.kind === 'ignored_logged') log.info('nudges ignored; no more for this session');
+    return r.kind;
+  }
+
+  private async publishNudge(
+    userId: string,
+    sessionId: string,
+    level: number,
+    nudgeId: string,
+    s: SessionState,
+    policy: Policy,
+    profile: Profile,
+    now: number,
+  ) {
+    const cur = s.base.cur;
+    const sittingSeconds = cur ? Math.round((now - cur.startedAt) / 100) / 10 : 0;
+    const message = nudgeMessage(level, sittingSeconds, policy.maxNudges);
+    const { topics, mqtt } = this.ctx;
+    await mqtt.publishJson(
+      topics.userNudge(userId),
+      // event_type lets a Home Assistant `event` entity take the payload as it is.
+      { nudgeId, userId, level, sittingSeconds, message, at: new Date(now).toISOString(), sessionId, maxNudges: profile.maxNudges, event_type: 'nudge' },
+      { qos: 1 },
+    );
+    const devices = await this.ctx.registry.devicesOf(userId);
+    await Promise.all(
+      devices
+        .filter((d) => d.role === 'wearable' || d.role === 'hub')
+        .flatMap((d) => adapters[d.protocol].format(d, { command: 'nudge', nudgeId, level, message }, topics))
+        .map((m) => mqtt.publish(m)),
+    );
+    this.ctx.metrics.nudgesSent.inc({ level: String(level) });
+  }
+
+  /** Runs a committed transition's effects. Every effect is idempotent, so running one twice is harmless. */
+  async afterCommit(
+    userId: string,
+    effects: SessionEffect[],
+    before: UserState,
+    after: UserState,
+    policy: Policy,
+    profile: Profile,
+  ): Promise<void> {
+    const { queues } = this.ctx;
+    await Promise.all(
+      effects.map(async (e) => {
+        switch (e.kind) {
+          case 'schedule_nudge':
+            return queues.ensureAt(
+              queues.nudges,
+              jobIds.nudge(userId, e.sessionId, e.level),
+              { kind: 'nudge', userId, sessionId: e.sessionId, level: e.level, dueAt: e.dueAt },
+              e.dueAt,
+            );
+          case 'schedule_break_check':
+            return queues.ensureAt(
+              queues.nudges,
+              jobIds.breakCheck(userId, e.sessionId, e.upSince),
+              { kind: 'break-check', userId, sessionId: e.sessionId, upSince: e.upSince, dueAt: e.dueAt },
+              e.dueAt,
+            );
+          case 'session_ended': {
+            const ids = Array.from({ length: profile.maxNudges + 1 }, (_, i) => jobIds.nudge(userId, e.sessionId, i + 1));
+            return Promise.all(ids.map((id) => queues.removeIfWaiting(queues.nudges, id)));
+          }
+          default:
+            return undefined;
+        }
+      }),
+    );
+    await this.publishStateIfChanged(userId, before, after, policy);
+    this.notifyLogs(userId, logsOf(effects));
+  }
+
+  async publishStateIfChanged(userId: string, before: UserState, after: UserState, policy: Policy, force = false) {
+    const now = this.ctx.now();
+    const next = publicState(after, policy, now);
+    if (!force && stateKey(publicState(before, policy, now)) === stateKey(next)) return;
+    await this.ctx.mqtt.publishJson(this.ctx.topics.userState(userId), next, { qos: 1, retain: true });
+  }
+
+  /** Make sure the jobs the current state calls for exist (after a crash between commit and effects). */
+  async reconcile(userId: string): Promise<void> {
+    const profile = await this.ctx.registry.getProfile(userId);
+    if (!profile) return;
+    const policy = this.policy(profile);
+    const { state } = await this.ctx.store.read(userId);
+    const fs = view(state.session, policy);
+    const effects: SessionEffect[] = [];
+    const cur = fs.cur;
+    if (cur && cur.upSince === null) {
+      const n = nextNudge(fs, state.session.book, policy);
+      if (n) effects.push({ kind: 'schedule_nudge', sessionId: sessionIdOf(state.session, cur.seq), level: n.level, dueAt: n.dueAt });
+    } else if (cur && cur.upSince !== null) {
+      effects.push({
+        kind: 'schedule_break_check',
+        sessionId: sessionIdOf(state.session, cur.seq),
+        upSince: cur.upSince,
+        dueAt: cur.upSince + policy.minBreakMs,
+      });
+    }
+    if (fs.completed.length > 0) {
+      // Breaks the events already show but nobody committed: a break check now settles them.
+      effects.push({ kind: 'schedule_break_check', sessionId: 'reconcile', upSince: this.ctx.now(), dueAt: this.ctx.now() });
+    }
+    await this.afterCommit(userId, effects, state, state, policy, profile);
+  }
+
+  /** Publish the retained state of a user as it is now (start-up, profile change). */
+  async publishState(userId: string): Promise<void> {
+    const profile = await this.ctx.registry.getProfile(userId);
+    if (!profile) return;
+    const { state } = await this.ctx.store.read(userId);
+    await this.publishStateIfChanged(userId, state, state, this.policy(profile), true);
+  }
+}

@@ -1,0 +1,202 @@
+// Users, devices and the read side of adherence, as the HTTP API and the static config use them.
+import { z } from 'zod';
+import { summarize } from '../domain/adherence.js';
+import { adviseProfessional } from '../domain/advice.js';
+import { toCsv } from '../domain/csv.js';
+import { profileSchema, type Profile } from '../domain/profile.js';
+import { ID_PATTERN, PROTOCOLS, ROLES, UnknotError, type Device, type LogEntry } from '../domain/types.js';
+import { zodIssues } from '../http/app.js';
+import { assertTopicPart } from '../mqtt/topics.js';
+import type { AppContext } from './context.js';
+import { publicState, type Sessions } from './sessions.js';
+
+export const deviceBodySchema = z
+  .object({
+    userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]'),
+    role: z.enum(ROLES),
+    protocol: z.enum(PROTOCOLS),
+    topic: z.string().min(1).max(200).optional(),
+    invert: z.boolean().optional(),
+    deviceId: z.string().optional(),
+  })
+  .strict()
+  .superRefine((d, c) => {
+    if (d.protocol !== 'unknot' && !d.topic) {
+      c.addIssue({ code: 'custom', path: ['topic'], message: `protocol ${d.protocol} needs a topic` });
+    }
+    if (d.topic) {
+      try {
+        assertTopicPart(d.topic, 'topic');
+      } catch (err) {
+        c.addIssue({ code: 'custom', path: ['topic'], message: (err as Error).message });
+      }
+      if (d.protocol === 'tasmota' && d.topic.includes('/')) {
+        c.addIssue({ code: 'custom', path: ['topic'], message: 'a Tasmota topic is a single level (no /)' });
+      }
+    }
+  });
+
+/** Things other units want to hear about (Home Assistant discovery). */
+export interface UserHooks {
+  userChanged?(userId: string): Promise<void>;
+  userDeleted?(userId: string, devices: Device[]): Promise<void>;
+  deviceChanged?(device: Device, previous: Device | null): Promise<void>;
+  deviceDeleted?(device: Device): Promise<void>;
+}
+
+const rangeSchema = z.object({
+  from: z.string().optional(),
+  to: z.string().optional(),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+const toIsoEntry = (e: LogEntry): Record<string, unknown> => {
+  const out: Record<string, unknown> = { ...e, at: new Date(e.at).toISOString() };
+  for (const k of ['until', 'startedAt', 'breakStartedAt', 'offAt'] as const) {
+    const v = (e as Record<string, unknown>)[k];
+    if (typeof v === 'number') out[k] = new Date(v).toISOString();
+  }
+  return out;
+};
+
+export class Users {
+  readonly hooks: UserHooks[] = [];
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly sessions: Sessions,
+  ) {}
+
+  private validateProfile(body: unknown): Profile {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new UnknotError('invalid_profile', 'the profile must be a JSON object', 400);
+    }
+    const r = profileSchema.strict().safeParse({ ...this.ctx.config.file.defaults, ...body });
+    if (!r.success) {
+      const first = r.error.issues[0];
+      throw new UnknotError('invalid_profile', `${first?.path.join('.') || 'profile'}: ${first?.message}`, 400, zodIssues(r.error));
+    }
+    return r.data;
+  }
+
+  /** PUT: the profile is replaced; fields left out take the defaults (config file, then built-in). */
+  async putProfile(userId: string, body: unknown): Promise<Profile & { userId: string }> {
+    const profile = this.validateProfile(body ?? {});
+    return this.storeProfile(userId, profile);
+  }
+
+  /** PATCH (extension): only the given fields change. */
+  async patchProfile(userId: string, body: unknown): Promise<Profile & { userId: string }> {
+    const old = await this.ctx.registry.getProfile(userId);
+    if (!old) throw new UnknotError('unknown_user', `no user ${userId}`, 404);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new UnknotError('invalid_profile', 'the profile must be a JSON object', 400);
+    }
+    return this.storeProfile(userId, this.validateProfile({ ...old, ...body }));
+  }
+
+  async storeProfile(userId: string, profile: Profile): Promise<Profile & { userId: string }> {
+    await this.ctx.registry.putProfile(userId, profile);
+    // Break interval, active hours or time zone may have moved what is due.
+    await this.sessions.reconcile(userId);
+    await this.sessions.publishState(userId);
+    for (const h of this.hooks) await h.userChanged?.(userId);
+    return { userId, ...profile };
+  }
+
+  async get(userId: string) {
+    const profile = await this.sessions.profile(userId);
+    const { state } = await this.ctx.store.read(userId);
+    const devices = await this.ctx.registry.devicesOf(userId);
+    return {
+      userId,
+      ...profile,
+      devices: devices.map((d) => d.deviceId),
+      state: publicState(state, this.sessions.policy(profile), this.ctx.now()),
+    };
+  }
+
+  async deleteUser(userId: string): Promise<void> {
+    await this.sessions.profile(userId);
+    const devices = await this.ctx.registry.deleteUser(userId);
+    await this.ctx.store.delete(userId);
+    await this.ctx.mqtt.publish({ topic: this.ctx.topics.userState(userId), payload: '', qos: 1, retain: true });
+    for (const h of this.hooks) await h.userDeleted?.(userId, devices);
+  }
+
+  async putDevice(deviceId: string, body: unknown): Promise<Device> {
+    const r = deviceBodySchema.safeParse(body ?? {});
+    if (!r.success) {
+      const first = r.error.issues[0];
+      throw new UnknotError('invalid_device', `${first?.path.join('.') || 'device'}: ${first?.message}`, 400, zodIssues(r.error));
+    }
+    if (r.data.deviceId !== undefined && r.data.deviceId !== deviceId) {
+      throw new UnknotError('invalid_device', 'deviceId in the body differs from the one in the path', 400);
+    }
+    if (!(await this.ctx.registry.getProfile(r.data.userId))) {
+      throw new UnknotError('unknown_user', `no user ${r.data.userId}; create it with PUT /api/users/${r.data.userId} first`, 404);
+    }
+    const { deviceId: _ignored, ...rest } = r.data;
+    const device: Device = { deviceId, ...rest };
+    if (device.protocol === 'unknot') delete device.topic;
+    const previous = await this.ctx.registry.putDevice(device);
+    for (const h of this.hooks) await h.deviceChanged?.(device, previous);
+    return device;
+  }
+
+  async deleteDevice(deviceId: string): Promise<void> {
+    const old = await this.ctx.registry.deleteDevice(deviceId);
+    if (!old) throw new UnknotError('unknown_device', `no device ${deviceId}`, 404);
+    for (const h of this.hooks) await h.deviceDeleted?.(old);
+  }
+
+  async snooze(userId: string, minutes?: number): Promise<{ nextNudgeAt: string; snoozes: number }> {
+    const r = await this.sessions.snooze(userId, minutes);
+    if (!r.ok) {
+      throw r.code === 'snooze_limit'
+        ? new UnknotError('snooze_limit', 'no snoozes left for this sitting session; time to get up', 409)
+        : new UnknotError('nothing_to_snooze', 'there is no sitting session with a nudge to come', 409);
+    }
+    return { nextNudgeAt: new Date(r.nextNudgeAt).toISOString(), snoozes: r.snoozes };
+  }
+
+  async adherence(userId: string, query: unknown) {
+    await this.sessions.profile(userId);
+    const q = rangeSchema.safeParse(query);
+    if (!q.success) throw new UnknotError('invalid_range', 'format must be json or csv', 400, zodIssues(q.error));
+    const from = q.data.from === undefined ? 0 : Date.parse(q.data.from);
+    const to = q.data.to === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(q.data.to);
+    if (Number.isNaN(from) || Number.isNaN(to)) {
+      throw new UnknotError('invalid_range', 'from and to must be ISO 8601 times, e.g. 2026-11-24T08:00:00Z', 400);
+    }
+    if (from > to) throw new UnknotError('invalid_range', 'from must not be after to', 400);
+    const entries = (await this.ctx.adherence.read(userId, from, to)).map(toIsoEntry);
+    return q.data.format === 'csv' ? { format: 'csv' as const, csv: toCsv(entries) } : { format: 'json' as const, entries };
+  }
+
+  async summary(userId: string, query: Record<string, unknown>) {
+    const profile = await this.sessions.profile(userId);
+    const days = query.days === undefined ? 7 : Number(query.days);
+    if (!Number.isInteger(days) || days < 1 || days > 90) {
+      throw new UnknotError('invalid_days', 'days must be a whole number from 1 to 90', 400);
+    }
+    const now = this.ctx.now();
+    // Pain advice looks further back than the summary window.
+    const entries = await this.ctx.adherence.read(userId, now - Math.max(days + 8, 45) * 86_400_000, now + 1);
+    const s = summarize(entries, {
+      timezone: profile.timezone,
+      days,
+      now,
+      routineTargetPerWeek: profile.routineTargetPerWeek,
+      timeScale: this.ctx.config.timeScale,
+    });
+    const advice = adviseProfessional(entries, profile.contraindications, now);
+    return {
+      userId,
+      timezone: profile.timezone,
+      ...s,
+      seeProfessional: { recommended: advice.recommended, reasons: advice.reasons },
+      heatBlocked: advice.heatBlocked,
+    };
+  }
+}

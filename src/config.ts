@@ -1,0 +1,179 @@
+// Environment + config file → a frozen, validated Config (CONTRACT §1). The zod schemas here are the one place
+// a variable's default and allowed values live; test/unit/config.test.ts checks the README table against them.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { profileSchema } from './domain/profile.js';
+import { ID_PATTERN, PROTOCOLS, ROLES } from './domain/types.js';
+
+const ROLE_NAMES = ['api', 'ingest', 'worker'] as const;
+export type ProcessRole = (typeof ROLE_NAMES)[number];
+
+const topicLevel = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^+#$\u0000/][^+#\u0000]*$/, 'a topic without wildcards (+, #), not starting with / or $')
+  .refine((s) => !s.endsWith('/') && !s.includes('//'), 'no empty topic levels');
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const port = (dflt: string) =>
+  z
+    .string()
+    .default(dflt)
+    .refine((s) => /^\d+$/.test(s) && Number(s) <= 65535, 'an integer from 0 to 65535')
+    .transform(Number);
+
+/** Every environment variable unknot reads, with its default and what is allowed. */
+export const envSchema = z.object({
+  MQTT_URL: z
+    .string()
+    .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, 'a URL such as mqtt://127.0.0.1:1883 or mqtts://host:8883')
+    .optional(),
+  MQTT_EMBEDDED_PORT: port('1883'),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-]').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/.+/, 'a URL such as redis://127.0.0.1:6379')
+    .default('redis://127.0.0.1:6379'),
+  UNKNOT_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-{}] (a hash tag such as {unknot} for Redis Cluster)')
+    .default('unknot'),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_PORT: port('8080'),
+  UNKNOT_API_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  UNKNOT_BASE_TOPIC: topicLevel.default('unknot'),
+  Z2M_BASE_TOPIC: topicLevel.default('zigbee2mqtt'),
+  UNKNOT_HA_DISCOVERY: bool.default(true),
+  HA_DISCOVERY_PREFIX: topicLevel.default('homeassistant'),
+  UNKNOT_TIME_SCALE: z
+    .string()
+    .default('1')
+    .refine((s) => /^\d+(\.\d+)?$/.test(s) && Number(s) >= 1 && Number(s) <= 100000, 'a number from 1 to 100000')
+    .transform(Number),
+  UNKNOT_CONFIG: z.string().min(1).default('config/default.json'),
+  UNKNOT_ROLES: z
+    .string()
+    .default('api,ingest,worker')
+    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const staticDeviceSchema = z.object({
+  deviceId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]'),
+  userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]'),
+  role: z.enum(ROLES),
+  protocol: z.enum(PROTOCOLS),
+  topic: z.string().min(1).max(200).optional(),
+  invert: z.boolean().optional(),
+});
+
+/** `config/default.json`: policy defaults for new users, and users/devices for hubs that never call the API. */
+export const fileSchema = z.object({
+  defaults: profileSchema.partial().default({}),
+  users: z
+    .array(profileSchema.partial().extend({ userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]') }))
+    .default([]),
+  devices: z.array(staticDeviceSchema).default([]),
+});
+
+export type FileConfig = z.output<typeof fileSchema>;
+export type Env = z.output<typeof envSchema>;
+
+export interface Config {
+  mqtt: { url?: string; embeddedPort: number; username?: string; password?: string; sharedGroup?: string };
+  redis: { url: string; prefix: string };
+  http: { host: string; port: number; token?: string };
+  topics: { base: string; z2m: string; haPrefix: string };
+  haDiscovery: boolean;
+  timeScale: number;
+  roles: ReadonlySet<ProcessRole>;
+  logLevel: Env['LOG_LEVEL'];
+  configFile: string;
+  file: FileConfig;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const describeIssue = (issue: z.core.$ZodIssue, env: Record<string, string | undefined>, prefix = '') => {
+  const name = `${prefix}${issue.path.join('.')}`;
+  const got = prefix === '' && issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
+  return `${name}: ${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`;
+};
+
+export const isLoopback = (host: string) =>
+  host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+
+/** Reads and validates everything; throws ConfigError with one line naming the variable and what is allowed. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+  const emptyToUndefined = Object.fromEntries(
+    Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = envSchema.safeParse(emptyToUndefined);
+  if (!parsed.success) {
+    throw new ConfigError(describeIssue(parsed.error.issues[0]!, env));
+  }
+  const e = parsed.data;
+  if (!e.UNKNOT_API_TOKEN && !isLoopback(e.HTTP_HOST)) {
+    throw new ConfigError(
+      `HTTP_HOST: ${JSON.stringify(e.HTTP_HOST)} is not a loopback address, so UNKNOT_API_TOKEN must be set (at least 16 characters) to protect the API`,
+    );
+  }
+  const configFile = resolve(cwd, e.UNKNOT_CONFIG);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError(`UNKNOT_CONFIG: cannot read ${configFile}: ${why}`);
+  }
+  const file = fileSchema.safeParse(raw);
+  if (!file.success) {
+    throw new ConfigError(`UNKNOT_CONFIG (${e.UNKNOT_CONFIG}): ${describeIssue(file.error.issues[0]!, {}, '')}`);
+  }
+  checkStaticEntries(file.data, e.UNKNOT_CONFIG);
+  return Object.freeze({
+    mqtt: {
+      url: e.MQTT_URL,
+      embeddedPort: e.MQTT_EMBEDDED_PORT,
+      username: e.MQTT_USERNAME,
+      password: e.MQTT_PASSWORD,
+      sharedGroup: e.MQTT_SHARED_GROUP,
+    },
+    redis: { url: e.REDIS_URL, prefix: e.UNKNOT_REDIS_PREFIX },
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT, token: e.UNKNOT_API_TOKEN },
+    topics: { base: e.UNKNOT_BASE_TOPIC, z2m: e.Z2M_BASE_TOPIC, haPrefix: e.HA_DISCOVERY_PREFIX },
+    haDiscovery: e.UNKNOT_HA_DISCOVERY,
+    timeScale: e.UNKNOT_TIME_SCALE,
+    roles: new Set(e.UNKNOT_ROLES),
+    logLevel: e.LOG_LEVEL,
+    configFile,
+    file: file.data,
+  });
+}
+
+function checkStaticEntries(file: FileConfig, name: string) {
+  const users = new Set(file.users.map((u) => u.userId));
+  const seen = new Set<string>();
+  for (const [i, d] of file.devices.entries()) {
+    const where = `UNKNOT_CONFIG (${name}): devices.${i}`;
+    if (seen.has(d.deviceId)) throw new ConfigError(`${where}: duplicate deviceId ${JSON.stringify(d.deviceId)}`);
+    seen.add(d.deviceId);
+    if (!users.has(d.userId)) {
+      throw new ConfigError(`${where}: userId ${JSON.stringify(d.userId)} is not declared under "users"`);
+    }
+    if (d.protocol !== 'unknot' && !d.topic) {
+      throw new ConfigError(`${where}: protocol ${d.protocol} needs a "topic"`);
+    }
+  }
+}

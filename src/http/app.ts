@@ -1,0 +1,171 @@
+// The HTTP API (CONTRACT §2): express 5, JSON in and out, bodies validated with zod, errors as
+// {"error": code, "detail": sentence, "issues"?: [...]}.
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../app/context.js';
+import type { Users } from '../app/users.js';
+import { isLoopback } from '../config.js';
+import { UnknotError, isValidId } from '../domain/types.js';
+
+export interface HttpExtensions {
+  /** Routers mounted under /api after the core routes (heat, routines, pain). */
+  apiRouters?: Router[];
+  /** Routers mounted at / behind the token (dashboard, bull-board). */
+  protectedRouters?: Array<{ path: string; router: express.Handler | Router }>;
+  ready?: () => Promise<{ redis: boolean; mqtt: boolean }>;
+}
+
+export const zodIssues = (err: z.ZodError) =>
+  err.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code }));
+
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown, code: string): z.output<T> {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new UnknotError(code, `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`, 400, zodIssues(r.error));
+  }
+  return r.data;
+}
+
+export const userIdParam = (req: Request): string => {
+  const id = String(req.params.userId);
+  if (!isValidId(id)) throw new UnknotError('invalid_user_id', 'userId must be 1–64 characters of [A-Za-z0-9_-]', 400);
+  return id;
+};
+
+export const deviceIdParam = (req: Request): string => {
+  const id = String(req.params.deviceId);
+  if (!isValidId(id)) throw new UnknotError('invalid_device_id', 'deviceId must be 1–64 characters of [A-Za-z0-9_-]', 400);
+  return id;
+};
+
+/** Bearer-token check for the API and the dashboard; open only on a loopback listener without a token. */
+export function authMiddleware(ctx: AppContext) {
+  const token = ctx.config.http.token;
+  const expected = token ? Buffer.from(`Bearer ${token}`) : null;
+  return (req: Request, _res: Response, next: NextFunction) => {
+    if (!expected) {
+      if (isLoopback(ctx.config.http.host)) return next();
+      return next(new UnknotError('unauthorized', 'the API needs UNKNOT_API_TOKEN on a non-loopback address', 401));
+    }
+    const header = req.get('authorization') ?? (typeof req.query.token === 'string' ? `Bearer ${req.query.token}` : '');
+    const got = Buffer.from(header);
+    if (got.length === expected.length && timingSafeEqual(got, expected)) return next();
+    next(new UnknotError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <UNKNOT_API_TOKEN>)', 401));
+  };
+}
+
+export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions = {}) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const r = ext.ready ? await ext.ready() : { redis: true, mqtt: true };
+    const down = Object.entries(r).filter(([, ok]) => !ok).map(([k]) => k);
+    if (down.length === 0) res.json({ status: 'ready', redis: 'up', mqtt: 'up' });
+    else {
+      res.status(503).json({
+        error: 'not_ready',
+        detail: `${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not connected`,
+        redis: r.redis ? 'up' : 'down',
+        mqtt: r.mqtt ? 'up' : 'down',
+      });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    await sampleQueues(ctx);
+    res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  });
+
+  const api = express.Router();
+  api.use(authMiddleware(ctx));
+  api.use(express.json({ limit: '64kb', type: () => true }));
+
+  api.get('/users', async (_req, res) => {
+    res.json({ users: await ctx.registry.listUsers() });
+  });
+  api.put('/users/:userId', async (req, res) => {
+    res.json(await users.putProfile(userIdParam(req), req.body));
+  });
+  api.patch('/users/:userId', async (req, res) => {
+    res.json(await users.patchProfile(userIdParam(req), req.body));
+  });
+  api.get('/users/:userId', async (req, res) => {
+    res.json(await users.get(userIdParam(req)));
+  });
+  api.delete('/users/:userId', async (req, res) => {
+    await users.deleteUser(userIdParam(req));
+    res.status(204).end();
+  });
+  api.get('/devices', async (_req, res) => {
+    res.json({ devices: await ctx.registry.listDevices() });
+  });
+  api.put('/devices/:deviceId', async (req, res) => {
+    res.json(await users.putDevice(deviceIdParam(req), req.body));
+  });
+  api.get('/devices/:deviceId', async (req, res) => {
+    const d = await ctx.registry.getDevice(deviceIdParam(req));
+    if (!d) throw new UnknotError('unknown_device', `no device ${req.params.deviceId}`, 404);
+    res.json(d);
+  });
+  api.delete('/devices/:deviceId', async (req, res) => {
+    await users.deleteDevice(deviceIdParam(req));
+    res.status(204).end();
+  });
+  api.post('/users/:userId/snooze', async (req, res) => {
+    const body = parseBody(z.object({ minutes: z.number().min(1).max(60).optional() }).strict(), req.body, 'invalid_snooze');
+    res.json(await users.snooze(userIdParam(req), body.minutes));
+  });
+  api.get('/users/:userId/adherence', async (req, res) => {
+    const out = await users.adherence(userIdParam(req), req.query);
+    if (out.format === 'csv') {
+      res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${req.params.userId}-adherence.csv"`).send(out.csv);
+    } else res.json({ entries: out.entries });
+  });
+  api.get('/users/:userId/summary', async (req, res) => {
+    res.json(await users.summary(userIdParam(req), req.query));
+  });
+  for (const r of ext.apiRouters ?? []) api.use(r);
+  api.use((req, _res, next) => next(new UnknotError('not_found', `no API route ${req.method} ${req.path}`, 404)));
+  app.use('/api', api);
+
+  for (const p of ext.protectedRouters ?? []) app.use(p.path, authMiddleware(ctx), p.router);
+
+  app.use((req, _res, next) => next(new UnknotError('not_found', `nothing at ${req.method} ${req.path}`, 404)));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof UnknotError) {
+      res.status(err.status).json({ error: err.code, detail: err.message, ...(err.issues ? { issues: err.issues } : {}) });
+      return;
+    }
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.parse.failed') {
+      res.status(400).json({ error: 'invalid_json', detail: 'the request body is not valid JSON' });
+      return;
+    }
+    if (e.type === 'entity.too.large') {
+      res.status(413).json({ error: 'too_large', detail: 'the request body is larger than 64 KiB' });
+      return;
+    }
+    ctx.log.error({ err }, 'HTTP handler failed');
+    res.status(500).json({ error: 'internal', detail: 'something went wrong; see the service log' });
+  });
+  return app;
+}
+
+async function sampleQueues(ctx: AppContext) {
+  await Promise.all(
+    ctx.queues.all().map(async (q) => {
+      try {
+        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+        for (const [state, n] of Object.entries(counts)) ctx.metrics.queueJobs.set({ queue: q.name, state }, n);
+      } catch {
+        // Redis away: the gauges keep their last values; /readyz says why.
+      }
+    }),
+  );
+}

@@ -1,0 +1,125 @@
+// MQTT ingest: subscription → adapter → domain → store → effects, acknowledged only after all of it
+// committed. Bad input is counted, logged and answered on the device's error topic; it never stops the stream.
+import type { IPublishPacket } from 'mqtt';
+import { allSubscriptions, matchTopic } from '../adapters/index.js';
+import type { AppContext } from '../app/context.js';
+import type { Sessions } from '../app/sessions.js';
+import { isValidId, UnknotError, type Action, type Device, type Observation } from '../domain/types.js';
+
+/** Extra handlers for observations other roles own (heat, routines), registered by those units. */
+export interface ObservationHandlers {
+  /** Button actions other than snooze and ack (heat_on, heat_off, routine_stop). */
+  actions: Partial<Record<Action, (device: Device, obs: Extract<Observation, { type: 'action' }>) => Promise<void>>>;
+  /** A heat pad reporting its own state (the watchdog). */
+  heat?: (device: Device, obs: Extract<Observation, { type: 'heat' }>) => Promise<void>;
+}
+
+const ERROR_INTERVAL_MS = 1000;
+
+export class Ingest {
+  private readonly lastError = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly sessions: Sessions,
+    private readonly handlers: ObservationHandlers = { actions: {} },
+  ) {}
+
+  async start(): Promise<void> {
+    const filters = allSubscriptions(this.ctx.topics);
+    await this.ctx.mqtt.subscribeIngest(filters, (topic, payload, packet) => this.handle(topic, payload, packet));
+  }
+
+  /** One inbound message. Throws only for infrastructure failures (the gateway then retries before acking). */
+  async handle(topic: string, payload: Buffer, packet?: IPublishPacket): Promise<void> {
+    const started = process.hrtime.bigint();
+    const m = matchTopic(topic, this.ctx.topics);
+    if (!m) return;
+    const { adapter, match } = m;
+    this.ctx.metrics.eventsReceived.inc({ protocol: match.protocol });
+
+    let device: Device | null;
+    if (match.protocol === 'unknot') {
+      if (!isValidId(match.key)) {
+        return this.reject('invalid_id', `device id ${JSON.stringify(match.key)} is not 1–64 characters of [A-Za-z0-9_-]`, topic);
+      }
+      device = await this.ctx.registry.getDevice(match.key);
+      if (!device) {
+        return this.reject('unknown_device', `no device ${match.key}; register it with PUT /api/devices/${match.key}`, topic, match.key);
+      }
+    } else {
+      const id = await this.ctx.registry.deviceIdForTopic(match.protocol, match.key);
+      device = id ? await this.ctx.registry.getDevice(id) : null;
+      // Other devices on a shared Zigbee2MQTT/Tasmota/Shelly tree are not ours: not an error.
+      if (!device) return;
+    }
+    if (device.protocol !== match.protocol) {
+      return this.reject('wrong_protocol', `device ${device.deviceId} is registered with protocol ${device.protocol}`, topic, device.deviceId);
+    }
+
+    const parsed = adapter.parse(device, match, payload, { topics: this.ctx.topics, now: this.ctx.now() });
+    if (!parsed.ok) return this.reject(parsed.code, parsed.detail, topic, device.deviceId);
+
+    for (const obs of parsed.observations) {
+      try {
+        await this.dispatch(device, obs, !!packet?.dup);
+      } catch (err) {
+        if (err instanceof UnknotError) {
+          this.reject(err.code, err.message, topic, device.deviceId);
+          continue;
+        }
+        throw err;
+      }
+    }
+    this.ctx.metrics.eventToCommit.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private async dispatch(device: Device, obs: Observation, redelivered: boolean): Promise<void> {
+    const log = this.ctx.log.child({ userId: device.userId, deviceId: device.deviceId });
+    switch (obs.type) {
+      case 'posture': {
+        if (device.role === 'heatpad') throw new UnknotError('wrong_role', 'a heat pad does not report posture');
+        const outcome = await this.sessions.sensorEvent(device, obs.posture, obs.at, obs.id, redelivered);
+        log.debug({ posture: obs.posture, at: obs.at, outcome }, 'posture');
+        return;
+      }
+      case 'availability': {
+        // An offline seat sensor no longer says anyone sits there: we would rather miss a nudge than nag
+        // someone whose sensor died (README, "Fusion").
+        if (!obs.online && (device.role === 'desk' || device.role === 'chair')) {
+          await this.sessions.sensorEvent(device, 'away', obs.at, undefined, redelivered);
+          log.info('seat sensor offline: treated as away');
+        }
+        return;
+      }
+      case 'action': {
+        if (obs.action === 'snooze') {
+          const r = await this.sessions.snooze(device.userId, obs.minutes);
+          if (!r.ok) throw new UnknotError(r.code, r.code === 'snooze_limit' ? 'no snoozes left for this session' : 'there is no nudge to snooze');
+          log.info({ nextNudgeAt: new Date(r.nextNudgeAt).toISOString() }, 'snoozed from device');
+          return;
+        }
+        if (obs.action === 'ack') return this.sessions.ack(device.userId, device.deviceId);
+        const handler = this.handlers.actions[obs.action];
+        if (handler) return handler(device, obs);
+        throw new UnknotError('not_supported', `action ${obs.action} is not available on this instance`);
+      }
+      case 'heat':
+        if (this.handlers.heat) return this.handlers.heat(device, obs);
+        return;
+    }
+  }
+
+  private reject(code: string, detail: string, topic: string, deviceId?: string): void {
+    this.ctx.metrics.eventsRejected.inc({ reason: code });
+    this.ctx.log.warn({ code, detail, topic, deviceId }, 'rejected inbound message');
+    if (!deviceId || !isValidId(deviceId)) return;
+    const now = this.ctx.now();
+    if ((this.lastError.get(deviceId) ?? 0) > now - ERROR_INTERVAL_MS) return;
+    this.lastError.set(deviceId, now);
+    if (this.lastError.size > 10_000) this.lastError.clear();
+    this.ctx.mqtt
+      .publishJson(this.ctx.topics.deviceError(deviceId), { error: code, detail, topic, at: new Date(now).toISOString() }, { qos: 0 })
+      .catch((err) => this.ctx.log.warn({ err }, 'could not publish error'));
+  }
+}

@@ -1,0 +1,227 @@
+// Composition root: reads the validated config, creates the clients and starts the roles UNKNOT_ROLES names.
+// Everything else receives what it needs as arguments. Units start in order and stop in reverse.
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import type { Redis } from 'ioredis';
+import type { AppContext } from './app/context.js';
+import { Sessions } from './app/sessions.js';
+import { Users } from './app/users.js';
+import { ConfigError, loadConfig, type ProcessRole } from './config.js';
+import { profileSchema } from './domain/profile.js';
+import type { Router } from 'express';
+import { createHttpApp, type HttpExtensions } from './http/app.js';
+import { Ingest, type ObservationHandlers } from './ingest/ingest.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { EmbeddedBroker } from './mqtt/embedded-broker.js';
+import { MqttGateway } from './mqtt/gateway.js';
+import { Topics } from './mqtt/topics.js';
+import { Queues } from './queues/queues.js';
+import { AdherenceLog } from './store/adherence-log.js';
+import { Keys } from './store/keys.js';
+import { Registry } from './store/registry.js';
+import { StateStore } from './store/state-store.js';
+import { checkRedis, createRedis, InfraError } from './store/redis.js';
+import { NudgeWorker } from '../workers/nudges.js';
+
+export interface Unit {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface MainOptions {
+  roles?: ProcessRole[];
+  workers?: Array<'nudges' | 'heat' | 'routines'>;
+  env?: Record<string, string | undefined>;
+}
+
+/** A one-line, stack-free start-up failure (CONTRACT §1: exit code 2 for configuration). */
+function die(line: string, code: number): never {
+  process.stderr.write(`unknot: ${line}\n`);
+  process.exit(code);
+}
+
+async function connectRedis(url: string, log: Logger): Promise<Redis> {
+  const redis = createRedis(url);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection error'));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await redis.connect();
+      return redis;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new InfraError(`REDIS_URL: cannot reach Redis at ${url} (${(err as Error).message})`);
+      }
+      redis.disconnect();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promise<void>; ctx: AppContext }> {
+  let config;
+  try {
+    config = loadConfig(opts.env ?? process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) die(`invalid configuration: ${err.message}`, 2);
+    throw err;
+  }
+  const roles = new Set(opts.roles ?? config.roles);
+  const log = createLogger(config.logLevel);
+  if (config.timeScale !== 1) {
+    log.warn({ timeScale: config.timeScale }, `UNKNOT_TIME_SCALE=${config.timeScale}: every policy duration is ${config.timeScale} times shorter`);
+  }
+  const units: Unit[] = [];
+  const stopAll = async () => {
+    for (const u of [...units].reverse()) {
+      try {
+        await u.stop();
+      } catch (err) {
+        log.warn({ err, unit: u.name }, 'stop failed');
+      }
+    }
+  };
+
+  try {
+    const redis = await connectRedis(config.redis.url, log);
+    units.push({ name: 'redis', start: async () => undefined, stop: async () => void (await redis.quit().catch(() => redis.disconnect())) });
+    const info = await checkRedis(redis);
+    for (const w of info.warnings) log.warn(w);
+
+    let mqttUrl = config.mqtt.url;
+    if (!mqttUrl) {
+      const broker = new EmbeddedBroker('127.0.0.1', config.mqtt.embeddedPort, log);
+      try {
+        await broker.start();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          die(
+            `MQTT_URL is not set and port ${config.mqtt.embeddedPort} on 127.0.0.1 is taken, so the embedded broker cannot start. ` +
+              `If a broker already runs there, point unknot at it: MQTT_URL=mqtt://127.0.0.1:${config.mqtt.embeddedPort}; ` +
+              `or choose another port with MQTT_EMBEDDED_PORT.`,
+            2,
+          );
+        }
+        throw err;
+      }
+      units.push({ name: 'embedded-broker', start: async () => undefined, stop: () => broker.stop() });
+      mqttUrl = broker.url;
+    }
+
+    const topics = new Topics(config.topics);
+    const mqtt = new MqttGateway(
+      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot' },
+      topics,
+      log,
+    );
+    await mqtt.start();
+    units.push({ name: 'mqtt', start: async () => undefined, stop: () => mqtt.stop() });
+
+    const keys = new Keys(config.redis.prefix);
+    const queues = new Queues(redis, config.redis.prefix);
+    units.push({ name: 'queues', start: async () => undefined, stop: () => queues.close() });
+    const ctx: AppContext = {
+      config,
+      log,
+      metrics: createMetrics(),
+      redis,
+      registry: new Registry(redis, keys),
+      store: new StateStore(redis, keys),
+      adherence: new AdherenceLog(redis, keys),
+      queues,
+      mqtt,
+      topics,
+      now: Date.now,
+    };
+    const sessions = new Sessions(ctx);
+    const users = new Users(ctx, sessions);
+
+    // Extension points the feature units below fill in before the roles start.
+    const handlers: ObservationHandlers = { actions: {} };
+    const apiRouters: Router[] = [];
+    const protectedRouters: NonNullable<HttpExtensions['protectedRouters']> = [];
+    // --- feature wiring: heat ---
+    // --- feature wiring: routines, pain, dashboard ---
+    // --- feature wiring: Home Assistant discovery ---
+
+    await applyStaticConfig(ctx, users);
+
+    if (roles.has('worker')) {
+      const which = new Set(opts.workers ?? ['nudges', 'heat', 'routines']);
+      if (which.has('nudges')) {
+        const w = new NudgeWorker(ctx, sessions);
+        await w.start();
+        units.push({ name: 'nudge-worker', start: () => w.start(), stop: () => w.stop() });
+      }
+      void reconcileAll(ctx, sessions);
+    }
+    if (roles.has('ingest')) {
+      const ingest = new Ingest(ctx, sessions, handlers);
+      await ingest.start();
+    }
+    let httpPort: number | null = null;
+    if (roles.has('api')) {
+      const app = createHttpApp(ctx, users, {
+        ready: async () => ({ redis: redis.status === 'ready', mqtt: mqtt.connected }),
+        apiRouters,
+        protectedRouters,
+      });
+      const server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') die(`HTTP_PORT: port ${config.http.port} on ${config.http.host} is taken; choose another (HTTP_PORT=0 picks a free one)`, 2);
+        throw err;
+      });
+      const addr = server.address();
+      httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
+      units.push({
+        name: 'http',
+        start: async () => undefined,
+        stop: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+      });
+    }
+    log.info({ httpPort, roles: [...roles], mqtt: mqttUrl, redisPrefix: config.redis.prefix, baseTopic: config.topics.base }, 'unknot ready');
+    return { stop: stopAll, ctx };
+  } catch (err) {
+    await stopAll();
+    if (err instanceof InfraError) die(err.message, 1);
+    throw err;
+  }
+}
+
+/** Users and devices declared in UNKNOT_CONFIG, for hubs that never call the API. Applied at every start. */
+async function applyStaticConfig(ctx: AppContext, users: Users) {
+  for (const { userId, ...profile } of ctx.config.file.users) {
+    await users.storeProfile(userId, profileSchema.parse({ ...ctx.config.file.defaults, ...profile }));
+  }
+  for (const { deviceId, ...device } of ctx.config.file.devices) await users.putDevice(deviceId, device);
+  if (ctx.config.file.users.length + ctx.config.file.devices.length > 0) {
+    ctx.log.info({ users: ctx.config.file.users.length, devices: ctx.config.file.devices.length }, 'static configuration applied');
+  }
+}
+
+/** After a crash between a commit and its effects, make sure every user's due jobs exist. */
+async function reconcileAll(ctx: AppContext, sessions: Sessions) {
+  try {
+    for (const userId of await ctx.registry.listUsers()) await sessions.reconcile(userId);
+  } catch (err) {
+    ctx.log.warn({ err }, 'start-up reconcile failed');
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { stop, ctx } = await main();
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    ctx.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    void stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,71 @@
+// The one place topic strings are built. Every part that comes from a user, a device or a config value
+// is validated here: no wildcards, no empty levels, no NUL, and ids follow the id rule.
+import { isValidId, UnknotError } from '../domain/types.js';
+
+/** A topic level (or a `/`-separated run of levels, e.g. a Z2M friendly name) that is safe to publish to. */
+export function assertTopicPart(part: string, what = 'topic part'): string {
+  if (typeof part !== 'string' || part.length === 0 || part.length > 512) {
+    throw new UnknotError('invalid_topic', `${what} must be 1–512 characters`);
+  }
+  if (/[+#\u0000]/.test(part)) {
+    throw new UnknotError('invalid_topic', `${what} must not contain MQTT wildcards (+, #) or NUL: ${JSON.stringify(part)}`);
+  }
+  if (part.startsWith('/') || part.endsWith('/') || part.includes('//')) {
+    throw new UnknotError('invalid_topic', `${what} must not have empty topic levels: ${JSON.stringify(part)}`);
+  }
+  return part;
+}
+
+export function assertId(id: string, what: 'userId' | 'deviceId'): string {
+  if (!isValidId(id)) {
+    throw new UnknotError(`invalid_${what === 'userId' ? 'user' : 'device'}_id`, `${what} must be 1–64 characters of [A-Za-z0-9_-]`);
+  }
+  return id;
+}
+
+export const joinTopic = (...parts: string[]): string => parts.map((p) => assertTopicPart(p)).join('/');
+
+export interface TopicRoots {
+  base: string;
+  z2m: string;
+  haPrefix: string;
+}
+
+/** Topic builders for every topic unknot reads or writes (CONTRACT §3, §4; DEVICES.md). */
+export class Topics {
+  readonly base: string;
+  readonly z2mBase: string;
+  readonly haPrefix: string;
+
+  constructor(roots: TopicRoots) {
+    this.base = assertTopicPart(roots.base, 'UNKNOT_BASE_TOPIC');
+    this.z2mBase = assertTopicPart(roots.z2m, 'Z2M_BASE_TOPIC');
+    this.haPrefix = assertTopicPart(roots.haPrefix, 'HA_DISCOVERY_PREFIX');
+  }
+
+  bridgeState = () => joinTopic(this.base, 'bridge', 'state');
+  userState = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'state');
+  userNudge = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'nudge');
+  /** Extension: HA button and switch command topics for a user. */
+  userCommand = (userId: string, what: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), what, 'set');
+  deviceEvent = (deviceId: string) => joinTopic(this.base, 'devices', assertId(deviceId, 'deviceId'), 'event');
+  deviceCommand = (deviceId: string) => joinTopic(this.base, 'devices', assertId(deviceId, 'deviceId'), 'command');
+  deviceError = (deviceId: string) => joinTopic(this.base, 'devices', assertId(deviceId, 'deviceId'), 'error');
+
+  /** Zigbee2MQTT: `{z2m}/{friendly_name}` state and `…/set` commands; friendly names may contain `/`. */
+  z2mState = (friendlyName: string) => joinTopic(this.z2mBase, friendlyName);
+  z2mSet = (friendlyName: string) => joinTopic(this.z2mBase, friendlyName, 'set');
+  z2mAvailability = (friendlyName: string) => joinTopic(this.z2mBase, friendlyName, 'availability');
+
+  tasmotaCommand = (topic: string, command: string) => joinTopic('cmnd', topic, command);
+  tasmotaStat = (topic: string, what: string) => joinTopic('stat', topic, what);
+
+  shellyRpc = (prefix: string) => joinTopic(prefix, 'rpc');
+  shellySwitchStatus = (prefix: string) => joinTopic(prefix, 'status', 'switch:0');
+  /** Where Shelly devices answer our RPC calls (`src` of the request + `/rpc`). */
+  shellyReplySrc = () => joinTopic(this.base, 'shelly');
+
+  haConfig = (component: string, nodeId: string, objectId: string) =>
+    joinTopic(this.haPrefix, component, nodeId, objectId, 'config');
+  haStatus = () => joinTopic(this.haPrefix, 'status');
+}

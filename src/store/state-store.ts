@@ -1,0 +1,96 @@
+// User state as one JSON document per user, changed only through an atomic compare-and-set that also
+// appends the transition's adherence entries, so state and log never disagree (ARCHITECTURE principle 2).
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { newUserState, type UserState } from '../domain/user-state.js';
+import type { LogEntry } from '../domain/types.js';
+import type { Keys } from './keys.js';
+
+/**
+ * KEYS[1] user state hash {v, doc}, KEYS[2] adherence stream
+ * ARGV[1] expected version (0 = absent), ARGV[2] new document, ARGV[3] stream MAXLEN (approximate),
+ * ARGV[4..] adherence entries as JSON
+ * Returns the new version, or -1 when the version moved since the caller read it (re-read and retry).
+ */
+const CAS_LUA = `
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'doc', ARGV[2])
+for i = 4, #ARGV do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[i])
+end
+return v + 1
+`;
+
+export const LOG_MAXLEN = 100_000;
+const MAX_ATTEMPTS = 50;
+
+export interface Versioned {
+  v: number;
+  state: UserState;
+}
+
+export interface Step<R> {
+  state: UserState;
+  logs: LogEntry[];
+  changed: boolean;
+  result: R;
+}
+
+export interface Committed<R> extends Step<R> {
+  /** The state before this transition (as read for the attempt that committed). */
+  before: UserState;
+  v: number;
+}
+
+export class CasConflictError extends Error {
+  readonly code = 'busy';
+}
+
+type CasRedis = Redis & {
+  unknotCas(stateKey: string, logKey: string, ...args: (string | number)[]): Promise<number>;
+};
+
+export class StateStore {
+  private readonly redis: CasRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    if (!('unknotCas' in redis)) redis.defineCommand('unknotCas', { numberOfKeys: 2, lua: CAS_LUA });
+    this.redis = redis as CasRedis;
+  }
+
+  async read(userId: string): Promise<Versioned> {
+    const [v, doc] = await this.redis.hmget(this.keys.state(userId), 'v', 'doc');
+    if (!doc) return { v: 0, state: newUserState(randomBytes(3).toString('hex')) };
+    return { v: Number(v), state: JSON.parse(doc) as UserState };
+  }
+
+  /**
+   * Read, apply the pure transition, and write back only if nobody else wrote in between; otherwise retry
+   * with the fresh state. The transition must be pure: it may run several times.
+   */
+  async transact<R>(userId: string, fn: (state: UserState) => Step<R>): Promise<Committed<R>> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const cur = await this.read(userId);
+      const step = fn(cur.state);
+      if (!step.changed && step.logs.length === 0) return { ...step, before: cur.state, v: cur.v };
+      const v = await this.redis.unknotCas(
+        this.keys.state(userId),
+        this.keys.log(userId),
+        cur.v,
+        JSON.stringify(step.state),
+        LOG_MAXLEN,
+        ...step.logs.map((e) => JSON.stringify(e)),
+      );
+      if (v >= 0) return { ...step, before: cur.state, v };
+    }
+    throw new CasConflictError(`state of ${userId} kept changing under ${MAX_ATTEMPTS} attempts`);
+  }
+
+  async delete(userId: string): Promise<void> {
+    await this.redis.del(this.keys.state(userId), this.keys.log(userId));
+  }
+}
