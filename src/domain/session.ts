@@ -118,10 +118,12 @@ const cmpEvent = (a: SensorEvent, b: SensorEvent) =>
   (a.posture < b.posture ? -1 : a.posture > b.posture ? 1 : 0) ||
   ((a.id ?? '') < (b.id ?? '') ? -1 : (a.id ?? '') > (b.id ?? '') ? 1 : 0);
 
+const sameContent = (a: SensorEvent, b: SensorEvent) =>
+  a.deviceId === b.deviceId && a.at === b.at && a.posture === b.posture;
+
+/** The same event again: the same id from the same device, or the same reading at the same time. */
 const sameEvent = (a: SensorEvent, b: SensorEvent) =>
-  a.id !== undefined && b.id !== undefined
-    ? a.id === b.id && a.deviceId === b.deviceId
-    : a.deviceId === b.deviceId && a.at === b.at && a.posture === b.posture;
+  (a.id !== undefined && a.id === b.id && a.deviceId === b.deviceId) || sameContent(a, b);
 
 /** One sensor event folded in. Events must come in sorted order; older evidence than a device's own is ignored. */
 export function foldEvent(fs: FoldState, ev: SensorEvent, minBreakMs: number): FoldState {
@@ -188,7 +190,16 @@ export function applySensorEvent(
   now: number,
 ): Transition<SensorOutcome> {
   if (ev.at < s.horizon) return { state: s, effects: [], changed: false, result: 'stale' };
-  if (s.tail.some((t) => sameEvent(t, ev))) return { state: s, effects: [], changed: false, result: 'duplicate' };
+  const twin = s.tail.findIndex((t) => sameEvent(t, ev));
+  if (twin >= 0) {
+    // Keep one canonical copy (the smallest id) so which twin came first does not matter.
+    const kept = s.tail[twin]!;
+    if (sameContent(kept, ev) && (ev.id ?? '') < (kept.id ?? '')) {
+      const tail = s.tail.map((t, i) => (i === twin ? ev : t));
+      return { state: { ...s, tail }, effects: [], changed: true, result: 'duplicate' };
+    }
+    return { state: s, effects: [], changed: false, result: 'duplicate' };
+  }
   const prevEvidence = view(s, policy).evidence[ev.deviceId];
   if (prevEvidence && prevEvidence.at > ev.at && s.tail.length === 0) {
     // Older than what this device already said, and nothing to re-sort it among: it cannot change anything.
@@ -231,7 +242,8 @@ function derive(prev: SessionState, next: SessionState, policy: Policy, now: num
   const before = view(prev, policy);
   const after = view(next, policy);
   const effects: SessionEffect[] = [];
-  let startedSeq = next.startedSeq;
+  // A late event can merge two sessions into one, so the counter may go down: never past what the view has.
+  let startedSeq = Math.min(next.startedSeq, after.seq);
   const started = [...after.completed, ...(after.cur ? [after.cur] : [])].filter((x) => x.seq > startedSeq);
   for (const x of started) {
     effects.push({
@@ -243,8 +255,8 @@ function derive(prev: SessionState, next: SessionState, policy: Policy, now: num
         startedAt: x.startedAt,
       },
     });
-    startedSeq = x.seq;
   }
+  startedSeq = after.seq;
   effects.push(...scheduling(before, prev.book, after, next.book, next, policy));
   const state = startedSeq === next.startedSeq ? next : { ...next, startedSeq };
   return { state, effects, changed: true };
@@ -329,7 +341,7 @@ export function commit(s: SessionState, policy: Policy, now: number): Transition
   };
   const changed = ended.length > 0 || s.tail.length > 0 || next.horizon !== s.horizon;
   const d = derive(s, next, policy, now);
-  return { state: d.state, effects: [...d.effects.filter((e) => e.kind === 'log'), ...effects, ...d.effects.filter((e) => e.kind !== 'log')], changed };
+  return { state: d.state, effects: [...effects, ...d.effects], changed };
 }
 
 export type NudgeOutcome =
