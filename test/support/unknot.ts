@@ -1,0 +1,78 @@
+// Starts unknot for an end-to-end test the way a hub owner would run it, in a namespace of its own, and
+// offers the few HTTP calls every such test makes.
+import { inject } from 'vitest';
+import { connectClient, type TestMqttClient } from './mqtt-client.js';
+import { cleanupRedisPrefix, uniqueNamespace, type TestNamespace } from './namespace.js';
+import { startService, type ServiceHandle } from './service-process.js';
+
+export interface Harness {
+  ns: TestNamespace;
+  /** Env shared by every process of this test (same Redis prefix, base topics, broker). */
+  env: Record<string, string>;
+  mqtt: TestMqttClient;
+  start(extraEnv?: Record<string, string | undefined>, label?: string): Promise<ServiceHandle>;
+  close(): Promise<void>;
+}
+
+export async function harness(label: string, env: Record<string, string> = {}): Promise<Harness> {
+  const ns = uniqueNamespace(label);
+  const redisUrl = inject('redisUrl');
+  const mqttUrl = inject('mqttUrl');
+  const baseEnv: Record<string, string> = {
+    REDIS_URL: redisUrl,
+    MQTT_URL: mqttUrl,
+    UNKNOT_REDIS_PREFIX: ns.prefix,
+    UNKNOT_BASE_TOPIC: ns.baseTopic,
+    Z2M_BASE_TOPIC: `${ns.baseTopic}-z2m`,
+    HA_DISCOVERY_PREFIX: `${ns.baseTopic}-ha`,
+    UNKNOT_TIME_SCALE: '600',
+    ...env,
+  };
+  const mqtt = await connectClient(mqttUrl);
+  const services: ServiceHandle[] = [];
+  return {
+    ns,
+    env: baseEnv,
+    mqtt,
+    async start(extraEnv = {}, name = label) {
+      const s = await startService({ env: { ...baseEnv, ...extraEnv }, label: name });
+      services.push(s);
+      return s;
+    },
+    async close() {
+      await Promise.all(services.map((s) => s.stop().catch(() => undefined)));
+      await mqtt.end();
+      await cleanupRedisPrefix(redisUrl, ns.prefix);
+    },
+  };
+}
+
+export async function putUser(svc: ServiceHandle, userId: string, profile: Record<string, unknown> = {}) {
+  const r = await svc.fetchJson(`/api/users/${userId}`, { method: 'PUT', json: profile });
+  if (r.status !== 200) throw new Error(`PUT user ${userId}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as Record<string, unknown>;
+}
+
+export async function putDevice(svc: ServiceHandle, deviceId: string, device: Record<string, unknown>) {
+  const r = await svc.fetchJson(`/api/devices/${deviceId}`, { method: 'PUT', json: device });
+  if (r.status !== 200) throw new Error(`PUT device ${deviceId}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as Record<string, unknown>;
+}
+
+export async function adherence(svc: ServiceHandle, userId: string): Promise<Array<Record<string, unknown>>> {
+  const r = await svc.fetchJson(`/api/users/${userId}/adherence`);
+  return (r.body as { entries: Array<Record<string, unknown>> }).entries;
+}
+
+/** Polls until `check` returns a value (not undefined/false) or the time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Real Redis and MQTT for every run (ARCHITECTURE.md, principle 9): see test/support/services.ts.
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+    pool: 'forks',
+    // The machines have 2 cores.
+    maxWorkers: 2,
+    retry: 0,
+  },
+});
