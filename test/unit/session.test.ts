@@ -140,7 +140,7 @@ describe('sitting session', () => {
     const { state, effects } = feed(newSessionState('e'), [ev('sitting', T0), ev('away', T0 + 10 * MIN), ev('sitting', T0 + 20 * MIN)]);
     expect(logs(effects).map((e) => e.type)).toEqual(['sitting_started', 'sitting_started']);
     const c = commit(state, policy, T0 + 21 * MIN);
-    expect(logs(c.effects).map((e) => [e.type, e.sessionId])).toEqual([['natural_break', 'e1']]);
+    expect(logs(c.effects).map((e) => [e.type, (e as { sessionId?: string }).sessionId])).toEqual([['natural_break', 'e1']]);
     expect(view(c.state, policy).cur).toMatchObject({ seq: 2, startedAt: T0 + 20 * MIN });
   });
 
