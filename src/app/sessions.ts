@@ -184,7 +184,8 @@ export class Sessions {
   ) {
     const cur = s.base.cur;
     const sittingSeconds = cur ? Math.round((now - cur.startedAt) / 100) / 10 : 0;
-    const message = nudgeMessage(level, sittingSeconds, policy.maxNudges);
+    // The words speak in policy time, so a demo at a fast time scale still says "30 minutes".
+    const message = nudgeMessage(level, sittingSeconds * this.ctx.config.timeScale, policy.maxNudges);
     const { topics, mqtt } = this.ctx;
     await mqtt.publishJson(
       topics.userNudge(userId),

@@ -1,0 +1,134 @@
+// The store and the queues against a real Redis: the compare-and-set never loses an update, and a job id
+// always means one job at the time it should run.
+import { Redis } from 'ioredis';
+import { Queue, Worker } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AdherenceLog } from '../../src/store/adherence-log.js';
+import { Keys } from '../../src/store/keys.js';
+import { Registry } from '../../src/store/registry.js';
+import { StateStore } from '../../src/store/state-store.js';
+import { Queues, jobIds, type NudgeJob } from '../../src/queues/queues.js';
+import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
+import { createRedis } from '../../src/store/redis.js';
+
+let redis: Redis;
+let prefix: string;
+
+beforeAll(async () => {
+  redis = createRedis(inject('redisUrl'));
+  await redis.connect();
+});
+afterAll(async () => {
+  await redis.quit();
+});
+afterEach(async () => {
+  await cleanupRedisPrefix(inject('redisUrl'), prefix);
+});
+
+describe('StateStore', () => {
+  it('concurrent transitions on one user never lose an update and append every entry once', async () => {
+    prefix = uniqueNamespace('cas').prefix;
+    const keys = new Keys(prefix);
+    // Several connections, as several ingest instances would have.
+    const clients = [redis, redis.duplicate(), redis.duplicate()];
+    const stores = clients.map((c) => new StateStore(c, keys));
+    const N = 60;
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        stores[i % stores.length]!.transact('u1', (st) => ({
+          state: { ...st, routineSeq: st.routineSeq + 1 },
+          logs: [{ type: 'nudge_acked', at: 1_700_000_000_000 + i, sessionId: null }],
+          changed: true,
+          result: undefined,
+        })),
+      ),
+    );
+    const { v, state } = await stores[0]!.read('u1');
+    expect(state.routineSeq).toBe(N);
+    expect(v).toBe(N);
+    const entries = await new AdherenceLog(redis, keys).read('u1');
+    expect(entries).toHaveLength(N);
+    expect(new Set(entries.map((e) => e.at)).size).toBe(N);
+    await Promise.all(clients.slice(1).map((c) => c.quit()));
+  });
+
+  it('a transition that changes nothing writes nothing', async () => {
+    prefix = uniqueNamespace('cas0').prefix;
+    const keys = new Keys(prefix);
+    const store = new StateStore(redis, keys);
+    await store.transact('u2', (st) => ({ state: st, logs: [], changed: false, result: 1 }));
+    expect(await redis.exists(keys.state('u2'))).toBe(0);
+  });
+});
+
+describe('Registry', () => {
+  it('keeps the protocol address index in step with devices', async () => {
+    prefix = uniqueNamespace('reg').prefix;
+    const reg = new Registry(redis, new Keys(prefix));
+    await reg.putDevice({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' });
+    expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1')).toBe('d1');
+    await reg.putDevice({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1e' });
+    expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1')).toBeNull();
+    expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1e')).toBe('d1');
+    await expect(reg.putDevice({ deviceId: 'd2', userId: 'u', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/fp1e' })).rejects.toMatchObject({ code: 'topic_taken', status: 409 });
+    await reg.deleteDevice('d1');
+    expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1e')).toBeNull();
+    expect(await reg.devicesOf('u')).toEqual([]);
+  });
+});
+
+describe('Queues.ensureAt', () => {
+  it('adds once, moves a delayed job when its due time changes, and re-adds after completion', async () => {
+    prefix = uniqueNamespace('q').prefix;
+    const queues = new Queues(redis, prefix);
+    const q = queues.nudges;
+    const id = jobIds.nudge('u', 's1', 1);
+    const data = (dueAt: number): NudgeJob => ({ kind: 'nudge', userId: 'u', sessionId: 's1', level: 1, dueAt });
+    const t0 = Date.now();
+    await queues.ensureAt(q, id, data(t0 + 60_000), t0 + 60_000);
+    await queues.ensureAt(q, id, data(t0 + 60_000), t0 + 60_000);
+    expect(await q.getDelayedCount()).toBe(1);
+
+    // Moved earlier: the same job (BullMQ would silently ignore a second add with this id).
+    await queues.ensureAt(q, id, data(t0 + 300), t0 + 300);
+    expect(await q.getDelayedCount()).toBe(1);
+    const fired: Array<{ id: string; at: number; dueAt: number }> = [];
+    const worker = new Worker<NudgeJob>('nudges', async (job) => void fired.push({ id: job.id!, at: Date.now(), dueAt: job.data.dueAt }), {
+      connection: redis.duplicate(),
+      prefix,
+    });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (fired.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(fired).toHaveLength(1);
+      expect(fired[0]!.id).toBe(id);
+      expect(fired[0]!.dueAt).toBe(t0 + 300);
+      expect(fired[0]!.at).toBeGreaterThanOrEqual(t0 + 300);
+      expect(fired[0]!.at).toBeLessThan(t0 + 30_000);
+
+      // Completed jobs are removed, so the same id can be scheduled again (the processor decides if it is stale).
+      await new Promise((r) => setTimeout(r, 100));
+      await queues.ensureAt(q, id, data(Date.now() + 100), Date.now() + 100);
+      const deadline2 = Date.now() + 10_000;
+      while (fired.length < 2 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
+      expect(fired).toHaveLength(2);
+    } finally {
+      await worker.close();
+      await queues.close();
+    }
+  });
+
+  it('two producers racing on one id make one job', async () => {
+    prefix = uniqueNamespace('q2').prefix;
+    const a = new Queues(redis, prefix);
+    const other = redis.duplicate();
+    const b = new Queues(other, prefix);
+    const id = jobIds.breakCheck('u', 's1', 123);
+    const data = { kind: 'break-check' as const, userId: 'u', sessionId: 's1', upSince: 123, dueAt: Date.now() + 60_000 };
+    await Promise.all([a.ensureAt(a.nudges, id, data, data.dueAt), b.ensureAt(b.nudges, id, data, data.dueAt), a.ensureAt(a.nudges, id, data, data.dueAt)]);
+    expect(await (a.nudges as Queue).getDelayedCount()).toBe(1);
+    await a.close();
+    await b.close();
+    await other.quit();
+  });
+});
