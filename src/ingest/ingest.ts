@@ -1,7 +1,8 @@
 // MQTT ingest: subscription → adapter → domain → store → effects, acknowledged only after all of it
 // committed. Bad input is counted, logged and answered on the device's error topic; it never stops the stream.
 import type { IPublishPacket } from 'mqtt';
-import { allSubscriptions, matchTopic } from '../adapters/index.js';
+import { allSubscriptions, describeShellyReply, matchTopic } from '../adapters/index.js';
+import { decodeJsonObject } from '../adapters/common.js';
 import type { AppContext } from '../app/context.js';
 import type { Sessions } from '../app/sessions.js';
 import { isValidId, UnknotError, type Action, type Device, type Observation } from '../domain/types.js';
@@ -18,6 +19,7 @@ const ERROR_INTERVAL_MS = 1000;
 
 export class Ingest {
   private readonly lastError = new Map<string, number>();
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -48,6 +50,9 @@ export class Ingest {
         return this.reject('unknown_device', `no device ${match.key}; register it with PUT /api/devices/${match.key}`, topic, match.key);
       }
     } else {
+      // A Shelly's answer to one of our heat commands: nothing to apply, but worth a log line (an error means the
+      // command did not take).
+      if (match.protocol === 'shelly' && match.kind === 'rpc_reply') return this.shellyReply(payload);
       const id = await this.ctx.registry.deviceIdForTopic(match.protocol, match.key);
       device = id ? await this.ctx.registry.getDevice(id) : null;
       // Other devices on a shared Zigbee2MQTT/Tasmota/Shelly tree are not ours: not an error.
@@ -62,7 +67,7 @@ export class Ingest {
 
     for (const obs of parsed.observations) {
       try {
-        await this.dispatch(device, obs, !!packet?.dup);
+        await this.serially(device.userId, () => this.dispatch(device!, obs, !!packet?.dup));
       } catch (err) {
         if (err instanceof UnknotError) {
           this.reject(err.code, err.message, topic, device.deviceId);
@@ -72,6 +77,24 @@ export class Ingest {
       }
     }
     this.ctx.metrics.eventToCommit.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /**
+   * Messages are handled several at a time (see MqttGateway.pipelineAcks); one person's run one after another
+   * in this process, so their effects (jobs, the retained state) are applied in commit order.
+   */
+  private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(key, tail);
+    void tail.then(() => {
+      if (this.chains.get(key) === tail) this.chains.delete(key);
+    });
+    return run;
   }
 
   private async dispatch(device: Device, obs: Observation, redelivered: boolean): Promise<void> {
@@ -108,6 +131,17 @@ export class Ingest {
         if (this.handlers.heat) return this.handlers.heat(device, obs);
         return;
     }
+  }
+
+  private shellyReply(payload: Buffer): void {
+    const frame = decodeJsonObject(payload);
+    if (!frame.ok) {
+      this.ctx.log.debug({ code: frame.code }, 'unreadable Shelly RPC reply');
+      return;
+    }
+    const reply = describeShellyReply(frame.value);
+    if (reply.error) this.ctx.log.warn({ shelly: reply }, 'a Shelly refused a command');
+    else this.ctx.log.debug({ shelly: reply }, 'Shelly RPC reply');
   }
 
   private reject(code: string, detail: string, topic: string, deviceId?: string): void {

@@ -11,6 +11,10 @@ export interface GatewayOptions {
   password?: string;
   sharedGroup?: string;
   clientIdPrefix: string;
+  /** Stable client id of the persistent ingest session (used when there is no shared group). */
+  ingestClientId: string;
+  /** How many inbound messages are handled at once (their acks still go out in order, after commit). */
+  maxInFlight: number;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => Promise<void>;
@@ -79,21 +83,83 @@ export class MqttGateway {
   async subscribeIngest(filters: string[], handler: MessageHandler): Promise<void> {
     this.handler = handler;
     this.filters = filters;
-    const client = await mqtt.connectAsync(this.opts.url, this.clientOptions('ingest', { manualConnect: false }));
+    // Without a shared group the ingest session is persistent under a stable client id, so QoS 1 events that
+    // arrive while the process is down (or were delivered but not acknowledged before a crash) are delivered
+    // when it is back. Shared consumers use clean sessions (DEVICES.md: Mosquitto issue #1747).
+    const persistent = !this.opts.sharedGroup;
+    const client = mqtt.connect(
+      this.opts.url,
+      this.clientOptions(
+        'ingest',
+        persistent
+          ? { clientId: this.opts.ingestClientId, clean: false }
+          : {},
+      ),
+    );
     this.sub = client;
+    // Installed before the connection opens: a persistent session delivers what it kept right after CONNACK.
+    this.pipelineAcks(client);
     client.on('error', (err) => this.log.warn({ err: err.message }, 'MQTT ingest error'));
     client.on('offline', () => this.log.warn('MQTT ingest offline'));
+    const first = new Promise<boolean>((resolve, reject) => {
+      client.once('connect', (ack) => resolve(ack.sessionPresent));
+      client.once('error', reject);
+    });
+    await first;
+    await this.subscribeAll(client);
     client.on('connect', (ack) => {
-      // A clean session loses its subscriptions on reconnect: subscribe again.
+      // A session the broker did not keep has lost its subscriptions: subscribe again.
       if (!ack.sessionPresent) void this.subscribeAll(client);
     });
-    client.handleMessage = (packet, callback) => {
-      this.runHandler(packet).then(
-        () => callback(),
-        (err) => callback(err as Error),
-      );
+  }
+
+  /**
+   * Up to `maxInFlight` messages are handled at once; each PUBACK still goes out only after its own handler
+   * committed, and in the order the messages arrived (MQTT requires QoS 1 acks in order). MQTT.js alone would
+   * handle one message at a time. A PUBACK owed on a connection that has since dropped is not sent: the broker
+   * redelivers that message on the new connection, and a duplicate is harmless.
+   */
+  private pipelineAcks(client: MqttClient) {
+    const owed = new Map<number, Promise<void>>();
+    let ackChain: Promise<void> = Promise.resolve();
+    let generation = 0;
+    let inFlight = 0;
+    const waiters: Array<() => void> = [];
+    client.on('connect', () => {
+      generation += 1;
+      owed.clear();
+    });
+    const release = () => {
+      inFlight -= 1;
+      waiters.shift()?.();
     };
-    await this.subscribeAll(client);
+    client.handleMessage = (packet, callback) => {
+      const work = this.runHandler(packet);
+      inFlight += 1;
+      work.then(release, release);
+      if (packet.qos > 0 && packet.messageId !== undefined) owed.set(packet.messageId, work);
+      // Let MQTT.js read the next message now, unless too many are being handled already.
+      if (inFlight < this.opts.maxInFlight) callback();
+      else waiters.push(() => callback());
+    };
+    type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+    const internals = client as unknown as { _sendPacket: SendPacket };
+    const send = internals._sendPacket.bind(client);
+    internals._sendPacket = (packet, cb, ...rest) => {
+      const work = packet.cmd === 'puback' && packet.messageId !== undefined ? owed.get(packet.messageId) : undefined;
+      if (!work) return send(packet, cb, ...rest);
+      owed.delete(packet.messageId!);
+      const gen = generation;
+      ackChain = ackChain
+        .then(() => work)
+        .then(
+          () => {
+            if (gen === generation && client.connected) send(packet, undefined, ...rest);
+          },
+          () => undefined, // not committed (shutting down): never acknowledged, so the broker redelivers it
+        );
+      cb?.();
+    };
   }
 
   private async subscribeAll(client: MqttClient) {
@@ -120,10 +186,15 @@ export class MqttGateway {
     }
   }
 
-  /** Plain subscription on the publisher connection for things that need no ack-after-commit (HA status). */
-  async subscribe(filter: string, fn: (topic: string, payload: Buffer) => void): Promise<void> {
+  /**
+   * Plain subscription on the publisher connection for things that need no ack-after-commit (HA status).
+   * `shared`: with MQTT_SHARED_GROUP set, subscribe through `$share/<group>/` so that one instance handles each
+   * message (commands that must not run once per instance, e.g. a snooze button).
+   */
+  async subscribe(filter: string, fn: (topic: string, payload: Buffer) => void, opts: { shared?: boolean } = {}): Promise<void> {
     this.extraHandlers.push({ filter, fn });
-    await this.pub!.subscribeAsync(filter, { qos: 1 });
+    const group = opts.shared ? this.opts.sharedGroup : undefined;
+    await this.pub!.subscribeAsync(group ? `$share/${group}/${filter}` : filter, { qos: 1 });
   }
 
   async publish(msg: OutboundMessage): Promise<void> {
