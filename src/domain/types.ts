@@ -49,6 +49,9 @@ export type Command =
       step: string;
       seconds: number;
       message: string;
+      /** A step that does not run (heat without a pad, or refused) still goes out, saying why. */
+      skipped?: boolean;
+      reason?: string;
     };
 
 export type HeatOffReason = 'timer' | 'manual' | 'watchdog';
@@ -79,11 +82,21 @@ export type LogEntry =
   | { type: 'natural_break'; at: number; sessionId: string; sittingSeconds: number; breakStartedAt: number }
   | { type: 'nudge_ignored'; at: number; sessionId: string; nudges: number }
   | { type: 'nudge_acked'; at: number; sessionId: string | null; deviceId?: string }
-  | { type: 'heat_on'; at: number; sessionId: string; minutes: number; deviceId: string; offAt: number }
+  | { type: 'heat_on'; at: number; sessionId: string; minutes: number; deviceId: string; offAt: number; source?: string }
   | { type: 'heat_off'; at: number; sessionId: string; reason: HeatOffReason; deviceId: string }
-  | { type: 'heat_refused'; at: number; reason: string; deviceId?: string }
+  | { type: 'heat_refused'; at: number; reason: string; deviceId?: string; source?: string }
   | { type: 'routine_started'; at: number; routineId: string; routine: string }
-  | { type: 'routine_step'; at: number; routineId: string; index: number; step: string }
+  | {
+      type: 'routine_step';
+      at: number;
+      routineId: string;
+      index: number;
+      step: string;
+      seconds?: number;
+      skipped?: boolean;
+      reason?: string;
+      heatSessionId?: string;
+    }
   | { type: 'routine_completed'; at: number; routineId: string }
   | { type: 'routine_abandoned'; at: number; routineId: string; reason: string }
   | {
@@ -93,7 +106,9 @@ export type LogEntry =
       area: PainArea;
       refers?: string;
       symptoms?: string[];
-    };
+    }
+  /** The user says a doctor has seen the fever, swelling or injury they logged: heat is no longer refused for it. */
+  | { type: 'medical_cleared'; at: number; note?: string };
 
 export type LogType = LogEntry['type'];
 

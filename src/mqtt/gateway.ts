@@ -101,6 +101,19 @@ export class MqttGateway {
     this.pipelineAcks(client);
     client.on('error', (err) => this.log.warn({ err: err.message }, 'MQTT ingest error'));
     client.on('offline', () => this.log.warn('MQTT ingest offline'));
+    // Two processes with one client id take the session from each other in turn: say so, loudly.
+    const drops: number[] = [];
+    client.on('close', () => {
+      const now = Date.now();
+      drops.push(now);
+      while (drops.length > 0 && drops[0]! < now - 60_000) drops.shift();
+      if (persistent && drops.length === 5) {
+        this.log.error(
+          { clientId: this.opts.ingestClientId },
+          'the ingest connection keeps being closed; if another unknot ingest uses the same MQTT client id, set MQTT_SHARED_GROUP on all of them (or a distinct MQTT_CLIENT_ID each)',
+        );
+      }
+    });
     const first = new Promise<boolean>((resolve, reject) => {
       client.once('connect', (ack) => resolve(ack.sessionPresent));
       client.once('error', reject);

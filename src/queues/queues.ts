@@ -13,7 +13,8 @@ export type NudgeJob =
 export type HeatJob =
   | { kind: 'heat-on'; userId: string; sessionId: string }
   | { kind: 'heat-off'; userId: string; sessionId: string; dueAt: number }
-  | { kind: 'heat-reconcile'; userId: string };
+  | { kind: 'heat-reconcile'; userId: string }
+  | { kind: 'heat-sweep' };
 
 export type RoutineJob = { kind: 'routine-step'; userId: string; routineId: string; index: number; dueAt: number };
 

@@ -10,4 +10,6 @@ export class Keys {
   device = (deviceId: string) => `${this.prefix}:device:${deviceId}`;
   /** Reverse index: a protocol address (Z2M friendly name, Tasmota topic, Shelly prefix) → deviceId. */
   deviceTopic = (protocol: string, topic: string) => `${this.prefix}:device-topic:${protocol}:${topic}`;
+  /** Heat sessions whose OFF may be due, as members `userId.sessionId` scored by when: the heat sweep's index. */
+  heatDue = () => `${this.prefix}:heat-due`;
 }
