@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { profileSchema } from './domain/profile.js';
+import { profileSchema, type Profile } from './domain/profile.js';
 import { ID_PATTERN, PROTOCOLS, ROLES } from './domain/types.js';
 
 const ROLE_NAMES = ['api', 'ingest', 'worker'] as const;
@@ -37,6 +37,7 @@ export const envSchema = z.object({
   MQTT_EMBEDDED_PORT: port('1883'),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, '1–100 characters of [A-Za-z0-9_-]').optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-]').optional(),
   REDIS_URL: z
     .string()
@@ -67,29 +68,48 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-const staticDeviceSchema = z.object({
-  deviceId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]'),
-  userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]'),
-  role: z.enum(ROLES),
-  protocol: z.enum(PROTOCOLS),
-  topic: z.string().min(1).max(200).optional(),
-  invert: z.boolean().optional(),
-});
+const staticDeviceSchema = z
+  .object({
+    deviceId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]'),
+    userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]'),
+    role: z.enum(ROLES),
+    protocol: z.enum(PROTOCOLS),
+    topic: z.string().min(1).max(200).optional(),
+    invert: z.boolean().optional(),
+  })
+  .strict();
 
-/** `config/default.json`: policy defaults for new users, and users/devices for hubs that never call the API. */
-export const fileSchema = z.object({
-  defaults: profileSchema.partial().default({}),
-  users: z
-    .array(profileSchema.partial().extend({ userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]') }))
-    .default([]),
-  devices: z.array(staticDeviceSchema).default([]),
-});
+/**
+ * `config/default.json`: policy defaults for new users, and users/devices for hubs that never call the API.
+ * A user entry is its own fields over `defaults` over the built-in defaults (a partial schema would fill in the
+ * built-in defaults first and so override `defaults`); unknown keys are refused, so a typo is not silently lost.
+ */
+export const fileSchema = z
+  .object({
+    defaults: profileSchema.partial().default({}),
+    users: z
+      .array(z.object({ userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]') }).catchall(z.unknown()))
+      .default([]),
+    devices: z.array(staticDeviceSchema).default([]),
+  })
+  .transform((file, ctx) => {
+    const users: Array<Profile & { userId: string }> = [];
+    for (const [i, { userId, ...fields }] of file.users.entries()) {
+      const r = profileSchema.strict().safeParse({ ...file.defaults, ...fields });
+      if (!r.success) {
+        for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: ['users', i, ...issue.path] });
+        return z.NEVER;
+      }
+      users.push({ userId, ...r.data });
+    }
+    return { ...file, users };
+  });
 
 export type FileConfig = z.output<typeof fileSchema>;
 export type Env = z.output<typeof envSchema>;
 
 export interface Config {
-  mqtt: { url?: string; embeddedPort: number; username?: string; password?: string; sharedGroup?: string };
+  mqtt: { url?: string; embeddedPort: number; username?: string; password?: string; sharedGroup?: string; clientId?: string };
   redis: { url: string; prefix: string };
   http: { host: string; port: number; token?: string };
   topics: { base: string; z2m: string; haPrefix: string };
@@ -139,7 +159,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const file = fileSchema.safeParse(raw);
   if (!file.success) {
-    throw new ConfigError(`UNKNOT_CONFIG (${e.UNKNOT_CONFIG}): ${describeIssue(file.error.issues[0]!, {}, '')}`);
+    throw new ConfigError(`UNKNOT_CONFIG (${e.UNKNOT_CONFIG}): ${describeFileIssue(file.error.issues[0]!, raw)}`);
   }
   checkStaticEntries(file.data, e.UNKNOT_CONFIG);
   return Object.freeze({
@@ -149,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       username: e.MQTT_USERNAME,
       password: e.MQTT_PASSWORD,
       sharedGroup: e.MQTT_SHARED_GROUP,
+      clientId: e.MQTT_CLIENT_ID,
     },
     redis: { url: e.REDIS_URL, prefix: e.UNKNOT_REDIS_PREFIX },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT, token: e.UNKNOT_API_TOKEN },
@@ -162,11 +183,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   });
 }
 
+/** `users.1 ("bob")` / `devices.0 ("desk-1")`: which entry of the config file a line is about. */
+export const entryLabel = (list: 'users' | 'devices', index: number, id: unknown) =>
+  `${list}.${index}${typeof id === 'string' ? ` (${JSON.stringify(id.slice(0, 64))})` : ''}`;
+
+/** One line for a config-file issue: the entry (with its id), the field, what is allowed and what was given. */
+function describeFileIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const at = (path: readonly PropertyKey[]) =>
+    path.reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined), raw);
+  const [list, index, ...rest] = issue.path;
+  let where = issue.path.join('.');
+  if ((list === 'users' || list === 'devices') && typeof index === 'number') {
+    const entry = at([list, index]) as Record<string, unknown> | undefined;
+    where = [entryLabel(list, index, list === 'users' ? entry?.userId : entry?.deviceId), ...rest].join('.');
+  }
+  const got = issue.path.length > 0 ? at(issue.path) : undefined;
+  const shown = got === undefined || typeof got === 'object' ? '' : ` (got ${JSON.stringify(got).slice(0, 80)})`;
+  return `${where || 'file'}: ${issue.message}${shown}`;
+}
+
 function checkStaticEntries(file: FileConfig, name: string) {
-  const users = new Set(file.users.map((u) => u.userId));
+  const users = new Set<string>();
+  for (const [i, u] of file.users.entries()) {
+    if (users.has(u.userId)) {
+      throw new ConfigError(`UNKNOT_CONFIG (${name}): ${entryLabel('users', i, u.userId)}: duplicate userId`);
+    }
+    users.add(u.userId);
+  }
   const seen = new Set<string>();
   for (const [i, d] of file.devices.entries()) {
-    const where = `UNKNOT_CONFIG (${name}): devices.${i}`;
+    const where = `UNKNOT_CONFIG (${name}): ${entryLabel('devices', i, d.deviceId)}`;
     if (seen.has(d.deviceId)) throw new ConfigError(`${where}: duplicate deviceId ${JSON.stringify(d.deviceId)}`);
     seen.add(d.deviceId);
     if (!users.has(d.userId)) {

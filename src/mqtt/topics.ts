@@ -46,6 +46,8 @@ export class Topics {
   bridgeState = () => joinTopic(this.base, 'bridge', 'state');
   userState = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'state');
   userNudge = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'nudge');
+  /** Extension: retained figures of the user's local today (Home Assistant's compliance sensor reads it). */
+  userAdherence = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'adherence');
   /** Extension: HA button and switch command topics for a user. */
   userCommand = (userId: string, what: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), what, 'set');
   deviceEvent = (deviceId: string) => joinTopic(this.base, 'devices', assertId(deviceId, 'deviceId'), 'event');

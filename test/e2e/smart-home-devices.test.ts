@@ -1,0 +1,193 @@
+// Smart-home sensors end to end, with payloads as Zigbee2MQTT and the Home Assistant companion app document them
+// (DEVICES.md): Aqara FP1 presence, a Tuya pressure strap, an inverted contact mat, Z2M availability 1.x and 2.x,
+// wearables (activity, steps) and the fusion rules of src/domain/fusion.ts.
+// UNKNOT_TIME_SCALE=600 (the harness): 10 minutes are 1 s, a 120 s break 0.2 s.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ReceivedMessage } from '../support/mqtt-client.js';
+import type { ServiceHandle } from '../support/service-process.js';
+import { adherence, eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';
+
+interface UserState {
+  posture: string;
+  sessionId: string | null;
+  sittingSeconds: number;
+  nextNudgeAt: string | null;
+  breakDue: boolean;
+}
+
+let h: Harness | undefined;
+
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** A service in a namespace of its own, with user `ana` and everything under the base topic watched. */
+async function setup(label: string, profile: Record<string, unknown> = {}): Promise<{ h: Harness; svc: ServiceHandle }> {
+  h = await harness(label);
+  await h.mqtt.subscribe(`${h.ns.baseTopic}/#`);
+  const svc = await h.start();
+  await putUser(svc, 'ana', { breakAfterMinutes: 30, minBreakSeconds: 120, ...profile });
+  return { h, svc };
+}
+
+const z2m = (hh: Harness, friendlyName: string) => `${hh.env.Z2M_BASE_TOPIC}/${friendlyName}`;
+const event = (hh: Harness, deviceId: string) => `${hh.ns.baseTopic}/devices/${deviceId}/event`;
+const stateTopic = (hh: Harness, userId = 'ana') => `${hh.ns.baseTopic}/users/${userId}/state`;
+
+/** The first retained-state message (already received or still to come) that satisfies `check`. */
+function state(hh: Harness, check: (s: UserState) => boolean, timeoutMs = 10_000): Promise<UserState> {
+  return hh.mqtt
+    .waitFor(stateTopic(hh), (m: ReceivedMessage) => m.json !== undefined && check(m.json as UserState), timeoutMs)
+    .then((m) => m.json as UserState);
+}
+
+const sittingSession = (s: UserState) => s.posture === 'sitting' && s.sessionId !== null;
+/** Up long enough for a break: the session is over. */
+const sessionOver = (posture: string) => (s: UserState) => s.posture === posture && s.sessionId === null;
+
+async function logTypes(svc: ServiceHandle, until: string): Promise<string[]> {
+  const entries = await eventually(async () => {
+    const e = await adherence(svc, 'ana');
+    return e.some((x) => x.type === until) ? e : undefined;
+  }, 10_000, until);
+  return entries.map((e) => String(e.type));
+}
+
+describe('Zigbee2MQTT seat sensors', () => {
+  it('an Aqara FP1 presence sensor whose friendly name has a slash produces a nudge, and leaving is the break', async () => {
+    const { h, svc } = await setup('z2m-fp1', { breakAfterMinutes: 10 });
+    await putDevice(svc, 'ana-fp1', { userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/desk fp1' });
+
+    // As Z2M publishes it for the RTCZCGQ11LM: presence plus fields unknot ignores.
+    await h.mqtt.publish(z2m(h, 'office/desk fp1'), {
+      presence: true,
+      presence_event: 'enter',
+      battery: 100,
+      linkquality: 87,
+      device_temperature: 31,
+      power_outage_count: 2,
+      monitoring_mode: 'undirected',
+      approach_distance: 'near',
+      motion_sensitivity: 'medium',
+    });
+    await state(h, sittingSession);
+    const nudge = await h.mqtt.waitFor(`${h.ns.baseTopic}/users/ana/nudge`, 15_000);
+    expect(nudge.json).toMatchObject({ userId: 'ana', level: 1, event_type: 'nudge', nudgeId: expect.any(String) });
+    expect(nudge.retain).toBe(false);
+    await state(h, (s) => s.breakDue);
+
+    // An approach event without `presence` says nothing; `presence: false` with `leave` is the break.
+    await h.mqtt.publish(z2m(h, 'office/desk fp1'), { presence_event: 'approach', linkquality: 90 });
+    await h.mqtt.publish(z2m(h, 'office/desk fp1'), { presence: false, presence_event: 'leave', linkquality: 90 });
+    await state(h, sessionOver('away'));
+    expect(await logTypes(svc, 'break_taken')).toEqual(['sitting_started', 'nudge_sent', 'break_taken']);
+  });
+
+  it('a Tuya pressure strap (occupancy) starts and ends a session', async () => {
+    const { h, svc } = await setup('z2m-strap');
+    await putDevice(svc, 'ana-strap', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'study/chair strap' });
+
+    await h.mqtt.publish(z2m(h, 'study/chair strap'), { occupancy: true, illuminance: 312, presence_delay: 2, presence_time: 0, linkquality: 105 });
+    await state(h, sittingSession);
+    await h.mqtt.publish(z2m(h, 'study/chair strap'), { occupancy: false, illuminance: 4, presence_delay: 2, presence_time: 0, linkquality: 105 });
+    await state(h, sessionOver('away'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+  });
+
+  it('a contact sensor under a pressure mat with invert: open (contact false) is sitting, closed is away', async () => {
+    const { h, svc } = await setup('z2m-mat');
+    await putDevice(svc, 'ana-mat', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'chair_mat', invert: true });
+
+    const mcc = { battery: 91, voltage: 2995, device_temperature: 24, power_outage_count: 5, linkquality: 132 };
+    await h.mqtt.publish(z2m(h, 'chair_mat'), { ...mcc, contact: false });
+    await state(h, sittingSession);
+    await h.mqtt.publish(z2m(h, 'chair_mat'), { ...mcc, contact: true });
+    await state(h, sessionOver('away'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+  });
+
+  it.each([
+    ['1.x', 'offline'],
+    ['2.x', '{"state":"offline"}'],
+  ])('availability %s (%s) of a seat sensor ends the session as a break', async (_version, payload) => {
+    const { h, svc } = await setup('z2m-avail');
+    await putDevice(svc, 'ana-seat', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/seat' });
+
+    await h.mqtt.publish(z2m(h, 'office/seat'), { occupancy: true, battery: 100, linkquality: 60 });
+    await state(h, sittingSession);
+    // Z2M publishes availability retained.
+    await h.mqtt.publish(`${z2m(h, 'office/seat')}/availability`, payload, { retain: true });
+    await state(h, sessionOver('away'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+    await svc.waitForLog((e) => e.msg === 'seat sensor offline: treated as away');
+    // Clear the retained message so it cannot leak into anything else on this broker.
+    await h.mqtt.publish(`${z2m(h, 'office/seat')}/availability`, '', { retain: true });
+  });
+});
+
+describe('wearables and fusion', () => {
+  it.each([
+    ['iOS', 'Walking'],
+    ['Android', 'walking'],
+  ])('companion app activity (%s %s) ends the session while the desk sensor still says present', async (_os, activity) => {
+    const { h, svc } = await setup('wearable-activity');
+    await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' });
+    await putDevice(svc, 'ana-phone', { userId: 'ana', role: 'wearable', protocol: 'unknot' });
+
+    await h.mqtt.publish(z2m(h, 'office/fp1'), { presence: true, presence_event: 'enter', linkquality: 80 });
+    const first = await state(h, sittingSession);
+    // `still`/`Stationary` say nothing about sitting.
+    await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity: activity === 'Walking' ? 'Stationary' : 'still' });
+    // What the HA automation of the README publishes.
+    await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity });
+    await state(h, sessionOver('moving'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+    // The desk sensor never said otherwise; a new desk report after the walk is a new session.
+    h.mqtt.clear();
+    await h.mqtt.publish(z2m(h, 'office/fp1'), { presence: true, presence_event: 'enter', linkquality: 80 });
+    const again = await state(h, sittingSession);
+    expect(again.sessionId).not.toBe(first.sessionId);
+  });
+
+  it('enough steps over a period count as moving; a few steps over an hour do not', async () => {
+    const { h, svc } = await setup('wearable-steps');
+    await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'unknot' });
+    await putDevice(svc, 'ana-watch', { userId: 'ana', role: 'wearable', protocol: 'unknot' });
+
+    await h.mqtt.publish(event(h, 'ana-desk'), { type: 'posture', posture: 'sitting' });
+    const sitting = await state(h, sittingSession);
+    await h.mqtt.publish(event(h, 'ana-watch'), { type: 'steps', count: 15, periodSeconds: 3600 });
+    await h.mqtt.publish(event(h, 'ana-watch'), { type: 'steps', count: 120, periodSeconds: 60 });
+    await state(h, sessionOver('moving'));
+    const types = await logTypes(svc, 'natural_break');
+    expect(types).toEqual(['sitting_started', 'natural_break']);
+    // The slow-steps report changed nothing: no state between sitting and moving.
+    const postures = h.mqtt
+      .messages(stateTopic(h))
+      .map((m) => (m.json as UserState).posture)
+      .filter((p, i, all) => i === 0 || p !== all[i - 1]);
+    expect(postures.slice(postures.indexOf('sitting'))).toEqual(['sitting', 'moving']);
+    expect(sitting.sessionId).not.toBeNull();
+  });
+
+  it('chair empty + desk present is not sitting (standing at the desk); the chair decides', async () => {
+    const { h, svc } = await setup('fusion-chair-desk');
+    await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' });
+    await putDevice(svc, 'ana-chair', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/chair' });
+
+    await h.mqtt.publish(z2m(h, 'office/chair'), { occupancy: false, linkquality: 70 });
+    await state(h, (s) => s.posture === 'away');
+    await h.mqtt.publish(z2m(h, 'office/fp1'), { presence: true, presence_event: 'enter', linkquality: 80 });
+    const standing = await state(h, (s) => s.posture === 'standing');
+    expect(standing).toMatchObject({ sessionId: null, sittingSeconds: 0, nextNudgeAt: null });
+
+    await h.mqtt.publish(z2m(h, 'office/chair'), { occupancy: true, linkquality: 70 });
+    await state(h, sittingSession);
+    // Chair empty again while the desk still sees someone: standing, and long enough is a break.
+    h.mqtt.clear();
+    await h.mqtt.publish(z2m(h, 'office/chair'), { occupancy: false, linkquality: 70 });
+    await state(h, sessionOver('standing'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+  });
+});
