@@ -6,14 +6,15 @@ import type { Redis } from 'ioredis';
 import type { AppContext } from './app/context.js';
 import { Sessions } from './app/sessions.js';
 import { Users } from './app/users.js';
-import { ConfigError, loadConfig, type ProcessRole } from './config.js';
-import { profileSchema } from './domain/profile.js';
+import { ConfigError, entryLabel, loadConfig, type ProcessRole } from './config.js';
+import { UnknotError } from './domain/types.js';
 import type { Router } from 'express';
 import { createHttpApp, type HttpExtensions } from './http/app.js';
 import { Ingest, type ObservationHandlers } from './ingest/ingest.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
+import { HaDiscovery } from './mqtt/ha-discovery.js';
 import { MqttGateway } from './mqtt/gateway.js';
 import { Topics } from './mqtt/topics.js';
 import { Queues } from './queues/queues.js';
@@ -23,6 +24,16 @@ import { Registry } from './store/registry.js';
 import { StateStore } from './store/state-store.js';
 import { checkRedis, createRedis, InfraError } from './store/redis.js';
 import { NudgeWorker } from '../workers/nudges.js';
+import { Heat } from './app/heat.js';
+import { heatRoutes } from './http/heat-routes.js';
+import { HeatWorker } from '../workers/heat.js';
+import { RoutineWorker } from '../workers/routines.js';
+import { PainLog } from './app/pain.js';
+import { Routines, type HeatControl } from './app/routines.js';
+import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
+import { routinesRouter } from './http/routines-routes.js';
+
+const UNIT_STOP_TIMEOUT_MS = 3000;
 
 export interface Unit {
   name: string;
@@ -60,7 +71,7 @@ async function connectRedis(url: string, log: Logger): Promise<Redis> {
   }
 }
 
-export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promise<void>; ctx: AppContext }> {
+export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promise<void>; ctx: AppContext; httpPort: number | null }> {
   let config;
   try {
     config = loadConfig(opts.env ?? process.env);
@@ -76,17 +87,29 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
   const units: Unit[] = [];
   const stopAll = async () => {
     for (const u of [...units].reverse()) {
+      // A unit waiting on a dependency that is gone (Redis down) must not hold the whole shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), UNIT_STOP_TIMEOUT_MS)));
       try {
-        await u.stop();
+        if ((await Promise.race([u.stop(), limit])) === 'timeout') log.warn({ unit: u.name }, 'stop timed out; going on');
       } catch (err) {
         log.warn({ err, unit: u.name }, 'stop failed');
+      } finally {
+        clearTimeout(timer);
       }
     }
   };
 
   try {
     const redis = await connectRedis(config.redis.url, log);
-    units.push({ name: 'redis', start: async () => undefined, stop: async () => void (await redis.quit().catch(() => redis.disconnect())) });
+    units.push({
+      name: 'redis',
+      start: async () => undefined,
+      stop: async () => {
+        if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+        else redis.disconnect();
+      },
+    });
     const info = await checkRedis(redis);
     for (const w of info.warnings) log.warn(w);
 
@@ -112,7 +135,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
 
     const topics = new Topics(config.topics);
     const mqtt = new MqttGateway(
-      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot' },
+      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot', maxInFlight: 64, ingestClientId: config.mqtt.clientId ?? `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_') },
       topics,
       log,
     );
@@ -143,8 +166,45 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
     const apiRouters: Router[] = [];
     const protectedRouters: NonNullable<HttpExtensions['protectedRouters']> = [];
     // --- feature wiring: heat ---
+    const heat = new Heat(ctx, sessions);
+    handlers.actions.heat_on = (device, obs) => heat.button(device, 'heat_on', obs.minutes);
+    handlers.actions.heat_off = (device) => heat.button(device, 'heat_off');
+    handlers.heat = (device, obs) => heat.padReport(device, obs.state, obs.at);
+    apiRouters.push(heatRoutes(heat));
+    users.hooks.push(heat.userHooks());
+    if (roles.has('worker') && (opts.workers ?? ['nudges', 'heat', 'routines']).includes('heat')) {
+      const w = new HeatWorker(ctx, heat);
+      await w.start();
+      units.push({ name: 'heat-worker', start: () => w.start(), stop: () => w.stop() });
+    }
     // --- feature wiring: routines, pain, dashboard ---
+    const publicRouters: NonNullable<HttpExtensions['publicRouters']> = [];
+    {
+      // The heat step of a routine uses the heat-pad sessions when this instance has them.
+      const routineHeat: HeatControl | null = heat;
+      const routines = new Routines(ctx, sessions, routineHeat);
+      const pain = new PainLog(ctx, sessions);
+      handlers.actions.routine_stop = async (device) => {
+        await routines.stop(device.userId, undefined, 'stopped_on_device');
+      };
+      apiRouters.push(routinesRouter(routines, pain));
+      publicRouters.push({ path: '/', router: dashboardRouter(ctx) });
+      protectedRouters.push({ path: BULL_BOARD_PATH, router: bullBoardRouter(ctx) });
+      if (roles.has('worker') && (opts.workers ?? ['nudges', 'heat', 'routines']).includes('routines')) {
+        const w = new RoutineWorker(ctx, routines);
+        await w.start();
+        units.push({ name: 'routine-worker', start: () => w.start(), stop: () => w.stop() });
+      }
+    }
     // --- feature wiring: Home Assistant discovery ---
+    if (config.haDiscovery) {
+      // Every role keeps discovery and the adherence topic current (hooks fire in the API, log entries are
+      // committed by ingest and workers); only ingest processes handle HA's button and switch commands.
+      const ha = new HaDiscovery(ctx, sessions, users, { handleCommands: roles.has('ingest'), heat });
+      users.hooks.push(ha);
+      await ha.start();
+      units.push({ name: 'ha-discovery', start: () => ha.start(), stop: () => ha.stop() });
+    }
 
     await applyStaticConfig(ctx, users);
 
@@ -167,6 +227,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
         ready: async () => ({ redis: redis.status === 'ready', mqtt: mqtt.connected }),
         apiRouters,
         protectedRouters,
+        publicRouters,
       });
       const server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -183,7 +244,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
       });
     }
     log.info({ httpPort, roles: [...roles], mqtt: mqttUrl, redisPrefix: config.redis.prefix, baseTopic: config.topics.base }, 'unknot ready');
-    return { stop: stopAll, ctx };
+    return { stop: stopAll, ctx, httpPort };
   } catch (err) {
     await stopAll();
     if (err instanceof InfraError) die(err.message, 1);
@@ -193,10 +254,20 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
 
 /** Users and devices declared in UNKNOT_CONFIG, for hubs that never call the API. Applied at every start. */
 async function applyStaticConfig(ctx: AppContext, users: Users) {
-  for (const { userId, ...profile } of ctx.config.file.users) {
-    await users.storeProfile(userId, profileSchema.parse({ ...ctx.config.file.defaults, ...profile }));
+  // Each user entry is already its own fields over `defaults` over the built-in defaults (src/config.ts).
+  for (const { userId, ...profile } of ctx.config.file.users) await users.storeProfile(userId, profile);
+  for (const [i, { deviceId, ...device }] of ctx.config.file.devices.entries()) {
+    try {
+      await users.putDevice(deviceId, device);
+    } catch (err) {
+      // Rules only the device registry checks (topic syntax, a topic another device already holds): still a
+      // configuration error, reported like the others.
+      if (err instanceof UnknotError) {
+        die(`invalid configuration: UNKNOT_CONFIG (${ctx.config.configFile}): ${entryLabel('devices', i, deviceId)}: ${err.message}`, 2);
+      }
+      throw err;
+    }
   }
-  for (const { deviceId, ...device } of ctx.config.file.devices) await users.putDevice(deviceId, device);
   if (ctx.config.file.users.length + ctx.config.file.devices.length > 0) {
     ctx.log.info({ users: ctx.config.file.users.length, devices: ctx.config.file.devices.length }, 'static configuration applied');
   }

@@ -187,9 +187,18 @@ function recurring(byArea: ReadonlyMap<PainArea, PainEntry[]>, since: number): A
   return reasons;
 }
 
+/** When the user last said a doctor had seen it (`medical_cleared`, up to `now`); null when never. */
+export function lastClearance(entries: readonly LogEntry[], now: number): number | null {
+  let at: number | null = null;
+  for (const e of entries) if (e.type === 'medical_cleared' && e.at <= now && (at === null || e.at > at)) at = e.at;
+  return at;
+}
+
 /**
  * Whether to recommend a professional, and why (CONTRACT §7). Only pain entries up to `now` count, and a
  * reason needs evidence from the last ADVICE_LOOKBACK_DAYS days, so an old episode does not nag forever.
+ * Fever, swelling or an injury logged with pain no longer asks for medical attention (nor blocks heat) once a
+ * later `medical_cleared` says a doctor has seen it; contraindications in the profile still do until removed.
  */
 export function adviseProfessional(
   entries: readonly LogEntry[],
@@ -205,7 +214,9 @@ export function adviseProfessional(
     if (list) list.push(e);
     else byArea.set(e.area, [e]);
   }
-  const medical = medicalFirst(recent, all, contraindications);
+  const cleared = lastClearance(entries, now);
+  const uncleared = cleared === null ? recent : recent.filter((e) => e.at > cleared);
+  const medical = medicalFirst(uncleared, all, contraindications);
   const reasons = [...medical, ...neurological(recent, all), ...persistent(byArea, since), ...recurring(byArea, since)];
   const heatBlocked =
     medical.length > 0 || contraindications.some((c) => (HEAT_BLOCKING as readonly string[]).includes(c));

@@ -13,6 +13,8 @@ export interface HttpExtensions {
   apiRouters?: Router[];
   /** Routers mounted at / behind the token (dashboard, bull-board). */
   protectedRouters?: Array<{ path: string; router: express.Handler | Router }>;
+  /** Routers mounted at / without the token: only what holds no data (the dashboard's HTML, scripts, styles). */
+  publicRouters?: Array<{ path: string; router: express.Handler | Router }>;
   ready?: () => Promise<{ redis: boolean; mqtt: boolean }>;
 }
 
@@ -40,18 +42,47 @@ export const deviceIdParam = (req: Request): string => {
   return id;
 };
 
-/** Bearer-token check for the API and the dashboard; open only on a loopback listener without a token. */
-export function authMiddleware(ctx: AppContext) {
+/** The cookie that carries the token for pages that cannot send a header (bull-board's own requests). */
+export const TOKEN_COOKIE = 'unknot_token';
+
+const cookieToken = (req: Request): string | undefined => {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === TOKEN_COOKIE) {
+      try {
+        return decodeURIComponent(v.join('='));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+};
+
+/**
+ * Bearer-token check for the API and the dashboard; open only on a loopback listener without a token.
+ * With `cookie` (protected pages only, never /api, so the API stays safe from cross-site requests): a request
+ * that shows the token gets it back as an HttpOnly SameSite=Strict cookie, and the cookie is accepted after that.
+ */
+export function authMiddleware(ctx: AppContext, opts: { cookie?: boolean } = {}) {
   const token = ctx.config.http.token;
   const expected = token ? Buffer.from(`Bearer ${token}`) : null;
-  return (req: Request, _res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     if (!expected) {
       if (isLoopback(ctx.config.http.host)) return next();
       return next(new UnknotError('unauthorized', 'the API needs UNKNOT_API_TOKEN on a non-loopback address', 401));
     }
     const header = req.get('authorization') ?? (typeof req.query.token === 'string' ? `Bearer ${req.query.token}` : '');
     const got = Buffer.from(header);
-    if (got.length === expected.length && timingSafeEqual(got, expected)) return next();
+    if (got.length === expected.length && timingSafeEqual(got, expected)) {
+      if (opts.cookie) {
+        res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 12 * 3600_000 });
+      }
+      return next();
+    }
+    const fromCookie = opts.cookie ? cookieToken(req) : undefined;
+    const viaCookie = fromCookie === undefined ? null : Buffer.from(`Bearer ${fromCookie}`);
+    if (viaCookie && viaCookie.length === expected.length && timingSafeEqual(viaCookie, expected)) return next();
     next(new UnknotError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <UNKNOT_API_TOKEN>)', 401));
   };
 }
@@ -134,7 +165,8 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
   api.use((req, _res, next) => next(new UnknotError('not_found', `no API route ${req.method} ${req.path}`, 404)));
   app.use('/api', api);
 
-  for (const p of ext.protectedRouters ?? []) app.use(p.path, authMiddleware(ctx), p.router);
+  for (const p of ext.publicRouters ?? []) app.use(p.path, p.router);
+  for (const p of ext.protectedRouters ?? []) app.use(p.path, authMiddleware(ctx, { cookie: true }), p.router);
 
   app.use((req, _res, next) => next(new UnknotError('not_found', `nothing at ${req.method} ${req.path}`, 404)));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

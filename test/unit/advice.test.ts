@@ -161,3 +161,54 @@ describe('adviceForPain', () => {
     expect(advice.message).toContain('free of pain');
   });
 });
+
+describe('medical clearance', () => {
+  const cleared = (n: number, note?: string): LogEntry => ({ type: 'medical_cleared', at: day(n), ...(note ? { note } : {}) });
+
+  it('stops asking for medical attention, and unblocks heat, for fever, swelling or an injury logged before it', () => {
+    for (const symptom of ['fever', 'swelling', 'recent_injury']) {
+      const entries = [pain(18, 'neck', 5, { symptoms: [symptom] }), cleared(19, 'GP says it is fine')];
+      expect(adviseProfessional(entries, [], day(20))).toEqual({ recommended: false, reasons: [], heatBlocked: false });
+    }
+  });
+
+  it('asks again when fever, swelling or an injury is logged after the clearance', () => {
+    const entries = [pain(15, 'neck', 5, { symptoms: ['fever'] }), cleared(16), pain(19, 'shoulders', 4, { symptoms: ['swelling'] })];
+    const advice = adviseProfessional(entries, [], day(20));
+    expect(advice.reasons.map((r) => [r.code, r.area])).toEqual([['medical_first', 'shoulders']]);
+    expect(advice.heatBlocked).toBe(true);
+  });
+
+  it('uses the latest clearance, whatever order the entries come in', () => {
+    const entries = [cleared(19), pain(17, 'neck', 5, { symptoms: ['fever'] }), cleared(10)];
+    expect(codes(entries)).toEqual([]);
+  });
+
+  it('ignores a clearance dated after now', () => {
+    expect(codes([pain(18, 'neck', 5, { symptoms: ['fever'] }), cleared(25)])).toEqual(['medical_first']);
+  });
+
+  it('does not clear contraindications in the profile: they block until removed from it', () => {
+    const advice = adviseProfessional([cleared(19)], ['recent_injury'], day(20));
+    expect(advice.reasons.map((r) => r.code)).toEqual(['medical_first']);
+    expect(advice.heatBlocked).toBe(true);
+    expect(adviseProfessional([cleared(19)], ['numbness'], day(20)).heatBlocked).toBe(true);
+  });
+
+  it('does not clear nerve symptoms, persistent or recurring pain: those still need a therapist', () => {
+    const entries = [
+      pain(0, 'lower_back', 4),
+      pain(15, 'lower_back', 5, { symptoms: ['fever', 'numbness'] }),
+      cleared(16),
+    ];
+    expect(codes(entries, [], day(17))).toEqual(['neurological_symptoms', 'persistent_pain']);
+  });
+
+  it('lets adviceForPain offer heat again once cleared', () => {
+    const history = [pain(1, 'neck', 5, { symptoms: ['fever'] }), cleared(2)];
+    const advice = adviceForPain(pain(3, 'neck', 3), history, { contraindications: [] }, day(3));
+    expect(advice.recommended).toBe(false);
+    expect(advice.heatBlocked).toBe(false);
+    expect(advice.message).toContain('heat');
+  });
+});

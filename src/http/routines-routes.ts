@@ -1,0 +1,36 @@
+// HTTP routes of CONTRACT §7: guided routines, the pain log and medical clearance. Mounted under /api (behind
+// the token) through HttpExtensions.apiRouters.
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import type { PainLog } from '../app/pain.js';
+import type { Routines } from '../app/routines.js';
+import { isValidId, UnknotError } from '../domain/types.js';
+import { parseBody, userIdParam } from './app.js';
+
+const startBodySchema = z.object({ routine: z.string().max(64).optional() }).strict();
+
+export function routinesRouter(routines: Routines, pain: PainLog): Router {
+  const r = express.Router();
+
+  r.post('/users/:userId/routines', async (req, res) => {
+    const userId = userIdParam(req);
+    const body = parseBody(startBodySchema, req.body, 'invalid_routine');
+    res.status(201).json(await routines.start(userId, body.routine));
+  });
+  r.get('/users/:userId/routines', async (req, res) => {
+    res.json(await routines.list(userIdParam(req)));
+  });
+  r.delete('/users/:userId/routines/:routineId', async (req, res) => {
+    const userId = userIdParam(req);
+    const routineId = String(req.params.routineId);
+    if (!isValidId(routineId)) throw new UnknotError('invalid_routine_id', 'routineId must be 1–64 characters of [A-Za-z0-9_-]', 400);
+    res.json(await routines.stop(userId, routineId, 'stopped_via_api'));
+  });
+  r.post('/users/:userId/pain', async (req, res) => {
+    res.status(201).json(await pain.log(userIdParam(req), req.body));
+  });
+  r.post('/users/:userId/clearance', async (req, res) => {
+    res.status(201).json(await pain.clear(userIdParam(req), req.body));
+  });
+  return r;
+}
