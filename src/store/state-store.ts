@@ -23,7 +23,7 @@ return v + 1
 `;
 
 export const LOG_MAXLEN = 100_000;
-const MAX_ATTEMPTS = 50;
+const MAX_ATTEMPTS = 100;
 
 export interface Versioned {
   v: number;
@@ -86,6 +86,9 @@ export class StateStore {
         ...step.logs.map((e) => JSON.stringify(e)),
       );
       if (v >= 0) return { ...step, before: cur.state, v };
+      // Someone else wrote first. Rare for one person (one ingest handles a person's events in order), but a
+      // burst of writers must not live-lock: back off a little, with jitter, after the first retries.
+      if (attempt >= 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
     }
     throw new CasConflictError(`state of ${userId} kept changing under ${MAX_ATTEMPTS} attempts`);
   }
