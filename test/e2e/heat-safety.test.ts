@@ -1,12 +1,9 @@
 // The heat safety layers with the real process: OFF after a kill -9 while a pad is on, a stale ON dropped after a
 // restart (by the standalone heat worker), the sweep sending an OFF whose job is gone, and the watchdog for every
 // protocol. UNKNOT_TIME_SCALE=60: 1 minute of heat lasts 1 s.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { killOnExit } from '../support/services.js';
-import { REPO_ROOT, type ServiceHandle } from '../support/service-process.js';
+import { startService, type ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 import { heatOff, report, startHeat } from './heat-support.js';
 
@@ -35,33 +32,6 @@ async function userWithPad(userId: string, pad: Record<string, unknown>, profile
 const heatEntries = async (userId: string) =>
   (await adherence(svc, userId)).filter((e) => String(e.type).startsWith('heat'));
 
-/** Runs `workers/heat.ts` on its own, as `tsx workers/heat.ts` would; resolves once it logged "unknot ready". */
-async function standaloneHeatWorker(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/heat.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  killOnExit(child);
-  const lines: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (l) => lines.push(l));
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      lines.push(l);
-      if (l.includes('"msg":"unknot ready"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`workers/heat.ts exited with ${code}:\n${lines.slice(-20).join('\n')}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await Promise.race([ready, sleep(30_000).then(() => Promise.reject(new Error(`workers/heat.ts not ready:\n${lines.join('\n')}`)))]);
-  return {
-    lines,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
-    },
-  };
-}
 
 describe('heat after a crash', () => {
   it('kill -9 while a pad is on; restarted after offAt, the OFF goes out as soon as the service is back', async () => {
@@ -111,13 +81,13 @@ describe('heat after a crash', () => {
     const apiOnly = await h.start({ UNKNOT_ROLES: 'api,ingest' }, 'heat-api-only');
     const s = await startHeat(apiOnly, 'sol', { minutes: 1 });
     await sleep(Math.max(0, Date.parse(s.offAt) - Date.now()) + 300);
-    const worker = await standaloneHeatWorker({ ...h.env, UNKNOT_ROLES: 'worker' });
+    const worker = await startService({ entry: 'workers/heat.ts', env: { ...h.env, UNKNOT_ROLES: 'worker' }, label: 'workers/heat.ts' });
     try {
       const off = await h.mqtt.waitFor(cmd, 15_000);
       expect(off.json).toEqual({ command: 'heat', state: 'off', sessionId: s.sessionId, reason: 'timer' });
       await sleep(500);
       expect(h.mqtt.messages(cmd).map((m) => (m.json as { state: string }).state)).toEqual(['off']);
-      expect(worker.lines.some((l) => l.includes('stale heat ON dropped'))).toBe(true);
+      expect(worker.logs().some((l) => l.line.includes('stale heat ON dropped'))).toBe(true);
     } finally {
       await worker.stop();
       svc = await h.start({}, 'heat-safety-3');

@@ -1,12 +1,9 @@
 // Guided routines as a wearable sees them: steps over MQTT in order and on time, heat skipped without a pad,
 // stopping from the watch or the API, stale step jobs dropped.
 // UNKNOT_TIME_SCALE=60: pressure 60 s → 1 s, each stretch 30 s → 0.5 s, heat 10 min → 10 s.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReceivedMessage } from '../support/mqtt-client.js';
-import { REPO_ROOT, type ServiceHandle } from '../support/service-process.js';
-import { killOnExit } from '../support/services.js';
+import { startService, type ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 
 const SCALE = 60;
@@ -281,51 +278,18 @@ describe('the heat step with a heat pad', () => {
   });
 });
 
-/** Runs `workers/routines.ts` on its own, as `tsx workers/routines.ts` would; resolves once it logged "unknot ready". */
-async function standaloneRoutineWorker(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/routines.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  killOnExit(child);
-  const lines: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (l) => lines.push(l));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`workers/routines.ts not ready:\n${lines.join('\n')}`)), 30_000);
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      lines.push(l);
-      if (l.includes('"msg":"unknot ready"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`workers/routines.ts exited with ${code}:\n${lines.slice(-20).join('\n')}`));
-    });
-  });
-  return {
-    lines,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
-    },
-  };
-}
 
 describe('split roles', () => {
   it('times the steps from workers/routines.ts running alone, next to an API-and-ingest instance', async () => {
     await svc.stop();
     svc = await h.start({ UNKNOT_ROLES: 'api,ingest' }, 'routines-api');
-    const worker = await standaloneRoutineWorker(h.env);
+    const worker = await startService({ entry: 'workers/routines.ts', env: h.env, label: 'workers/routines.ts' });
     try {
       const { body } = await startRoutine();
       const got = await waitSteps('ana-watch', body.routineId, 6);
       expect(got.map((m) => (m.json as StepCommand).index)).toEqual([0, 1, 2, 3, 4, 5]);
       await eventually(async () => (await routines()).last?.status === 'completed', 10_000, 'routine completed');
-      expect(worker.lines.some((l) => l.includes('"msg":"routine completed"'))).toBe(true);
+      expect(worker.logs().some((l) => l.line.includes('"msg":"routine completed"'))).toBe(true);
     } finally {
       await worker.stop();
     }

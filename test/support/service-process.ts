@@ -46,8 +46,9 @@ export interface StartServiceOptions {
 export interface ServiceHandle {
   readonly label: string;
   readonly pid: number;
+  /** 0 for a process without the api role. */
   readonly httpPort: number;
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>, or '' without the api role */
   readonly baseUrl: string;
   /** Resolves with the exit code (null when a signal ended it) once the process has exited. */
   readonly exited: Promise<number | null>;
@@ -194,7 +195,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
   try {
     ready = await waitForLog(
       function unknotReady(e) {
-        return e.msg === 'unknot ready' && typeof e.json?.httpPort === 'number';
+        // A worker-only process (workers/*.ts) has no HTTP listener: its httpPort is null.
+        return e.msg === 'unknot ready' && (typeof e.json?.httpPort === 'number' || e.json?.httpPort === null);
       },
       readyTimeoutMs,
     );
@@ -210,8 +212,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
     );
   }
 
-  const httpPort = ready.json?.httpPort as number;
-  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  const httpPort = (ready.json?.httpPort as number | null) ?? 0;
+  const baseUrl = httpPort ? `http://127.0.0.1:${httpPort}` : '';
   const token = env.UNKNOT_API_TOKEN;
 
   return {
