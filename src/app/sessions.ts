@@ -89,13 +89,21 @@ export class Sessions {
 
   /** One posture observation from one device. */
   async sensorEvent(device: Device, posture: Posture, at: number, id?: string, redelivered = false): Promise<SensorOutcome> {
-    const profile = await this.profile(device.userId);
+    const firstRead = this.ctx.store.read(device.userId);
+    const profile = await this.profile(device.userId).catch(async (err: unknown) => {
+      await firstRead.catch(() => undefined);
+      throw err;
+    });
     const policy = this.policy(profile);
     const now = this.ctx.now();
-    const c = await this.ctx.store.transact(device.userId, (st) => {
-      const t = applySensorEvent(st.session, { deviceId: device.deviceId, role: device.role, posture, at, id }, policy, now);
-      return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { outcome: t.result!, effects: t.effects } };
-    });
+    const c = await this.ctx.store.transact(
+      device.userId,
+      (st) => {
+        const t = applySensorEvent(st.session, { deviceId: device.deviceId, role: device.role, posture, at, id }, policy, now);
+        return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { outcome: t.result!, effects: t.effects } };
+      },
+      firstRead,
+    );
     await this.afterCommit(device.userId, c.result.effects, c.before, c.state, policy, profile);
     if (c.result.outcome !== 'applied') {
       this.ctx.metrics.eventsStale.inc({ outcome: c.result.outcome });

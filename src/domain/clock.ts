@@ -176,6 +176,7 @@ function assertDays(hours: ActiveHours): void {
 }
 
 export function isWithinActiveHours(ms: number, hours: ActiveHours, timeZone: string): boolean {
+  if (isAlwaysActive(hours) && Number.isFinite(ms)) return true;
   assertDays(hours);
   const today = localDate(ms, timeZone);
   // Only a window starting yesterday or today can contain a moment of today.
@@ -187,8 +188,14 @@ export function isWithinActiveHours(ms: number, hours: ActiveHours, timeZone: st
   return false;
 }
 
+/** Every day from 00:00 to 24:00 (the default): every instant is inside, whatever the zone. */
+const isAlwaysActive = (hours: ActiveHours) =>
+  hours.start === '00:00' && hours.end === '24:00' && [1, 2, 3, 4, 5, 6, 7].every((d) => hours.days.includes(d));
+
 /** `ms` itself when it lies inside active hours, otherwise the start of the next window. */
 export function nextActiveTime(ms: number, hours: ActiveHours, timeZone: string): number {
+  // The common case, and on the hot path of every sitting event: skip the time-zone arithmetic.
+  if (isAlwaysActive(hours) && Number.isFinite(ms)) return ms;
   assertDays(hours);
   const today = localDate(ms, timeZone);
   // Yesterday's window may still be open; eight more days always reach an allowed weekday, and a

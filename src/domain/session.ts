@@ -200,7 +200,8 @@ export function applySensorEvent(
     }
     return { state: s, effects: [], changed: false, result: 'duplicate' };
   }
-  const prevEvidence = view(s, policy).evidence[ev.deviceId];
+  const before = view(s, policy);
+  const prevEvidence = before.evidence[ev.deviceId];
   if (prevEvidence && prevEvidence.at > ev.at && s.tail.length === 0) {
     // Older than what this device already said, and nothing to re-sort it among: it cannot change anything.
     return { state: s, effects: [], changed: false, result: 'stale' };
@@ -215,7 +216,7 @@ export function applySensorEvent(
     horizon = Math.max(horizon, folded[folded.length - 1]!.at + 1);
   }
   const next: SessionState = { ...s, base, tail, horizon };
-  return { ...derive(s, next, policy, now), result: 'applied' };
+  return { ...derive(s, next, policy, now, before), result: 'applied' };
 }
 
 /** When the next nudge of the current session is due, and which level it is; null when none will come. */
@@ -238,8 +239,7 @@ export function nextNudge(
 }
 
 /** Effects that follow from going from `prev` to `next` without a commit: a new session, an interruption. */
-function derive(prev: SessionState, next: SessionState, policy: Policy, now: number): Transition {
-  const before = view(prev, policy);
+function derive(prev: SessionState, next: SessionState, policy: Policy, now: number, before = view(prev, policy)): Transition {
   const after = view(next, policy);
   const effects: SessionEffect[] = [];
   // A late event can merge two sessions into one, so the counter may go down: never past what the view has.

@@ -98,12 +98,13 @@ export class Ingest {
   }
 
   private async dispatch(device: Device, obs: Observation, redelivered: boolean): Promise<void> {
-    const log = this.ctx.log.child({ userId: device.userId, deviceId: device.deviceId });
+    // Built only when needed: the posture path is hot.
+    const log = () => this.ctx.log.child({ userId: device.userId, deviceId: device.deviceId });
     switch (obs.type) {
       case 'posture': {
         if (device.role === 'heatpad') throw new UnknotError('wrong_role', 'a heat pad does not report posture');
         const outcome = await this.sessions.sensorEvent(device, obs.posture, obs.at, obs.id, redelivered);
-        log.debug({ posture: obs.posture, at: obs.at, outcome }, 'posture');
+        if (this.ctx.log.isLevelEnabled('debug')) log().debug({ posture: obs.posture, at: obs.at, outcome }, 'posture');
         return;
       }
       case 'availability': {
@@ -111,7 +112,7 @@ export class Ingest {
         // someone whose sensor died (README, "Fusion").
         if (!obs.online && (device.role === 'desk' || device.role === 'chair')) {
           await this.sessions.sensorEvent(device, 'away', obs.at, undefined, redelivered);
-          log.info('seat sensor offline: treated as away');
+          log().info('seat sensor offline: treated as away');
         }
         return;
       }
@@ -119,7 +120,7 @@ export class Ingest {
         if (obs.action === 'snooze') {
           const r = await this.sessions.snooze(device.userId, obs.minutes);
           if (!r.ok) throw new UnknotError(r.code, r.code === 'snooze_limit' ? 'no snoozes left for this session' : 'there is no nudge to snooze');
-          log.info({ nextNudgeAt: new Date(r.nextNudgeAt).toISOString() }, 'snoozed from device');
+          log().info({ nextNudgeAt: new Date(r.nextNudgeAt).toISOString() }, 'snoozed from device');
           return;
         }
         if (obs.action === 'ack') return this.sessions.ack(device.userId, device.deviceId);

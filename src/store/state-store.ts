@@ -72,9 +72,10 @@ export class StateStore {
    * Read, apply the pure transition, and write back only if nobody else wrote in between; otherwise retry
    * with the fresh state. The transition must be pure: it may run several times.
    */
-  async transact<R>(userId: string, fn: (state: UserState) => Step<R>): Promise<Committed<R>> {
+  async transact<R>(userId: string, fn: (state: UserState) => Step<R>, firstRead?: Promise<Versioned>): Promise<Committed<R>> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const cur = await this.read(userId);
+      // A caller may start the first read early, alongside its other lookups (one round trip fewer).
+      const cur = attempt === 0 && firstRead ? await firstRead : await this.read(userId);
       const step = fn(cur.state);
       if (!step.changed && step.logs.length === 0) return { ...step, before: cur.state, v: cur.v };
       const v = await this.redis.unknotCas(
