@@ -225,14 +225,15 @@ export class Sessions {
       effects.map(async (e) => {
         switch (e.kind) {
           case 'schedule_nudge':
-            return queues.ensureAt(
+            return (e.fresh ? queues.addNew.bind(queues) : queues.ensureAt.bind(queues))(
               queues.nudges,
               jobIds.nudge(userId, e.sessionId, e.level),
               { kind: 'nudge', userId, sessionId: e.sessionId, level: e.level, dueAt: e.dueAt },
               e.dueAt,
             );
           case 'schedule_break_check':
-            return queues.ensureAt(
+            // Its id names the interruption, and its due time follows from it: it never needs moving.
+            return queues.addNew(
               queues.nudges,
               jobIds.breakCheck(userId, e.sessionId, e.upSince),
               { kind: 'break-check', userId, sessionId: e.sessionId, upSince: e.upSince, dueAt: e.dueAt },

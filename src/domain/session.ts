@@ -168,7 +168,8 @@ export function view(s: SessionState, policy: Policy): FoldState {
 
 export type SessionEffect =
   | { kind: 'log'; entry: LogEntry }
-  | { kind: 'schedule_nudge'; sessionId: string; level: number; dueAt: number }
+  /** `fresh`: no job for this session and level can exist yet (a new session, the next level). */
+  | { kind: 'schedule_nudge'; sessionId: string; level: number; dueAt: number; fresh?: boolean }
   | { kind: 'schedule_break_check'; sessionId: string; upSince: number; dueAt: number }
   | { kind: 'session_ended'; sessionId: string }
   | { kind: 'publish_nudge'; sessionId: string; nudgeId: string; level: number; sittingSeconds: number };
@@ -278,7 +279,8 @@ function scheduling(
     const was = before.cur && before.cur.upSince === null ? nextNudge(before, bookBefore, policy) : null;
     const sameSession = before.cur?.seq === cur.seq;
     if (n && (!sameSession || !was || was.level !== n.level || was.dueAt !== n.dueAt)) {
-      effects.push({ kind: 'schedule_nudge', sessionId: sessionIdOf(s, cur.seq), level: n.level, dueAt: n.dueAt });
+      const fresh = !sameSession || (!!was && was.level !== n.level);
+      effects.push({ kind: 'schedule_nudge', sessionId: sessionIdOf(s, cur.seq), level: n.level, dueAt: n.dueAt, ...(fresh ? { fresh } : {}) });
     }
   }
   if (cur && cur.upSince !== null && (before.cur?.seq !== cur.seq || before.cur.upSince !== cur.upSince)) {

@@ -75,6 +75,15 @@ export class Queues {
     }
   }
 
+  /**
+   * Add a job whose id is new by construction (the next level of a nudge, the check of one interruption):
+   * one script call instead of a look-up first. Should the id exist after all (a retry), BullMQ keeps the job
+   * that is there, which is due at the same time.
+   */
+  async addNew<T>(queue: Queue<T>, jobId: string, data: T, dueAt: number): Promise<void> {
+    await (queue as Queue).add(jobId.split('.')[0]!, data, { jobId, delay: Math.max(0, dueAt - Date.now()) });
+  }
+
   /** Hygiene only: processors drop stale jobs anyway. */
   async removeIfWaiting(queue: Queue, jobId: string): Promise<void> {
     const job = await queue.getJob(jobId);

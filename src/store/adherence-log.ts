@@ -1,10 +1,7 @@
-// Reading a user's adherence stream. Entries are appended only by StateStore's compare-and-set.
+// Reading a user's adherence log. Entries are appended only by StateStore's compare-and-set.
 import type { Redis } from 'ioredis';
 import type { LogEntry } from '../domain/types.js';
 import type { Keys } from './keys.js';
-
-/** Entries may be logged up to this long after their `at` (a break is logged when it reaches its length). */
-const LOG_DELAY_SLACK_MS = 24 * 3600_000;
 
 export class AdherenceLog {
   constructor(
@@ -12,14 +9,11 @@ export class AdherenceLog {
     private readonly keys: Keys,
   ) {}
 
-  /** Entries with from ≤ at < to, oldest first. */
+  /** Entries with from ≤ at < to, oldest first (entries are appended in commit order, not always in `at` order). */
   async read(userId: string, from = 0, to = Number.MAX_SAFE_INTEGER): Promise<LogEntry[]> {
-    const start = from > LOG_DELAY_SLACK_MS ? String(from - LOG_DELAY_SLACK_MS) : '-';
-    const rows = await this.redis.xrange(this.keys.log(userId), start, '+');
+    const rows = await this.redis.lrange(this.keys.log(userId), 0, -1);
     const entries: LogEntry[] = [];
-    for (const [, fields] of rows) {
-      const json = fields[1];
-      if (!json) continue;
+    for (const json of rows) {
       const e = JSON.parse(json) as LogEntry;
       if (e.at >= from && e.at < to) entries.push(e);
     }

@@ -47,7 +47,7 @@ describe('sitting session', () => {
   it('starts at the first sitting evidence and schedules level 1 after breakAfterMinutes', () => {
     const { state, effects } = feed(newSessionState('e'), [ev('sitting', T0)]);
     expect(logs(effects)).toEqual([{ type: 'sitting_started', at: T0, sessionId: 'e1', startedAt: T0 }]);
-    expect(effects).toContainEqual({ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 30 * MIN });
+    expect(effects).toContainEqual({ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 30 * MIN, fresh: true });
     expect(sessionSummary(state, policy, T0 + MIN)).toMatchObject({ posture: 'sitting', sittingSeconds: 60, nextNudgeAt: T0 + 30 * MIN });
   });
 
@@ -164,7 +164,7 @@ describe('sitting session', () => {
     const fri = Date.parse('2026-11-27T15:45:00Z');
     const { effects } = feed(newSessionState('e'), [ev('sitting', fri)], p);
     const monday = Date.parse('2026-11-30T08:00:00Z');
-    expect(effects).toContainEqual({ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: monday });
+    expect(effects).toContainEqual({ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: monday, fresh: true });
   });
 
   it('time scale divides policy durations only', () => {
