@@ -8,7 +8,7 @@ import type { Profile } from '../src/domain/profile.js';
 import { jobIds } from '../src/queues/queues.js';
 import { Keys } from '../src/store/keys.js';
 import { BREAK_AFTER_MINUTES, deviceId, MixedStream, postureEvent, registerUsers, userId, type StreamEvent } from './population.js';
-import { histogramDelta, histogramQuantile, mergeHistograms, type HistogramDelta, type Scrape } from './prom.js';
+import { fractionAtOrBelow, histogramDelta, histogramQuantile, mergeHistograms, type HistogramDelta, type Scrape } from './prom.js';
 import type { Progress } from './progress.js';
 import { progressOf, type UnknotProcess } from './service.js';
 import { summarize, type Summary } from './stats.js';
@@ -43,6 +43,10 @@ export const timeLeft = (b: Bench) => b.deadline - Date.now() - CLEANUP_RESERVE_
 
 export class OutOfTime extends Error {}
 
+/** Targets that are also bucket bounds of the service's histograms (src/metrics.ts). */
+const COMMIT_TARGET_S = 0.02;
+const LATENESS_TARGET_S = 0.25;
+
 /** The first nudge falls due this long after the seeding starts: its expected duration × factor + ms. */
 export const SEED_LEAD_FACTOR = 1.25;
 export const SEED_LEAD_MS = 1500;
@@ -66,18 +70,21 @@ export interface Quantiles {
   p99Ms: number | null;
   /** Exact (the histogram's _sum / _count). */
   meanMs: number | null;
+  /** Share at or below the target (exact when the target is a bucket bound, as 20 ms and 250 ms are). */
+  withinTarget: number | null;
   /** The p99 fell in the histogram's +Inf bucket: the value is a lower bound. */
   overflow: boolean;
   count: number;
 }
 
-export function bucketed(h: HistogramDelta): Quantiles {
+export function bucketed(h: HistogramDelta, targetSeconds?: number): Quantiles {
   const p50 = histogramQuantile(h, 0.5);
   const p99 = histogramQuantile(h, 0.99);
   return {
     p50Ms: p50 ? p50.value * 1000 : null,
     p99Ms: p99 ? p99.value * 1000 : null,
     meanMs: h.count > 0 ? (h.sum / h.count) * 1000 : null,
+    withinTarget: targetSeconds === undefined ? null : fractionAtOrBelow(h, targetSeconds),
     overflow: !!p99?.overflow,
     count: h.count,
   };
@@ -270,7 +277,7 @@ export async function latencyPhase(b: Bench, t: Target, stream: MixedStream, rat
       seconds: r.publishSeconds,
       sent: r.sent,
       committed: r.committed,
-      commit: bucketed(commitHistogram(r)),
+      commit: bucketed(commitHistogram(r), COMMIT_TARGET_S),
       e2e: summarize(samples),
       e2eMissing: pending.size,
       abandoned: r.abandoned,
@@ -471,7 +478,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
       }
       collecting = false;
       const [workerAfter, r1] = await Promise.all([t.worker.scrape(), redisCounters(b.admin)]);
-      serviceLateness = bucketed(histogramDelta(workerBefore, workerAfter, 'unknot_nudge_lateness_seconds'));
+      serviceLateness = bucketed(histogramDelta(workerBefore, workerAfter, 'unknot_nudge_lateness_seconds'), LATENESS_TARGET_S);
       const sent = Math.max(1, workerAfter.sum('unknot_nudges_sent_total') - w0.sum('unknot_nudges_sent_total'));
       nudgeCost = {
         workerCpuMs: ((progressOf(workerAfter).cpuSeconds - progressOf(w0).cpuSeconds) * 1000) / sent,

@@ -114,3 +114,15 @@ export function histogramQuantile(h: HistogramDelta, q: number): BucketedQuantil
   const last = h.buckets[h.buckets.length - 1]!;
   return { value: last.lo, overflow: last.hi === Infinity };
 }
+
+/** Share of the observations at or below `le` seconds: exact when `le` is one of the bucket bounds. */
+export function fractionAtOrBelow(h: HistogramDelta, le: number): number | null {
+  const total = h.buckets.reduce((s, b) => s + b.n, 0);
+  if (total <= 0) return null;
+  let below = 0;
+  for (const b of h.buckets) {
+    if (b.hi <= le + 1e-12) below += b.n;
+    else if (b.lo < le) below += (b.n * (le - b.lo)) / (b.hi - b.lo);
+  }
+  return below / total;
+}

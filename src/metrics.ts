@@ -50,13 +50,13 @@ export function createMetrics() {
     eventToCommit: new Histogram({
       name: 'unknot_event_to_commit_seconds',
       help: 'From receipt of an MQTT event to its state change and effects being committed',
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
     nudgeLateness: new Histogram({
       name: 'unknot_nudge_lateness_seconds',
       help: 'From a nudge due time to its publish',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
   };

@@ -36,6 +36,8 @@ function mosquittoConf(listener: string, extra: string[] = []): string {
     'allow_anonymous true',
     'max_queued_messages 0',
     'set_tcp_nodelay true',
+    // unknot's ingest handles up to 64 messages at once (config/mosquitto.conf says the same).
+    'max_inflight_messages 64',
     'persistence false',
     ...extra,
     '',
