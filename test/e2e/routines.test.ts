@@ -1,6 +1,7 @@
 // Guided routines as a wearable sees them: steps over MQTT in order and on time, heat skipped without a pad,
 // stopping from the watch or the API, stale step jobs dropped.
 // UNKNOT_TIME_SCALE=60: pressure 60 s → 1 s, each stretch 30 s → 0.5 s, heat 10 min → 10 s.
+import type { Command } from '../../src/domain/types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReceivedMessage } from '../support/mqtt-client.js';
 import { startService, type ServiceHandle } from '../support/service-process.js';
@@ -8,17 +9,8 @@ import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness
 
 const SCALE = 60;
 
-interface StepCommand {
-  command: string;
-  routineId: string;
-  index: number;
-  of: number;
-  step: string;
-  seconds: number;
-  message: string;
-  skipped?: boolean;
-  reason?: string;
-}
+/** The routine_step command as it arrives on a device's command topic. */
+type StepCommand = Extract<Command, { command: 'routine_step' }>;
 
 let h: Harness;
 let svc: ServiceHandle;
