@@ -67,16 +67,20 @@ describe('heat with two instances', () => {
     for (const s of sessions) {
       if (s.deviceId.endsWith('-pad')) {
         const mine = unknot.filter((c) => c.sessionId === s.sessionId).map((c) => c.state);
-        expect(mine, `${s.userId} ${s.sessionId}`).toEqual(['on', 'off']);
+        // A session stopped before its ON job ran never gets an ON (by design: no ON after a session ended).
+        expect(mine, `${s.userId} ${s.sessionId}`).toEqual(s.stoppedBy && mine.length === 1 ? ['off'] : ['on', 'off']);
       }
     }
-    // Zigbee payloads carry no session id: count per plug, in order.
+    // Zigbee payloads carry no session id: check per plug, in order (an ON may be missing only where it was stopped).
     for (const userId of USERS) {
       const mine = sessions.filter((s) => s.userId === userId && s.deviceId.endsWith('-plug'));
       const payloads = plugs.filter((m) => m.topic === `${z2m}/${userId}-plug/set`).map((m) => (m.json as Cmd).state);
-      expect(payloads, userId).toEqual(mine.flatMap(() => ['ON', 'OFF']));
+      const pattern = new RegExp(`^${mine.map((s) => (s.stoppedBy ? '(ON,)?OFF' : 'ON,OFF')).join(',')}$`);
+      expect(payloads.join(','), userId).toMatch(pattern);
     }
-    expect(unknot.length + plugs.length).toBe(sessions.length * 2);
+    const droppedOns = sessions.filter((s) => s.stoppedBy).length;
+    expect(unknot.length + plugs.length).toBeGreaterThanOrEqual(sessions.length * 2 - droppedOns);
+    expect(unknot.length + plugs.length).toBeLessThanOrEqual(sessions.length * 2);
 
     // And the log: one heat_on and one heat_off per session.
     for (const userId of USERS) {
@@ -92,6 +96,6 @@ describe('heat with two instances', () => {
     // Both instances did some of the work.
     const sent = (svc: ServiceHandle) => svc.logs().filter((e) => e.msg === 'heat ON sent' || e.msg === 'heat OFF sent').length;
     console.log(`[heat e2e] commands sent by instance a: ${sent(a)}, by b: ${sent(b)}`);
-    expect(sent(a) + sent(b)).toBe(sessions.length * 2);
+    expect(sent(a) + sent(b)).toBe(unknot.length + plugs.length);
   });
 });
