@@ -282,17 +282,21 @@ async function reconcileAll(ctx: AppContext, sessions: Sessions) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { stop, ctx } = await main();
+/** SIGTERM/SIGINT stop every unit in reverse order, then exit 0; a shutdown that hangs exits 1 after 15 s. */
+export function stopOnSignals(stop: () => Promise<void>, log: Logger): void {
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    ctx.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(1), 15_000).unref();
     void stop().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { stop, ctx } = await main();
+  stopOnSignals(stop, ctx.log);
 }

@@ -10,17 +10,9 @@ export const isEntryPoint = (url: string) => !!process.argv[1] && url === pathTo
  */
 export async function runStandaloneWorker(name: 'nudges' | 'heat' | 'routines'): Promise<void> {
   void import('../src/main.js')
-    .then(async ({ main }) => {
-      const { stop } = await main({ roles: ['worker'], workers: [name] });
-      let stopping = false;
-      const shutdown = () => {
-        if (stopping) return;
-        stopping = true;
-        setTimeout(() => process.exit(1), 15_000).unref();
-        void stop().then(() => process.exit(0));
-      };
-      process.on('SIGTERM', shutdown);
-      process.on('SIGINT', shutdown);
+    .then(async ({ main, stopOnSignals }) => {
+      const { stop, ctx } = await main({ roles: ['worker'], workers: [name] });
+      stopOnSignals(stop, ctx.log);
     })
     .catch((err: unknown) => {
       process.stderr.write(`unknot: worker ${name} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
