@@ -183,6 +183,20 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
       res.status(413).json({ error: 'too_large', detail: 'the request body is larger than 64 KiB' });
       return;
     }
+    // What the router or body-parser refuse before a route runs (a path that is not percent-encoded UTF-8, a
+    // charset or content encoding we do not read, a body that does not inflate) is the client's fault: 4xx.
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      const [error, detail] =
+        err instanceof URIError
+          ? ['invalid_path', 'the path is not valid percent-encoded UTF-8']
+          : e.type === 'charset.unsupported'
+            ? ['unsupported_charset', 'the request body must be UTF-8 JSON']
+            : e.type === 'encoding.unsupported'
+              ? ['unsupported_encoding', 'the request body must be sent as identity, gzip, deflate or br']
+              : ['bad_request', `the request could not be read${e.message ? `: ${e.message}` : ''}`];
+      res.status(e.status).json({ error, detail });
+      return;
+    }
     ctx.log.error({ err }, 'HTTP handler failed');
     res.status(500).json({ error: 'internal', detail: 'something went wrong; see the service log' });
   });
