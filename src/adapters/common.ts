@@ -68,7 +68,10 @@ export function preview(text: string, max = 40): string {
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$/;
 
-/** Epoch-ms values before 2000-01-01 are refused: they are almost always epoch seconds sent by mistake. */
+/**
+ * Times before 2000-01-01 are refused: as epoch ms they are almost always epoch seconds sent by mistake, as ISO 8601
+ * a device clock that was never set.
+ */
 export const MIN_EPOCH_MS = Date.UTC(2000, 0, 1);
 
 const daysInMonth = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate();
@@ -115,6 +118,8 @@ export function parseAt(at: unknown, now: number): ParsedAt {
     if (ms === null) {
       return { ok: false, detail: `at must be an ISO 8601 date-time with an offset, e.g. "2025-01-31T09:30:00Z"; got ${preview(at)}` };
     }
+    // Same floor as epoch ms: a device whose clock was never set reports 1970, which would start a decades-long session.
+    if (ms < MIN_EPOCH_MS) return { ok: false, detail: `at is before 2000-01-01; is the device's clock set? got ${preview(at)}` };
   } else {
     return { ok: false, detail: 'at must be an ISO 8601 string or a number of epoch milliseconds' };
   }

@@ -1,0 +1,59 @@
+// Counts the generated cases each fuzz target really ran, prints them, and writes them under test-artifacts/fuzz/
+// (git-ignored) with a merged total in test-artifacts/fuzz/summary.json, so a CI note can quote the figures.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/service-process.js';
+
+const DIR = join(REPO_ROOT, 'test-artifacts', 'fuzz');
+
+export interface Tally {
+  /** Adds `n` cases to `target`. */
+  add(target: string, n?: number): void;
+  count(target: string): number;
+  /** Prints the counts and writes `<file>.json` and the merged summary. */
+  flush(extra?: Record<string, unknown>): void;
+}
+
+export function tally(file: string): Tally {
+  const counts = new Map<string, number>();
+  const started = Date.now();
+  return {
+    add(target, n = 1) {
+      counts.set(target, (counts.get(target) ?? 0) + n);
+    },
+    count: (target) => counts.get(target) ?? 0,
+    flush(extra = {}) {
+      const targets = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
+      const total = [...counts.values()].reduce((a, b) => a + b, 0);
+      const seconds = (Date.now() - started) / 1000;
+      console.log(
+        `[fuzz] ${file}: ${total} cases in ${seconds.toFixed(1)} s\n` +
+          Object.entries(targets)
+            .map(([t, n]) => `[fuzz]   ${t}: ${n}`)
+            .join('\n'),
+      );
+      try {
+        mkdirSync(DIR, { recursive: true });
+        writeFileSync(join(DIR, `${file}.json`), `${JSON.stringify({ file, total, seconds, targets, at: new Date().toISOString(), ...extra }, null, 2)}\n`);
+        // Whichever fuzz file finishes last leaves the merged figures of this run behind.
+        const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && f !== 'summary.json');
+        const all = files.map((f) => JSON.parse(readFileSync(join(DIR, f), 'utf8')) as { file: string; total: number; targets: Record<string, number> });
+        const summary = { total: all.reduce((a, r) => a + r.total, 0), files: Object.fromEntries(all.map((r) => [r.file, r.total])), at: new Date().toISOString() };
+        writeFileSync(join(DIR, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+        console.log(`[fuzz] all fuzz files so far: ${summary.total} cases (${join('test-artifacts', 'fuzz', 'summary.json')})`);
+      } catch (err) {
+        console.log(`[fuzz] could not write the case counts: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+  };
+}
+
+/**
+ * A seed for runs that sample cases up front (end-to-end batches): FUZZ_SEED to replay one, else a fresh one.
+ * fc.assert prints its own seed on failure; these runs put the seed in every failure message instead.
+ */
+export function fuzzSeed(): number {
+  const given = process.env.FUZZ_SEED;
+  if (given !== undefined && given !== '') return Number(given) | 0;
+  return (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
+}
