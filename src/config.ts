@@ -37,6 +37,9 @@ export const envSchema = z.object({
   MQTT_EMBEDDED_PORT: port('1883'),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  MQTT_CA_FILE: z.string().min(1).optional(),
+  MQTT_CERT_FILE: z.string().min(1).optional(),
+  MQTT_KEY_FILE: z.string().min(1).optional(),
   MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, '1–100 characters of [A-Za-z0-9_-]').optional(),
   MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-]').optional(),
   REDIS_URL: z
@@ -50,6 +53,11 @@ export const envSchema = z.object({
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: port('8080'),
   UNKNOT_API_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  UNKNOT_API_RATE_LIMIT: z
+    .string()
+    .default('600')
+    .refine((s) => /^\d+$/.test(s) && Number(s) <= 1_000_000, 'a whole number of requests per minute from 0 (no limit) to 1000000')
+    .transform(Number),
   UNKNOT_BASE_TOPIC: topicLevel.default('unknot'),
   Z2M_BASE_TOPIC: topicLevel.default('zigbee2mqtt'),
   UNKNOT_HA_DISCOVERY: bool.default(true),
@@ -109,9 +117,19 @@ export type FileConfig = z.output<typeof fileSchema>;
 export type Env = z.output<typeof envSchema>;
 
 export interface Config {
-  mqtt: { url?: string; embeddedPort: number; username?: string; password?: string; sharedGroup?: string; clientId?: string };
+  mqtt: {
+    url?: string;
+    embeddedPort: number;
+    username?: string;
+    password?: string;
+    sharedGroup?: string;
+    clientId?: string;
+    /** PEM contents of MQTT_CA_FILE / MQTT_CERT_FILE / MQTT_KEY_FILE, read at start-up. */
+    tls?: MqttTls;
+  };
   redis: { url: string; prefix: string };
-  http: { host: string; port: number; token?: string };
+  /** `rateLimit`: requests per minute per client address on /api and the protected pages; 0 = no limit. */
+  http: { host: string; port: number; token?: string; rateLimit: number };
   topics: { base: string; z2m: string; haPrefix: string };
   haDiscovery: boolean;
   timeScale: number;
@@ -119,6 +137,12 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   configFile: string;
   file: FileConfig;
+}
+
+export interface MqttTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 export class ConfigError extends Error {
@@ -162,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`UNKNOT_CONFIG (${e.UNKNOT_CONFIG}): ${describeFileIssue(file.error.issues[0]!, raw)}`);
   }
   checkStaticEntries(file.data, e.UNKNOT_CONFIG);
+  const tls = readTlsFiles(e, cwd);
   return Object.freeze({
     mqtt: {
       url: e.MQTT_URL,
@@ -170,9 +195,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       password: e.MQTT_PASSWORD,
       sharedGroup: e.MQTT_SHARED_GROUP,
       clientId: e.MQTT_CLIENT_ID,
+      ...(tls ? { tls } : {}),
     },
     redis: { url: e.REDIS_URL, prefix: e.UNKNOT_REDIS_PREFIX },
-    http: { host: e.HTTP_HOST, port: e.HTTP_PORT, token: e.UNKNOT_API_TOKEN },
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT, token: e.UNKNOT_API_TOKEN, rateLimit: e.UNKNOT_API_RATE_LIMIT },
     topics: { base: e.UNKNOT_BASE_TOPIC, z2m: e.Z2M_BASE_TOPIC, haPrefix: e.HA_DISCOVERY_PREFIX },
     haDiscovery: e.UNKNOT_HA_DISCOVERY,
     timeScale: e.UNKNOT_TIME_SCALE,
@@ -181,6 +207,38 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     configFile,
     file: file.data,
   });
+}
+
+/**
+ * The broker's CA and an optional client certificate, read once at start-up so that a missing or unreadable file
+ * stops the process with one line (exit 2) instead of failing at the first TLS handshake.
+ */
+function readTlsFiles(e: Env, cwd: string): MqttTls | undefined {
+  const files = { ca: e.MQTT_CA_FILE, cert: e.MQTT_CERT_FILE, key: e.MQTT_KEY_FILE };
+  if (!files.ca && !files.cert && !files.key) return undefined;
+  const tlsUrl = e.MQTT_URL !== undefined && /^(mqtts|wss|ssl):/.test(e.MQTT_URL);
+  if (!tlsUrl) {
+    const which = files.ca ? 'MQTT_CA_FILE' : files.cert ? 'MQTT_CERT_FILE' : 'MQTT_KEY_FILE';
+    throw new ConfigError(`${which}: set, but MQTT_URL is not a TLS URL (mqtts://, wss://); the file would be ignored and the connection unencrypted`);
+  }
+  if (!files.cert !== !files.key) {
+    throw new ConfigError(`${files.cert ? 'MQTT_KEY_FILE' : 'MQTT_CERT_FILE'}: a client certificate needs both MQTT_CERT_FILE and MQTT_KEY_FILE`);
+  }
+  const read = (name: string, path: string | undefined): Buffer | undefined => {
+    if (!path) return undefined;
+    const full = resolve(cwd, path);
+    let data: Buffer;
+    try {
+      data = readFileSync(full);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+      throw new ConfigError(`${name}: cannot read ${full}: ${why}`);
+    }
+    if (!data.includes('-----BEGIN')) throw new ConfigError(`${name}: ${full} is not a PEM file (no -----BEGIN line)`);
+    return data;
+  };
+  return { ca: read('MQTT_CA_FILE', files.ca), cert: read('MQTT_CERT_FILE', files.cert), key: read('MQTT_KEY_FILE', files.key) };
 }
 
 /** `users.1 ("bob")` / `devices.0 ("desk-1")`: which entry of the config file a line is about. */

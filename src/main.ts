@@ -135,7 +135,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
 
     const topics = new Topics(config.topics);
     const mqtt = new MqttGateway(
-      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot', maxInFlight: 64, ingestClientId: config.mqtt.clientId ?? `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_') },
+      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, tls: config.mqtt.tls, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot', maxInFlight: 64, ingestClientId: config.mqtt.clientId ?? `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_') },
       topics,
       log,
     );

@@ -3,12 +3,15 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../logger.js';
 import type { OutboundMessage } from '../domain/types.js';
+import { InfraError } from '../store/redis.js';
 import { assertTopicPart, type Topics } from './topics.js';
 
 export interface GatewayOptions {
   url: string;
   username?: string;
   password?: string;
+  /** PEM: the CA that signed the broker's certificate, and an optional client certificate and key. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   sharedGroup?: string;
   clientIdPrefix: string;
   /** Stable client id of the persistent ingest session (used when there is no shared group). */
@@ -40,6 +43,10 @@ export class MqttGateway {
       clientId: `${this.opts.clientIdPrefix}-${kind}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       username: this.opts.username,
       password: this.opts.password,
+      ...(this.opts.tls?.ca ? { ca: this.opts.tls.ca } : {}),
+      ...(this.opts.tls?.cert ? { cert: this.opts.tls.cert, key: this.opts.tls.key } : {}),
+      // Never connect to a broker whose certificate does not verify (MQTT.js's default too; said here on purpose).
+      rejectUnauthorized: true,
       // Shared subscriptions need MQTT 5; Aedes (the embedded broker) speaks 3.1.1 only.
       protocolVersion: this.opts.sharedGroup ? 5 : 4,
       clean: true,
@@ -52,12 +59,16 @@ export class MqttGateway {
 
   /** Connects the publisher (which owns the bridge state and its will). */
   async start(): Promise<void> {
-    this.pub = await mqtt.connectAsync(
-      this.opts.url,
-      this.clientOptions('pub', {
-        will: { topic: this.topics.bridgeState(), payload: Buffer.from(OFFLINE), qos: 1, retain: true },
-      }),
-    );
+    this.pub = await mqtt
+      .connectAsync(
+        this.opts.url,
+        this.clientOptions('pub', {
+          will: { topic: this.topics.bridgeState(), payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+        }),
+      )
+      .catch((err: unknown) => {
+        throw connectError(this.opts.url, err);
+      });
     this.pub.setMaxListeners(0);
     const announce = () =>
       this.pub!.publishAsync(this.topics.bridgeState(), ONLINE, { qos: 1, retain: true }).catch((err) =>
@@ -118,7 +129,10 @@ export class MqttGateway {
       client.once('connect', (ack) => resolve(ack.sessionPresent));
       client.once('error', reject);
     });
-    await first;
+    await first.catch((err: unknown) => {
+      client.end(true);
+      throw connectError(this.opts.url, err);
+    });
     await this.subscribeAll(client);
     client.on('connect', (ack) => {
       // A session the broker did not keep has lost its subscriptions: subscribe again.
@@ -229,6 +243,35 @@ export class MqttGateway {
       await this.pub.endAsync().catch(() => undefined);
     }
   }
+}
+
+/**
+ * One line for a broker that refuses us at start-up (credentials, TLS), with what to check. A refusal at start is
+ * fatal; after a successful start the clients keep reconnecting and /readyz says mqtt is down.
+ */
+function connectError(url: string, err: unknown): InfraError {
+  const e = err as { message?: string; code?: string | number };
+  // OpenSSL's messages span lines and carry source paths: keep only the reason ("tlsv13 alert certificate required").
+  const raw = (e.message ?? String(err)).replace(/\s+/g, ' ').trim();
+  const sslReason = /SSL routines:[^:]*:([^:]+)/.exec(raw)?.[1]?.trim();
+  const message = sslReason ? `TLS ${sslReason}` : raw;
+  const code = typeof e.code === 'string' ? e.code : '';
+  const where = url.replace(/\/\/[^@/]*@/, '//'); // never echo credentials embedded in the URL
+  let hint = '';
+  if (/not authori[sz]ed|bad user ?name or password/i.test(message) || e.code === 4 || e.code === 5 || e.code === 134 || e.code === 135) {
+    hint = '; check MQTT_USERNAME and MQTT_PASSWORD (and the broker\'s password file and ACL)';
+  } else if (/certificate required|alert (bad certificate|unknown ca|certificate unknown|handshake failure)/i.test(message)) {
+    hint = '; the broker wants a client certificate it trusts: set MQTT_CERT_FILE and MQTT_KEY_FILE';
+  } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    hint = '; the broker\'s certificate does not name this host: use the host name the certificate was issued for in MQTT_URL';
+  } else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code) || /certificate/i.test(message)) {
+    hint = '; the broker\'s certificate is not trusted: set MQTT_CA_FILE to the CA certificate (PEM) that signed it';
+  } else if (/EPROTO|wrong version number|packet length too long/i.test(`${code} ${message}`)) {
+    hint = '; does this port speak TLS? mqtts:// needs a TLS listener (8883), mqtt:// a plain one (1883)';
+  } else if (code === 'ECONNREFUSED') {
+    hint = '; is the broker running and listening there?';
+  }
+  return new InfraError(`MQTT_URL: cannot connect to ${where}: ${message}${hint}`);
 }
 
 /** MQTT filter match (`+` one level, `#` the rest). */
