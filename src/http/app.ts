@@ -1,7 +1,9 @@
 // The HTTP API (CONTRACT §2): express 5, JSON in and out, bodies validated with zod, errors as
 // {"error": code, "detail": sentence, "issues"?: [...]}.
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
 import { z } from 'zod';
 import type { AppContext } from '../app/context.js';
 import type { Users } from '../app/users.js';
@@ -59,38 +61,87 @@ const cookieToken = (req: Request): string | undefined => {
   return undefined;
 };
 
+/** SHA-256 of a presented token: equal-length digests let timingSafeEqual compare without leaking the length. */
+const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+
+/** The token of `Authorization: Bearer <token>` (the scheme in any case, RFC 7235), or undefined. */
+const bearerToken = (req: Request): string | undefined => /^Bearer (.+)$/i.exec(req.get('authorization') ?? '')?.[1];
+
 /**
  * Bearer-token check for the API and the dashboard; open only on a loopback listener without a token.
  * With `cookie` (protected pages only, never /api, so the API stays safe from cross-site requests): a request
- * that shows the token gets it back as an HttpOnly SameSite=Strict cookie, and the cookie is accepted after that.
+ * that shows the token (header, or `?token=` for a page opened by a link) gets it back as an HttpOnly
+ * SameSite=Strict cookie, and the cookie is accepted after that. /api takes the header only, so a token never
+ * has to appear in an API URL (and in the logs of whatever proxies it).
  */
 export function authMiddleware(ctx: AppContext, opts: { cookie?: boolean } = {}) {
   const token = ctx.config.http.token;
-  const expected = token ? Buffer.from(`Bearer ${token}`) : null;
+  const expected = token ? digest(token) : null;
+  const matches = (given: string | undefined) => given !== undefined && timingSafeEqual(digest(given), expected!);
   return (req: Request, res: Response, next: NextFunction) => {
     if (!expected) {
       if (isLoopback(ctx.config.http.host)) return next();
       return next(new UnknotError('unauthorized', 'the API needs UNKNOT_API_TOKEN on a non-loopback address', 401));
     }
-    const header = req.get('authorization') ?? (typeof req.query.token === 'string' ? `Bearer ${req.query.token}` : '');
-    const got = Buffer.from(header);
-    if (got.length === expected.length && timingSafeEqual(got, expected)) {
+    const shown = bearerToken(req) ?? (opts.cookie && typeof req.query.token === 'string' ? req.query.token : undefined);
+    if (matches(shown)) {
       if (opts.cookie) {
         res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 12 * 3600_000 });
       }
       return next();
     }
-    const fromCookie = opts.cookie ? cookieToken(req) : undefined;
-    const viaCookie = fromCookie === undefined ? null : Buffer.from(`Bearer ${fromCookie}`);
-    if (viaCookie && viaCookie.length === expected.length && timingSafeEqual(viaCookie, expected)) return next();
+    if (opts.cookie && matches(cookieToken(req))) return next();
+    res.set('WWW-Authenticate', 'Bearer realm="unknot"');
     next(new UnknotError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <UNKNOT_API_TOKEN>)', 401));
   };
+}
+
+/**
+ * At most `perMinute` requests a minute from one client address (IPv6: one /56) on /api and the protected pages,
+ * checked before the token so that guessing it is slow too; 0 turns it off. In-process (each instance counts
+ * its own), keyed on the socket address: behind a reverse proxy every client shares the proxy's budget.
+ */
+function rateLimiter(ctx: AppContext): express.Handler | undefined {
+  const perMinute = ctx.config.http.rateLimit;
+  if (perMinute === 0) return undefined;
+  return rateLimit({
+    windowMs: 60_000,
+    limit: perMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    // Its one-time configuration warnings go to our log, not to stderr.
+    logger: {
+      warn: (err: unknown) => ctx.log.warn({ err }, 'rate limiter'),
+      error: (err: unknown) => ctx.log.warn({ err }, 'rate limiter'),
+    },
+    handler: (req, res) => {
+      const retryAfter = Number(res.getHeader('Retry-After')) || 60;
+      ctx.log.warn({ ip: req.ip, path: req.path }, 'rate limited');
+      res.status(429).json({
+        error: 'rate_limited',
+        detail: `more than ${perMinute} requests a minute from this address; try again in ${retryAfter} s`,
+      });
+    },
+  });
 }
 
 export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions = {}) {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        // helmet's defaults (scripts and styles from this origin only, no plugins, no framing by others) minus
+        // upgrade-insecure-requests: on a home LAN the service is plain http://<host>:8080, and upgrading its
+        // own scripts to https would break the page. TLS, when wanted, is a reverse proxy's job.
+        directives: { upgradeInsecureRequests: null },
+      },
+      // Same reason: HSTS belongs to whatever terminates TLS in front of unknot.
+      strictTransportSecurity: false,
+    }),
+  );
+  const limiter = rateLimiter(ctx);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -114,7 +165,13 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
   });
 
   const api = express.Router();
+  if (limiter) api.use(limiter);
   api.use(authMiddleware(ctx));
+  // Profiles and health logs: no browser or proxy cache keeps a copy.
+  api.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
   api.use(express.json({ limit: '64kb', type: () => true }));
 
   api.get('/users', async (_req, res) => {
@@ -166,7 +223,9 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
   app.use('/api', api);
 
   for (const p of ext.publicRouters ?? []) app.use(p.path, p.router);
-  for (const p of ext.protectedRouters ?? []) app.use(p.path, authMiddleware(ctx, { cookie: true }), p.router);
+  for (const p of ext.protectedRouters ?? []) {
+    app.use(p.path, ...(limiter ? [limiter] : []), authMiddleware(ctx, { cookie: true }), p.router);
+  }
 
   app.use((req, _res, next) => next(new UnknotError('not_found', `nothing at ${req.method} ${req.path}`, 404)));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
