@@ -21,12 +21,16 @@ import {
 } from '../domain/session.js';
 import type { Profile } from '../domain/profile.js';
 import type { UserState } from '../domain/user-state.js';
+import type { Versioned } from '../store/state-store.js';
 import { UnknotError, type Device, type LogEntry, type Posture } from '../domain/types.js';
 import { jobIds, type NudgeJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
 import { nudgeMessage } from './messages.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+/** A nudge due later than this is not looked up when its person sits back down (clock skew between processes). */
+const RESUME_MARGIN_MS = 1000;
 
 export const logsOf = (effects: SessionEffect[]): LogEntry[] =>
   effects.flatMap((e) => (e.kind === 'log' ? [e.entry] : []));
@@ -59,6 +63,15 @@ export function publicState(state: UserState, policy: Policy, now: number) {
 const stateKey = (p: ReturnType<typeof publicState>) =>
   JSON.stringify([p.posture, p.since, p.nextNudgeAt, p.heat, p.sessionId, p.nudgesSent, p.snoozes, p.breakDue, p.routine, p.sittingSince]);
 
+export interface SensorEventOptions {
+  /** The message is an MQTT redelivery: its effects may never have run. */
+  redelivered?: boolean;
+  /** The registry version read for this message (Registry.version). */
+  version?: number;
+  /** The person's state, read already (alongside the registry version). */
+  firstRead?: Promise<Versioned>;
+}
+
 export class Sessions {
   /** Called after a transition committed adherence entries (Home Assistant's compliance sensor listens). */
   readonly logListeners: Array<(userId: string, logs: LogEntry[]) => void> = [];
@@ -77,8 +90,9 @@ export class Sessions {
     }
   }
 
-  async profile(userId: string): Promise<Profile> {
-    const p = await this.ctx.registry.getProfile(userId);
+  /** `version`: the registry version read for this event, to answer from the cache (Registry.version). */
+  async profile(userId: string, version?: number): Promise<Profile> {
+    const p = await this.ctx.registry.getProfile(userId, version);
     if (!p) throw new UnknotError('unknown_user', `no user ${userId}; create it with PUT /api/users/${userId}`, 404);
     return p;
   }
@@ -88,9 +102,9 @@ export class Sessions {
   }
 
   /** One posture observation from one device. */
-  async sensorEvent(device: Device, posture: Posture, at: number, id?: string, redelivered = false): Promise<SensorOutcome> {
-    const firstRead = this.ctx.store.read(device.userId);
-    const profile = await this.profile(device.userId).catch(async (err: unknown) => {
+  async sensorEvent(device: Device, posture: Posture, at: number, id?: string, opts: SensorEventOptions = {}): Promise<SensorOutcome> {
+    const firstRead = opts.firstRead ?? this.ctx.store.read(device.userId);
+    const profile = await this.profile(device.userId, opts.version).catch(async (err: unknown) => {
       await firstRead.catch(() => undefined);
       throw err;
     });
@@ -108,7 +122,7 @@ export class Sessions {
     if (c.result.outcome !== 'applied') {
       this.ctx.metrics.eventsStale.inc({ outcome: c.result.outcome });
       // A duplicate may be the redelivery of a message whose effects never ran: make sure they exist.
-      if (c.result.outcome === 'duplicate' || redelivered) await this.reconcile(device.userId);
+      if (c.result.outcome === 'duplicate' || opts.redelivered) await this.reconcile(device.userId);
     }
     return c.result.outcome;
   }
@@ -225,6 +239,8 @@ export class Sessions {
       effects.map(async (e) => {
         switch (e.kind) {
           case 'schedule_nudge':
+            // Back from a short interruption with the nudge still ahead: its job has not run, so it is where it was.
+            if (e.resumed && e.dueAt > Date.now() + RESUME_MARGIN_MS) return undefined;
             return (e.fresh ? queues.addNew.bind(queues) : queues.ensureAt.bind(queues))(
               queues.nudges,
               jobIds.nudge(userId, e.sessionId, e.level),
@@ -256,7 +272,11 @@ export class Sessions {
     const now = this.ctx.now();
     const next = publicState(after, policy, now);
     if (!force && stateKey(publicState(before, policy, now)) === stateKey(next)) return;
-    await this.ctx.mqtt.publishJson(this.ctx.topics.userState(userId), next, { qos: 1, retain: true });
+    // Not awaited: the broker's PUBACK adds a round trip to every event and guarantees nothing more. MQTT.js sends
+    // (and, while disconnected, queues) publishes in call order, so retained states still arrive in commit order.
+    this.ctx.mqtt
+      .publishJson(this.ctx.topics.userState(userId), next, { qos: 1, retain: true })
+      .catch((err: unknown) => this.ctx.log.warn({ err, userId }, 'could not publish the retained state'));
   }
 
   /** Make sure the jobs the current state calls for exist (after a crash between commit and effects). */
@@ -268,10 +288,11 @@ export class Sessions {
     const fs = view(state.session, policy);
     const effects: SessionEffect[] = [];
     const cur = fs.cur;
-    if (cur && cur.upSince === null) {
-      const n = nextNudge(fs, state.session.book, policy);
-      if (n) effects.push({ kind: 'schedule_nudge', sessionId: sessionIdOf(state.session, cur.seq), level: n.level, dueAt: n.dueAt });
-    } else if (cur && cur.upSince !== null) {
+    // The nudge job follows the current policy also during an interruption: sitting back down then trusts it to be
+    // where that policy puts it (the `resumed` effect).
+    const n = cur ? nextNudge(fs, state.session.book, policy) : null;
+    if (cur && n) effects.push({ kind: 'schedule_nudge', sessionId: sessionIdOf(state.session, cur.seq), level: n.level, dueAt: n.dueAt });
+    if (cur && cur.upSince !== null) {
       effects.push({
         kind: 'schedule_break_check',
         sessionId: sessionIdOf(state.session, cur.seq),

@@ -168,8 +168,12 @@ export function view(s: SessionState, policy: Policy): FoldState {
 
 export type SessionEffect =
   | { kind: 'log'; entry: LogEntry }
-  /** `fresh`: no job for this session and level can exist yet (a new session, the next level). */
-  | { kind: 'schedule_nudge'; sessionId: string; level: number; dueAt: number; fresh?: boolean }
+  /**
+   * `fresh`: no job for this session and level can exist yet (a new session, the next level).
+   * `resumed`: the person sat back down after a short interruption and the nudge is due when it was before it, so
+   * its job is where it was unless it fell due during the interruption (and was held back by the processor).
+   */
+  | { kind: 'schedule_nudge'; sessionId: string; level: number; dueAt: number; fresh?: boolean; resumed?: boolean }
   | { kind: 'schedule_break_check'; sessionId: string; upSince: number; dueAt: number }
   | { kind: 'session_ended'; sessionId: string }
   | { kind: 'publish_nudge'; sessionId: string; nudgeId: string; level: number; sittingSeconds: number };
@@ -276,11 +280,19 @@ function scheduling(
   const cur = after.cur;
   if (cur && cur.upSince === null) {
     const n = nextNudge(after, bookAfter, policy);
-    const was = before.cur && before.cur.upSince === null ? nextNudge(before, bookBefore, policy) : null;
     const sameSession = before.cur?.seq === cur.seq;
-    if (n && (!sameSession || !was || was.level !== n.level || was.dueAt !== n.dueAt)) {
+    const was = sameSession ? nextNudge(before, bookBefore, policy) : null;
+    const resumed = !!was && before.cur?.upSince !== null && was.level === n?.level && was.dueAt === n.dueAt;
+    if (n && (!was || resumed || was.level !== n.level || was.dueAt !== n.dueAt)) {
       const fresh = !sameSession || (!!was && was.level !== n.level);
-      effects.push({ kind: 'schedule_nudge', sessionId: sessionIdOf(s, cur.seq), level: n.level, dueAt: n.dueAt, ...(fresh ? { fresh } : {}) });
+      effects.push({
+        kind: 'schedule_nudge',
+        sessionId: sessionIdOf(s, cur.seq),
+        level: n.level,
+        dueAt: n.dueAt,
+        ...(fresh ? { fresh } : {}),
+        ...(resumed ? { resumed } : {}),
+      });
     }
   }
   if (cur && cur.upSince !== null && (before.cur?.seq !== cur.seq || before.cur.upSince !== cur.upSince)) {

@@ -4,7 +4,7 @@ import type { IPublishPacket } from 'mqtt';
 import { allSubscriptions, describeShellyReply, matchTopic } from '../adapters/index.js';
 import { decodeJsonObject } from '../adapters/common.js';
 import type { AppContext } from '../app/context.js';
-import type { Sessions } from '../app/sessions.js';
+import type { SensorEventOptions, Sessions } from '../app/sessions.js';
 import { isValidId, UnknotError, type Action, type Device, type Observation } from '../domain/types.js';
 
 /** Extra handlers for observations other roles own (heat, routines), registered by those units. */
@@ -40,12 +40,20 @@ export class Ingest {
     const { adapter, match } = m;
     this.ctx.metrics.eventsReceived.inc({ protocol: match.protocol });
 
+    // The registry version (one GET) lets the look-ups below answer from this process's cache. When the device is
+    // already known and nothing of its person's is queued here, their state is read in the same round trip.
+    const versionRead = this.ctx.registry.version();
+    const hint = this.ctx.registry.peekDevice(match.protocol === 'unknot' ? match.key : this.ctx.registry.peekTopic(match.protocol, match.key));
+    const prefetch = hint && !this.chains.has(hint.userId) ? this.ctx.store.read(hint.userId) : undefined;
+    prefetch?.catch(() => undefined); // awaited (or dropped) below; never an unhandled rejection
+    const version = await versionRead;
+
     let device: Device | null;
     if (match.protocol === 'unknot') {
       if (!isValidId(match.key)) {
         return this.reject('invalid_id', `device id ${JSON.stringify(match.key)} is not 1–64 characters of [A-Za-z0-9_-]`, topic);
       }
-      device = await this.ctx.registry.getDevice(match.key);
+      device = await this.ctx.registry.getDevice(match.key, version);
       if (!device) {
         return this.reject('unknown_device', `no device ${match.key}; register it with PUT /api/devices/${match.key}`, topic, match.key);
       }
@@ -53,8 +61,8 @@ export class Ingest {
       // A Shelly's answer to one of our heat commands: nothing to apply, but worth a log line (an error means the
       // command did not take).
       if (match.protocol === 'shelly' && match.kind === 'rpc_reply') return this.shellyReply(payload);
-      const id = await this.ctx.registry.deviceIdForTopic(match.protocol, match.key);
-      device = id ? await this.ctx.registry.getDevice(id) : null;
+      const id = await this.ctx.registry.deviceIdForTopic(match.protocol, match.key, version);
+      device = id ? await this.ctx.registry.getDevice(id, version) : null;
       // Other devices on a shared Zigbee2MQTT/Tasmota/Shelly tree are not ours: not an error.
       if (!device) return;
     }
@@ -65,9 +73,13 @@ export class Ingest {
     const parsed = adapter.parse(device, match, payload, { topics: this.ctx.topics, now: this.ctx.now() });
     if (!parsed.ok) return this.reject(parsed.code, parsed.detail, topic, device.deviceId);
 
+    // The prefetched state is for the first observation only, and only if the device still belongs to that person.
+    let firstRead = hint?.userId === device.userId ? prefetch : undefined;
     for (const obs of parsed.observations) {
+      const read = firstRead;
+      firstRead = undefined;
       try {
-        await this.serially(device.userId, () => this.dispatch(device!, obs, !!packet?.dup));
+        await this.serially(device.userId, () => this.dispatch(device!, obs, { redelivered: !!packet?.dup, version, firstRead: read }));
       } catch (err) {
         if (err instanceof UnknotError) {
           this.reject(err.code, err.message, topic, device.deviceId);
@@ -97,13 +109,13 @@ export class Ingest {
     return run;
   }
 
-  private async dispatch(device: Device, obs: Observation, redelivered: boolean): Promise<void> {
+  private async dispatch(device: Device, obs: Observation, opts: SensorEventOptions): Promise<void> {
     // Built only when needed: the posture path is hot.
     const log = () => this.ctx.log.child({ userId: device.userId, deviceId: device.deviceId });
     switch (obs.type) {
       case 'posture': {
         if (device.role === 'heatpad') throw new UnknotError('wrong_role', 'a heat pad does not report posture');
-        const outcome = await this.sessions.sensorEvent(device, obs.posture, obs.at, obs.id, redelivered);
+        const outcome = await this.sessions.sensorEvent(device, obs.posture, obs.at, obs.id, opts);
         if (this.ctx.log.isLevelEnabled('debug')) log().debug({ posture: obs.posture, at: obs.at, outcome }, 'posture');
         return;
       }
@@ -111,7 +123,7 @@ export class Ingest {
         // An offline seat sensor no longer says anyone sits there: we would rather miss a nudge than nag
         // someone whose sensor died (README, "Fusion").
         if (!obs.online && (device.role === 'desk' || device.role === 'chair')) {
-          await this.sessions.sensorEvent(device, 'away', obs.at, undefined, redelivered);
+          await this.sessions.sensorEvent(device, 'away', obs.at, undefined, opts);
           log().info('seat sensor offline: treated as away');
         }
         return;

@@ -12,4 +12,6 @@ export class Keys {
   deviceTopic = (protocol: string, topic: string) => `${this.prefix}:device-topic:${protocol}:${topic}`;
   /** Heat sessions whose OFF may be due, as members `userId.sessionId` scored by when: the heat sweep's index. */
   heatDue = () => `${this.prefix}:heat-due`;
+  /** Bumped by every change of a profile or device: in-process caches of the registry are valid while it holds. */
+  registryVersion = () => `${this.prefix}:registry-v`;
 }

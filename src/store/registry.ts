@@ -4,32 +4,104 @@ import type { Profile } from '../domain/profile.js';
 import { UnknotError, type Device } from '../domain/types.js';
 import type { Keys } from './keys.js';
 
+const topicCacheKey = (protocol: string, topic: string) => `${protocol}\n${topic}`;
+
+/** Entries per cache map; past it the map starts again empty (a cache, not a copy of the registry). */
+const CACHE_MAX = 50_000;
+
+/**
+ * What this process has read of the registry, valid while the registry version (bumped in the same MULTI as
+ * every write) is `version`. A reader passes the version it read *before* looking up, so whatever it finds is at
+ * least that new; an entry is only kept while the cache is still at that version.
+ */
+class RegistryCache {
+  version = -1;
+  readonly maps = {
+    profile: new Map<string, Profile | null>(),
+    device: new Map<string, Device | null>(),
+    topic: new Map<string, string | null>(),
+  };
+
+  /** Is a look-up under `version` allowed to use and fill the cache? Moves the cache forward when it is newer. */
+  usable(version: number | undefined): boolean {
+    if (version === undefined || version < this.version) return false;
+    if (version > this.version) {
+      this.version = version;
+      for (const m of Object.values(this.maps)) m.clear();
+    }
+    return true;
+  }
+
+  async through<K extends keyof RegistryCache['maps'], V>(
+    map: K,
+    key: string,
+    version: number | undefined,
+    load: () => Promise<V>,
+  ): Promise<V> {
+    if (!this.usable(version)) return load();
+    const m = this.maps[map] as Map<string, V>;
+    if (m.has(key)) return m.get(key) as V;
+    const v = await load();
+    if (this.version === version) {
+      if (m.size >= CACHE_MAX) m.clear();
+      m.set(key, v);
+    }
+    return v;
+  }
+}
+
 export class Registry {
+  private readonly cache = new RegistryCache();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {}
 
-  async getProfile(userId: string): Promise<Profile | null> {
-    const raw = await this.redis.get(this.keys.profile(userId));
-    return raw ? (JSON.parse(raw) as Profile) : null;
+  /** The registry's version now; pass it to the look-ups below to let them answer from this process's cache. */
+  async version(): Promise<number> {
+    return Number((await this.redis.get(this.keys.registryVersion())) ?? 0);
+  }
+
+  /** The device as last read into the cache, without asking Redis (may be stale: a hint only). */
+  peekDevice(deviceId: string | null | undefined): Device | null | undefined {
+    return deviceId ? this.cache.maps.device.get(deviceId) : undefined;
+  }
+
+  /** The device id of a protocol address as last read into the cache (a hint only, like peekDevice). */
+  peekTopic(protocol: string, topic: string): string | null | undefined {
+    return this.cache.maps.topic.get(topicCacheKey(protocol, topic));
+  }
+
+  getProfile(userId: string, version?: number): Promise<Profile | null> {
+    return this.cache.through('profile', userId, version, async () => {
+      const raw = await this.redis.get(this.keys.profile(userId));
+      return raw ? (JSON.parse(raw) as Profile) : null;
+    });
   }
 
   async putProfile(userId: string, profile: Profile): Promise<void> {
-    await this.redis.multi().set(this.keys.profile(userId), JSON.stringify(profile)).sadd(this.keys.users(), userId).exec();
+    await this.redis
+      .multi()
+      .set(this.keys.profile(userId), JSON.stringify(profile))
+      .sadd(this.keys.users(), userId)
+      .incr(this.keys.registryVersion())
+      .exec();
   }
 
   async listUsers(): Promise<string[]> {
     return (await this.redis.smembers(this.keys.users())).sort();
   }
 
-  async getDevice(deviceId: string): Promise<Device | null> {
-    const raw = await this.redis.get(this.keys.device(deviceId));
-    return raw ? (JSON.parse(raw) as Device) : null;
+  getDevice(deviceId: string, version?: number): Promise<Device | null> {
+    return this.cache.through('device', deviceId, version, async () => {
+      const raw = await this.redis.get(this.keys.device(deviceId));
+      return raw ? (JSON.parse(raw) as Device) : null;
+    });
   }
 
-  async deviceIdForTopic(protocol: string, topic: string): Promise<string | null> {
-    return this.redis.get(this.keys.deviceTopic(protocol, topic));
+  deviceIdForTopic(protocol: string, topic: string, version?: number): Promise<string | null> {
+    return this.cache.through('topic', topicCacheKey(protocol, topic), version, () => this.redis.get(this.keys.deviceTopic(protocol, topic)));
   }
 
   async devicesOf(userId: string): Promise<Device[]> {
@@ -68,6 +140,7 @@ export class Registry {
         tx.del(this.keys.deviceTopic(old.protocol, old.topic));
       }
       if (topicKey) tx.set(topicKey, device.deviceId);
+      tx.incr(this.keys.registryVersion());
       if (await tx.exec()) return old;
     }
     throw new UnknotError('busy', 'device kept changing; try again', 503);
@@ -79,14 +152,19 @@ export class Registry {
     const tx = this.redis.multi().del(this.keys.device(deviceId)).srem(this.keys.devices(), deviceId);
     tx.srem(this.keys.userDevices(old.userId), deviceId);
     if (old.topic && old.protocol !== 'unknot') tx.del(this.keys.deviceTopic(old.protocol, old.topic));
-    await tx.exec();
+    await tx.incr(this.keys.registryVersion()).exec();
     return old;
   }
 
   async deleteUser(userId: string): Promise<Device[]> {
     const devices = await this.devicesOf(userId);
     for (const d of devices) await this.deleteDevice(d.deviceId);
-    await this.redis.multi().del(this.keys.profile(userId), this.keys.userDevices(userId)).srem(this.keys.users(), userId).exec();
+    await this.redis
+      .multi()
+      .del(this.keys.profile(userId), this.keys.userDevices(userId))
+      .srem(this.keys.users(), userId)
+      .incr(this.keys.registryVersion())
+      .exec();
     return devices;
   }
 }

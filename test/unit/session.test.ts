@@ -92,7 +92,11 @@ describe('sitting session', () => {
   });
 
   it('a short interruption keeps the session and its original start', () => {
-    const { state } = feed(newSessionState('e'), [ev('sitting', T0), ev('standing', T0 + 10 * MIN), ev('sitting', T0 + 11 * MIN)]);
+    const up = feed(newSessionState('e'), [ev('sitting', T0), ev('standing', T0 + 10 * MIN)]);
+    const back = applySensorEvent(up.state, ev('sitting', T0 + 11 * MIN), policy, T0 + 11 * MIN);
+    // Its nudge is still due when it was: marked resumed, so no job needs looking up while that is ahead.
+    expect(back.effects).toEqual([{ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 30 * MIN, resumed: true }]);
+    const state = back.state;
     const fs = view(state, policy);
     expect(fs.cur).toEqual({ seq: 1, startedAt: T0, upSince: null });
     const c = commit(state, policy, T0 + 20 * MIN);
