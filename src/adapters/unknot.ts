@@ -1,7 +1,7 @@
 // The native protocol: canonical JSON events on `{base}/devices/{deviceId}/event`, commands on `…/command`
 // (CONTRACT §3, §4).
 import { z } from 'zod';
-import { POSTURES, type Observation } from '../domain/types.js';
+import { POSTURES, type Device, type Observation } from '../domain/types.js';
 import type { Adapter, ParseResult } from './adapter.js';
 import { activityToPosture, stepsToPosture } from './activity.js';
 import {
@@ -12,6 +12,7 @@ import {
   matchNeverThrows,
   neverThrows,
   parseAt,
+  preview,
   subscriptionFilter,
   under,
 } from './common.js';
@@ -54,11 +55,33 @@ export function summariseIssues(issues: readonly z.core.$ZodIssue[]): string {
   return `${parts.join('; ')}${more}`;
 }
 
-function parseEvent(payload: Buffer, now: number): ParseResult {
+/**
+ * A device acts only for the person it is registered to, and only as itself (its topic says which device it is):
+ * an event that names someone else (`userId`/`user`) or another device (`deviceId`/`device`) is refused whole.
+ * Naming its own user or itself is allowed (and changes nothing).
+ */
+function foreignIdentity(raw: Record<string, unknown>, device: Device): ParseResult | null {
+  const shown = (v: unknown) => (typeof v === 'string' ? preview(v, 64) : describeJson(v));
+  for (const key of ['userId', 'user'] as const) {
+    if (key in raw && raw[key] !== device.userId) {
+      return fail('wrong_user', `device ${device.deviceId} reports for user ${device.userId} only; this event names ${key} ${shown(raw[key])}`);
+    }
+  }
+  for (const key of ['deviceId', 'device'] as const) {
+    if (key in raw && raw[key] !== device.deviceId) {
+      return fail('wrong_device', `device ${device.deviceId} acts only as itself (its topic); this event names ${key} ${shown(raw[key])}`);
+    }
+  }
+  return null;
+}
+
+function parseEvent(device: Device, payload: Buffer, now: number): ParseResult {
   const json = decodeJson(payload);
   if (!json.ok) return json;
   const raw = json.value;
   if (!isObject(raw)) return fail('invalid_event', `expected a JSON object, got ${describeJson(raw)}`);
+  const foreign = foreignIdentity(raw, device);
+  if (foreign) return foreign;
 
   if ('id' in raw) {
     const id = raw.id;
@@ -124,7 +147,7 @@ export const unknotAdapter: Adapter = {
     return { protocol: 'unknot', key: deviceId, kind: 'event' };
   }),
 
-  parse: neverThrows((_device, _match, payload, ctx) => parseEvent(payload, ctx.now)),
+  parse: neverThrows((device, _match, payload, ctx) => parseEvent(device, payload, ctx.now)),
 
   format(device, command, topics) {
     const send = () => [{ topic: topics.deviceCommand(device.deviceId), payload: JSON.stringify(command), qos: 1 as const }];
