@@ -155,22 +155,33 @@ export class Sessions {
   /** A BullMQ job of the `nudges` queue fired. */
   async processJob(job: Job<NudgeJob>, token?: string): Promise<string> {
     const data = job.data;
+    // The state is read alongside the profile: one round trip.
+    const firstRead = this.ctx.store.read(data.userId);
+    firstRead.catch(() => undefined); // awaited by the transaction below, or dropped with the job
     const profile = await this.ctx.registry.getProfile(data.userId);
     if (!profile) return 'user gone';
     const policy = this.policy(profile);
     const now = this.ctx.now();
     if (data.kind === 'break-check') {
-      const c = await this.ctx.store.transact(data.userId, (st) => {
-        const t = commit(st.session, policy, now);
-        return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t.effects };
-      });
+      const c = await this.ctx.store.transact(
+        data.userId,
+        (st) => {
+          const t = commit(st.session, policy, now);
+          return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t.effects };
+        },
+        firstRead,
+      );
       await this.afterCommit(data.userId, c.result, c.before, c.state, policy, profile);
       return 'checked';
     }
-    const c = await this.ctx.store.transact(data.userId, (st) => {
-      const t = nudgeDue(st.session, data.sessionId, data.level, policy, now);
-      return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { r: t.result!, effects: t.effects } };
-    });
+    const c = await this.ctx.store.transact(
+      data.userId,
+      (st) => {
+        const t = nudgeDue(st.session, data.sessionId, data.level, policy, now);
+        return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { r: t.result!, effects: t.effects } };
+      },
+      firstRead,
+    );
     await this.afterCommit(data.userId, c.result.effects, c.before, c.state, policy, profile);
     const r = c.result.r;
     const log = this.ctx.log.child({ userId: data.userId, sessionId: data.sessionId });
@@ -181,11 +192,15 @@ export class Sessions {
     }
     if (r.kind === 'sent' || (r.kind === 'already' && !r.published)) {
       await this.publishNudge(data.userId, data.sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now);
-      const p = await this.ctx.store.transact(data.userId, (st) => {
-        const t = nudgePublished(st.session, data.sessionId, r.level);
-        return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined };
-      });
-      void p;
+      // Usually nobody wrote since the first commit, so its result stands in for a fresh read.
+      await this.ctx.store.transact(
+        data.userId,
+        (st) => {
+          const t = nudgePublished(st.session, data.sessionId, r.level);
+          return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined };
+        },
+        Promise.resolve({ v: c.v, state: c.state }),
+      );
       this.ctx.metrics.nudgeLateness.observe(Math.max(0, Date.now() - data.dueAt) / 1000);
       log.info({ level: r.level, nudgeId: r.nudgeId, lateMs: Date.now() - data.dueAt }, 'nudge sent');
       return `sent ${r.level}`;
@@ -209,15 +224,16 @@ export class Sessions {
     // The words speak in policy time, so a demo at a fast time scale still says "30 minutes".
     const message = nudgeMessage(level, sittingSeconds * this.ctx.config.timeScale, policy.maxNudges);
     const { topics, mqtt } = this.ctx;
+    const devices = this.ctx.registry.devicesOf(userId);
+    devices.catch(() => undefined); // awaited below, after the person's own nudge went out
     await mqtt.publishJson(
       topics.userNudge(userId),
       // event_type lets a Home Assistant `event` entity take the payload as it is.
       { nudgeId, userId, level, sittingSeconds, message, at: new Date(now).toISOString(), sessionId, maxNudges: profile.maxNudges, event_type: 'nudge' },
       { qos: 1 },
     );
-    const devices = await this.ctx.registry.devicesOf(userId);
     await Promise.all(
-      devices
+      (await devices)
         .filter((d) => d.role === 'wearable' || d.role === 'hub')
         .flatMap((d) => adapters[d.protocol].format(d, { command: 'nudge', nudgeId, level, message }, topics))
         .map((m) => mqtt.publish(m)),
