@@ -7,6 +7,7 @@ import { closeClient, connectClient, sleep } from './mqtt-load.js';
 import type { Profile } from '../src/domain/profile.js';
 import { jobIds } from '../src/queues/queues.js';
 import { Keys } from '../src/store/keys.js';
+import { StateStore } from '../src/store/state-store.js';
 import { BREAK_AFTER_MINUTES, deviceId, MixedStream, postureEvent, registerUsers, userId, type StreamEvent } from './population.js';
 import { fractionAtOrBelow, histogramDelta, histogramQuantile, mergeHistograms, type HistogramDelta, type Scrape } from './prom.js';
 import type { Progress } from './progress.js';
@@ -557,8 +558,7 @@ export async function sampleUserKeys(redis: Redis, prefix: string, tag: string, 
     ['state', keys.state(user)],
     ['adherence log', keys.log(user)],
   ];
-  const doc = await redis.hget(keys.state(user), 'doc');
-  const epoch = doc ? (JSON.parse(doc) as { session?: { epoch?: string } }).session?.epoch : undefined;
+  const epoch = (await new StateStore(redis, keys).read(user)).state.session.epoch;
   if (epoch) {
     for (let level = 1; level <= 3; level++) list.push([`nudge job ${level}`, `${prefix}:nudges:${jobIds.nudge(user, `${epoch}1`, level)}`]);
   }

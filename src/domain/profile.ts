@@ -57,3 +57,26 @@ export type Profile = z.output<typeof profileSchema>;
 export type ProfileInput = z.input<typeof profileSchema>;
 
 export const defaultProfile = (): Profile => profileSchema.parse({});
+
+const deepFreeze = <T>(o: T): T => {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+};
+
+/** The built-in defaults, shared (frozen) by every profile read back from storage. */
+const BUILT_IN: Profile = deepFreeze(defaultProfile());
+const BUILT_IN_JSON = new Map(Object.entries(BUILT_IN).map(([k, v]) => [k, JSON.stringify(v)]));
+
+/**
+ * What storage keeps of a profile: the fields that differ from the built-in defaults (a default profile is `{}`,
+ * ~350 bytes of Redis less per person). Config-file defaults differ from the built-in ones, so they are kept.
+ */
+export function compactProfile(p: Profile): Partial<Profile> {
+  return Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== BUILT_IN_JSON.get(k)));
+}
+
+/** The inverse of compactProfile. */
+export const expandProfile = (stored: Partial<Profile>): Profile => ({ ...BUILT_IN, ...stored });

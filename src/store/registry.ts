@@ -1,6 +1,6 @@
 // Users (profiles) and devices, with the reverse index from a protocol address to its device.
 import type { Redis } from 'ioredis';
-import type { Profile } from '../domain/profile.js';
+import { compactProfile, expandProfile, type Profile } from '../domain/profile.js';
 import { UnknotError, type Device } from '../domain/types.js';
 import type { Keys } from './keys.js';
 
@@ -76,14 +76,14 @@ export class Registry {
   getProfile(userId: string, version?: number): Promise<Profile | null> {
     return this.cache.through('profile', userId, version, async () => {
       const raw = await this.redis.get(this.keys.profile(userId));
-      return raw ? (JSON.parse(raw) as Profile) : null;
+      return raw ? expandProfile(JSON.parse(raw) as Partial<Profile>) : null;
     });
   }
 
   async putProfile(userId: string, profile: Profile): Promise<void> {
     await this.redis
       .multi()
-      .set(this.keys.profile(userId), JSON.stringify(profile))
+      .set(this.keys.profile(userId), JSON.stringify(compactProfile(profile)))
       .sadd(this.keys.users(), userId)
       .incr(this.keys.registryVersion())
       .exec();

@@ -61,6 +61,24 @@ describe('StateStore', () => {
   });
 });
 
+describe('StateStore format', () => {
+  it('reads a state stored as a hash {v, doc} by an earlier version and replaces it on the next write', async () => {
+    prefix = uniqueNamespace('casfmt').prefix;
+    const keys = new Keys(prefix);
+    const store = new StateStore(redis, keys);
+    const first = await store.transact('u3', (st) => ({ state: { ...st, routineSeq: 7 }, logs: [], changed: true, result: undefined }));
+    const doc = JSON.stringify(first.state);
+    await redis.del(keys.state('u3'));
+    await redis.hset(keys.state('u3'), 'v', '5', 'doc', doc);
+
+    expect(await store.read('u3')).toEqual({ v: 5, state: first.state });
+    const next = await store.transact('u3', (st) => ({ state: { ...st, routineSeq: st.routineSeq + 1 }, logs: [], changed: true, result: undefined }));
+    expect(next.v).toBe(6);
+    expect(await redis.type(keys.state('u3'))).toBe('string');
+    expect((await store.read('u3')).state.routineSeq).toBe(8);
+  });
+});
+
 describe('Registry', () => {
   it('keeps the protocol address index in step with devices', async () => {
     prefix = uniqueNamespace('reg').prefix;
