@@ -187,6 +187,8 @@ export class Sessions {
     const log = this.ctx.log.child({ userId: data.userId, sessionId: data.sessionId });
     if (r.kind === 'wait') {
       log.debug({ level: data.level, until: iso(r.until), why: r.why }, 'nudge waits');
+      // Marked held, so that sitting back down sooner brings it forward again (Queues.ensureAt).
+      if (data.kind === 'nudge' && data.heldUntil !== r.until) await job.updateData({ ...data, heldUntil: r.until });
       await job.moveToDelayed(Math.max(r.until, Date.now() + 1), token);
       throw new DelayedError();
     }

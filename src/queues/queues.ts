@@ -7,7 +7,8 @@ export const QUEUE_NAMES = ['nudges', 'heat', 'routines'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export type NudgeJob =
-  | { kind: 'nudge'; userId: string; sessionId: string; level: number; dueAt: number }
+  /** `heldUntil`: the job fell due while its person was up and waits for the end of that interruption. */
+  | { kind: 'nudge'; userId: string; sessionId: string; level: number; dueAt: number; heldUntil?: number }
   | { kind: 'break-check'; userId: string; sessionId: string; upSince: number; dueAt: number };
 
 export type HeatJob =
@@ -62,7 +63,8 @@ export class Queues {
       return;
     }
     const state = await existing.getState();
-    if (state === 'delayed' && (existing.data as { dueAt?: number }).dueAt !== dueAt) {
+    const was = existing.data as { dueAt?: number; heldUntil?: number };
+    if (state === 'delayed' && (was.dueAt !== dueAt || was.heldUntil !== undefined)) {
       try {
         await existing.changeDelay(delay);
         await existing.updateData(data);
