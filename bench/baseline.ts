@@ -20,9 +20,13 @@ export interface MqttBaseline {
 // The bare subscriber runs on a thread of its own, as the service runs in a process of its own: on one event
 // loop with the publisher it would measure the benchmark's JavaScript rather than the broker. Plain CommonJS,
 // so the thread needs no TypeScript loader. MQTT.js's default handleMessage acknowledges at once.
+// With `redis` set it also writes each message to Redis (one auto-pipelined SET, the least any service that keeps
+// what it receives must do) and counts a message when its write is done: a ceiling for such a service.
 const SUBSCRIBER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const mqtt = require(workerData.mqtt);
+const redis = workerData.redis ? new (require(workerData.ioredis).Redis)(workerData.redis, { enableAutoPipelining: true }) : null;
+if (redis) redis.on('error', (err) => parentPort.postMessage({ type: 'error', error: String(err) }));
 const client = mqtt.connect(workerData.url, { clientId: workerData.clientId, clean: true, protocolVersion: 4, reconnectPeriod: 1000 });
 let received = 0;
 let last = 0;
@@ -31,18 +35,41 @@ client.on('connect', () => {
   client.subscribe(workerData.filter, { qos: 1 }, (err) => parentPort.postMessage({ type: 'subscribed', error: err ? String(err) : null }));
 });
 client.on('error', (err) => parentPort.postMessage({ type: 'error', error: String(err) }));
-client.on('message', () => { received++; last = performance.timeOrigin + performance.now(); });
+const done = () => { received++; last = performance.timeOrigin + performance.now(); };
+client.on('message', (topic, payload) => {
+  if (!redis) return done();
+  redis.set(workerData.keyPrefix + topic, payload).then(done, (err) => parentPort.postMessage({ type: 'error', error: String(err) }));
+});
 parentPort.on('message', (m) => {
   if (m === 'count') parentPort.postMessage({ type: 'count', received, last });
-  if (m === 'stop') client.end(true, () => process.exit(0));
+  if (m === 'stop') client.end(true, () => (redis ? redis.quit().finally(() => process.exit(0)) : process.exit(0)));
 });
 `;
 
-/** Publishes for `seconds` as fast as `window` allows, then waits (bounded) for the subscriber to get them all. */
-export async function mqttBaseline(url: string, base: string, seconds: number, window: number, drainMs: number): Promise<MqttBaseline> {
+/**
+ * Publishes for `seconds` as fast as `window` allows, then waits (bounded) for the subscriber to get them all.
+ * With `redis` (a URL and a key prefix) the subscriber also writes each message to Redis once.
+ */
+export async function mqttBaseline(
+  url: string,
+  base: string,
+  seconds: number,
+  window: number,
+  drainMs: number,
+  redis?: { url: string; keyPrefix: string },
+): Promise<MqttBaseline> {
+  const require = createRequire(import.meta.url);
   const worker = new Worker(SUBSCRIBER, {
     eval: true,
-    workerData: { url, mqtt: createRequire(import.meta.url).resolve('mqtt'), filter: `${base}/raw/#`, clientId: `bench-raw-sub-${process.pid}` },
+    workerData: {
+      url,
+      mqtt: require.resolve('mqtt'),
+      ioredis: require.resolve('ioredis'),
+      redis: redis?.url,
+      keyPrefix: `${redis?.keyPrefix}:`,
+      filter: `${base}/raw/#`,
+      clientId: `bench-raw-sub-${process.pid}`,
+    },
   });
   const replies: Array<(m: { type: string; received?: number; last?: number; error?: string | null }) => void> = [];
   let failure: string | undefined;

@@ -8,6 +8,8 @@ export interface Results {
   code?: string;
   header: string[];
   raw?: MqttBaseline;
+  /** The same bare subscriber writing each message to Redis once (a ceiling for a service that keeps events). */
+  rawWithRedis?: MqttBaseline;
   redis?: RedisBaseline;
   ingest?: IngestResult;
   latency?: LatencyResult;
@@ -63,6 +65,8 @@ export function headline(r: Results): Headline {
     ingestRatio: round(ratio),
     ingestPerSec: round(r.ingest?.perSec, 0),
     rawQos1PerSec: round(r.raw?.perSec, 0),
+    rawQos1WithRedisWritePerSec: round(r.rawWithRedis?.perSec, 0),
+    rawWithRedisWriteRatio: round(r.rawWithRedis && r.raw ? r.rawWithRedis.perSec / r.raw.perSec : null),
     redisRoundTripsPerSec: round(r.redis?.pingPerSec, 0),
     commitP50Ms: round(r.latency?.commit.p50Ms),
     commitP99Ms: round(r.latency?.commit.p99Ms),
@@ -102,6 +106,10 @@ export function renderTable(r: Results): string {
   const h = headline(r);
 
   if (r.raw) row('(a) raw MQTT QoS 1 publish → subscribe (received)', `${int(r.raw.perSec)} /s`, `window ${r.raw.window}`);
+  if (r.rawWithRedis) {
+    const ratio = r.raw ? ` (${dec(r.rawWithRedis.perSec / r.raw.perSec, 3)} of raw)` : '';
+    row('(a) the same subscriber + one Redis SET per message', `${int(r.rawWithRedis.perSec)} /s`, `a ceiling for keeping events${ratio}`);
+  }
   if (r.redis) {
     row('(a) Redis sequential round trips (PING)', `${int(r.redis.pingPerSec)} /s`);
     row('(a) Redis sequential GET', `${int(r.redis.getPerSec)} /s`);

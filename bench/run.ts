@@ -297,7 +297,12 @@ async function run(): Promise<void> {
       progress.update('MQTT QoS 1 publish → subscribe');
       results.raw = await mqttBaseline(bench.mqttUrl, `${runId}-raw`, plan.rawSeconds, 200, 10_000);
       recordIncomplete(results.raw.incomplete);
-      progress.update('Redis round trips', 0.7);
+      progress.update('MQTT QoS 1 with one Redis write per message', 0.45);
+      const keyPrefix = `${runId}-rawset`;
+      results.rawWithRedis = await mqttBaseline(bench.mqttUrl, `${runId}-rawset`, plan.rawSeconds, 200, 10_000, { url: bench.redisUrl, keyPrefix });
+      recordIncomplete(results.rawWithRedis.incomplete);
+      await cleanupRedisPrefix(bench.redisUrl, keyPrefix);
+      progress.update('Redis round trips', 0.8);
       results.redis = await redisBaseline(bench.redisUrl, runId, plan.redisSeconds);
     });
   }
