@@ -90,6 +90,9 @@
     start();
   });
 
+  // The person/period form only filters the page (no inline handler: the CSP allows no inline script).
+  $('controls').addEventListener('submit', (ev) => ev.preventDefault());
+
   // bull-board cannot send our header: showing the token once sets an HttpOnly cookie for it.
   $('queues-link').addEventListener('click', async (ev) => {
     if (!state.token) return;
