@@ -1,6 +1,8 @@
 // The HTTP side of security: the token on /api, on the dashboard's data and on bull-board; helmet's headers;
 // the body limit; and the per-address rate limit (UNKNOT_API_RATE_LIMIT) with its 429, default and off switch.
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceHandle } from '../support/service-process.js';
 import { harness, putUser, type Harness } from '../support/unknot.js';
@@ -108,6 +110,28 @@ describe('helmet headers', () => {
       expect(r.headers.get('x-powered-by')).toBeNull();
     }
     expect((await fetch(new URL('/api/users', svc.baseUrl))).headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('bull-board still works in a browser under the CSP (its page, scripts and API calls)', async () => {
+    const CHROMIUM = '/usr/bin/chromium';
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install -y chromium)`);
+    h = await harness('sec-board', { UNKNOT_API_TOKEN: TOKEN });
+    const svc = await h.start();
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const blocked: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+      });
+      page.on('pageerror', (err) => blocked.push(err.message));
+      await page.goto(`${svc.baseUrl}/admin/queues/?token=${TOKEN}`);
+      // The queue names come from its own API, called with the cookie: the app ran.
+      await page.waitForFunction(() => /nudges/.test(document.body.innerText), undefined, { timeout: 20_000 });
+      expect(blocked).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('a body over 64 KiB is a 413 too_large and stores nothing', async () => {
