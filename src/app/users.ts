@@ -6,7 +6,8 @@ import { toCsv } from '../domain/csv.js';
 import { profileSchema, type Profile } from '../domain/profile.js';
 import { ID_PATTERN, PROTOCOLS, ROLES, UnknotError, type Device, type LogEntry } from '../domain/types.js';
 import { zodIssues } from '../http/app.js';
-import { assertTopicPart } from '../mqtt/topics.js';
+import { matchTopic } from '../adapters/index.js';
+import { assertTopicPart, type Topics } from '../mqtt/topics.js';
 import type { AppContext } from './context.js';
 import { publicState, type Sessions } from './sessions.js';
 
@@ -35,6 +36,30 @@ export const deviceBodySchema = z
       }
     }
   });
+
+/**
+ * A device unknot could store but never hear from is refused: its own state topic must be read back as that device
+ * (a Zigbee2MQTT name under `bridge/` or with a `set`/`get`/`availability` level, a Shelly prefix of three levels…).
+ */
+function assertReadable(device: Device, topics: Topics): void {
+  const topic = device.topic ?? '';
+  const probe =
+    device.protocol === 'zigbee2mqtt'
+      ? topics.z2mState(topic)
+      : device.protocol === 'tasmota'
+        ? topics.tasmotaStat(topic, 'POWER')
+        : topics.shellySwitchStatus(topic);
+  const m = matchTopic(probe, topics)?.match;
+  if (m?.protocol !== device.protocol || m.key !== topic) {
+    const rule = {
+      zigbee2mqtt: 'a friendly name must not start with bridge/ or have a set, get or availability level',
+      tasmota: 'a Tasmota topic is one level',
+      shelly: 'a Shelly topic prefix has one or two levels',
+      unknot: '',
+    }[device.protocol];
+    throw new UnknotError('invalid_device', `topic: unknot would never read ${JSON.stringify(topic)} as a ${device.protocol} device (${rule})`, 400);
+  }
+}
 
 /** Things other units want to hear about (Home Assistant discovery). */
 export interface UserHooks {
@@ -139,6 +164,7 @@ export class Users {
     const { deviceId: _ignored, ...rest } = r.data;
     const device: Device = { deviceId, ...rest };
     if (device.protocol === 'unknot') delete device.topic;
+    else assertReadable(device, this.ctx.topics);
     const previous = await this.ctx.registry.putDevice(device);
     for (const h of this.hooks) await h.deviceChanged?.(device, previous);
     return device;

@@ -6,7 +6,9 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isValidId } from '../../src/domain/types.js';
+import { matchTopic } from '../../src/adapters/index.js';
+import { isValidId, type Device } from '../../src/domain/types.js';
+import { Topics } from '../../src/mqtt/topics.js';
 import type { ServiceHandle } from '../support/service-process.js';
 import { eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 import { HOSTILE_KEYS, hostileObjectText, objectText, wrongValueText } from './payloads.js';
@@ -166,7 +168,11 @@ const FIELDS = {
     userId: ['"ana"', '"nobody"', '""', '"a b"', '"ana\\u0000"', long(65)],
     role: ['"desk"', '"chair"', '"wearable"', '"hub"', '"heatpad"', '"sofa"', '"DESK"'],
     protocol: ['"unknot"', '"zigbee2mqtt"', '"tasmota"', '"shelly"', '"matter"'],
-    topic: ['"office/fp1"', '"a/b"', '"desk/+"', '"#"', '"/x"', '"x/"', '"a//b"', '""', long(513), '"x\\u0000"', '"bridge/state"', '"ünï cödé"'],
+    topic: [
+      '"office/fp1"', '"a/b"', '"desk/+"', '"#"', '"/x"', '"x/"', '"a//b"', '""', long(513), '"x\\u0000"', '"ünï cödé"',
+      // Topics unknot would store but never read: Z2M bridge and command levels, a Shelly prefix of three levels.
+      '"bridge/state"', '"bridge"', '"desk/set"', '"desk/get/x"', '"desk/availability"', '"a/b/c"', '"a/status"',
+    ],
     invert: ['true', 'false', '"true"'],
     deviceId: ['"other"', '""'],
   },
@@ -223,6 +229,24 @@ async function settled(): Promise<Snapshot> {
 
 let baseline: Snapshot;
 
+/** A stored device must be one unknot can hear: a report on its own state topic is read as coming from it. */
+function expectReadable(device: Device, answer: string): void {
+  const base = h.ns.baseTopic;
+  const topics = new Topics({ base, z2m: `${base}-z2m`, haPrefix: `${base}-ha` });
+  const t = device.topic ?? '';
+  const key = device.protocol === 'unknot' ? device.deviceId : t;
+  const topic =
+    device.protocol === 'unknot'
+      ? topics.deviceEvent(device.deviceId)
+      : device.protocol === 'zigbee2mqtt'
+        ? topics.z2mState(t)
+        : device.protocol === 'tasmota'
+          ? topics.tasmotaStat(t, 'POWER')
+          : topics.shellySwitchStatus(t);
+  const m = matchTopic(topic, topics)?.match;
+  expect({ protocol: m?.protocol, key: m?.key }, `stored device is never read on ${topic}: ${answer}`).toEqual({ protocol: device.protocol, key });
+}
+
 /** Sends one request and checks the answer and what it did to the stored state. */
 async function exercise(req: Req, target: string): Promise<void> {
   const where = `${req.method} ${req.path.slice(0, 200)} with ${req.kind} body ${req.body ? JSON.stringify(req.body.subarray(0, 160).toString('latin1')) : '(none)'}`;
@@ -243,6 +267,7 @@ async function exercise(req: Req, target: string): Promise<void> {
     const mayExist = req.pathUser !== undefined && createdUsers.has(req.pathUser);
     expect(req.mustFail && !mayExist, `accepted a request that can never be valid: ${answer}`).toBe(false);
     if (req.method === 'PUT' && req.pathUser !== undefined && req.path === `/api/users/${req.pathUser}`) createdUsers.add(req.pathUser);
+    if (req.method === 'PUT' && req.path.startsWith('/api/devices/')) expectReadable(r.body as Device, answer);
     counts.add('http: accepted (valid by chance)');
     // A heat session of a few seconds (minutes: 0.01) ends on its own: let it, before taking the new baseline.
     const offAt = Date.parse(String((r.body as { offAt?: unknown })?.offAt));
@@ -300,6 +325,20 @@ describe('HTTP API under generated bodies', () => {
     // Fresh ids only: overwriting ana's own devices is a valid request whose effects are not the point here.
     const arb = fc.tuple(fc.stringMatching(/^fz-[a-z0-9]{1,6}$/), bodies(FIELDS.device)).map(([id, b]): Req => ({ method: 'PUT', path: `/api/devices/${id}`, ...b }));
     await fuzz('PUT /api/devices/{id}', arb, 100, { lists: true });
+  }, 60_000);
+
+  it('PUT /api/devices/{deviceId} with well-formed bodies and odd topics: a stored device is one unknot reads', async () => {
+    const level = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom('desk', 'bridge', 'set', 'get', 'availability', 'status', 'switch:0', 'events', 'rpc', 'online', 'stat', 'tele', 'POWER', 'LWT', 'cmnd', '$SYS', ' ', 'ü') },
+      { weight: 1, arbitrary: fc.stringMatching(/^[^/+#\u0000]{1,12}$/) },
+    );
+    const arb = fc
+      .tuple(fc.stringMatching(/^fzt-[a-z0-9]{1,8}$/), fc.constantFrom('zigbee2mqtt', 'tasmota', 'shelly'), fc.constantFrom('desk', 'chair', 'heatpad'), fc.array(level, { minLength: 1, maxLength: 4 }))
+      .map(([id, protocol, role, levels]): Req => {
+        const body = JSON.stringify({ userId: 'ana', role, protocol, topic: levels.join('/') });
+        return { method: 'PUT', path: `/api/devices/${id}`, body: utf8(body), headers: JSON_TYPE, kind: 'device', mustFail: false };
+      });
+    await fuzz('PUT /api/devices/{id} topics', arb, 100, { lists: true });
   }, 60_000);
 
   it('POST /api/users/{userId}/snooze and /heat', async () => {
@@ -380,7 +419,7 @@ describe('HTTP API under generated query strings and path ids', () => {
 });
 
 describe('regressions found by fuzzing', () => {
-  it('a path that does not percent-decode, a charset or encoding we do not read, a broken gzip body: 4xx, not 500', async () => {
+  it('a path that does not percent-decode, a charset or encoding we do not read, a broken gzip body: 4xx, not 500; a device topic unknot never reads: 400', async () => {
     const cases: Array<[string, string, Record<string, string>, string | Buffer | undefined, number, string]> = [
       ['GET', '/api/users/%', {}, undefined, 400, 'invalid_path'],
       ['DELETE', '/api/users/ana/routines/%ZZ', {}, undefined, 400, 'invalid_path'],
@@ -389,6 +428,11 @@ describe('regressions found by fuzzing', () => {
       ['PUT', '/api/users/ana', { ...JSON_TYPE, 'content-encoding': 'x-foo' }, '{}', 415, 'unsupported_encoding'],
       ['POST', '/api/users/ana/pain', { ...JSON_TYPE, 'content-encoding': 'gzip' }, 'not gzip', 400, 'bad_request'],
       ['POST', '/api/users/ana/heat', { ...JSON_TYPE, 'content-encoding': 'br' }, Buffer.from([1, 2, 3]), 400, 'bad_request'],
+      // Devices that were stored and then never heard from.
+      ['PUT', '/api/devices/fzr-1', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'chair', protocol: 'shelly', topic: 'home/office/chair' }), 400, 'invalid_device'],
+      ['PUT', '/api/devices/fzr-2', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/set' }), 400, 'invalid_device'],
+      ['PUT', '/api/devices/fzr-3', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'bridge/desk' }), 400, 'invalid_device'],
+      ['PUT', '/api/devices/fzr-4', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/availability' }), 400, 'invalid_device'],
     ];
     lists = true;
     const before = await snapshot();
