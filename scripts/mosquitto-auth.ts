@@ -62,6 +62,8 @@ export function accountsFor(config: Config, devices: Device[], opts: Pick<AuthOp
         ['read', 'tele/#'],
         ...shelly.map((d): Account['rules'][number] => ['readwrite', `${d.topic}/#`]),
         ['readwrite', `${haPrefix}/#`],
+        // The compose health check logs in as the service and reads the broker's uptime.
+        ['read', '$SYS/#'],
       ],
     },
   ];

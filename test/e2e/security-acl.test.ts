@@ -2,7 +2,7 @@
 // registered devices let each device publish only its own event topic and read only its own command and error
 // topics, and give the service what it needs. Devices are registered through the API, the files regenerated
 // and Mosquitto reloaded (SIGHUP), as an operator would.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +123,26 @@ describe('npm run mosquitto-auth', () => {
     expect(passwd).not.toContain('ann-desk-password');
     // Given or kept passwords are not printed; the new devices' are, once.
     expect([...printed.keys()].sort()).toEqual(['bob-pad', 'bob-plug']);
+  });
+
+  it('the shipped config/mosquitto.conf runs with the generated files, and its compose health check passes', async () => {
+    const port = await freePort();
+    const shipped = readFileSync(join(REPO_ROOT, 'config/mosquitto.conf'), 'utf8')
+      .split('\n')
+      .filter((l) => !/^persistence/.test(l))
+      .map((l) => l.replace('/mosquitto/config/generated', gen).replace(/^listener 1883$/, `listener ${port} 127.0.0.1`));
+    expect(shipped).toContain(`password_file ${gen}/passwd`);
+    expect(shipped).toContain('allow_anonymous false');
+    const shippedUrl = `mqtt://127.0.0.1:${port}`;
+    const b = await startMosquitto(() => shipped, async () => (await connectOnce(shippedUrl, { username: 'unknot', password: SERVICE_PASSWORD })).endAsync());
+    try {
+      await expect(connectOnce(shippedUrl, {})).rejects.toThrow(/Not authorized|Bad username or password/i);
+      // docker-compose.yml's health check, as the container runs it.
+      const uptime = execFileSync('mosquitto_sub', ['-p', String(port), '-h', '127.0.0.1', '-u', 'unknot', '-P', SERVICE_PASSWORD, '-t', '$SYS/broker/uptime', '-C', '1', '-W', '3'], { timeout: 10_000 });
+      expect(uptime.toString()).toMatch(/\d+ seconds/);
+    } finally {
+      await b.stop();
+    }
   });
 
   it('refuses anonymous clients and wrong passwords', async () => {
