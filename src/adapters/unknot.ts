@@ -32,7 +32,7 @@ const eventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('action'),
     action: z.enum(['snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop']),
-    // Ranges (snooze, heat limits) are the domain's policy; here only "a positive number of minutes".
+    // Heat limits are the domain's policy; here only "a positive number of minutes" (a snooze: 1–60, below).
     minutes: z.number().positive().optional(),
     // Not in the contract's action shape, but a button press may be reported late like any other event.
     at,
@@ -115,6 +115,11 @@ function parseEvent(device: Device, payload: Buffer, now: number): ParseResult {
       break;
     }
     case 'action':
+      // Heat minutes are checked by the heat rules (invalid_minutes, too_long); a snooze has no such check after
+      // this point, and a huge one overflowed the date arithmetic and wedged ingest: the API's range, 1–60.
+      if (event.action === 'snooze' && event.minutes !== undefined && (event.minutes < 1 || event.minutes > 60)) {
+        return fail('invalid_event', 'minutes: a snooze is 1 to 60 minutes');
+      }
       observations.push({
         type: 'action',
         action: event.action,

@@ -77,6 +77,8 @@ function checkResult(protocol: Protocol, device: Device, match: TopicMatch, payl
           expect(protocol, where).toBe('unknot');
           expect(ACTIONS, where).toContain(o.action);
           if (o.minutes !== undefined) expect(Number.isFinite(o.minutes) && o.minutes > 0, where).toBe(true);
+          // The API's snooze range; the domain has no other bound on it.
+          if (o.action === 'snooze' && o.minutes !== undefined) expect(o.minutes >= 1 && o.minutes <= 60, where).toBe(true);
           break;
         case 'heat':
           expect(['on', 'off'], where).toContain(o.state);
@@ -363,5 +365,16 @@ describe('regressions found by fuzzing', () => {
     for (const at of ['2000-01-01T00:00:00Z', '2000-01-01T01:00:00+01:00']) {
       expect(parse(JSON.stringify({ type: 'posture', posture: 'sitting', at })), at).toMatchObject({ ok: true });
     }
+  });
+
+  it('a snooze button with minutes outside 1–60 is refused (a huge one overflowed the dates and wedged ingest)', () => {
+    for (const minutes of [1e308, 1e15, 61, 0.5]) {
+      expect(parse(JSON.stringify({ type: 'action', action: 'snooze', minutes })), String(minutes)).toMatchObject({ ok: false, code: 'invalid_event', detail: expect.stringContaining('1 to 60') });
+    }
+    for (const minutes of [1, 60, 12.5]) {
+      expect(parse(JSON.stringify({ type: 'action', action: 'snooze', minutes })), String(minutes)).toMatchObject({ ok: true, observations: [{ action: 'snooze', minutes }] });
+    }
+    // Heat minutes stay with the heat rules, which answer invalid_minutes / too_long themselves.
+    expect(parse(JSON.stringify({ type: 'action', action: 'heat_on', minutes: 1e308 }))).toMatchObject({ ok: true });
   });
 });

@@ -261,4 +261,36 @@ describe('MQTT ingest under generated bad input', () => {
     expect(log.filter((t) => t === 'heat_off'), 'two watchdog OFFs').toHaveLength(2);
     console.log(`[fuzz] mqtt-ingest: ${cases.length} messages, ${expected} refusals counted, e.g. ${describePayload(cases[0]!.payload)}`);
   }, 90_000);
+
+  it('button presses with any number of minutes never wedge ingest: a hundred later events are still processed', async () => {
+    const watchTopic = topics.deviceEvent('ana-watch');
+    const minutes = fc.oneof(
+      fc.constantFrom(1e308, Number.MAX_VALUE, 2 ** 53, 1e15, 8.64e12, 1e6, 61, 60, 1, 0.5, 1e-300, Number.MIN_VALUE),
+      fc.double({ min: 1e-6, max: 1e308, noNaN: true }),
+    );
+    const presses = fc
+      .sample(fc.record({ action: fc.constantFrom('snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop'), minutes: fc.option(minutes, { nil: undefined }) }), { numRuns: 60, seed: SEED + 200 })
+      .map((p) => Buffer.from(JSON.stringify({ type: 'action', ...p })));
+    // Regression: this one overflowed the date arithmetic of a snooze; ingest retried it for ever and, holding its
+    // acknowledgement, stopped receiving anything once the broker's in-flight window was full.
+    presses.unshift(Buffer.from('{"type":"action","action":"snooze","minutes":1e308}'));
+    const logsBefore = svc.logs().length;
+    try {
+      await publishAll(presses.map((payload) => ({ target: 'button presses', topic: watchTopic, payload, counted: false })));
+      // More than the broker lets be in flight unacknowledged (64), each saying nothing about sitting…
+      await publishAll(Array.from({ length: 100 }, (_, i) => ({ target: 'filler', topic: watchTopic, payload: Buffer.from(JSON.stringify({ type: 'steps', count: 0, periodSeconds: 60, id: `f${i}` })), counted: false })));
+      // …and then one that does.
+      await h.mqtt.publish(watchTopic, { type: 'posture', posture: 'away', id: 'last' });
+      await eventually(async () => (await liveState()).posture === 'away' || undefined, 15_000, 'the event after the button presses processed');
+      const failures = svc.logs().slice(logsBefore).filter((e) => typeof e.json?.level === 'number' && e.json.level >= 50);
+      expect(failures.map((e) => e.line.slice(0, 300)), 'no handler failed').toEqual([]);
+      for (const m of h.mqtt.messages(topics.deviceError('ana-watch'))) {
+        expect(m.json, m.payload).toMatchObject({ error: expect.stringMatching(/^[a-z][a-z_]*$/), detail: expect.stringMatching(/\S/) });
+      }
+      expect((await svc.fetchJson('/healthz')).body).toEqual({ status: 'ok' });
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${replay}`, { cause: err });
+    }
+    counts.add('mqtt: button presses', presses.length);
+  }, 60_000);
 });
