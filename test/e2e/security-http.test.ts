@@ -132,7 +132,7 @@ describe('helmet headers', () => {
     } finally {
       await browser.close();
     }
-  });
+  }, 120_000);
 
   it('a body over 64 KiB is a 413 too_large and stores nothing', async () => {
     h = await harness('sec-body');
@@ -174,5 +174,5 @@ describe('rate limiting', () => {
     const off = await h.start({ UNKNOT_API_RATE_LIMIT: '0' }, 'no-limit');
     const all = await burst(700, 8, async () => (await fetch(new URL('/api/users', off.baseUrl))).status);
     expect(count(all, 200)).toBe(700);
-  });
+  }, 120_000);
 });
