@@ -262,7 +262,7 @@ describe('MQTT ingest under generated bad input', () => {
     console.log(`[fuzz] mqtt-ingest: ${cases.length} messages, ${expected} refusals counted, e.g. ${describePayload(cases[0]!.payload)}`);
   }, 90_000);
 
-  it('button presses with any number of minutes never wedge ingest: a hundred later events are still processed', async () => {
+  it('button presses with any number of minutes and events at the edges never wedge ingest: a hundred later events are still processed', async () => {
     const watchTopic = topics.deviceEvent('ana-watch');
     const minutes = fc.oneof(
       fc.constantFrom(1e308, Number.MAX_VALUE, 2 ** 53, 1e15, 8.64e12, 1e6, 61, 60, 1, 0.5, 1e-300, Number.MIN_VALUE),
@@ -271,6 +271,17 @@ describe('MQTT ingest under generated bad input', () => {
     const presses = fc
       .sample(fc.record({ action: fc.constantFrom('snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop'), minutes: fc.option(minutes, { nil: undefined }) }), { numRuns: 60, seed: SEED + 200 })
       .map((p) => Buffer.from(JSON.stringify({ type: 'action', ...p })));
+    // Events the parser accepts with values at their edges: times back to 2000, step counts up to 2^53.
+    const edges = fc
+      .sample(
+        fc.oneof(
+          fc.record({ type: fc.constant('posture'), posture: fc.constantFrom('sitting', 'standing', 'moving', 'away'), at: fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.now() + 86_400_000 }) }),
+          fc.record({ type: fc.constant('steps'), count: fc.constantFrom(0, 10, 2 ** 53 - 1, 1e300), periodSeconds: fc.constantFrom(1, 60, 86_400) }),
+        ),
+        { numRuns: 40, seed: SEED + 201 },
+      )
+      .map((e) => Buffer.from(JSON.stringify(e)));
+    presses.push(...edges);
     // Regression: this one overflowed the date arithmetic of a snooze; ingest retried it for ever and, holding its
     // acknowledgement, stopped receiving anything once the broker's in-flight window was full.
     presses.unshift(Buffer.from('{"type":"action","action":"snooze","minutes":1e308}'));
@@ -291,6 +302,6 @@ describe('MQTT ingest under generated bad input', () => {
     } catch (err) {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${replay}`, { cause: err });
     }
-    counts.add('mqtt: button presses', presses.length);
+    counts.add('mqtt: accepted edge events (button presses, old times, huge counts)', presses.length);
   }, 60_000);
 });
