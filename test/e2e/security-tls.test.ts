@@ -1,7 +1,7 @@
 // Broker security for real deployments: unknot over mqtts:// with a CA file, a password and (optionally) a client
 // certificate, against a private Mosquitto that allows no anonymous client. A broker that refuses unknot at
 // start-up stops it with one clear line; a TLS file that cannot be read is a configuration error (exit 2).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -45,6 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.stop();
+  if (pki) rmSync(pki.dir, { recursive: true, force: true });
 });
 
 const baseEnv = (label: string) => {
