@@ -26,11 +26,11 @@ const READY_TIMEOUT_MS = 15_000;
 const DOCKER_PROBE_TIMEOUT_MS = 3_000;
 
 // The settings DEVICES.md asks for: BullMQ needs noeviction; hz 100 makes delayed jobs fire on time.
-const REDIS_ARGS = ['--appendonly', 'no', '--hz', '100', '--maxmemory-policy', 'noeviction'];
+export const REDIS_ARGS = ['--appendonly', 'no', '--hz', '100', '--maxmemory-policy', 'noeviction'];
 
 // max_queued_messages 0: Mosquitto silently drops messages of a slow subscriber otherwise.
 // set_tcp_nodelay: Nagle adds ~30 ms to the p99 of small messages.
-function mosquittoConf(listener: string, extra: string[] = []): string {
+export function mosquittoConf(listener: string, extra: string[] = []): string {
   return [
     listener,
     'allow_anonymous true',

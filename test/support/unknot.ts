@@ -14,10 +14,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(label: string, env: Record<string, string> = {}): Promise<Harness> {
+/** `servers`: a Redis and broker of the test's own (fault tests kill them) instead of the suite-wide ones. */
+export async function harness(
+  label: string,
+  env: Record<string, string> = {},
+  servers?: { redisUrl: string; mqttUrl: string },
+): Promise<Harness> {
   const ns = uniqueNamespace(label);
-  const redisUrl = inject('redisUrl');
-  const mqttUrl = inject('mqttUrl');
+  const redisUrl = servers?.redisUrl ?? inject('redisUrl');
+  const mqttUrl = servers?.mqttUrl ?? inject('mqttUrl');
   const baseEnv: Record<string, string> = {
     REDIS_URL: redisUrl,
     MQTT_URL: mqttUrl,
