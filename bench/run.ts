@@ -284,7 +284,7 @@ async function run(): Promise<void> {
     `unknot benchmark${opts.quick ? ' (--quick)' : ''} — ${new Date(t0).toISOString()}, run ${runId}, code ${firstCode} (hash of src/ and workers/)`,
     `machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load average ${load.toFixed(2)} at start, node ${process.version}`,
     `services: ${services.source}`,
-    `redis ${redisVersion}: hz ${hz}, maxmemory-policy ${await config('maxmemory-policy')}, appendonly ${await config('appendonly')}`,
+    `redis ${redisVersion}: hz ${hz}, maxmemory-policy ${await config('maxmemory-policy')}, appendonly ${await config('appendonly')}, hash-max-listpack-value ${await config('hash-max-listpack-value')}`,
   ];
   if (load > cpus().length * 0.75) {
     note(`the machine was busy before the run (load average ${load.toFixed(2)} on ${cpus().length} cores): expect lower, noisier figures`);
