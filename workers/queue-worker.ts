@@ -5,6 +5,9 @@ import type { Redis } from 'ioredis';
 import type { AppContext } from '../src/app/context.js';
 import type { QueueName } from '../src/queues/queues.js';
 
+/** How long a job stays with a worker that stopped renewing its lock (see the Worker options below). */
+export const WORKER_LOCK_MS = 5_000;
+
 export class QueueWorker<T> {
   private worker?: Worker<T>;
   private connection?: Redis;
@@ -23,6 +26,15 @@ export class QueueWorker<T> {
       connection: this.connection,
       prefix: ctx.config.redis.prefix,
       concurrency: this.concurrency,
+      // A worker that dies (kill -9, a crash) leaves its jobs active under a lock nobody renews; BullMQ hands them to
+      // another worker once the lock has lapsed and a stalled check has seen it. With BullMQ's defaults (30 s and 30 s)
+      // a nudge held by a dead worker went out up to a minute late (test/e2e/faults.test.ts); our jobs take
+      // milliseconds, so a 5 s lock (the heat claim's lease too) checked every 2.5 s brings them back within ~7.5 s.
+      // A lock lost to a stalled event loop only means a second run, and every processor is idempotent; two such
+      // stalls are allowed before a job is given up as failed.
+      lockDuration: WORKER_LOCK_MS,
+      stalledInterval: WORKER_LOCK_MS / 2,
+      maxStalledCount: 2,
     });
     this.worker.on('failed', (job, err) =>
       ctx.log.warn({ queue, jobId: job?.id, err: err.message, attempts: job?.attemptsMade }, 'job failed'),
