@@ -152,7 +152,7 @@ describe('npm run mosquitto-auth', () => {
 
   it("a device's event on its own topic is processed; one published on another device's topic is dropped by the broker", async () => {
     // Forbidden first, so it would reach the service first if the broker let it through. Mosquitto acknowledges
-    // a denied QoS 1 publish, or (2.0.11 with max_queued_messages 0, as shipped) closes the connection; MQTT
+    // a denied QoS 1 publish, or (2.0.11, seen with max_queued_messages 0) closes the connection; MQTT
     // 3.1.1 allows either (§3.3.5). Either way the message goes nowhere.
     const forger = await as('ann-desk', 'ann-desk-password');
     const closed = new Promise<'closed'>((r) => forger.once('close', () => r('closed')));

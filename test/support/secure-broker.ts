@@ -63,7 +63,7 @@ export async function startMosquitto(lines: (dir: string) => string[], waitFor: 
   const conf = join(dir, 'mosquitto.conf');
   // As root, Mosquitto would switch to the `mosquitto` user and could not read our temp dirs (mode 0700).
   const asRoot = process.getuid?.() === 0 ? ['user root'] : [];
-  writeFileSync(conf, `${[...asRoot, 'persistence false', 'max_queued_messages 0', 'log_dest stderr', 'log_type all', ...lines(dir)].join('\n')}\n`);
+  writeFileSync(conf, `${[...asRoot, 'persistence false', 'max_queued_messages 1000000', 'log_dest stderr', 'log_type all', ...lines(dir)].join('\n')}\n`);
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
   let out = '';

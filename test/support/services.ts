@@ -29,13 +29,14 @@ const DOCKER_PROBE_TIMEOUT_MS = 3_000;
 // docker-compose.yml, hash-max-listpack-value 256 keeps a BullMQ job hash compact (~470 B instead of ~850 B).
 export const REDIS_ARGS = ['--appendonly', 'no', '--hz', '100', '--maxmemory-policy', 'noeviction', '--hash-max-listpack-value', '256'];
 
-// max_queued_messages 0: Mosquitto silently drops messages of a slow subscriber otherwise.
+// max_queued_messages: Mosquitto silently drops messages of a slow subscriber past 1000 (0, no limit, is broken in
+// some 2.0.x releases; config/mosquitto.conf says which).
 // set_tcp_nodelay: Nagle adds ~30 ms to the p99 of small messages.
 export function mosquittoConf(listener: string, extra: string[] = []): string {
   return [
     listener,
     'allow_anonymous true',
-    'max_queued_messages 0',
+    'max_queued_messages 1000000',
     'set_tcp_nodelay true',
     // unknot's ingest handles up to 64 messages at once (config/mosquitto.conf says the same).
     'max_inflight_messages 64',
