@@ -18,7 +18,7 @@ import {
   wearableEvent,
   z2mStateText,
 } from './payloads.js';
-import { tally } from './tally.js';
+import { scaled, tally } from './tally.js';
 
 const topics = new Topics({ base: 'unknot', z2m: 'zigbee2mqtt', haPrefix: 'homeassistant' });
 const NOW = Date.parse('2026-11-24T09:30:00.000Z');
@@ -231,9 +231,9 @@ describe('every adapter parse function, on generated payloads', () => {
             expect(result.ok, `${target.name} on ${describePayload(payload)}: ${JSON.stringify(result).slice(0, 200)}`).toBe(target.oracle(payload));
           }
         }),
-        { numRuns: target.numRuns },
+        { numRuns: scaled(target.numRuns) },
       );
-      expect(runs).toBe(target.numRuns);
+      expect(runs).toBe(scaled(target.numRuns));
       counts.add(`parse: ${target.name}`, runs);
       // The generators reach both sides of the parser, or the fuzzing would prove little.
       expect(accepted, 'some generated payloads are accepted').toBeGreaterThan(0);
@@ -244,7 +244,7 @@ describe('every adapter parse function, on generated payloads', () => {
   it('unknot activity and steps events follow the wearable rules of the README', () => {
     const MOVING = ['walking', 'running', 'on_foot', 'on_bicycle', 'cycling'];
     const AWAY = ['automotive', 'in_vehicle'];
-    const numRuns = 1_500;
+    const numRuns = scaled(1_500);
     let runs = 0;
     fc.assert(
       fc.property(deviceArb('unknot', ['wearable', 'hub']), wearableEvent, (device, ev) => {
@@ -277,7 +277,7 @@ describe('every adapter parse function, on generated payloads', () => {
   });
 
   it('prototype-pollution keys in an event are data: they neither pollute nor smuggle fields in', () => {
-    const numRuns = 300;
+    const numRuns = scaled(300);
     let runs = 0;
     fc.assert(
       fc.property(fc.constantFrom(...HOSTILE_KEYS), fc.constantFrom('posture', 'type', 'at', 'id', 'minutes'), (key, field) => {
@@ -307,7 +307,7 @@ describe('topic matching, on generated topics', () => {
   const level = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...LEVELS) }, { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 70 }) });
 
   it('never throws, and a match names a concrete key of a protocol that reads that topic', () => {
-    const numRuns = 1_500;
+    const numRuns = scaled(1_500);
     let runs = 0;
     fc.assert(
       fc.property(fc.array(level, { minLength: 1, maxLength: 6 }), (levels) => {
@@ -333,7 +333,7 @@ describe('topic matching, on generated topics', () => {
   it('a device address built by Topics is read back as that device', () => {
     const idArb = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
     const levelArb = fc.stringMatching(/^[^/+#\u0000]{1,20}$/);
-    const numRuns = 500;
+    const numRuns = scaled(500);
     let runs = 0;
     fc.assert(
       fc.property(idArb, levelArb, fc.array(levelArb, { minLength: 1, maxLength: 3 }), (id, tasmotaTopic, nameLevels) => {

@@ -12,7 +12,7 @@ import { Topics } from '../../src/mqtt/topics.js';
 import type { ServiceHandle } from '../support/service-process.js';
 import { eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 import { HOSTILE_KEYS, hostileObjectText, objectText, wrongValueText } from './payloads.js';
-import { tally } from './tally.js';
+import { FUZZ_SCALE, scaled, tally } from './tally.js';
 
 const counts = tally('http-api');
 /** Heat refusals are logged as `heat_refused` by design (README "Limits and refusals"): the one allowed change. */
@@ -31,7 +31,7 @@ beforeAll(async () => {
   await putDevice(svc, 'ana-pad', { userId: 'ana', role: 'heatpad', protocol: 'tasmota', topic: `${h.ns.baseTopic}-pad` });
   await h.mqtt.publish(`${h.ns.baseTopic}/devices/ana-desk/event`, { type: 'posture', posture: 'sitting' });
   await eventually(async () => ((await svc.fetchJson('/api/users/ana')).body as { state: { posture: string } }).state.posture === 'sitting' || undefined, 10_000, 'ana seated');
-}, 60_000);
+}, 60_000 * FUZZ_SCALE);
 
 afterAll(async () => {
   counts.flush();
@@ -268,7 +268,7 @@ async function exercise(req: Req, target: string): Promise<void> {
     expect(req.mustFail && !mayExist, `accepted a request that can never be valid: ${answer}`).toBe(false);
     if (req.method === 'PUT' && req.pathUser !== undefined && req.path === `/api/users/${req.pathUser}`) createdUsers.add(req.pathUser);
     if (req.method === 'PUT' && req.path.startsWith('/api/devices/')) expectReadable(r.body as Device, answer);
-    counts.add('http: accepted (valid by chance)');
+    counts.note('accepted (valid by chance)');
     // A heat session of a few seconds (minutes: 0.01) ends on its own: let it, before taking the new baseline.
     const offAt = Date.parse(String((r.body as { offAt?: unknown })?.offAt));
     if (Number.isFinite(offAt) && offAt - Date.now() < 10_000) await sleep(Math.max(0, offAt - Date.now()) + 500);
@@ -288,7 +288,7 @@ async function exercise(req: Req, target: string): Promise<void> {
     // Logged by design; nothing else may change.
     expect(after.log.length, `one heat_refused entry: ${answer}`).toBe(baseline.log.length + 1);
     expect(after.log.at(-1), answer).toMatchObject({ type: 'heat_refused', reason: body.error, source: 'api' });
-    counts.add('http: heat refusals (logged by design)');
+    counts.note('heat refusals (logged by design)');
     expect({ ...after, log: after.log.slice(0, -1) }, `state changed by ${answer}`).toEqual(baseline);
     baseline = after;
   } else {
@@ -296,7 +296,8 @@ async function exercise(req: Req, target: string): Promise<void> {
   }
 }
 
-async function fuzz(target: string, arb: fc.Arbitrary<Req>, numRuns: number, opts: { lists?: boolean } = {}): Promise<void> {
+async function fuzz(target: string, arb: fc.Arbitrary<Req>, baseRuns: number, opts: { lists?: boolean } = {}): Promise<void> {
+  const numRuns = scaled(baseRuns);
   lists = opts.lists ?? false;
   baseline = await settled();
   const before = counts.count(`http: ${target}`);
@@ -316,16 +317,16 @@ const withBody = (method: string, path: string, fields: Record<string, readonly 
 
 describe('HTTP API under generated bodies', () => {
   it('PUT and PATCH /api/users/{userId}', async () => {
-    await fuzz('PUT /api/users/ana', withBody('PUT', '/api/users/ana', FIELDS.profile), 100);
-    await fuzz('PATCH /api/users/ana', withBody('PATCH', '/api/users/ana', FIELDS.profile), 80);
+    await fuzz('PUT /api/users/ana', withBody('PUT', '/api/users/ana', FIELDS.profile), 70);
+    await fuzz('PATCH /api/users/ana', withBody('PATCH', '/api/users/ana', FIELDS.profile), 50);
     await putUser(svc, 'ana', PROFILE);
-  }, 60_000);
+  }, 60_000 * FUZZ_SCALE);
 
   it('PUT /api/devices/{deviceId}', async () => {
     // Fresh ids only: overwriting ana's own devices is a valid request whose effects are not the point here.
     const arb = fc.tuple(fc.stringMatching(/^fz-[a-z0-9]{1,6}$/), bodies(FIELDS.device)).map(([id, b]): Req => ({ method: 'PUT', path: `/api/devices/${id}`, ...b }));
-    await fuzz('PUT /api/devices/{id}', arb, 100, { lists: true });
-  }, 60_000);
+    await fuzz('PUT /api/devices/{id}', arb, 70, { lists: true });
+  }, 60_000 * FUZZ_SCALE);
 
   it('PUT /api/devices/{deviceId} with well-formed bodies and odd topics: a stored device is one unknot reads', async () => {
     const level = fc.oneof(
@@ -338,19 +339,19 @@ describe('HTTP API under generated bodies', () => {
         const body = JSON.stringify({ userId: 'ana', role, protocol, topic: levels.join('/') });
         return { method: 'PUT', path: `/api/devices/${id}`, body: utf8(body), headers: JSON_TYPE, kind: 'device', mustFail: false };
       });
-    await fuzz('PUT /api/devices/{id} topics', arb, 100, { lists: true });
-  }, 60_000);
+    await fuzz('PUT /api/devices/{id} topics', arb, 60, { lists: true });
+  }, 60_000 * FUZZ_SCALE);
 
   it('POST /api/users/{userId}/snooze and /heat', async () => {
-    await fuzz('POST /api/users/ana/snooze', withBody('POST', '/api/users/ana/snooze', FIELDS.snooze), 60);
-    await fuzz('POST /api/users/ana/heat', withBody('POST', '/api/users/ana/heat', FIELDS.heat), 100);
-  }, 60_000);
+    await fuzz('POST /api/users/ana/snooze', withBody('POST', '/api/users/ana/snooze', FIELDS.snooze), 40);
+    await fuzz('POST /api/users/ana/heat', withBody('POST', '/api/users/ana/heat', FIELDS.heat), 80);
+  }, 60_000 * FUZZ_SCALE);
 
   it('POST /api/users/{userId}/pain, /clearance and /routines', async () => {
-    await fuzz('POST /api/users/ana/pain', withBody('POST', '/api/users/ana/pain', FIELDS.pain), 100);
-    await fuzz('POST /api/users/ana/clearance', withBody('POST', '/api/users/ana/clearance', FIELDS.clearance), 60);
-    await fuzz('POST /api/users/ana/routines', withBody('POST', '/api/users/ana/routines', FIELDS.routines), 60);
-  }, 60_000);
+    await fuzz('POST /api/users/ana/pain', withBody('POST', '/api/users/ana/pain', FIELDS.pain), 70);
+    await fuzz('POST /api/users/ana/clearance', withBody('POST', '/api/users/ana/clearance', FIELDS.clearance), 40);
+    await fuzz('POST /api/users/ana/routines', withBody('POST', '/api/users/ana/routines', FIELDS.routines), 40);
+  }, 60_000 * FUZZ_SCALE);
 });
 
 describe('HTTP API under generated query strings and path ids', () => {
@@ -364,8 +365,8 @@ describe('HTTP API under generated query strings and path ids', () => {
 
   it('GET /adherence and /summary answer 200 or a 4xx, never a 5xx', async () => {
     const arb = fc.tuple(fc.constantFrom('adherence', 'summary'), query).map(([what, q]): Req => ({ method: 'GET', path: `/api/users/ana/${what}?${q}`, headers: {}, kind: 'query', mustFail: false }));
-    await fuzz('GET /api/users/ana/{adherence,summary}?…', arb, 100);
-  }, 60_000);
+    await fuzz('GET /api/users/ana/{adherence,summary}?…', arb, 80);
+  }, 60_000 * FUZZ_SCALE);
 
   it('every route refuses ids that are not allowed, and unknown ones, with a 4xx', async () => {
     const rawId = fc.oneof(
@@ -414,8 +415,8 @@ describe('HTTP API under generated query strings and path ids', () => {
       const pathUser = valid && path(raw).startsWith(`/api/users/${raw}`) ? user : undefined;
       return { method, path: path(raw), headers: hasBody ? JSON_TYPE : {}, ...(hasBody ? { body: utf8('{}') } : {}), kind: 'path id', mustFail: !creates, ...(pathUser ? { pathUser } : {}) };
     });
-    await fuzz('path ids', arb, 200, { lists: true });
-  }, 60_000);
+    await fuzz('path ids', arb, 150, { lists: true });
+  }, 60_000 * FUZZ_SCALE);
 });
 
 describe('regressions found by fuzzing', () => {

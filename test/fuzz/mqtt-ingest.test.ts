@@ -14,11 +14,11 @@ import type { ServiceHandle } from '../support/service-process.js';
 import { REPO_ROOT } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';
 import { deviceJsonText, describePayload, hostilePayload, plainValue, unknotEventText, z2mStateText } from './payloads.js';
-import { fuzzSeed, tally } from './tally.js';
+import { FUZZ_SCALE, fuzzSeed, scaled, tally } from './tally.js';
 
 /** Payloads per adapter; with the odd topics about 1,700 messages, a few seconds of ingest. */
-const PER_ADAPTER = 400;
-const ODD_TOPICS = 80;
+const PER_ADAPTER = scaled(400);
+const ODD_TOPICS = scaled(80);
 const SEED = fuzzSeed();
 const counts = tally('mqtt-ingest');
 
@@ -260,7 +260,7 @@ describe('MQTT ingest under generated bad input', () => {
     expect(log.filter((t) => t === 'sitting_started'), 'one session throughout').toHaveLength(1);
     expect(log.filter((t) => t === 'heat_off'), 'two watchdog OFFs').toHaveLength(2);
     console.log(`[fuzz] mqtt-ingest: ${cases.length} messages, ${expected} refusals counted, e.g. ${describePayload(cases[0]!.payload)}`);
-  }, 90_000);
+  }, 90_000 * FUZZ_SCALE);
 
   it('button presses with any number of minutes and events at the edges never wedge ingest: a hundred later events are still processed', async () => {
     const watchTopic = topics.deviceEvent('ana-watch');
@@ -269,7 +269,7 @@ describe('MQTT ingest under generated bad input', () => {
       fc.double({ min: 1e-6, max: 1e308, noNaN: true }),
     );
     const presses = fc
-      .sample(fc.record({ action: fc.constantFrom('snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop'), minutes: fc.option(minutes, { nil: undefined }) }), { numRuns: 60, seed: SEED + 200 })
+      .sample(fc.record({ action: fc.constantFrom('snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop'), minutes: fc.option(minutes, { nil: undefined }) }), { numRuns: scaled(60), seed: SEED + 200 })
       .map((p) => Buffer.from(JSON.stringify({ type: 'action', ...p })));
     // Events the parser accepts with values at their edges: times back to 2000, step counts up to 2^53.
     const edges = fc
@@ -278,7 +278,7 @@ describe('MQTT ingest under generated bad input', () => {
           fc.record({ type: fc.constant('posture'), posture: fc.constantFrom('sitting', 'standing', 'moving', 'away'), at: fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.now() + 86_400_000 }) }),
           fc.record({ type: fc.constant('steps'), count: fc.constantFrom(0, 10, 2 ** 53 - 1, 1e300), periodSeconds: fc.constantFrom(1, 60, 86_400) }),
         ),
-        { numRuns: 40, seed: SEED + 201 },
+        { numRuns: scaled(40), seed: SEED + 201 },
       )
       .map((e) => Buffer.from(JSON.stringify(e)));
     presses.push(...edges);
@@ -303,5 +303,5 @@ describe('MQTT ingest under generated bad input', () => {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${replay}`, { cause: err });
     }
     counts.add('mqtt: accepted edge events (button presses, old times, huge counts)', presses.length);
-  }, 60_000);
+  }, 60_000 * FUZZ_SCALE);
 });

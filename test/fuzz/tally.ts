@@ -9,6 +9,8 @@ const DIR = join(REPO_ROOT, 'test-artifacts', 'fuzz');
 export interface Tally {
   /** Adds `n` cases to `target`. */
   add(target: string, n?: number): void;
+  /** Counts something about the cases (how many were accepted, …): printed, not added to the total. */
+  note(what: string, n?: number): void;
   count(target: string): number;
   /** Prints the counts and writes `<file>.json` and the merged summary. */
   flush(extra?: Record<string, unknown>): void;
@@ -16,10 +18,14 @@ export interface Tally {
 
 export function tally(file: string): Tally {
   const counts = new Map<string, number>();
+  const notes = new Map<string, number>();
   const started = Date.now();
   return {
     add(target, n = 1) {
       counts.set(target, (counts.get(target) ?? 0) + n);
+    },
+    note(what, n = 1) {
+      notes.set(what, (notes.get(what) ?? 0) + n);
     },
     count: (target) => counts.get(target) ?? 0,
     flush(extra = {}) {
@@ -30,11 +36,12 @@ export function tally(file: string): Tally {
         `[fuzz] ${file}: ${total} cases in ${seconds.toFixed(1)} s\n` +
           Object.entries(targets)
             .map(([t, n]) => `[fuzz]   ${t}: ${n}`)
-            .join('\n'),
+            .join('\n') +
+          [...notes].map(([w, n]) => `\n[fuzz]   (of which ${w}: ${n})`).join(''),
       );
       try {
         mkdirSync(DIR, { recursive: true });
-        writeFileSync(join(DIR, `${file}.json`), `${JSON.stringify({ file, total, seconds, targets, at: new Date().toISOString(), ...extra }, null, 2)}\n`);
+        writeFileSync(join(DIR, `${file}.json`), `${JSON.stringify({ file, total, seconds, targets, notes: Object.fromEntries(notes), at: new Date().toISOString(), ...extra }, null, 2)}\n`);
         // Whichever fuzz file finishes last leaves the merged figures of this run behind.
         const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && f !== 'summary.json');
         const all = files.map((f) => JSON.parse(readFileSync(join(DIR, f), 'utf8')) as { file: string; total: number; targets: Record<string, number> });
@@ -57,3 +64,7 @@ export function fuzzSeed(): number {
   if (given !== undefined && given !== '') return Number(given) | 0;
   return (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
 }
+
+/** FUZZ_SCALE multiplies every run count (e.g. FUZZ_SCALE=10 for a longer hunt on a quiet machine); CI uses 1. */
+export const FUZZ_SCALE = Math.max(0.1, Number(process.env.FUZZ_SCALE ?? '1') || 1);
+export const scaled = (n: number): number => Math.max(1, Math.round(n * FUZZ_SCALE));
