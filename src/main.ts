@@ -220,6 +220,8 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
     if (roles.has('ingest')) {
       const ingest = new Ingest(ctx, sessions, handlers);
       await ingest.start();
+      // Stopped before the workers, queues and connections it commits through (units stop in reverse order).
+      units.push({ name: 'ingest', start: () => ingest.start(), stop: () => ingest.stop() });
     }
     let httpPort: number | null = null;
     if (roles.has('api')) {

@@ -32,6 +32,11 @@ export class Ingest {
     await this.ctx.mqtt.subscribeIngest(filters, (topic, payload, packet) => this.handle(topic, payload, packet));
   }
 
+  /** Takes no new messages and lets the ones in hand commit and be acknowledged (graceful shutdown). */
+  stop(): Promise<void> {
+    return this.ctx.mqtt.stopIngest();
+  }
+
   /** One inbound message. Throws only for infrastructure failures (the gateway then retries before acking). */
   async handle(topic: string, payload: Buffer, packet?: IPublishPacket): Promise<void> {
     const started = process.hrtime.bigint();

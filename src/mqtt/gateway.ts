@@ -25,11 +25,20 @@ export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPa
 const ONLINE = JSON.stringify({ state: 'online' });
 const OFFLINE = JSON.stringify({ state: 'offline' });
 
+/** How long a graceful stop of ingest waits for the messages in hand to commit and be acknowledged. */
+const INGEST_DRAIN_MS = 2_500;
+/** With a shared subscription, how long no message may have come before the drain counts as done. */
+const INGEST_QUIET_MS = 200;
+
 export class MqttGateway {
   private pub?: MqttClient;
   private sub?: MqttClient;
   private handler?: MessageHandler;
   private filters: string[] = [];
+  /** Set by stopIngest(): no new message is handled, and no resubscription. */
+  private ingestStopping = false;
+  /** Messages being handled, the chain of their PUBACKs, and when the last one arrived (see pipelineAcks). */
+  private readonly pipeline = { inFlight: 0, acks: Promise.resolve(), lastArrival: 0 };
   private readonly extraHandlers: Array<{ filter: string; fn: (topic: string, payload: Buffer) => void }> = [];
 
   constructor(
@@ -136,7 +145,7 @@ export class MqttGateway {
     await this.subscribeAll(client);
     client.on('connect', (ack) => {
       // A session the broker did not keep has lost its subscriptions: subscribe again.
-      if (!ack.sessionPresent) void this.subscribeAll(client);
+      if (!ack.sessionPresent && !this.ingestStopping) void this.subscribeAll(client);
     });
   }
 
@@ -148,25 +157,29 @@ export class MqttGateway {
    */
   private pipelineAcks(client: MqttClient) {
     const owed = new Map<number, Promise<void>>();
-    let ackChain: Promise<void> = Promise.resolve();
+    const pipeline = this.pipeline;
     let generation = 0;
-    let inFlight = 0;
     const waiters: Array<() => void> = [];
     client.on('connect', () => {
       generation += 1;
       owed.clear();
     });
     const release = () => {
-      inFlight -= 1;
+      pipeline.inFlight -= 1;
       waiters.shift()?.();
     };
     client.handleMessage = (packet, callback) => {
+      // Stopping a persistent session: leave it unhandled and unacknowledged (and stop reading), so that the broker
+      // delivers it again to the next ingest process. (A shared subscription is unsubscribed instead, and what the
+      // broker had already routed to us is still handled: nobody else would get it.)
+      if (this.ingestStopping && !this.opts.sharedGroup) return;
+      pipeline.lastArrival = Date.now();
       const work = this.runHandler(packet);
-      inFlight += 1;
+      pipeline.inFlight += 1;
       work.then(release, release);
       if (packet.qos > 0 && packet.messageId !== undefined) owed.set(packet.messageId, work);
       // Let MQTT.js read the next message now, unless too many are being handled already.
-      if (inFlight < this.opts.maxInFlight) callback();
+      if (pipeline.inFlight < this.opts.maxInFlight) callback();
       else waiters.push(() => callback());
     };
     type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
@@ -177,7 +190,7 @@ export class MqttGateway {
       if (!work) return send(packet, cb, ...rest);
       owed.delete(packet.messageId!);
       const gen = generation;
-      ackChain = ackChain
+      pipeline.acks = pipeline.acks
         .then(() => work)
         .then(
           () => {
@@ -234,8 +247,44 @@ export class MqttGateway {
     return this.publish({ topic, payload: JSON.stringify(body), qos: opts.qos ?? 1, retain: opts.retain });
   }
 
+  /**
+   * Graceful end of ingest (SIGTERM), before the workers and queues it needs are closed: take no new messages, let
+   * those in hand commit and be acknowledged, then close the ingest connection. A shared subscription is
+   * unsubscribed first, so the broker gives the group's next messages to the other members (a clean session's
+   * unacknowledged messages would be lost with it). A persistent session keeps its subscriptions, so the broker
+   * queues events for it while the process is down, and what arrives now is left for the next process.
+   */
+  async stopIngest(): Promise<void> {
+    const client = this.sub;
+    if (!client || this.ingestStopping) return;
+    this.ingestStopping = true;
+    const deadline = Date.now() + INGEST_DRAIN_MS;
+    if (this.opts.sharedGroup && client.connected) {
+      const filters = this.filters.map((f) => `$share/${this.opts.sharedGroup}/${f}`);
+      await Promise.race([client.unsubscribeAsync(filters), sleep(Math.max(0, deadline - Date.now()))]).catch((err: unknown) =>
+        this.log.warn({ err }, 'could not unsubscribe ingest'),
+      );
+    }
+    const p = this.pipeline;
+    const quietFor = this.opts.sharedGroup ? INGEST_QUIET_MS : 0;
+    while (Date.now() < deadline && (p.inFlight > 0 || Date.now() - p.lastArrival < quietFor)) await sleep(20);
+    // The PUBACKs of what was handled go out in order, after their commits.
+    await Promise.race([p.acks, sleep(Math.max(0, deadline - Date.now()))]);
+    if (p.inFlight > 0) {
+      this.log.warn(
+        { inFlight: p.inFlight },
+        this.opts.sharedGroup
+          ? 'ingest stopped with messages not committed (Redis away?); a clean shared session does not get them again'
+          : 'ingest stopped with messages not committed (Redis away?); the broker delivers them again to the next ingest',
+      );
+    }
+    await client.endAsync().catch(() => undefined);
+    this.sub = undefined;
+    this.log.info('ingest stopped');
+  }
+
   async stop(): Promise<void> {
-    if (this.sub) await this.sub.endAsync().catch(() => undefined);
+    await this.stopIngest();
     if (this.pub) {
       await this.pub
         .publishAsync(this.topics.bridgeState(), OFFLINE, { qos: 1, retain: true })
@@ -273,6 +322,8 @@ function connectError(url: string, err: unknown): InfraError {
   }
   return new InfraError(`MQTT_URL: cannot connect to ${where}: ${message}${hint}`);
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** MQTT filter match (`+` one level, `#` the rest). */
 export function topicMatches(filter: string, topic: string): boolean {
