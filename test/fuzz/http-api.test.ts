@@ -51,6 +51,8 @@ interface Req {
   mustFail: boolean;
   /** The user a path names, when it is an allowed id: once created by an earlier PUT, requests about it may succeed. */
   pathUser?: string;
+  /** Served by a third-party router (bull-board) with its own error shape. */
+  foreign?: boolean;
 }
 
 /** Users the fuzzing itself created (PUT /api/users/{id} with a valid id and body). */
@@ -287,6 +289,10 @@ async function exercise(req: Req, target: string): Promise<void> {
     return;
   }
   expect(r.status, answer).toBeGreaterThanOrEqual(400);
+  if (req.foreign) {
+    expect(await snapshot(), `state changed by ${answer}`).toEqual(baseline);
+    return;
+  }
   expect(r.headers.get('content-type') ?? '', answer).toMatch(/^application\/json/);
   const body = r.body as { error?: unknown; detail?: unknown };
   expect(body?.error, answer).toMatch(/^[a-z][a-z_]*$/);
@@ -426,6 +432,30 @@ describe('HTTP API under generated query strings and path ids', () => {
       return { method, path: path(raw), headers: hasBody ? JSON_TYPE : {}, ...(hasBody ? { body: utf8('{}') } : {}), kind: 'path id', mustFail: !creates, ...(pathUser ? { pathUser } : {}) };
     });
     await fuzz('path ids', arb, 150, { lists: true });
+  }, 60_000 * FUZZ_SCALE);
+});
+
+describe('HTTP paths outside the API under generated input', () => {
+  it('the dashboard, the queue board and unknown paths never answer 5xx to a GET, and change nothing', async () => {
+    const segment = fc.oneof(
+      fc.constantFrom('dashboard', 'app.js', 'config.json', 'vendor', 'admin', 'queues', 'api', 'redis', 'stats', 'nudges', 'heat', 'routines', 'logs', '%', '%zz', '%2F', '...', 'index.html', '__proto__'),
+      // Non-empty: `//x` would be read as a URL with host x.
+      fc.string({ minLength: 1, maxLength: 12 }).map(encodeURIComponent),
+    );
+    const q = fc.array(fc.tuple(fc.constantFrom('activeQueue', 'page', 'jobsPerPage', 'status', 'token', 'user', 'days', 'x'), fc.oneof(fc.constantFrom('-1', '0', 'abc', '%zz', '1e309', 'nudges', ''), fc.string({ maxLength: 8 }).map(encodeURIComponent))), { maxLength: 4 });
+    const arb = fc
+      .tuple(fc.constantFrom('/', '/dashboard/', '/admin/queues/', '/admin/queues/api/queues/'), fc.array(segment, { maxLength: 4 }), q)
+      .filter(([, segs]) => !segs.some((x) => /^(\.|%2e){1,2}$/i.test(x)))
+      .map(([root, segs, pairs]): Req => ({
+        method: 'GET',
+        path: `${root}${segs.join('/')}${pairs.length ? `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}` : ''}`,
+        headers: {},
+        kind: 'path',
+        mustFail: false,
+        // bull-board answers its own error shape: only "never 5xx, changes nothing" holds there.
+        foreign: root.startsWith('/admin/queues'),
+      }));
+    await fuzz('GET outside /api', arb, 60, { lists: true });
   }, 60_000 * FUZZ_SCALE);
 });
 
