@@ -1,8 +1,13 @@
-// Counts the generated cases each fuzz target really ran, prints them, and writes them under test-artifacts/fuzz/
-// (git-ignored) with a merged total in test-artifacts/fuzz/summary.json, so a CI note can quote the figures.
+// What every fuzz file shares: the count of generated cases each target really ran (printed, and written under
+// test-artifacts/fuzz/, git-ignored, with a merged total in summary.json for the CI note), seeds and FUZZ_SCALE.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { REPO_ROOT } from '../support/service-process.js';
+
+// fast-check picks a fresh seed per property and prints it (with the path) when one fails; FUZZ_SEED=<seed>
+// replays that seed in every property of the file.
+if (process.env.FUZZ_SEED) fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED) | 0 });
 
 const DIR = join(REPO_ROOT, 'test-artifacts', 'fuzz');
 
