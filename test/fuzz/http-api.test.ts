@@ -241,6 +241,22 @@ async function settled(): Promise<Snapshot> {
 
 let baseline: Snapshot;
 
+/**
+ * Ends what a generated valid request may have started and would change on its own later (a heat session's timer,
+ * a routine's next step), so that the phases after it see a state that holds still.
+ */
+async function quiesce(): Promise<void> {
+  const heat = await svc.fetchJson('/api/users/ana/heat', { method: 'DELETE' });
+  expect([200, 404], JSON.stringify(heat.body)).toContain(heat.status);
+  const routines = await svc.fetchJson('/api/users/ana/routines');
+  const current = (routines.body as { current?: { routineId?: string } | null }).current;
+  if (current?.routineId) {
+    const r = await svc.fetchJson(`/api/users/ana/routines/${current.routineId}`, { method: 'DELETE' });
+    expect([200, 404], JSON.stringify(r.body)).toContain(r.status);
+  }
+  await settled();
+}
+
 /** A stored device must be one unknot can hear: a report on its own state topic is read as coming from it. */
 function expectReadable(device: Device, answer: string): void {
   const base = h.ns.baseTopic;
@@ -361,12 +377,14 @@ describe('HTTP API under generated bodies', () => {
   it('POST /api/users/{userId}/snooze and /heat', async () => {
     await fuzz('POST /api/users/ana/snooze', withBody('POST', '/api/users/ana/snooze', FIELDS.snooze), 40);
     await fuzz('POST /api/users/ana/heat', withBody('POST', '/api/users/ana/heat', FIELDS.heat), 80);
+    await quiesce();
   }, 60_000 * FUZZ_SCALE);
 
   it('POST /api/users/{userId}/pain, /clearance and /routines', async () => {
     await fuzz('POST /api/users/ana/pain', withBody('POST', '/api/users/ana/pain', FIELDS.pain), 70);
     await fuzz('POST /api/users/ana/clearance', withBody('POST', '/api/users/ana/clearance', FIELDS.clearance), 40);
     await fuzz('POST /api/users/ana/routines', withBody('POST', '/api/users/ana/routines', FIELDS.routines), 40);
+    await quiesce();
   }, 60_000 * FUZZ_SCALE);
 });
 
