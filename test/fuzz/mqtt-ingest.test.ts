@@ -34,7 +34,8 @@ const replay = `replay with FUZZ_SEED=${SEED} npx vitest run test/fuzz/mqtt-inge
 beforeAll(async () => {
   console.log(`[fuzz] mqtt-ingest seed ${SEED} (${replay})`);
   // Real time (scale 1) and a long break interval: nothing the service does on its own changes the state meanwhile.
-  h = await harness('fzmqtt', { UNKNOT_TIME_SCALE: '1', UNKNOT_HA_DISCOVERY: 'false', UNKNOT_API_RATE_LIMIT: '0' });
+  // Home Assistant discovery on: its command topics are MQTT input too.
+  h = await harness('fzmqtt', { UNKNOT_TIME_SCALE: '1', UNKNOT_HA_DISCOVERY: 'true', UNKNOT_API_RATE_LIMIT: '0' });
   svc = await h.start();
   const base = h.ns.baseTopic;
   topics = new Topics({ base, z2m: `${base}-z2m`, haPrefix: `${base}-ha` });
@@ -94,6 +95,27 @@ function refusedPayloads(target: string, device: Device, topic: string, arb: fc.
   const ctx = { topics, now: Date.now() };
   const refused = arb.filter((p) => !m.adapter.parse(device, m.match, p, ctx).ok);
   return fc.sample(refused, { numRuns: n, seed: SEED + seedOffset }).map((payload) => ({ target, topic, payload, counted: true }));
+}
+
+/**
+ * The other MQTT input: Home Assistant's snooze button and heat switch (only PRESS, ON and OFF are commands; the rest
+ * is counted as rejected, as is a user id that is not allowed), its status topic, and Shelly RPC replies.
+ */
+function otherInputCases(): Case[] {
+  const base = topics.base;
+  const text = hostilePayload(plainValue.map((b) => b.toString('utf8')));
+  const notCommand = (valid: (t: string) => boolean) =>
+    text.filter((p) => p.length > 64 || !valid(p.toString('utf8').trim().toUpperCase()));
+  const sample = (arb: fc.Arbitrary<Buffer>, n: number, offset: number) => fc.sample(arb, { numRuns: n, seed: SEED + offset });
+  const n = Math.max(1, Math.floor(PER_ADAPTER / 8));
+  const badUser = fc.constantFrom('a b', 'ü', 'x'.repeat(65), '..', 'ana%', '*');
+  return [
+    ...sample(notCommand((t) => t === 'PRESS'), n, 300).map((payload) => ({ target: 'home assistant', topic: `${base}/users/ana/snooze/set`, payload, counted: true })),
+    ...sample(notCommand((t) => t === 'ON' || t === 'OFF'), n, 301).map((payload) => ({ target: 'home assistant', topic: `${base}/users/ana/heat/set`, payload, counted: true })),
+    ...fc.sample(badUser, { numRuns: 10, seed: SEED + 302 }).map((u, i) => ({ target: 'home assistant', topic: `${base}/users/${u}/${i % 2 ? 'heat' : 'snooze'}/set`, payload: Buffer.from(i % 2 ? 'ON' : 'PRESS'), counted: true })),
+    ...sample(text.filter((p) => p.toString('utf8').trim() !== 'online'), n, 303).map((payload) => ({ target: 'home assistant', topic: topics.haStatus(), payload, counted: false })),
+    ...sample(hostilePayload(deviceJsonText), n, 304).map((payload) => ({ target: 'shelly rpc replies', topic: `${topics.shellyReplySrc()}/rpc`, payload, counted: false })),
+  ];
 }
 
 /** Topics around the registered ones with odd device ids or names; each carries an otherwise good event. */
@@ -187,6 +209,7 @@ describe('MQTT ingest under generated bad input', () => {
       ...refusedPayloads('shelly', devices.plug, `${shellyPrefix}/events/rpc`, frames, third, 9),
       ...refusedPayloads('shelly', devices.plug, `${shellyPrefix}/online`, plain, PER_ADAPTER - 2 * third, 10),
       ...oddTopicCases(),
+      ...otherInputCases(),
     ];
     // Fixed examples of every hostile kind, whatever the sample holds.
     const watchTopic = topics.deviceEvent('ana-watch');
