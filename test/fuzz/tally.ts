@@ -46,7 +46,7 @@ export function tally(file: string): Tally {
       );
       try {
         mkdirSync(DIR, { recursive: true });
-        writeFileSync(join(DIR, `${file}.json`), `${JSON.stringify({ file, total, seconds, targets, notes: Object.fromEntries(notes), at: new Date().toISOString(), ...extra }, null, 2)}\n`);
+        writeFileSync(join(DIR, `${file}.json`), `${JSON.stringify({ file, total, seconds, scale: FUZZ_SCALE, targets, notes: Object.fromEntries(notes), at: new Date().toISOString(), ...extra }, null, 2)}\n`);
         // Whichever fuzz file finishes last leaves the merged figures of this run behind.
         const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && f !== 'summary.json');
         const all = files
