@@ -121,8 +121,12 @@ export class Sessions {
     await this.afterCommit(device.userId, c.result.effects, c.before, c.state, policy, profile);
     if (c.result.outcome !== 'applied') {
       this.ctx.metrics.eventsStale.inc({ outcome: c.result.outcome });
-      // A duplicate may be the redelivery of a message whose effects never ran: make sure they exist.
-      if (c.result.outcome === 'duplicate' || opts.redelivered) await this.reconcile(device.userId);
+      // A duplicate may be the redelivery of a message whose effects never ran: make sure they exist, the retained
+      // state included (test/e2e/faults.test.ts: after a Redis kill it could stay stale until the next change).
+      if (c.result.outcome === 'duplicate' || opts.redelivered) {
+        await this.reconcile(device.userId);
+        await this.publishState(device.userId);
+      }
     }
     return c.result.outcome;
   }

@@ -214,7 +214,9 @@ export class MqttGateway {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.handler!(packet.topic, payload, packet);
+        // To the handler a retry is a redelivery: the attempt before may have committed and then lost its effects
+        // (Redis went away in between), and a redelivered message makes the handler see that they all exist.
+        await this.handler!(packet.topic, payload, attempt === 0 ? packet : { ...packet, dup: true });
         return;
       } catch (err) {
         // Infrastructure trouble (Redis away): hold this message, and with it the stream, until it commits.

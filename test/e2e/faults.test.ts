@@ -71,6 +71,17 @@ async function waitAllSitting(hh: Harness, ids: string[], timeoutMs: number, wha
   });
 }
 
+/** What a failing test prints about a service: readiness, event counters and its last warnings and errors. */
+async function diagnose(svc: ServiceHandle): Promise<string> {
+  const ready = await svc.fetchJson('/readyz').then((r) => `${r.status} ${JSON.stringify(r.body)}`, (e: Error) => e.message);
+  const metrics = await metricsOf(svc).then(
+    (m) => m.split('\n').filter((l) => /^unknot_events_(received|stale|rejected)_total/.test(l)).join('; '),
+    (e: Error) => e.message,
+  );
+  const logs = svc.logs().filter((e) => e.json && (e.json.level as number) >= 40).slice(-15).map((e) => e.line.slice(0, 300));
+  return `${svc.label}: /readyz ${ready}; ${metrics}\nlast warnings:\n${logs.join('\n')}`;
+}
+
 /** Per user, how many entries of each type its adherence log has. */
 async function logCounts(svc: ServiceHandle, ids: string[]): Promise<Map<string, Record<string, number>>> {
   const counts = new Map<string, Record<string, number>>();
@@ -130,7 +141,11 @@ describe('Redis killed and restarted during an ingest burst', () => {
     const appliedWhileDown = sittingUsers(h).size - appliedBeforeKill;
 
     await redis.start();
-    await waitAllSitting(h, ids, 30_000, 'after the Redis restart');
+    await waitAllSitting(h, ids, 30_000, 'after the Redis restart').catch(async (err: Error) => {
+      const missing = ids.filter((u) => !sittingUsers(h!).has(u));
+      const logged = await Promise.all(missing.slice(0, 5).map(async (u) => `${u}: ${(await adherence(svc, u)).map((e) => e.type).join(',') || 'nothing logged'}`));
+      throw new Error(`${err.message}\n${logged.join('; ')}\n${await diagnose(svc)}`);
+    });
     expect((await svc.fetchJson('/readyz')).status).toBe(200);
     const counts = await logCounts(svc, ids);
     const metrics = await metricsOf(svc);
