@@ -367,8 +367,9 @@ describe('kill -9 of a worker with jobs active', () => {
     expect(figures.offsLost).toBe(0);
     expect(doubled(nudges).filter((c) => !inDoubt(c))).toEqual([]);
     expect(doubled(offs).filter((c) => !inDoubt(c))).toEqual([]);
+    // One nudge job sends one nudge, so only the jobs the dead worker held can come back as doubles. (Not so for
+    // OFFs: one heat-sweep job may hold the claims of many.)
     expect(figures.nudgesDoubled).toBeLessThanOrEqual(activeAtKill.nudges);
-    expect(figures.offsDoubled).toBeLessThanOrEqual(activeAtKill.heat);
     // A doubled nudge is the same nudge (same id), so a device or automation that keys on nudgeId shows it once.
     for (const c of doubled(nudges)) expect(new Set(c.map((m) => (m.json as { nudgeId: string }).nudgeId)).size).toBe(1);
     expect(ids.filter((u) => ons.get(u)?.length !== 1)).toEqual([]);

@@ -1,6 +1,6 @@
 // What the fault tests measured (events sent and applied, duplicates, losses, commands expected and sent), kept in
 // test-artifacts/faults.json (one entry per test, merged) and printed as one line per test for the closing note.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './service-process.js';
 import type { ServiceHandle } from './service-process.js';
@@ -12,17 +12,31 @@ const FILE = join(REPO_ROOT, 'test-artifacts', 'faults.json');
 export async function recordFigures(test: string, figures: Figures): Promise<void> {
   console.log(`[faults] ${test}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
-  let all: Record<string, unknown> = {};
-  try {
-    all = JSON.parse(await readFile(FILE, 'utf8')) as Record<string, unknown>;
-  } catch {
-    all = {};
+  // Two test files may record at once: a lock directory (mkdir is atomic) around read-merge-write, and the file
+  // written whole and renamed. A lock left by a crashed run is taken over after a second.
+  const lock = `${FILE}.lock`;
+  for (let i = 0; i < 50; i++) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
-  all[test] = { ...figures, recordedAt: new Date().toISOString() };
-  // Two test files may write at once: write whole and rename, so the file is never half written.
-  const tmp = `${FILE}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`);
-  await rename(tmp, FILE);
+  try {
+    let all: Record<string, unknown> = {};
+    try {
+      all = JSON.parse(await readFile(FILE, 'utf8')) as Record<string, unknown>;
+    } catch {
+      all = {};
+    }
+    all[test] = { ...figures, recordedAt: new Date().toISOString() };
+    const tmp = `${FILE}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`);
+    await rename(tmp, FILE);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 /** Sum of a Prometheus counter over all its label sets, optionally only those whose labels contain `labels`. */
