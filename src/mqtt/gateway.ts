@@ -37,6 +37,8 @@ export class MqttGateway {
   private filters: string[] = [];
   /** Set by stopIngest(): no new message is handled, and no resubscription. */
   private ingestStopping = false;
+  /** Set by stop(): this instance's own offline bridge state is not answered with online. */
+  private stopping = false;
   /** Messages being handled, the chain of their PUBACKs, and when the last one arrived (see pipelineAcks). */
   private readonly pipeline = { inFlight: 0, acks: Promise.resolve(), lastArrival: 0 };
   private readonly extraHandlers: Array<{ filter: string; fn: (topic: string, payload: Buffer) => void }> = [];
@@ -90,6 +92,12 @@ export class MqttGateway {
       for (const h of this.extraHandlers) if (topicMatches(h.filter, topic)) h.fn(topic, payload);
     });
     await announce();
+    // Instances share one bridge state. When another one goes offline (stopped in a rolling restart, or its will
+    // after a crash) while this one runs, say online again: otherwise Home Assistant shows the whole service
+    // unavailable although it still works.
+    await this.subscribe(this.topics.bridgeState(), (_topic, payload) => {
+      if (!this.stopping && bridgeStateOf(payload) === 'offline') void announce();
+    });
   }
 
   get connected(): boolean {
@@ -286,6 +294,7 @@ export class MqttGateway {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.stopIngest();
     if (this.pub) {
       await this.pub
@@ -326,6 +335,14 @@ function connectError(url: string, err: unknown): InfraError {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function bridgeStateOf(payload: Buffer): unknown {
+  try {
+    return (JSON.parse(payload.toString('utf8')) as { state?: unknown } | null)?.state;
+  } catch {
+    return undefined;
+  }
+}
 
 /** MQTT filter match (`+` one level, `#` the rest). */
 export function topicMatches(filter: string, topic: string): boolean {

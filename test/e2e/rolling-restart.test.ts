@@ -72,7 +72,7 @@ describe('rolling restart of two instances', () => {
       }
     })();
 
-    const shutdowns: Array<{ label: string; code: number | null; exitMs: number; offlineAfterMs: number; eventsPublishedBefore: number; publishedWhileStopping: number; committedWhileStopping: number; ingestDrainMs: number }> = [];
+    const shutdowns: Array<{ label: string; code: number | null; exitMs: number; offlineAfterMs: number; onlineAgainMs: number; eventsPublishedBefore: number; publishedWhileStopping: number; committedWhileStopping: number; ingestDrainMs: number }> = [];
     const restart = async (index: 0 | 1) => {
       const old = instances[index]!;
       const offline = h!.mqtt.messages(`${base}/bridge/state`).length;
@@ -91,17 +91,18 @@ describe('rolling restart of two instances', () => {
       const exitMs = exitAt - termAt;
       await burst;
       const publishedWhileStopping = acked.filter((t) => t >= termAt && t <= exitAt).length;
-      const bye = await h!.mqtt.waitFor(
-        (m: ReceivedMessage) => m.topic === `${base}/bridge/state` && (m.json as { state?: string }).state === 'offline' && h!.mqtt.messages(`${base}/bridge/state`).indexOf(m) >= offline,
-        5_000,
-      );
+      const bridge = (state: string, after: number) => (m: ReceivedMessage) =>
+        m.topic === `${base}/bridge/state` && (m.json as { state?: string }).state === state && h!.mqtt.messages(`${base}/bridge/state`).indexOf(m) >= after;
+      const bye = await h!.mqtt.waitFor(bridge('offline', offline), 5_000);
+      // The other instance still runs, and says so: the service as a whole is not shown unavailable.
+      const back = await h!.mqtt.waitFor(bridge('online', h!.mqtt.messages(`${base}/bridge/state`).indexOf(bye) + 1), 5_000);
       // Events this instance was still handling when SIGTERM came, and committed before it exited.
       const logs = old.logs();
       const termLine = logs.findIndex((e) => e.msg === 'shutting down');
       const committedWhileStopping = termLine < 0 ? 0 : logs.slice(termLine).filter((e) => e.msg === 'posture').length;
       const at = (msg: string) => Date.parse(String(logs.find((e) => e.msg === msg)?.json?.time));
       const ingestDrainMs = at('ingest stopped') - at('shutting down');
-      shutdowns.push({ label: old.label, code, exitMs, offlineAfterMs: bye.receivedAt - termAt, eventsPublishedBefore, publishedWhileStopping, committedWhileStopping, ingestDrainMs });
+      shutdowns.push({ label: old.label, code, exitMs, offlineAfterMs: bye.receivedAt - termAt, onlineAgainMs: back.receivedAt - bye.receivedAt, eventsPublishedBefore, publishedWhileStopping, committedWhileStopping, ingestDrainMs });
       const fresh = await h!.start({}, `${old.label}-again`);
       everyProcess.push(fresh);
       instances[index] = fresh;
@@ -155,6 +156,7 @@ describe('rolling restart of two instances', () => {
       eventsPublishedWhileStopping: shutdowns.map((s) => s.publishedWhileStopping).join('/'),
       eventsCommittedWhileStopping: shutdowns.map((s) => s.committedWhileStopping).join('/'),
       offlineAfterSigtermMs: shutdowns.map((s) => s.offlineAfterMs).join('/'),
+      bridgeOnlineAgainMs: shutdowns.map((s) => s.onlineAgainMs).join('/'),
       ingestDrainMs: shutdowns.map((s) => s.ingestDrainMs).join('/'),
     };
     await recordFigures('rolling-restart', figures);
