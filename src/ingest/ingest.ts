@@ -17,6 +17,13 @@ export interface ObservationHandlers {
 
 const ERROR_INTERVAL_MS = 1000;
 
+/**
+ * Errors that come from the data or the code, not from Redis or the broker being away (those are retried until
+ * they pass): e.g. a stored profile whose time zone this Node.js no longer knows (RangeError).
+ */
+export const isDeterministic = (err: unknown): boolean =>
+  err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError;
+
 export class Ingest {
   private readonly lastError = new Map<string, number>();
   private readonly chains = new Map<string, Promise<void>>();
@@ -88,6 +95,12 @@ export class Ingest {
       } catch (err) {
         if (err instanceof UnknotError) {
           this.reject(err.code, err.message, topic, device.deviceId);
+          continue;
+        }
+        if (isDeterministic(err)) {
+          // A retry would fail the same way and hold every message behind this one: refuse it instead.
+          this.ctx.log.error({ err, topic, deviceId: device.deviceId, userId: device.userId }, 'a message failed with an error that a retry would repeat');
+          this.reject('internal_error', `unknot could not handle this event (${(err as Error).message}); it is logged`, topic, device.deviceId);
           continue;
         }
         throw err;
