@@ -26,7 +26,7 @@ import {
 } from '../domain/heat.js';
 import type { Profile } from '../domain/profile.js';
 import type { HeatState, UserState } from '../domain/user-state.js';
-import { UnknotError, type Command, type Device, type HeatOffReason, type LogEntry } from '../domain/types.js';
+import { UnknotError, type Command, type Device, type HeatOffReason, type LogEntry, type OutboundMessage } from '../domain/types.js';
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import { Keys } from '../store/keys.js';
 import type { AppContext } from './context.js';
@@ -285,10 +285,20 @@ export class Heat {
       return 'done';
     }
     if (r.kind === 'not_due' || r.kind === 'wait') return { until: r.until };
+    // Taken over from a process that died while publishing: the broker's retained record says whether it got there.
+    if (r.takeover && (await this.offDelivered(userId, sessionId))) {
+      log.warn({ deviceId: r.deviceId }, 'heat OFF was delivered by a process that stopped before recording it: not sent again');
+      return this.recordOff(userId, sessionId, key);
+    }
     const device = await this.ctx.registry.getDevice(r.deviceId);
     try {
       if (device) {
-        await this.publish(device, { command: 'heat', state: 'off', sessionId, reason: r.reason }, r.reason);
+        await this.publish(device, { command: 'heat', state: 'off', sessionId, reason: r.reason }, r.reason, {
+          topic: this.ctx.topics.userLastHeatOff(userId),
+          payload: JSON.stringify({ sessionId, at: new Date(this.ctx.now()).toISOString() }),
+          qos: 1,
+          retain: true,
+        });
       } else {
         // Deleting a pad sends its OFF (hooks below); if that failed, its own auto-off is what is left.
         log.error({ deviceId: r.deviceId }, 'heat pad is gone from the registry: no address to send its OFF to');
@@ -301,6 +311,16 @@ export class Heat {
     const lateMs = Date.now() - r.offAt;
     log.info({ deviceId: r.deviceId, reason: r.reason, ...(r.reason === 'timer' ? { lateMs } : {}) }, 'heat OFF sent');
     return this.recordOff(userId, sessionId, key);
+  }
+
+  /** Did the broker get this session's OFF? Its retained last-OFF record, published right behind it, says so. */
+  private async offDelivered(userId: string, sessionId: string): Promise<boolean> {
+    const raw = await this.ctx.mqtt.readRetained(this.ctx.topics.userLastHeatOff(userId));
+    try {
+      return !!raw && (JSON.parse(raw.toString()) as { sessionId?: unknown }).sessionId === sessionId;
+    } catch {
+      return false;
+    }
   }
 
   private async recordOff(userId: string, sessionId: string, key: string): Promise<'sent'> {
@@ -447,10 +467,14 @@ export class Heat {
     return false;
   }
 
-  private async publish(device: Device, command: Command, reason: string): Promise<void> {
+  /**
+   * `record`: a retained message published right behind the command, on the same connection and in the same go,
+   * so that the broker holding it means the command got there too.
+   */
+  private async publish(device: Device, command: Command, reason: string, record?: OutboundMessage): Promise<void> {
     const messages = adapters[device.protocol].format(device, command, this.ctx.topics);
     if (messages.length === 0) throw new Error(`protocol ${device.protocol} has no heat command for device ${device.deviceId}`);
-    for (const m of messages) await this.ctx.mqtt.publish(m);
+    await Promise.all([...messages, ...(record ? [record] : [])].map((m) => this.ctx.mqtt.publish(m)));
     if (command.command === 'heat') this.ctx.metrics.heatCommands.inc({ state: command.state, reason });
   }
 

@@ -197,22 +197,43 @@ export class Sessions {
       throw new DelayedError();
     }
     if (r.kind === 'sent' || (r.kind === 'already' && !r.published)) {
+      // Sent but not recorded as published: a worker died in between, or its publish failed. The broker's retained
+      // record of the last nudge it got says which (publishNudge), so a nudge that went out is not sent twice.
+      if (r.kind === 'already' && (await this.nudgeDelivered(data.userId, r.nudgeId))) {
+        await this.recordPublished(data.userId, data.sessionId, r.level);
+        log.warn({ level: r.level, nudgeId: r.nudgeId }, 'nudge was delivered by a worker that stopped before recording it: not sent again');
+        return `delivered ${r.level}`;
+      }
       await this.publishNudge(data.userId, data.sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now);
       // Usually nobody wrote since the first commit, so its result stands in for a fresh read.
-      await this.ctx.store.transact(
-        data.userId,
-        (st) => {
-          const t = nudgePublished(st.session, data.sessionId, r.level);
-          return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined };
-        },
-        Promise.resolve({ v: c.v, state: c.state }),
-      );
+      await this.recordPublished(data.userId, data.sessionId, r.level, { v: c.v, state: c.state });
       this.ctx.metrics.nudgeLateness.observe(Math.max(0, Date.now() - data.dueAt) / 1000);
       log.info({ level: r.level, nudgeId: r.nudgeId, lateMs: Date.now() - data.dueAt }, 'nudge sent');
       return `sent ${r.level}`;
     }
     if (r.kind === 'ignored_logged') log.info('nudges ignored; no more for this session');
     return r.kind;
+  }
+
+  private async recordPublished(userId: string, sessionId: string, level: number, known?: Versioned): Promise<void> {
+    await this.ctx.store.transact(
+      userId,
+      (st) => {
+        const t = nudgePublished(st.session, sessionId, level);
+        return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined };
+      },
+      known ? Promise.resolve(known) : undefined,
+    );
+  }
+
+  /** Did the broker get this nudge? Its retained last-nudge record, published right behind it, says so. */
+  private async nudgeDelivered(userId: string, nudgeId: string): Promise<boolean> {
+    const raw = await this.ctx.mqtt.readRetained(this.ctx.topics.userLastNudge(userId));
+    try {
+      return !!raw && (JSON.parse(raw.toString()) as { nudgeId?: unknown }).nudgeId === nudgeId;
+    } catch {
+      return false;
+    }
   }
 
   private async publishNudge(
@@ -224,26 +245,30 @@ export class Sessions {
     policy: Policy,
     profile: Profile,
     now: number,
-  ) {
+  ): Promise<void> {
     const cur = s.base.cur;
     const sittingSeconds = cur ? Math.round((now - cur.startedAt) / 100) / 10 : 0;
     // The words speak in policy time, so a demo at a fast time scale still says "30 minutes".
     const message = nudgeMessage(level, sittingSeconds * this.ctx.config.timeScale, policy.maxNudges);
     const { topics, mqtt } = this.ctx;
-    const devices = this.ctx.registry.devicesOf(userId);
-    devices.catch(() => undefined); // awaited below, after the person's own nudge went out
-    await mqtt.publishJson(
-      topics.userNudge(userId),
-      // event_type lets a Home Assistant `event` entity take the payload as it is.
-      { nudgeId, userId, level, sittingSeconds, message, at: new Date(now).toISOString(), sessionId, maxNudges: profile.maxNudges, event_type: 'nudge' },
-      { qos: 1 },
-    );
-    await Promise.all(
-      (await devices)
+    const devices = await this.ctx.registry.devicesOf(userId);
+    const at = new Date(now).toISOString();
+    // All in one go, on one connection, so the broker takes them in this order: the retained record last, so that
+    // when it holds this nudgeId the nudge and the device commands reached the broker too.
+    const sent = [
+      mqtt.publishJson(
+        topics.userNudge(userId),
+        // event_type lets a Home Assistant `event` entity take the payload as it is.
+        { nudgeId, userId, level, sittingSeconds, message, at, sessionId, maxNudges: profile.maxNudges, event_type: 'nudge' },
+        { qos: 1 },
+      ),
+      ...devices
         .filter((d) => d.role === 'wearable' || d.role === 'hub')
         .flatMap((d) => adapters[d.protocol].format(d, { command: 'nudge', nudgeId, level, message }, topics))
         .map((m) => mqtt.publish(m)),
-    );
+      mqtt.publishJson(topics.userLastNudge(userId), { nudgeId, level, at }, { qos: 1, retain: true }),
+    ];
+    await Promise.all(sent);
     this.ctx.metrics.nudgesSent.inc({ level: String(level) });
   }
 

@@ -146,6 +146,9 @@ export class Users {
     const devices = await this.ctx.registry.deleteUser(userId);
     await this.ctx.store.delete(userId);
     await this.ctx.mqtt.publish({ topic: this.ctx.topics.userState(userId), payload: '', qos: 1, retain: true });
+    for (const topic of [this.ctx.topics.userLastNudge(userId), this.ctx.topics.userLastHeatOff(userId)]) {
+      await this.ctx.mqtt.publish({ topic, payload: '', qos: 1, retain: true });
+    }
     for (const h of this.hooks) await h.userDeleted?.(userId, devices);
   }
 

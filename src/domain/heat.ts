@@ -315,7 +315,8 @@ export function onReleased(s: HeatState, sessionId: string, token: string): Heat
 // --------------------------------------------------------------------------------------------------- OFF
 
 export type OffOutcome =
-  | { kind: 'claimed'; deviceId: string; reason: HeatOffReason; offAt: number }
+  /** `takeover`: a claim of someone else had lapsed (a process died while publishing): the OFF may have gone out. */
+  | { kind: 'claimed'; deviceId: string; reason: HeatOffReason; offAt: number; takeover: boolean }
   | { kind: 'not_due'; until: number }
   | { kind: 'wait'; until: number; why: string }
   | { kind: 'done'; why: string };
@@ -350,7 +351,7 @@ export function offDue(s0: HeatState, sessionId: string, token: string, now: num
     state: { ...s, current: { ...cur, offClaim: { token, until: now + leaseMs } } },
     effects,
     changed: true,
-    result: { kind: 'claimed', deviceId: cur.deviceId, reason: ended.reason, offAt: cur.offAt },
+    result: { kind: 'claimed', deviceId: cur.deviceId, reason: ended.reason, offAt: cur.offAt, takeover: !!cur.offClaim },
   };
 }
 

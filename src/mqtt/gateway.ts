@@ -247,6 +247,24 @@ export class MqttGateway {
     await this.pub!.subscribeAsync(group ? `$share/${group}/${filter}` : filter, { qos: 1 });
   }
 
+  /**
+   * The retained message on `topic` as the broker holds it now, or null if there is none: a connection of its own
+   * subscribes, and a broker sends a retained message right after granting the subscription (waited for `graceMs`).
+   * For rare checks only (after a crash): it costs a connection.
+   */
+  async readRetained(topic: string, graceMs = 500): Promise<Buffer | null> {
+    assertTopicPart(topic, 'retained topic');
+    const client = await mqtt.connectAsync(this.opts.url, this.clientOptions('probe', { reconnectPeriod: 0 }));
+    try {
+      const got = new Promise<Buffer>((resolve) => client.on('message', (t, payload, packet) => t === topic && packet.retain && resolve(payload)));
+      await client.subscribeAsync(topic, { qos: 1 });
+      const payload = await Promise.race([got, sleep(graceMs).then(() => null)]);
+      return payload && payload.length > 0 ? payload : null;
+    } finally {
+      await client.endAsync().catch(() => undefined);
+    }
+  }
+
   async publish(msg: OutboundMessage): Promise<void> {
     assertTopicPart(msg.topic, 'publish topic');
     if (msg.topic.startsWith('$')) throw new Error(`refusing to publish to ${msg.topic}`);

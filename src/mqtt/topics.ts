@@ -46,6 +46,10 @@ export class Topics {
   bridgeState = () => joinTopic(this.base, 'bridge', 'state');
   userState = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'state');
   userNudge = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'nudge');
+  /** Retained `{nudgeId, at}` of the last nudge the broker got: how a worker's successor knows it went out. */
+  userLastNudge = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'last-nudge');
+  /** Retained `{sessionId, at}` of the last heat OFF the broker got, as userLastNudge for nudges. */
+  userLastHeatOff = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'last-heat-off');
   /** Extension: retained figures of the user's local today (Home Assistant's compliance sensor reads it). */
   userAdherence = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'adherence');
   /** Extension: HA button and switch command topics for a user. */

@@ -293,7 +293,7 @@ describe('heat: the OFF', () => {
     const { state, session } = started(empty(), {}, p600);
     const s1 = onOut(state, session.sessionId, NOW + 3);
     const t = offDue(s1, session.sessionId, 'a', session.offAt + 4);
-    expect(t.result).toEqual({ kind: 'claimed', deviceId: 'pad-1', reason: 'timer', offAt: session.offAt });
+    expect(t.result).toEqual({ kind: 'claimed', deviceId: 'pad-1', reason: 'timer', offAt: session.offAt, takeover: false });
     expect(logs(t.effects)).toEqual([{ type: 'heat_off', at: session.offAt + 4, sessionId: session.sessionId, reason: 'timer', deviceId: 'pad-1' }]);
     expect(t.state.current?.ended).toEqual({ at: session.offAt + 4, reason: 'timer' });
     expect(t.state.lastEndedAt).toBe(session.offAt + 4);
@@ -337,9 +337,10 @@ describe('heat: the OFF', () => {
   it('a lapsed or released OFF claim is taken over (the OFF is never lost)', () => {
     const { state, session } = started(empty(), {}, p600);
     const t = offDue(state, session.sessionId, 'a', session.offAt);
-    expect(offDue(t.state, session.sessionId, 'b', session.offAt + CLAIM_LEASE_MS).result.kind).toBe('claimed');
+    // A lapsed claim may have been published by its dead holder: the taker is told so (it asks the broker).
+    expect(offDue(t.state, session.sessionId, 'b', session.offAt + CLAIM_LEASE_MS).result).toMatchObject({ kind: 'claimed', takeover: true });
     const released = offReleased(t.state, session.sessionId, 'a').state;
-    expect(offDue(released, session.sessionId, 'b', session.offAt + 1).result.kind).toBe('claimed');
+    expect(offDue(released, session.sessionId, 'b', session.offAt + 1).result).toMatchObject({ kind: 'claimed', takeover: false });
   });
 
   it('a job for a session that is no longer current does nothing', () => {
