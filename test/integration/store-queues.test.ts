@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { AdherenceLog } from '../../src/store/adherence-log.js';
 import { Keys } from '../../src/store/keys.js';
 import { Registry } from '../../src/store/registry.js';
-import { StateStore } from '../../src/store/state-store.js';
+import { parseState, serializeState, StateStore } from '../../src/store/state-store.js';
+import { newUserState, type UserState } from '../../src/domain/user-state.js';
 import { Queues, jobIds, type NudgeJob } from '../../src/queues/queues.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { createRedis } from '../../src/store/redis.js';
@@ -62,6 +63,21 @@ describe('StateStore', () => {
 });
 
 describe('StateStore format', () => {
+  it('leaves out the parts still at their initial value and reads every state back unchanged', () => {
+    const fresh = newUserState('ab12cd');
+    expect(serializeState(fresh)).not.toMatch(/"heat"|"routine"/);
+    expect(parseState(serializeState(fresh))).toEqual(fresh);
+    const busy: UserState = {
+      ...fresh,
+      heat: { current: null, lastEndedAt: 1_700_000_000_000, seq: 3, watchdog: { pad: 1_700_000_000_500 } },
+      routineSeq: 2,
+    };
+    expect(serializeState(busy)).toMatch(/"heat"/);
+    expect(parseState(serializeState(busy))).toEqual(busy);
+    // A document written whole (before this) reads the same.
+    expect(parseState(JSON.stringify(busy))).toEqual(busy);
+  });
+
   it('reads a state stored as a hash {v, doc} by an earlier version and replaces it on the next write', async () => {
     prefix = uniqueNamespace('casfmt').prefix;
     const keys = new Keys(prefix);
