@@ -8,29 +8,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { connectClient } from '../support/mqtt-client.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
-import { REPO_ROOT, startService } from '../support/service-process.js';
+import { runExpectingExit, startService } from '../support/service-process.js';
 import { freePort, killOnExit, pingRedis } from '../support/services.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 
-/** Runs the service expecting it to refuse to start; returns its exit code and stderr. */
-function runExpectingExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, HTTP_PORT: '0', ...env },
-    });
-    killOnExit(child);
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => (stdout += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stderr, stdout });
-    });
-  });
-}
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -2,16 +2,15 @@
 // registered devices let each device publish only its own event topic and read only its own command and error
 // topics, and give the service what it needs. Devices are registered through the API, the files regenerated
 // and Mosquitto reloaded (SIGHUP), as an operator would.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
-import { REPO_ROOT, startService, type ServiceHandle } from '../support/service-process.js';
+import { REPO_ROOT, runToExit, startService, type ServiceHandle } from '../support/service-process.js';
 import { connectOnce, freePort, startMosquitto, type Broker } from '../support/secure-broker.js';
-import { killOnExit } from '../support/services.js';
 import { adherence, eventually, putDevice, putUser, sleep } from '../support/unknot.js';
 
 const SERVICE_PASSWORD = 'service-password-for-acl-test';
@@ -36,24 +35,7 @@ let printed: Map<string, string>;
 const clients: MqttClient[] = [];
 
 /** Runs `npm run mosquitto-auth -- …` (the script itself, through tsx) and returns its output. */
-function generate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/mosquitto-auth.ts', '--out', gen, ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...genEnv },
-    });
-    killOnExit(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const generate = (args: string[]) => runToExit('scripts/mosquitto-auth.ts', ['--out', gen, ...args], genEnv, 30_000);
 
 const passwordsIn = (stdout: string) =>
   new Map([...stdout.matchAll(/^ {2}(\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as [string, string]));

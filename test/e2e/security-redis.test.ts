@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { uniqueNamespace } from '../support/namespace.js';
 import { startService } from '../support/service-process.js';
-import { runExpectingExit } from '../support/secure-broker.js';
+import { runExpectingExit } from '../support/service-process.js';
 import { freePort, killOnExit, pingRedis } from '../support/services.js';
 import { eventually } from '../support/unknot.js';
 

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { startService } from '../support/service-process.js';
-import { connectOnce, freePort, makePki, runExpectingExit, startMosquitto, type Broker, type Pki } from '../support/secure-broker.js';
+import { connectOnce, freePort, makePki, startMosquitto, type Broker, type Pki } from '../support/secure-broker.js';
+import { runExpectingExit } from '../support/service-process.js';
 import { adherence, eventually, putDevice, putUser } from '../support/unknot.js';
 
 const SERVICE_PASSWORD = 'service-secret-1';

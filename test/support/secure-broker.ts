@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { REPO_ROOT } from './service-process.js';
 import { freePort, killOnExit } from './services.js';
 
 export interface Pki {
@@ -108,23 +107,3 @@ export function connectOnce(url: string, opts: IClientOptions): Promise<MqttClie
   return connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5_000, clean: true, ...opts }, false);
 }
 
-/** Runs unknot expecting it to exit during start-up; returns its exit code and output. */
-export function runExpectingExit(env: Record<string, string | undefined>, timeoutMs = 25_000): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const clean: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, HTTP_PORT: '0', ...env })) {
-      if (v !== undefined) clean[k] = v;
-    }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO_ROOT, env: clean });
-    killOnExit(child);
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => (stdout += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stderr, stdout });
-    });
-  });
-}

@@ -9,6 +9,40 @@ import { killOnExit } from './services.js';
 /** The repository root: two levels up from test/support/. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+export interface ExitResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a TypeScript entry point of the repository (`node --import tsx <script> …args`) to its end, with only PATH,
+ * HOME and `env` in its environment (undefined values left out), killed after `timeoutMs`.
+ */
+export function runToExit(script: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number): Promise<ExitResult> {
+  return new Promise((resolve) => {
+    const clean: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env })) {
+      if (v !== undefined) clean[k] = v;
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, env: clean });
+    killOnExit(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs unknot expecting it to exit during start-up; returns its exit code and output. */
+export const runExpectingExit = (env: Record<string, string | undefined>, timeoutMs = 25_000): Promise<ExitResult> =>
+  runToExit('src/main.ts', [], { HTTP_PORT: '0', ...env }, timeoutMs);
+
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 const TAIL_LINES = 40;
