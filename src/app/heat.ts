@@ -286,7 +286,7 @@ export class Heat {
     }
     if (r.kind === 'not_due' || r.kind === 'wait') return { until: r.until };
     // Taken over from a process that died while publishing: the broker's retained record says whether it got there.
-    if (r.takeover && (await this.offDelivered(userId, sessionId))) {
+    if (r.takeover && (await this.ctx.mqtt.retainedHas(this.ctx.topics.userLastHeatOff(userId), 'sessionId', sessionId))) {
       log.warn({ deviceId: r.deviceId }, 'heat OFF was delivered by a process that stopped before recording it: not sent again');
       return this.recordOff(userId, sessionId, key);
     }
@@ -311,16 +311,6 @@ export class Heat {
     const lateMs = Date.now() - r.offAt;
     log.info({ deviceId: r.deviceId, reason: r.reason, ...(r.reason === 'timer' ? { lateMs } : {}) }, 'heat OFF sent');
     return this.recordOff(userId, sessionId, key);
-  }
-
-  /** Did the broker get this session's OFF? Its retained last-OFF record, published right behind it, says so. */
-  private async offDelivered(userId: string, sessionId: string): Promise<boolean> {
-    const raw = await this.ctx.mqtt.readRetained(this.ctx.topics.userLastHeatOff(userId));
-    try {
-      return !!raw && (JSON.parse(raw.toString()) as { sessionId?: unknown }).sessionId === sessionId;
-    } catch {
-      return false;
-    }
   }
 
   private async recordOff(userId: string, sessionId: string, key: string): Promise<'sent'> {

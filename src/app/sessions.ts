@@ -199,7 +199,7 @@ export class Sessions {
     if (r.kind === 'sent' || (r.kind === 'already' && !r.published)) {
       // Sent but not recorded as published: a worker died in between, or its publish failed. The broker's retained
       // record of the last nudge it got says which (publishNudge), so a nudge that went out is not sent twice.
-      if (r.kind === 'already' && (await this.nudgeDelivered(data.userId, r.nudgeId))) {
+      if (r.kind === 'already' && (await this.ctx.mqtt.retainedHas(this.ctx.topics.userLastNudge(data.userId), 'nudgeId', r.nudgeId))) {
         await this.recordPublished(data.userId, data.sessionId, r.level);
         log.warn({ level: r.level, nudgeId: r.nudgeId }, 'nudge was delivered by a worker that stopped before recording it: not sent again');
         return `delivered ${r.level}`;
@@ -224,16 +224,6 @@ export class Sessions {
       },
       known ? Promise.resolve(known) : undefined,
     );
-  }
-
-  /** Did the broker get this nudge? Its retained last-nudge record, published right behind it, says so. */
-  private async nudgeDelivered(userId: string, nudgeId: string): Promise<boolean> {
-    const raw = await this.ctx.mqtt.readRetained(this.ctx.topics.userLastNudge(userId));
-    try {
-      return !!raw && (JSON.parse(raw.toString()) as { nudgeId?: unknown }).nudgeId === nudgeId;
-    } catch {
-      return false;
-    }
   }
 
   private async publishNudge(

@@ -265,6 +265,16 @@ export class MqttGateway {
     }
   }
 
+  /** Does the retained JSON on `topic` have `field` equal to `value`? (readRetained; no message or not JSON: no) */
+  async retainedHas(topic: string, field: string, value: string): Promise<boolean> {
+    const raw = await this.readRetained(topic);
+    try {
+      return !!raw && (JSON.parse(raw.toString()) as Record<string, unknown>)[field] === value;
+    } catch {
+      return false;
+    }
+  }
+
   async publish(msg: OutboundMessage): Promise<void> {
     assertTopicPart(msg.topic, 'publish topic');
     if (msg.topic.startsWith('$')) throw new Error(`refusing to publish to ${msg.topic}`);
