@@ -49,6 +49,8 @@ export interface LoadResult {
   after: Scrape[];
   /** Service CPU seconds (user + system) spent between the two scrapes, all services together. */
   cpuSeconds: number;
+  /** Of which garbage collection (wall time of the collections, as V8 reports them). */
+  gcSeconds: number;
   rejected: number;
   publishSeconds: number;
   /** CPU seconds the benchmark process itself used while publishing (is the load generator the limit?). */
@@ -157,6 +159,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     before,
     after,
     cpuSeconds: cpu(after) - cpu(before),
+    gcSeconds: after.reduce((s, x) => s + progressOf(x).gcSeconds, 0) - before.reduce((s, x) => s + progressOf(x).gcSeconds, 0),
     rejected,
     publishSeconds,
     benchCpuSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,

@@ -340,6 +340,8 @@ export interface PopulationResult {
   costEvents: number;
   costPerSec: number;
   cpuMsPerEvent: number;
+  /** Of which garbage collection, ms per event. */
+  gcMsPerEvent: number;
   spreadSeconds: number;
   /** MEMORY USAGE of one seated user's keys, right after the seeding. */
   keySample: Array<[string, number]>;
@@ -491,6 +493,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
     // (f) per-event cost over existing users: distinct users, spread over the whole population.
     let costPerSec = NaN;
     let cpuMsPerEvent = NaN;
+    let gcMsPerEvent = NaN;
     const M = Math.min(plan.costEvents, N);
     const costLimit = timeLeft(b);
     if (M > 0 && costLimit > 3000) {
@@ -514,6 +517,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
       if (cost.incomplete) incomplete.push(cost.incomplete);
       costPerSec = perSec(cost.committed, cost);
       cpuMsPerEvent = (cost.cpuSeconds * 1000) / Math.max(1, cost.committed);
+      gcMsPerEvent = (cost.gcSeconds * 1000) / Math.max(1, cost.committed);
     } else if (M > 0) {
       incomplete.push(`(f) per-event cost at ${N} users: skipped, out of time`);
     }
@@ -538,6 +542,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
       costEvents: M,
       costPerSec,
       cpuMsPerEvent,
+      gcMsPerEvent,
       spreadSeconds: measureNudges ? plan.spreadSeconds : 0,
       keySample,
       incomplete,

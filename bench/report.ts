@@ -84,6 +84,8 @@ export function headline(r: Results): Headline {
     ingestPerSecTwoInstances: round(r.scaleOut.two?.perSec, 0),
     ingestPerSecOneInstanceShared: round(r.scaleOut.one?.perSec, 0),
     cpuMsPerEventAt1M: round(at(1_000_000)?.cpuMsPerEvent),
+    gcMsPerEventAt10k: round(at(10_000)?.gcMsPerEvent),
+    gcMsPerEventAt100k: round(at(100_000)?.gcMsPerEvent),
     perEventCostGrowth10kTo100k: c10 && c100 ? round(c100 / c10 - 1) : null,
     simulatedUsers: r.ingest?.users ?? null,
     latencyRateAchieved: round(r.latency?.achievedRate, 0),
@@ -165,7 +167,7 @@ export function renderTable(r: Results): string {
     if (p.pendingNudgeJobs !== null) row(`(e) delayed nudge jobs after seating ${n} users`, int(p.pendingNudgeJobs), 'one per user expected');
     row(`(f) first sitting event per user, ${n}`, `${int(p.seedPerSec)} /s`, `${dec(p.seedCpuMsPerEvent, 3)} ms CPU/event`);
     if (p.costEvents > 0 && Number.isFinite(p.cpuMsPerEvent)) {
-      row(`(f) per-event cost, ${n} existing users`, `${dec(p.cpuMsPerEvent, 3)} ms CPU`, `${int(p.costPerSec)} /s, ${int(p.costEvents)} events`);
+      row(`(f) per-event cost, ${n} existing users`, `${dec(p.cpuMsPerEvent, 3)} ms CPU`, `${int(p.costPerSec)} /s, ${int(p.costEvents)} events, GC ${dec(p.gcMsPerEvent, 3)} ms/event`);
     }
   }
   if (h.perEventCostGrowth10kTo100k !== null) {

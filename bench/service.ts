@@ -152,8 +152,10 @@ export async function codeFingerprint(): Promise<string> {
 }
 
 /** Events the service has taken in and committed (the histogram counts a handled message at its end). */
-export function progressOf(s: Scrape): { received: number; committed: number; rejected: number; cpuSeconds: number } {
+export function progressOf(s: Scrape): { received: number; committed: number; rejected: number; cpuSeconds: number; gcSeconds: number } {
   return {
+    // prom-client's default metrics time every garbage collection.
+    gcSeconds: s.sum('nodejs_gc_duration_seconds_sum'),
     received: s.sum('unknot_events_received_total'),
     committed: s.sum('unknot_event_to_commit_seconds_count'),
     rejected: s.sum('unknot_events_rejected_total'),
