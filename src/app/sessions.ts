@@ -162,7 +162,9 @@ export class Sessions {
     // The state is read alongside the profile: one round trip.
     const firstRead = this.ctx.store.read(data.userId);
     firstRead.catch(() => undefined); // awaited by the transaction below, or dropped with the job
-    const profile = await this.ctx.registry.getProfile(data.userId);
+    // The registry version lets the profile and the device list come from this process's cache.
+    const version = await this.ctx.registry.version();
+    const profile = await this.ctx.registry.getProfile(data.userId, version);
     if (!profile) return 'user gone';
     const policy = this.policy(profile);
     const now = this.ctx.now();
@@ -204,7 +206,7 @@ export class Sessions {
         log.warn({ level: r.level, nudgeId: r.nudgeId }, 'nudge was delivered by a worker that stopped before recording it: not sent again');
         return `delivered ${r.level}`;
       }
-      await this.publishNudge(data.userId, data.sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now);
+      await this.publishNudge(data.userId, data.sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now, version);
       // Usually nobody wrote since the first commit, so its result stands in for a fresh read.
       await this.recordPublished(data.userId, data.sessionId, r.level, { v: c.v, state: c.state });
       this.ctx.metrics.nudgeLateness.observe(Math.max(0, Date.now() - data.dueAt) / 1000);
@@ -235,13 +237,14 @@ export class Sessions {
     policy: Policy,
     profile: Profile,
     now: number,
+    version?: number,
   ): Promise<void> {
     const cur = s.base.cur;
     const sittingSeconds = cur ? Math.round((now - cur.startedAt) / 100) / 10 : 0;
     // The words speak in policy time, so a demo at a fast time scale still says "30 minutes".
     const message = nudgeMessage(level, sittingSeconds * this.ctx.config.timeScale, policy.maxNudges);
     const { topics, mqtt } = this.ctx;
-    const devices = await this.ctx.registry.devicesOf(userId);
+    const devices = await this.ctx.registry.devicesOf(userId, version);
     const at = new Date(now).toISOString();
     // All in one go, on one connection, so the broker takes them in this order: the retained record last, so that
     // when it holds this nudgeId the nudge and the device commands reached the broker too.

@@ -23,6 +23,7 @@ class RegistryCache {
     profile: new Map<string, Profile | null>(),
     device: new Map<string, Device | null>(),
     topic: new Map<string, string | null>(),
+    userDevices: new Map<string, Device[]>(),
   };
 
   /** Is a look-up under `version` allowed to use and fill the cache? Moves the cache forward when it is newer. */
@@ -107,11 +108,13 @@ export class Registry {
     return this.cache.through('topic', topicCacheKey(protocol, topic), version, () => this.redis.get(this.keys.deviceTopic(protocol, topic)));
   }
 
-  async devicesOf(userId: string): Promise<Device[]> {
-    const ids = await this.redis.smembers(this.keys.userDevices(userId));
-    if (ids.length === 0) return [];
-    const raws = await this.redis.mget(ids.map((id) => this.keys.device(id)));
-    return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as Device).sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+  devicesOf(userId: string, version?: number): Promise<Device[]> {
+    return this.cache.through('userDevices', userId, version, async () => {
+      const ids = await this.redis.smembers(this.keys.userDevices(userId));
+      if (ids.length === 0) return [];
+      const raws = await this.redis.mget(ids.map((id) => this.keys.device(id)));
+      return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as Device).sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+    });
   }
 
   async listDevices(): Promise<Device[]> {

@@ -90,6 +90,18 @@ describe('registry changes made in another process', () => {
     expect(Date.now() - before).toBeLessThan(9_000);
   });
 
+  it('a wearable added after the first nudge gets the next one', async () => {
+    // At scale 600: level 1 comes 1 s after sitting down, level 2 2 s after that.
+    await putUser(api, 'hal', { breakAfterMinutes: 10, escalateAfterMinutes: 20, maxNudges: 2 });
+    await putDevice(api, 'hal-desk', { userId: 'hal', role: 'desk', protocol: 'unknot' });
+    await h.mqtt.subscribe([`${h.ns.baseTopic}/users/hal/nudge`, `${h.ns.baseTopic}/devices/hal-watch/command`]);
+    await sit('hal-desk', 'sitting');
+    await h.mqtt.waitFor(`${h.ns.baseTopic}/users/hal/nudge`, (m) => (m.json as { level: number }).level === 1);
+    await putDevice(api, 'hal-watch', { userId: 'hal', role: 'wearable', protocol: 'unknot' });
+    const cmd = await h.mqtt.waitFor(`${h.ns.baseTopic}/devices/hal-watch/command`, 10_000);
+    expect(cmd.json).toMatchObject({ command: 'nudge', level: 2 });
+  });
+
   it('a profile change during a short interruption counts when the person sits back down', async () => {
     // minBreakSeconds 1800 is 3 s at scale 600: the whole change happens inside one interruption.
     await putUser(api, 'gus', { breakAfterMinutes: 120, minBreakSeconds: 1800 });
