@@ -123,10 +123,7 @@ export class Sessions {
       this.ctx.metrics.eventsStale.inc({ outcome: c.result.outcome });
       // A duplicate may be the redelivery of a message whose effects never ran: make sure they exist, the retained
       // state included (test/e2e/faults.test.ts: after a Redis kill it could stay stale until the next change).
-      if (c.result.outcome === 'duplicate' || opts.redelivered) {
-        await this.reconcile(device.userId);
-        await this.publishState(device.userId);
-      }
+      if (c.result.outcome === 'duplicate' || opts.redelivered) await this.reconcile(device.userId, { publishState: true });
     }
     return c.result.outcome;
   }
@@ -319,8 +316,11 @@ export class Sessions {
       .catch((err: unknown) => this.ctx.log.warn({ err, userId }, 'could not publish the retained state'));
   }
 
-  /** Make sure the jobs the current state calls for exist (after a crash between commit and effects). */
-  async reconcile(userId: string): Promise<void> {
+  /**
+   * Make sure the jobs the current state calls for exist (after a crash between commit and effects), and with
+   * `publishState` the retained state too, from the same read.
+   */
+  async reconcile(userId: string, opts: { publishState?: boolean } = {}): Promise<void> {
     const profile = await this.ctx.registry.getProfile(userId);
     if (!profile) return;
     const policy = this.policy(profile);
@@ -345,6 +345,7 @@ export class Sessions {
       effects.push({ kind: 'schedule_break_check', sessionId: 'reconcile', upSince: this.ctx.now(), dueAt: this.ctx.now() });
     }
     await this.afterCommit(userId, effects, state, state, policy, profile);
+    if (opts.publishState) await this.publishStateIfChanged(userId, state, state, policy, true);
   }
 
   /** Publish the retained state of a user as it is now (start-up, profile change). */

@@ -123,8 +123,7 @@ export class Users {
   async storeProfile(userId: string, profile: Profile): Promise<Profile & { userId: string }> {
     await this.ctx.registry.putProfile(userId, profile);
     // Break interval, active hours or time zone may have moved what is due.
-    await this.sessions.reconcile(userId);
-    await this.sessions.publishState(userId);
+    await this.sessions.reconcile(userId, { publishState: true });
     for (const h of this.hooks) await h.userChanged?.(userId);
     return { userId, ...profile };
   }
