@@ -46,7 +46,7 @@ export class Topics {
   bridgeState = () => joinTopic(this.base, 'bridge', 'state');
   userState = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'state');
   userNudge = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'nudge');
-  /** Retained `{nudgeId, at}` of the last nudge the broker got: how a worker's successor knows it went out. */
+  /** Retained `{nudgeId, level, at}` of the last nudge the broker got: how a worker's successor knows it went out. */
   userLastNudge = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'last-nudge');
   /** Retained `{sessionId, at}` of the last heat OFF the broker got, as userLastNudge for nudges. */
   userLastHeatOff = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'last-heat-off');
