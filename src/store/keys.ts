@@ -1,15 +1,28 @@
 // Redis key builders. Every key starts with the configured prefix, so two prefixes never see each other's data.
+// A person's keys carry the hash tag of their partition (`{p<n>}`), so one script may touch them all, also on a
+// Redis Cluster; a device's keys carry the tag of the device id's partition.
+import { DEFAULT_PARTITIONS, partitionOf } from './partitions.js';
+
 export class Keys {
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    readonly partitions: number = DEFAULT_PARTITIONS,
+  ) {}
+
+  partitionOf = (id: string): number => partitionOf(id, this.partitions);
+  /** The start of every key of partition `n`: the prefix and the partition's hash tag. */
+  tag = (n: number): string => `${this.prefix}:{p${n}}`;
+  private of = (id: string): string => this.tag(this.partitionOf(id));
+
   users = () => `${this.prefix}:users`;
-  profile = (userId: string) => `${this.prefix}:user:${userId}`;
-  userDevices = (userId: string) => `${this.prefix}:user-devices:${userId}`;
-  state = (userId: string) => `${this.prefix}:state:${userId}`;
-  log = (userId: string) => `${this.prefix}:log:${userId}`;
+  profile = (userId: string) => `${this.of(userId)}:user:${userId}`;
+  userDevices = (userId: string) => `${this.of(userId)}:user-devices:${userId}`;
+  state = (userId: string) => `${this.of(userId)}:state:${userId}`;
+  log = (userId: string) => `${this.of(userId)}:log:${userId}`;
   devices = () => `${this.prefix}:devices`;
-  device = (deviceId: string) => `${this.prefix}:device:${deviceId}`;
+  device = (deviceId: string) => `${this.of(deviceId)}:device:${deviceId}`;
   /** Reverse index: a protocol address (Z2M friendly name, Tasmota topic, Shelly prefix) → deviceId. */
-  deviceTopic = (protocol: string, topic: string) => `${this.prefix}:device-topic:${protocol}:${topic}`;
+  deviceTopic = (protocol: string, topic: string) => `${this.of(`${protocol}:${topic}`)}:device-topic:${protocol}:${topic}`;
   /** Heat sessions whose OFF may be due, as members `userId.sessionId` scored by when: the heat sweep's index. */
   heatDue = () => `${this.prefix}:heat-due`;
   /** Bumped by every change of a profile or device: in-process caches of the registry are valid while it holds. */
