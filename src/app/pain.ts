@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { adviceForPain, adviseProfessional } from '../domain/advice.js';
 import { PAIN_AREAS, UnknotError, type LogEntry } from '../domain/types.js';
-import { parseBody } from '../http/app.js';
+import { parseBody } from '../domain/validation.js';
 import type { AppContext } from './context.js';
 import type { Sessions } from './sessions.js';
 

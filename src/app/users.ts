@@ -5,7 +5,7 @@ import { adviseProfessional } from '../domain/advice.js';
 import { toCsv } from '../domain/csv.js';
 import { profileSchema, type Profile } from '../domain/profile.js';
 import { ID_PATTERN, PROTOCOLS, ROLES, UnknotError, type Device, type LogEntry } from '../domain/types.js';
-import { zodIssues } from '../http/app.js';
+import { zodIssues } from '../domain/validation.js';
 import { matchTopic } from '../adapters/index.js';
 import { assertTopicPart, type Topics } from '../mqtt/topics.js';
 import type { AppContext } from './context.js';

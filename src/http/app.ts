@@ -9,6 +9,7 @@ import type { AppContext } from '../app/context.js';
 import type { Users } from '../app/users.js';
 import { isLoopback } from '../config.js';
 import { UnknotError, isValidId } from '../domain/types.js';
+import { parseBody } from '../domain/validation.js';
 
 export interface HttpExtensions {
   /** Routers mounted under /api after the core routes (heat, routines, pain). */
@@ -18,18 +19,6 @@ export interface HttpExtensions {
   /** Routers mounted at / without the token: only what holds no data (the dashboard's HTML, scripts, styles). */
   publicRouters?: Array<{ path: string; router: express.Handler | Router }>;
   ready?: () => Promise<{ redis: boolean; mqtt: boolean }>;
-}
-
-export const zodIssues = (err: z.ZodError) =>
-  err.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code }));
-
-export function parseBody<T extends z.ZodType>(schema: T, body: unknown, code: string): z.output<T> {
-  const r = schema.safeParse(body ?? {});
-  if (!r.success) {
-    const first = r.error.issues[0];
-    throw new UnknotError(code, `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`, 400, zodIssues(r.error));
-  }
-  return r.data;
 }
 
 export const userIdParam = (req: Request): string => {

@@ -3,7 +3,8 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { Heat } from '../app/heat.js';
 import { ID_PATTERN } from '../domain/types.js';
-import { parseBody, userIdParam } from './app.js';
+import { parseBody } from '../domain/validation.js';
+import { userIdParam } from './app.js';
 
 // `minutes` is checked by the heat rules, not here: a non-number or non-positive value is 422 invalid_minutes
 // (CONTRACT §2), while a body that is not this object at all is 400 invalid_heat_request.

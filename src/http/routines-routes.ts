@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { PainLog } from '../app/pain.js';
 import type { Routines } from '../app/routines.js';
 import { isValidId, UnknotError } from '../domain/types.js';
-import { parseBody, userIdParam } from './app.js';
+import { parseBody } from '../domain/validation.js';
+import { userIdParam } from './app.js';
 
 const startBodySchema = z.object({ routine: z.string().max(64).optional() }).strict();
 
