@@ -1,9 +1,23 @@
 // unknot dashboard: reads the API with the bearer token (from ?token= or the form, kept in localStorage) and
 // draws the charts with chart.js (served by the service from node_modules). No build step, no CDN.
+// Type-checked as JavaScript (src/http/dashboard/tsconfig.json, run by `npm run lint`).
+// @ts-check
 'use strict';
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  /**
+   * An element of the page by id (index.html has every one this script asks for).
+   * @template {HTMLElement} [T=HTMLElement]
+   * @param {string} id
+   * @returns {T}
+   */
+  const $ = (id) => {
+    const el = document.getElementById(id);
+    if (!el) throw new Error(`the page has no #${id}`);
+    return /** @type {T} */ (el);
+  };
+  /** @param {string} id */
+  const input = (id) => /** @type {HTMLInputElement} */ ($(id));
   const DAY_MS = 86_400_000;
   const LIVE_REFRESH_MS = 5_000;
   const CHART_REFRESH_MS = 60_000;
@@ -38,6 +52,12 @@
   };
 
   const params = new URLSearchParams(location.search);
+  /**
+   * @type {{ token: string, config: { tokenRequired: boolean, timeScale: number, queuesPath: string },
+   *   userId: string | null, days: number, charts: Record<string, any>, live: any, heatBlocked: boolean,
+   *   liveTimer?: ReturnType<typeof setInterval>, chartTimer?: ReturnType<typeof setInterval>,
+   *   tickTimer?: ReturnType<typeof setInterval> }}
+   */
   const state = {
     token: '',
     config: { tokenRequired: false, timeScale: 1, queuesPath: '/admin/queues' },
@@ -46,9 +66,6 @@
     charts: {},
     live: null,
     heatBlocked: false,
-    liveTimer: null,
-    chartTimer: null,
-    tickTimer: null,
   };
   // Read by the browser test (and handy in the console).
   window.unknotDashboard = state;
@@ -85,7 +102,7 @@
 
   $('token').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    state.token = $('token-input').value.trim();
+    state.token = input('token-input').value.trim();
     localStorage.setItem('unknot.token', state.token);
     start();
   });
@@ -168,6 +185,7 @@
     ticks: { precision: 0 },
     grid: { color: '#e9edf0' },
   });
+  /** @type {{ title: unknown, grid: unknown, ticks: Record<string, unknown> }} */
   let dayAxis = { title: axisTitle('Day'), grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 4 } };
   /** A dashed reference line (goal, reminder time), drawn as a line in the legend too. */
   const referenceLine = (label, data) => ({
@@ -186,7 +204,7 @@
   function draw(id, config, emptyText) {
     const card = $(`card-${id}`);
     const canvas = $(`chart-${id}`);
-    const empty = card.querySelector('.empty');
+    const empty = /** @type {HTMLElement} */ (card.querySelector('.empty'));
     if (state.charts[id]) {
       state.charts[id].destroy();
       delete state.charts[id];
@@ -440,7 +458,7 @@
   function setTile(id, value, sub, mood) {
     $(id).textContent = value;
     $(`${id}-sub`) && ($(`${id}-sub`).textContent = sub || '');
-    const tile = $(id).closest('.tile');
+    const tile = /** @type {HTMLElement} */ ($(id).closest('.tile'));
     tile.classList.remove('on', 'good', 'alert');
     if (mood) tile.classList.add(mood);
   }
@@ -552,13 +570,13 @@
   }
 
   $('user').addEventListener('change', () => {
-    state.userId = $('user').value;
+    state.userId = input('user').value;
     state.live = null;
     remember();
     refreshAll();
   });
   $('days').addEventListener('change', () => {
-    state.days = Number($('days').value) || 14;
+    state.days = Number(input('days').value) || 14;
     remember();
     loadCharts().catch(showError);
   });
@@ -585,7 +603,7 @@
     $('token-form').hidden = true;
     $('main').hidden = false;
     setupChartDefaults();
-    const select = $('user');
+    const select = input('user');
     select.replaceChildren(
       ...users.map((u) => {
         const o = document.createElement('option');
@@ -596,17 +614,18 @@
     );
     $('no-users').hidden = users.length > 0;
     $('today').hidden = users.length === 0;
-    document.querySelector('.charts').hidden = users.length === 0;
+    $('charts').hidden = users.length === 0;
     if (users.length === 0) {
       document.body.dataset.state = 'ready';
       return;
     }
     const wanted = params.get('user') || localStorage.getItem('unknot.user');
-    state.userId = users.includes(wanted) ? wanted : users[0];
-    select.value = state.userId;
+    const userId = wanted && users.includes(wanted) ? wanted : users[0];
+    state.userId = userId;
+    select.value = userId;
     const days = Number(params.get('days'));
     if ([7, 14, 30].includes(days)) state.days = days;
-    $('days').value = String(state.days);
+    input('days').value = String(state.days);
     remember();
     await refreshAll();
     schedule();
