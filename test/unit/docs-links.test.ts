@@ -88,6 +88,22 @@ describe('documentation links', () => {
     expect(broken).toEqual([]);
   });
 
+  it('code, config and docs cite only files that are in the repository', () => {
+    // Built from parts so that this file does not match itself.
+    const outside = new RegExp(`\\b(?:${['CONTRACT', 'DEVICES', 'ARCHITECTURE', 'STYLE'].join('|')})\\.md\\b|\\.\\./shared\\b`);
+    const cited = /\bdocs\/[\w./-]+\.(?:md|json)\b/g;
+    const text = [...repoFiles].filter((f) => /\.(?:ts|js|mjs|md|json|conf|acl|ya?ml)$|(?:^|\/)Dockerfile$/.test(f) && f !== 'package-lock.json');
+    const problems: string[] = [];
+    for (const file of text) {
+      const body = readFileSync(join(REPO_ROOT, file), 'utf8');
+      if (outside.test(body)) problems.push(`${file}: cites a file outside the repository (${body.match(outside)![0]})`);
+      for (const [path] of body.matchAll(cited)) {
+        if (!repoFiles.has(path)) problems.push(`${file}: cites ${path}, which is not in the repository`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('computes heading anchors the way GitHub does', () => {
     const ids = anchorsOf(
       [
