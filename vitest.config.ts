@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Real Redis and MQTT for every run (ARCHITECTURE.md, principle 9): see test/support/services.ts.
+    // Real Redis and MQTT for every run (docs/development/testing.md): see test/support/services.ts.
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -6,7 +6,7 @@ import { withTimeout } from '../test/support/services.js';
 
 let clientSeq = 0;
 
-/** A clean-session client with TCP_NODELAY (DEVICES.md: Nagle adds ~30 ms to the p99 of small messages). */
+/** A clean-session client with TCP_NODELAY (docs/configuration.md: Nagle adds ~30 ms to the p99 of small messages). */
 export async function connectClient(url: string, name: string, extra: IClientOptions = {}): Promise<MqttClient> {
   const client = mqtt.connect(url, {
     clientId: `bench-${name}-${process.pid}-${++clientSeq}`,

@@ -289,7 +289,7 @@ async function run(): Promise<void> {
   if (load > cpus().length * 0.75) {
     note(`the machine was busy before the run (load average ${load.toFixed(2)} on ${cpus().length} cores): expect lower, noisier figures`);
   }
-  if (hz !== '?' && Number(hz) < 100) note(`Redis runs with hz ${hz}: BullMQ's delayed jobs fire later than with hz 100 (DEVICES.md)`);
+  if (hz !== '?' && Number(hz) < 100) note(`Redis runs with hz ${hz}: BullMQ's delayed jobs fire later than with hz 100 (docs/configuration.md)`);
 
   // (a) the infrastructure alone, on a quiet machine (before any unknot process starts).
   if (opts.only.has('a')) {

@@ -1,5 +1,5 @@
-// Environment + config file → a frozen, validated Config (CONTRACT §1). The zod schemas here are the one place
-// a variable's default and allowed values live; test/unit/config.test.ts checks the README table against them.
+// Environment + config file → a frozen, validated Config (docs/configuration.md). The zod schemas here are the one
+// place a variable's default and allowed values live; `npm run docs:config` generates the docs table from them.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -75,6 +75,61 @@ export const envSchema = z.object({
     .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+export type EnvName = keyof typeof envSchema.shape;
+
+/**
+ * What each variable means, for the table in docs/configuration.md (`npm run docs:config`). Defaults come from
+ * envSchema itself; `unset` says what happens without a value when there is no default. A variable may instead
+ * carry `.describe('…')` in the schema; test/unit/config-docs.test.ts fails while any variable has neither.
+ */
+export const envDocs: Partial<Record<EnvName, { unset?: string; meaning: string }>> = {
+  MQTT_URL: {
+    unset: 'embedded broker on `127.0.0.1:1883`',
+    meaning:
+      'external broker, e.g. `mqtt://127.0.0.1:1883`, `mqtts://…`; if unset and the port is taken, start-up exits 2 and says how to point `MQTT_URL` at the broker already there',
+  },
+  MQTT_EMBEDDED_PORT: { meaning: 'port of the embedded broker (Aedes, MQTT 3.1.1)' },
+  MQTT_USERNAME: { meaning: 'broker user name' },
+  MQTT_PASSWORD: { meaning: 'broker password' },
+  MQTT_CA_FILE: {
+    unset: "the system's CAs",
+    meaning:
+      "PEM file of the CA that signed the broker's certificate, for `mqtts://`; read at start (an unreadable file, or a TLS file with a non-TLS `MQTT_URL`, stops start-up)",
+  },
+  MQTT_CERT_FILE: { meaning: 'PEM client certificate, for a broker that asks for one (with `MQTT_KEY_FILE`: both or neither)' },
+  MQTT_KEY_FILE: { meaning: 'PEM key of the client certificate (with `MQTT_CERT_FILE`: both or neither)' },
+  MQTT_CLIENT_ID: {
+    unset: '`unknot-<prefix>-<base topic>-ingest`',
+    meaning: 'client id of the persistent ingest session (see [delivery guarantees](reference/mqtt.md#delivery-guarantees))',
+  },
+  MQTT_SHARED_GROUP: {
+    meaning: 'subscribe through `$share/<group>/…` (MQTT 5) so several ingest instances split the load; they then use clean sessions',
+  },
+  REDIS_URL: { meaning: 'Redis 6.2+ with `maxmemory-policy noeviction` (checked at start)' },
+  UNKNOT_REDIS_PREFIX: { meaning: 'prefix of every Redis key and BullMQ queue; `{unknot}` for Redis Cluster' },
+  HTTP_HOST: { meaning: 'HTTP listener address' },
+  HTTP_PORT: { meaning: 'HTTP port; `0` picks a free port and logs it' },
+  UNKNOT_API_TOKEN: {
+    meaning:
+      'bearer token (16+ characters) for `/api/*`, the dashboard and `/admin/queues`; without it the API is open only on a loopback `HTTP_HOST`, and a non-loopback host is refused at start',
+  },
+  UNKNOT_API_RATE_LIMIT: {
+    meaning:
+      'requests a minute per client address on `/api/*` and `/admin/queues` (429 `rate_limited` with `Retry-After` beyond it); `0` turns the limit off',
+  },
+  UNKNOT_BASE_TOPIC: { meaning: 'MQTT base topic of everything unknot reads and writes' },
+  Z2M_BASE_TOPIC: { meaning: 'Zigbee2MQTT base topic' },
+  UNKNOT_HA_DISCOVERY: { meaning: 'publish Home Assistant MQTT discovery' },
+  HA_DISCOVERY_PREFIX: { meaning: 'Home Assistant discovery prefix' },
+  UNKNOT_TIME_SCALE: {
+    meaning:
+      'divides every policy duration (break interval, minimum break, escalation, snooze, heat minutes, routine steps, the 1/3/5-minute follow-up windows); for demos and tests, logged as a warning when not 1',
+  },
+  UNKNOT_CONFIG: { meaning: 'policy defaults and an optional static list of users and devices ([the config file](#the-config-file))' },
+  UNKNOT_ROLES: { meaning: 'which roles this process runs, comma-separated: `api`, `ingest`, `worker`' },
+  LOG_LEVEL: { meaning: 'pino level; logs are JSON lines on stdout with `userId`, `deviceId`, `sessionId`' },
+};
 
 const staticDeviceSchema = z
   .object({

@@ -47,7 +47,7 @@ export interface MainOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** A one-line, stack-free start-up failure (CONTRACT §1: exit code 2 for configuration). */
+/** A one-line, stack-free start-up failure (docs/configuration.md: exit code 2 for configuration). */
 function die(line: string, code: number): never {
   process.stderr.write(`unknot: ${line}\n`);
   process.exit(code);

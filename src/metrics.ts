@@ -1,4 +1,4 @@
-// Prometheus metrics (CONTRACT §2). One registry per process, passed to whoever counts.
+// Prometheus metrics (docs/operations/monitoring.md). One registry per process, passed to whoever counts.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {

@@ -1,4 +1,4 @@
-// What a wearable's activity or step count says about sitting (CONTRACT §3, activity and steps events).
+// What a wearable's activity or step count says about sitting (docs/integrations/wearables.md).
 import type { Posture } from '../domain/types.js';
 
 /**

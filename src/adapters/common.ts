@@ -5,7 +5,7 @@ import { assertTopicPart } from '../mqtt/topics.js';
 import { UnknotError, type Device, type Posture } from '../domain/types.js';
 import type { Adapter, AdapterContext, ParseResult, TopicMatch } from './adapter.js';
 
-/** CONTRACT §3: an event is at most 16 KiB. Applied to every protocol, so nothing unbounded is ever parsed. */
+/** docs/reference/mqtt.md: an event is at most 16 KiB. Applied to every protocol, so nothing unbounded is ever parsed. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024;
 
 export type Failure = Extract<ParseResult, { ok: false }>;

@@ -1,4 +1,4 @@
-// The adapter registry: one entry per protocol (ARCHITECTURE.md, principle 6), and the lookup from an
+// The adapter registry: one entry per protocol (docs/development/architecture.md, principle 6), and the lookup from an
 // inbound topic to the adapter that reads it.
 import type { Topics } from '../mqtt/topics.js';
 import { PROTOCOLS, type Protocol } from '../domain/types.js';

@@ -1,5 +1,5 @@
 // Shelly Gen2/Gen3 over MQTT: `switch:0` as a heat pad or chair switch, JSON-RPC `Switch.Set` to drive it
-// (CONTRACT §3; DEVICES.md "Shelly"). The device's `topic` is its MQTT topic prefix (one or two levels).
+// (docs/integrations/shelly.md). The device's `topic` is its MQTT topic prefix (one or two levels).
 import type { Device, Observation } from '../domain/types.js';
 import type { Adapter, ParseResult } from './adapter.js';
 import {

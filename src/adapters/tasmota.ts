@@ -1,4 +1,4 @@
-// Tasmota: relays as heat pads, inputs as chair switches (CONTRACT §3; DEVICES.md "Tasmota"). The device's
+// Tasmota: relays as heat pads, inputs as chair switches (docs/integrations/tasmota.md). The device's
 // `topic` is its Tasmota %topic%, one topic level, under the default full topic `%prefix%/%topic%/`.
 import { UnknotError, type Device, type Observation } from '../domain/types.js';
 import type { Adapter, ParseResult } from './adapter.js';

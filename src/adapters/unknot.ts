@@ -1,5 +1,5 @@
 // The native protocol: canonical JSON events on `{base}/devices/{deviceId}/event`, commands on `…/command`
-// (CONTRACT §3, §4).
+// (docs/reference/mqtt.md).
 import { z } from 'zod';
 import { POSTURES, type Device, type Observation } from '../domain/types.js';
 import type { Adapter, ParseResult } from './adapter.js';

@@ -1,5 +1,5 @@
 // Zigbee2MQTT: presence, occupancy and contact sensors on desks and chairs, smart plugs as heat pads
-// (CONTRACT §3; DEVICES.md "Zigbee2MQTT"). The device's `topic` is its friendly name, which may contain `/`.
+// (docs/integrations/zigbee2mqtt.md). The device's `topic` is its friendly name, which may contain `/`.
 import type { Device, Observation } from '../domain/types.js';
 import type { Adapter, ParseResult } from './adapter.js';
 import {
@@ -29,7 +29,7 @@ const COMMAND_LEVELS = new Set(['set', 'get']);
  *
  * Contact: a contact sensor used as a chair switch or pressure mat reads `contact: true` (closed) when someone
  * sits, so true → sitting and false → away; `device.invert` flips it for mats wired the other way round
- * (DEVICES.md: MCCGQ11LM `contact` is true when closed). `invert` does not apply to presence or occupancy,
+ * (docs/integrations/zigbee2mqtt.md: MCCGQ11LM `contact` is true when closed). `invert` does not apply to presence or occupancy,
  * which mean "someone is there" by definition.
  */
 function seatObservation(device: Device, state: JsonObject, at: number): Observation | null {

@@ -1,4 +1,4 @@
-// The pain log and medical clearance (CONTRACT §7): entries appended through the state store's compare-and-set
+// The pain log and medical clearance (docs/concepts/pain-and-advice.md): entries appended through the state store's compare-and-set
 // (no state change), answered with the current advice.
 import { z } from 'zod';
 import { adviceForPain, adviseProfessional } from '../domain/advice.js';

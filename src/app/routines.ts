@@ -1,4 +1,4 @@
-// Guided routines end to end (CONTRACT §7): a transition of the pure routine reducer committed by one
+// Guided routines end to end (docs/concepts/routines.md): a transition of the pure routine reducer committed by one
 // compare-and-set, then its effects — the heat session a heat step needs, step commands to the user's
 // wearables and hubs, and chained delayed BullMQ jobs with deterministic ids that time the steps.
 import { DelayedError, type Job } from 'bullmq';

@@ -35,7 +35,7 @@ const RESUME_MARGIN_MS = 1000;
 export const logsOf = (effects: SessionEffect[]): LogEntry[] =>
   effects.flatMap((e) => (e.kind === 'log' ? [e.entry] : []));
 
-/** The retained `{base}/users/{userId}/state` payload (CONTRACT §4), also used by GET /api/users/{id}. */
+/** The retained `{base}/users/{userId}/state` payload (docs/reference/mqtt.md), also used by GET /api/users/{id}. */
 export function publicState(state: UserState, policy: Policy, now: number) {
   const s = sessionSummary(state.session, policy, now);
   const heat = state.heat.current;

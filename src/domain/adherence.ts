@@ -1,9 +1,9 @@
-// The adherence model (CONTRACT §6, §7): per-day and total figures, session outcomes, weekly routines
+// The adherence model (docs/concepts/adherence.md): per-day and total figures, session outcomes, weekly routines
 // and pain trends, all folded from the adherence log. Pure: `now` and the time zone come in as arguments.
 import { addLocalDays, localDate, weekdayOf } from './clock.js';
 import { PAIN_AREAS, type LogEntry, type PainArea } from './types.js';
 
-/** The figures of CONTRACT §6, plus the extensions the dashboard reads. */
+/** The figures of docs/concepts/adherence.md, plus the extensions the dashboard reads. */
 export interface Figures {
   sittingMinutes: number;
   longestSittingMinutes: number;
@@ -72,7 +72,7 @@ export interface SummaryOptions {
   timeScale?: number;
 }
 
-/** Follow-up windows of CONTRACT §6, in seconds at time scale 1. */
+/** Follow-up windows of docs/concepts/adherence.md, in seconds at time scale 1. */
 export const FOLLOW_UP_WINDOWS_SECONDS = [60, 180, 300] as const;
 
 /**

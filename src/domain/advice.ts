@@ -1,4 +1,4 @@
-// When to see a professional (CONTRACT §7), from the pain log and the profile's contraindications.
+// When to see a professional (docs/concepts/pain-and-advice.md), from the pain log and the profile's contraindications.
 // Pure: `now` comes in as an argument. The wording follows common self-care guidance for muscle knots:
 // say where it hurts, where it spreads and what makes it worse.
 import type { Profile } from './profile.js';
@@ -195,7 +195,7 @@ export function lastClearance(entries: readonly LogEntry[], now: number): number
 }
 
 /**
- * Whether to recommend a professional, and why (CONTRACT §7). Only pain entries up to `now` count, and a
+ * Whether to recommend a professional, and why (docs/concepts/pain-and-advice.md). Only pain entries up to `now` count, and a
  * reason needs evidence from the last ADVICE_LOOKBACK_DAYS days, so an old episode does not nag forever.
  * Fever, swelling or an injury logged with pain no longer asks for medical attention (nor blocks heat) once a
  * later `medical_cleared` says a doctor has seen it; contraindications in the profile still do until removed.

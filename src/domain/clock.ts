@@ -1,4 +1,4 @@
-// Local calendar time in a user's IANA time zone, and the active-hours window (CONTRACT §2, §5).
+// Local calendar time in a user's IANA time zone, and the active-hours window (docs/reference/profile.md, docs/concepts/sessions-and-nudges.md).
 // Pure: every instant comes in as epoch ms; time zones come from the built-in Intl API only.
 
 export interface LocalParts {

@@ -1,4 +1,4 @@
-// The adherence log as CSV (CONTRACT §6): RFC 4180 quoting, CRLF, and no cell a spreadsheet would run as a formula.
+// The adherence log as CSV (docs/concepts/adherence.md): RFC 4180 quoting, CRLF, and no cell a spreadsheet would run as a formula.
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;

@@ -1,4 +1,4 @@
-// Multi-device fusion: one person's devices → one posture. Deterministic, documented in the README.
+// Multi-device fusion: one person's devices → one posture. Deterministic, documented in docs/concepts/fusion.md.
 //
 // 1. Seat sensors (role chair or desk) report a continuous state. A chair outranks a desk: when the user
 //    has chair evidence, they sit exactly when some chair says sitting; a desk that still sees someone

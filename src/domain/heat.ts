@@ -1,6 +1,6 @@
 // Heat-pad sessions as pure functions: (HeatState, input, policy, now) → {state, effects, result}.
 //
-// Three layers keep a pad from staying on (ARCHITECTURE principle 5): the ON command carries the device's own
+// Three layers keep a pad from staying on (docs/concepts/heat-safety.md): the ON command carries the device's own
 // auto-off; a BullMQ job (with a periodic sweep behind it) sends OFF at `offAt`; and a pad that reports ON without a
 // live session, or after `offAt`, is switched off (the watchdog). Each command is claimed here by one process before
 // it is published and recorded after it went out, so two instances or a retried job do not send it twice; a claim
@@ -12,7 +12,7 @@ import { HEAT_BLOCKING, type Device, type HeatOffReason, type LogEntry } from '.
 export const HEAT_SOURCES = ['api', 'button', 'routine', 'ha'] as const;
 export type HeatSource = (typeof HEAT_SOURCES)[number];
 
-/** CONTRACT §2: `heat.maxMinutes` is never above 20, whatever a profile says. */
+/** docs/reference/profile.md: `heat.maxMinutes` is never above 20, whatever a profile says. */
 export const MAX_HEAT_MINUTES = 20;
 /** A claim on publishing a command lapses after this long (real time): its holder is presumed dead. */
 export const CLAIM_LEASE_MS = 5_000;
@@ -105,7 +105,7 @@ function endCurrent(
 
 export type HeatRefusal = 'no_heat_pad' | 'contraindicated' | 'invalid_minutes' | 'too_long' | 'already_on' | 'cooling_down';
 
-/** HTTP status of each refusal (CONTRACT §2). */
+/** HTTP status of each refusal (docs/concepts/heat-safety.md, "Limits and refusals"). */
 export const REFUSAL_STATUS: Readonly<Record<HeatRefusal, number>> = {
   no_heat_pad: 404,
   contraindicated: 409,

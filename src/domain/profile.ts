@@ -1,4 +1,4 @@
-// The user profile (CONTRACT §2): the one place its defaults and ranges live.
+// The user profile (docs/reference/profile.md): the one place its defaults and ranges live.
 import { z } from 'zod';
 import { CONTRAINDICATIONS } from './types.js';
 

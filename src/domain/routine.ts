@@ -1,4 +1,4 @@
-// Guided self-care routines (CONTRACT §7) as a pure reducer: start, a step falling due, stop. The IO edges
+// Guided self-care routines (docs/concepts/routines.md) as a pure reducer: start, a step falling due, stop. The IO edges
 // (src/app/routines.ts) start the heat session a heat step needs, publish the steps and schedule the jobs that
 // these functions ask for. Pure: `now`, the time scale and the heat outcome come in as arguments.
 import type { RoutineState, RoutineStepState, UserState } from './user-state.js';
@@ -79,7 +79,7 @@ export const HEAT_SKIP_MESSAGES: Record<string, string> = {
 export const heatSkipMessage = (reason: string): string =>
   `Heat skipped: ${HEAT_SKIP_MESSAGES[reason] ?? reason.replace(/_/g, ' ')}. Go straight on to the stretches.`;
 
-/** The steps of a routine, with their durations divided by the time scale (CONTRACT §1, UNKNOT_TIME_SCALE). */
+/** The steps of a routine, with their durations divided by the time scale (UNKNOT_TIME_SCALE, docs/configuration.md). */
 export function planRoutine(name: RoutineName, timeScale: number): RoutineStepState[] {
   if (!(timeScale > 0)) throw new RangeError(`timeScale must be positive, got ${timeScale}`);
   return ROUTINES[name].map((d) => ({
@@ -334,7 +334,7 @@ export function unpublished(r: RoutineState | null): { from: number; to: number 
   return to > r.published ? { from: r.published + 1, to } : null;
 }
 
-/** The canonical command for one step (CONTRACT §7); `seconds` is how long it really runs (time scale applied). */
+/** The canonical command for one step (docs/concepts/routines.md); `seconds` is how long it really runs (time scale applied). */
 export function stepCommand(r: RoutineState, index: number): Extract<Command, { command: 'routine_step' }> {
   const s = r.steps[index];
   if (!s) throw new RangeError(`routine ${r.routineId} has no step ${index}`);

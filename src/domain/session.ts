@@ -31,7 +31,7 @@ export interface Policy {
   activeHours: Profile['activeHours'];
 }
 
-/** Policy durations divided by the time scale (CONTRACT §5: measured values stay real time). */
+/** Policy durations divided by the time scale (docs/concepts/sessions-and-nudges.md: measured values stay real time). */
 export function policyOf(profile: Profile, timeScale: number): Policy {
   const s = (ms: number) => Math.max(1, Math.round(ms / timeScale));
   return {

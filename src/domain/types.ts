@@ -9,7 +9,7 @@ export type Role = (typeof ROLES)[number];
 export const PROTOCOLS = ['unknot', 'zigbee2mqtt', 'tasmota', 'shelly'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** User and device ids: 1–64 characters of [A-Za-z0-9_-] (CONTRACT §2). */
+/** User and device ids: 1–64 characters of [A-Za-z0-9_-] (docs/reference/http-api.md). */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const isValidId = (id: unknown): id is string => typeof id === 'string' && ID_PATTERN.test(id);
 
@@ -64,7 +64,7 @@ export interface OutboundMessage {
   retain?: boolean;
 }
 
-/** Adherence log entries (CONTRACT §6, §7). `at` is epoch ms here and ISO 8601 on the wire. */
+/** Adherence log entries (docs/concepts/adherence.md). `at` is epoch ms here and ISO 8601 on the wire. */
 export type LogEntry =
   | { type: 'sitting_started'; at: number; sessionId: string; startedAt: number }
   | { type: 'nudge_sent'; at: number; sessionId: string; nudgeId: string; level: number }
@@ -125,7 +125,7 @@ export const CONTRAINDICATIONS = [
 ] as const;
 export type Contraindication = (typeof CONTRAINDICATIONS)[number];
 
-/** Contraindications that refuse heat outright (CONTRACT §5); `diabetes` only asks for care. */
+/** Contraindications that refuse heat outright (docs/concepts/heat-safety.md); `diabetes` only asks for care. */
 export const HEAT_BLOCKING: readonly Contraindication[] = [
   'recent_injury',
   'swelling',

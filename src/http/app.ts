@@ -1,4 +1,4 @@
-// The HTTP API (CONTRACT §2): express 5, JSON in and out, bodies validated with zod, errors as
+// The HTTP API (docs/reference/http-api.md): express 5, JSON in and out, bodies validated with zod, errors as
 // {"error": code, "detail": sentence, "issues"?: [...]}.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';

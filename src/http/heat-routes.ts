@@ -1,4 +1,4 @@
-// HTTP routes of heat-pad sessions (CONTRACT §2): POST starts, DELETE stops, GET (extension) shows the session.
+// HTTP routes of heat-pad sessions (docs/reference/http-api.md): POST starts, DELETE stops, GET (extension) shows the session.
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { Heat } from '../app/heat.js';
@@ -7,7 +7,7 @@ import { parseBody } from '../domain/validation.js';
 import { userIdParam } from './app.js';
 
 // `minutes` is checked by the heat rules, not here: a non-number or non-positive value is 422 invalid_minutes
-// (CONTRACT §2), while a body that is not this object at all is 400 invalid_heat_request.
+// (docs/concepts/heat-safety.md), while a body that is not this object at all is 400 invalid_heat_request.
 const heatRequestSchema = z
   .object({
     minutes: z.unknown().optional(),

@@ -1,4 +1,4 @@
-// HTTP routes of CONTRACT §7: guided routines, the pain log and medical clearance. Mounted under /api (behind
+// HTTP routes of docs/concepts/routines.md and pain-and-advice.md: guided routines, the pain log and medical clearance. Mounted under /api (behind
 // the token) through HttpExtensions.apiRouters.
 import express, { type Router } from 'express';
 import { z } from 'zod';

@@ -139,7 +139,7 @@ export class Ingest {
       }
       case 'availability': {
         // An offline seat sensor no longer says anyone sits there: we would rather miss a nudge than nag
-        // someone whose sensor died (README, "Fusion").
+        // someone whose sensor died (docs/concepts/fusion.md).
         if (!obs.online && (device.role === 'desk' || device.role === 'chair')) {
           await this.sessions.sensorEvent(device, 'away', obs.at, undefined, opts);
           log().info('seat sensor offline: treated as away');

@@ -1,5 +1,5 @@
 // The one MQTT gateway: connections, the retained bridge state and its last will, publishing (no wildcards),
-// and ingest subscriptions acknowledged only after the handler's work is committed (ARCHITECTURE principle 3).
+// and ingest subscriptions acknowledged only after the handler's work is committed (docs/development/architecture.md, principle 3).
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../logger.js';
 import type { OutboundMessage } from '../domain/types.js';
@@ -113,7 +113,7 @@ export class MqttGateway {
     this.filters = filters;
     // Without a shared group the ingest session is persistent under a stable client id, so QoS 1 events that
     // arrive while the process is down (or were delivered but not acknowledged before a crash) are delivered
-    // when it is back. Shared consumers use clean sessions (DEVICES.md: Mosquitto issue #1747).
+    // when it is back. Shared consumers use clean sessions (docs/reference/mqtt.md: Mosquitto issue #1747).
     const persistent = !this.opts.sharedGroup;
     const client = mqtt.connect(
       this.opts.url,

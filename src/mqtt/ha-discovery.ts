@@ -1,4 +1,4 @@
-// Home Assistant MQTT discovery (DEVICES.md "Home Assistant"): one HA device per user with sensors on the retained
+// Home Assistant MQTT discovery (docs/integrations/home-assistant.md): one HA device per user with sensors on the retained
 // user state, a compliance sensor on the retained adherence topic, a snooze button, a heat switch for users with a
 // heat pad and an event entity on the nudge topic; plus the handlers of the button and the switch.
 import { onOff, subscriptionFilter, under } from '../adapters/common.js';

@@ -31,7 +31,7 @@ export interface TopicRoots {
   haPrefix: string;
 }
 
-/** Topic builders for every topic unknot reads or writes (CONTRACT §3, §4; DEVICES.md). */
+/** Topic builders for every topic unknot reads or writes (docs/reference/mqtt.md). */
 export class Topics {
   readonly base: string;
   readonly z2mBase: string;

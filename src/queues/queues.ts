@@ -1,5 +1,5 @@
 // BullMQ queue names, job payloads and producers. Job ids are functions of what a job is for, so a retry, a
-// redelivered message or a second instance can never double it (ARCHITECTURE principle 2).
+// redelivered message or a second instance can never double it (docs/development/architecture.md, principle 2).
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 

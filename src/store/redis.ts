@@ -1,4 +1,4 @@
-// Redis connections and the start-up checks BullMQ depends on (DEVICES.md, "Redis and BullMQ").
+// Redis connections and the start-up checks BullMQ depends on (docs/configuration.md, "What Redis and the broker must provide").
 import { Redis, type RedisOptions } from 'ioredis';
 
 export function createRedis(url: string, opts: RedisOptions = {}): Redis {

@@ -1,5 +1,5 @@
 // User state as one JSON document per user, changed only through an atomic compare-and-set that also
-// appends the transition's adherence entries, so state and log never disagree (ARCHITECTURE principle 2).
+// appends the transition's adherence entries, so state and log never disagree (docs/development/architecture.md, principle 2).
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { newUserState, type UserState } from '../domain/user-state.js';

@@ -1,4 +1,4 @@
-// Home Assistant MQTT discovery end to end (DEVICES.md "Home Assistant"): config shape, topics the service really
+// Home Assistant MQTT discovery end to end (docs/integrations/home-assistant.md): config shape, topics the service really
 // publishes or handles, the snooze button, HA's birth message, start-up, and removal of users and heat pads.
 // UNKNOT_TIME_SCALE=600 (the harness): 10 minutes are 1 s, 20 minutes 2 s, 60 minutes 6 s.
 import { afterEach, describe, expect, it } from 'vitest';

@@ -15,7 +15,7 @@ let z2m: string;
 const USERS = ['ann', 'bob', 'cat'];
 
 beforeAll(async () => {
-  // Several ingest instances share the load through a shared subscription (MQTT 5), as the README says to run them.
+  // Several ingest instances share the load through a shared subscription (MQTT 5), as docs/reference/mqtt.md says to run them.
   h = await harness('heat-two', { UNKNOT_TIME_SCALE: '600', MQTT_SHARED_GROUP: 'heat-two' });
   base = h.ns.baseTopic;
   z2m = h.env.Z2M_BASE_TOPIC!;

@@ -1,4 +1,4 @@
-// Heat refusals as a client sees them over HTTP and MQTT: every code of CONTRACT §2 with its status, each logged as
+// Heat refusals as a client sees them over HTTP and MQTT: every code of docs/concepts/heat-safety.md with its status, each logged as
 // heat_refused; bad bodies; and concurrent requests (API and a button at the same instant) starting exactly one
 // session. UNKNOT_TIME_SCALE=600: the default 30-minute cool-down is 3 s.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// The pain log through the API: every advice rule of CONTRACT §7, medical clearance, and bad input.
+// The pain log through the API: every advice rule of docs/concepts/pain-and-advice.md, medical clearance, and bad input.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';

@@ -1,5 +1,5 @@
 // Smart-home sensors end to end, with payloads as Zigbee2MQTT and the Home Assistant companion app document them
-// (DEVICES.md): Aqara FP1 presence, a Tuya pressure strap, an inverted contact mat, Z2M availability 1.x and 2.x,
+// (docs/integrations/): Aqara FP1 presence, a Tuya pressure strap, an inverted contact mat, Z2M availability 1.x and 2.x,
 // wearables (activity, steps) and the fusion rules of src/domain/fusion.ts.
 // UNKNOT_TIME_SCALE=600 (the harness): 10 minutes are 1 s, a 120 s break 0.2 s.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -139,7 +139,7 @@ describe('wearables and fusion', () => {
     const first = await state(h, sittingSession);
     // `still`/`Stationary` say nothing about sitting.
     await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity: activity === 'Walking' ? 'Stationary' : 'still' });
-    // What the HA automation of the README publishes.
+    // What the HA automation of docs/integrations/wearables.md publishes.
     await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity });
     await state(h, sessionOver('moving'));
     expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);

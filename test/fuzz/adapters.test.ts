@@ -1,6 +1,6 @@
 // Fuzzing every protocol adapter's parse function directly (the cheap bulk of the fuzz cases): whatever bytes a
 // device sends, parse never throws and answers either well-formed observations or a rejection with a code and a
-// short human detail. Where the protocol is simple enough, an oracle written from the README says which.
+// short human detail. Where the protocol is simple enough, an oracle written from the docs says which.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adapters, matchTopic } from '../../src/adapters/index.js';
@@ -111,7 +111,7 @@ function textOf(payload: Buffer): string | null {
   }
 }
 
-/** README: these kinds read a JSON object; anything else is refused, and any object is accepted. */
+/** docs/integrations/: these kinds read a JSON object; anything else is refused, and any object is accepted. */
 function isJsonObjectPayload(payload: Buffer): boolean {
   const text = textOf(payload);
   if (text === null) return false;
@@ -130,7 +130,7 @@ interface Target {
   roles: readonly Role[];
   payloads: fc.Arbitrary<Buffer>;
   numRuns: number;
-  /** Whether the payload must be accepted (true) or refused (false), from the README; absent: no oracle. */
+  /** Whether the payload must be accepted (true) or refused (false), from the docs; absent: no oracle. */
   oracle?: (payload: Buffer) => boolean;
 }
 
@@ -241,7 +241,7 @@ describe('every adapter parse function, on generated payloads', () => {
     });
   }
 
-  it('unknot activity and steps events follow the wearable rules of the README', () => {
+  it('unknot activity and steps events follow the wearable rules of the docs', () => {
     const MOVING = ['walking', 'running', 'on_foot', 'on_bicycle', 'cycling'];
     const AWAY = ['automotive', 'in_vehicle'];
     const numRuns = scaled(1_500);

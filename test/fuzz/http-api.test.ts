@@ -15,7 +15,7 @@ import { HOSTILE_KEYS, hostileObjectText, objectText, wrongValueText } from './p
 import { FUZZ_SCALE, scaled, tally } from './tally.js';
 
 const counts = tally('http-api');
-/** Heat refusals are logged as `heat_refused` by design (README "Limits and refusals"): the one allowed change. */
+/** Heat refusals are logged as `heat_refused` by design (docs/concepts/heat-safety.md, "Limits and refusals"): the one allowed change. */
 const HEAT_REFUSALS = ['no_heat_pad', 'contraindicated', 'invalid_minutes', 'too_long', 'already_on', 'cooling_down'];
 const KNOWN_IDS = ['ana', 'ana-desk', 'ana-pad'];
 // No heat cool-down: a short heat session a generated request started can be stopped without blocking the next.

@@ -1,4 +1,4 @@
-// Finds a real Redis and a real MQTT broker for the tests (ARCHITECTURE.md, principle 9): REDIS_URL / MQTT_URL
+// Finds a real Redis and a real MQTT broker for the tests (docs/development/testing.md): REDIS_URL / MQTT_URL
 // when set, else containers when a Docker engine answers, else redis-server and mosquitto from the PATH.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,7 +25,7 @@ interface Started {
 const READY_TIMEOUT_MS = 15_000;
 const DOCKER_PROBE_TIMEOUT_MS = 3_000;
 
-// The settings DEVICES.md asks for: BullMQ needs noeviction; hz 100 makes delayed jobs fire on time. As in
+// The settings docs/configuration.md asks for: BullMQ needs noeviction; hz 100 makes delayed jobs fire on time. As in
 // docker-compose.yml, hash-max-listpack-value 256 keeps a BullMQ job hash compact (~470 B instead of ~850 B).
 export const REDIS_ARGS = ['--appendonly', 'no', '--hz', '100', '--maxmemory-policy', 'noeviction', '--hash-max-listpack-value', '256'];
 

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, envSchema, loadConfig } from '../../src/config.js';
+import { TABLE_END, TABLE_START } from '../../scripts/gen-config-docs.js';
 import { REPO_ROOT } from '../support/service-process.js';
 
-const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-const configSection = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('### The config file'));
-/** `| \`A\`, \`B\` | default | meaning |` rows of the README's configuration table. */
-const rows = configSection
+const page = readFileSync(join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
+const table = page.slice(page.indexOf(TABLE_START), page.indexOf(TABLE_END));
+/** `| \`A\` | default | meaning |` rows of the environment table in docs/configuration.md. */
+const rows = table
   .split('\n')
   .filter((l) => l.startsWith('| `'))
   .map((l) => {
@@ -16,7 +17,7 @@ const rows = configSection
     return { names: [...names.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!), dflt: dflt.trim() };
   });
 
-describe('README configuration table', () => {
+describe('docs/configuration.md environment table', () => {
   it('documents every variable the schema reads, and nothing else', () => {
     const documented = rows.flatMap((r) => r.names).sort();
     expect(documented).toEqual(Object.keys(envSchema.shape).sort());

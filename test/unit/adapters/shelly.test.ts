@@ -1,5 +1,5 @@
 // Shelly Gen2/Gen3. Payloads follow shelly-api-docs.shelly.cloud/gen2 (General/RPCProtocol, General/Notifications,
-// ComponentsAndServices/Mqtt, ComponentsAndServices/Switch), as summarised in DEVICES.md.
+// ComponentsAndServices/Mqtt, ComponentsAndServices/Switch), as summarised in docs/integrations/shelly.md.
 import { describe, expect, it } from 'vitest';
 import { describeShellyReply, rpcIdFor, shellyAdapter as adapter } from '../../../src/adapters/shelly.js';
 import type { Command, Device } from '../../../src/domain/types.js';

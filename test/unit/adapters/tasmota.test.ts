@@ -1,5 +1,5 @@
 // Tasmota. Payloads follow tasmota.github.io (MQTT page: stat/RESULT, stat/POWER, tele/LWT, tele/STATE;
-// Commands page: Backlog, Power, PulseTime), as summarised in DEVICES.md.
+// Commands page: Backlog, Power, PulseTime), as summarised in docs/integrations/tasmota.md.
 import { describe, expect, it } from 'vitest';
 import { pulseTimeFor, tasmotaAdapter as adapter } from '../../../src/adapters/tasmota.js';
 import type { Command, Device } from '../../../src/domain/types.js';

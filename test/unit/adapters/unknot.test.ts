@@ -1,4 +1,4 @@
-// The native protocol. Payloads are the canonical events of CONTRACT.md §3 as written there.
+// The native protocol. Payloads are the canonical events of docs/reference/mqtt.md as written there.
 import { describe, expect, it } from 'vitest';
 import { unknotAdapter as adapter } from '../../../src/adapters/unknot.js';
 import type { Command } from '../../../src/domain/types.js';
@@ -137,7 +137,7 @@ describe('unknot adapter: id', () => {
 });
 
 describe('unknot adapter: activity events', () => {
-  // Home Assistant companion app activity sensor values (DEVICES.md): iOS and Android spellings.
+  // Home Assistant companion app activity sensor values (docs/integrations/wearables.md): iOS and Android spellings.
   it.each([
     ['Walking', 'moving'],
     ['Running', 'moving'],
@@ -273,7 +273,7 @@ describe('unknot adapter: format', () => {
     expect(adapter.format(d, heatOn, topics)).toEqual([]);
   });
 
-  it('sends heat on and off to a heat pad (CONTRACT §4 payloads)', () => {
+  it('sends heat on and off to a heat pad (docs/reference/mqtt.md payloads)', () => {
     const pad = device('unknot', 'heatpad');
     const [on] = adapter.format(pad, heatOn, topics);
     expect(on?.topic).toBe('unknot/devices/heatpad-1/command');

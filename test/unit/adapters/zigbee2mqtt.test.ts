@@ -1,5 +1,5 @@
 // Zigbee2MQTT. Payloads follow the device pages on zigbee2mqtt.io (Koenkk/zigbee2mqtt.io, docs/devices/*.md
-// "Exposes") and its MQTT topics and messages guide, as summarised in DEVICES.md.
+// "Exposes") and its MQTT topics and messages guide, as summarised in docs/integrations/zigbee2mqtt.md.
 import { describe, expect, it } from 'vitest';
 import { zigbee2mqttAdapter as adapter } from '../../../src/adapters/zigbee2mqtt.js';
 import type { Command, Device } from '../../../src/domain/types.js';
