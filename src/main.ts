@@ -13,6 +13,7 @@ import { createHttpApp, type HttpExtensions } from './http/app.js';
 import { Ingest, type ObservationHandlers } from './ingest/ingest.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { DependencyHealth } from './dependencies.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { HaDiscovery } from './mqtt/ha-discovery.js';
 import { MqttGateway } from './mqtt/gateway.js';
@@ -53,9 +54,11 @@ function die(line: string, code: number): never {
   process.exit(code);
 }
 
-async function connectRedis(url: string, log: Logger): Promise<Redis> {
+async function connectRedis(url: string, health: DependencyHealth): Promise<Redis> {
   const redis = createRedis(url);
-  redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection error'));
+  // One line when Redis goes away and one when it is back (it reconnects every 250 ms at most in between).
+  redis.on('error', (err) => health.failed('redis', err, 'connection'));
+  redis.on('ready', () => health.recovered('redis'));
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
@@ -84,6 +87,8 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
   if (config.timeScale !== 1) {
     log.warn({ timeScale: config.timeScale }, `UNKNOT_TIME_SCALE=${config.timeScale}: every policy duration is ${config.timeScale} times shorter`);
   }
+  const metrics = createMetrics();
+  const health = new DependencyHealth(log, metrics);
   const units: Unit[] = [];
   const stopAll = async () => {
     for (const u of [...units].reverse()) {
@@ -101,7 +106,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
   };
 
   try {
-    const redis = await connectRedis(config.redis.url, log);
+    const redis = await connectRedis(config.redis.url, health);
     units.push({
       name: 'redis',
       start: async () => undefined,
@@ -135,7 +140,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
 
     const topics = new Topics(config.topics);
     const mqtt = new MqttGateway(
-      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, tls: config.mqtt.tls, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot', maxInFlight: 64, ingestClientId: config.mqtt.clientId ?? `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_') },
+      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, tls: config.mqtt.tls, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot', maxInFlight: 64, ingestClientId: config.mqtt.clientId ?? `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_'), health },
       topics,
       log,
     );
@@ -144,11 +149,13 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
 
     const keys = new Keys(config.redis.prefix);
     const queues = new Queues(redis, config.redis.prefix);
+    for (const q of queues.all()) q.on('error', (err) => health.failed('redis', err, `queue ${q.name}`));
     units.push({ name: 'queues', start: async () => undefined, stop: () => queues.close() });
     const ctx: AppContext = {
       config,
       log,
-      metrics: createMetrics(),
+      metrics,
+      health,
       redis,
       registry: new Registry(redis, keys),
       store: new StateStore(redis, keys),
@@ -170,7 +177,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
     handlers.actions.heat_on = (device, obs) => heat.button(device, 'heat_on', obs.minutes);
     handlers.actions.heat_off = (device) => heat.button(device, 'heat_off');
     handlers.heat = (device, obs) => heat.padReport(device, obs.state, obs.at);
-    apiRouters.push(heatRoutes(heat));
+    apiRouters.push(heatRoutes(heat, redis));
     users.hooks.push(heat.userHooks());
     if (roles.has('worker') && (opts.workers ?? ['nudges', 'heat', 'routines']).includes('heat')) {
       const w = new HeatWorker(ctx, heat);

@@ -53,6 +53,18 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    dependencyErrors: new Counter({
+      name: 'unknot_dependency_errors_total',
+      help: 'Errors from Redis or the MQTT broker (failed commands, refused connections); logged once per outage',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+    }),
+    dependencyUp: new Gauge({
+      name: 'unknot_dependency_up',
+      help: '1 while Redis or the MQTT broker is reachable, 0 during an outage',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+    }),
     nudgeLateness: new Histogram({
       name: 'unknot_nudge_lateness_seconds',
       help: 'From a nudge due time to its publish',

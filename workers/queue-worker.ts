@@ -4,6 +4,7 @@ import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../src/app/context.js';
 import type { QueueName } from '../src/queues/queues.js';
+import { blockingRedisOptions, isRedisUnavailable } from '../src/store/redis.js';
 
 /** How long a job stays with a worker that stopped renewing its lock (see the Worker options below). */
 export const WORKER_LOCK_MS = 5_000;
@@ -21,7 +22,7 @@ export class QueueWorker<T> {
 
   async start(): Promise<void> {
     const { ctx, queue } = this;
-    this.connection = ctx.redis.duplicate();
+    this.connection = ctx.redis.duplicate(blockingRedisOptions);
     this.worker = new Worker<T>(queue, this.processor, {
       connection: this.connection,
       prefix: ctx.config.redis.prefix,
@@ -36,10 +37,15 @@ export class QueueWorker<T> {
       stalledInterval: WORKER_LOCK_MS / 2,
       maxStalledCount: 2,
     });
-    this.worker.on('failed', (job, err) =>
-      ctx.log.warn({ queue, jobId: job?.id, err: err.message, attempts: job?.attemptsMade }, 'job failed'),
-    );
-    this.worker.on('error', (err) => ctx.log.error({ queue, err: err.message }, 'worker error'));
+    // Redis away: every poll and every job attempt fails; one line for the outage (DependencyHealth), not one each.
+    this.worker.on('failed', (job, err) => {
+      if (ctx.health && isRedisUnavailable(err)) ctx.health.failed('redis', err, `job ${queue}`);
+      else ctx.log.warn({ queue, jobId: job?.id, err: err.message, attempts: job?.attemptsMade }, 'job failed');
+    });
+    this.worker.on('error', (err) => {
+      if (ctx.health && (isRedisUnavailable(err) || ctx.health.isDown('redis'))) ctx.health.failed('redis', err, `worker ${queue}`);
+      else ctx.log.error({ queue, err: err.message }, 'worker error');
+    });
     await this.worker.waitUntilReady();
   }
 

@@ -19,6 +19,9 @@ import {
   type JsonObject,
 } from './common.js';
 
+/** The fields a seat sensor's state is read from (seatObservation). */
+const SEAT_FIELDS = ['presence', 'occupancy', 'contact'] as const;
+
 /** Topic levels after the friendly name that are commands (ours or anyone's), never device state. */
 const COMMAND_LEVELS = new Set(['set', 'get']);
 
@@ -51,6 +54,13 @@ function parseState(device: Device, payload: Buffer, now: number): ParseResult {
   const state = decoded.value;
   const observations: Observation[] = [];
   if (isSeatRole(device)) {
+    // A seat field of the wrong type is a misconfigured converter or a foreign publisher: say so, do not guess.
+    for (const field of SEAT_FIELDS) {
+      const v = state[field];
+      if (v !== undefined && v !== null && typeof v !== 'boolean') {
+        return fail('invalid_event', `${field} must be true or false (or null before a first reading), got ${JSON.stringify(v).slice(0, 40)}`);
+      }
+    }
     const seat = seatObservation(device, state, now);
     if (seat) observations.push(seat);
   } else if (device.role === 'heatpad') {

@@ -1,6 +1,7 @@
 // What every role is handed by the composition root (src/main.ts).
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import type { DependencyHealth } from '../dependencies.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { MqttGateway } from '../mqtt/gateway.js';
@@ -21,6 +22,8 @@ export interface AppContext {
   queues: Queues;
   mqtt: MqttGateway;
   topics: Topics;
+  /** Redis and broker outages: logged once each way, counted in between (absent: errors are just logged). */
+  health?: DependencyHealth;
   /** Epoch ms. Injected so tests of the services can reason about time; the process uses Date.now. */
   now: () => number;
 }

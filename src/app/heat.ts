@@ -65,6 +65,11 @@ const DAY_MS = 86_400_000;
 const INLINE_OFF_WAIT_MS = 1_000;
 /** Sessions the sweep takes on in one run; the rest wait for the next (they are oldest-first). */
 const SWEEP_BATCH = 200;
+/** Users whose heat pads this process remembers for a stop without Redis (oldest forgotten first). */
+const KNOWN_PADS_MAX = 100_000;
+/** A stop made without Redis is recorded when Redis is back: tried this often, for at most this long. */
+const PENDING_STOP_RETRY_MS = 250;
+const PENDING_STOP_MAX_MS = 3_600_000;
 
 const logsOf = (effects: HeatEffect[]): LogEntry[] => effects.flatMap((e) => (e.kind === 'log' ? [e.entry] : []));
 
@@ -77,6 +82,13 @@ export class Heat {
   private attempt = 0;
   /** Commands this process published whose record has not committed yet: a retry only records them. */
   private readonly unrecorded = new Set<string>();
+  /**
+   * Heat pads this process has read, by user: where a stop sends its OFF when Redis is away (stopWithoutRedis).
+   * Filled whenever a pad is read for a command or a start, so the instance that switched a pad on knows it.
+   */
+  private readonly knownPads = new Map<string, Map<string, Device>>();
+  /** Users whose stop went out without Redis and still has to be recorded, retried until Redis takes it. */
+  private readonly pendingStops = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -112,6 +124,7 @@ export class Heat {
       // What the advice needs: medical-first reasons look back ADVICE_LOOKBACK_DAYS.
       this.ctx.adherence.read(userId, now - (ADVICE_LOOKBACK_DAYS + 1) * DAY_MS, now + 1),
     ]);
+    for (const d of devices) this.rememberPad(d);
     const heatBlocked = adviseProfessional(entries, profile.contraindications, now).heatBlocked;
     const policy = heatPolicyOf(profile, this.ctx.config.timeScale);
     const c = await this.transact(userId, (heat, st) =>
@@ -142,6 +155,64 @@ export class Heat {
     return { sessionId: r.sessionId, stoppedAt: r.stoppedAt, offSent: sent.includes(r.sessionId) };
   }
 
+  private rememberPad(device: Device): void {
+    const pads = this.knownPads.get(device.userId) ?? new Map<string, Device>();
+    if (device.role === 'heatpad') pads.set(device.deviceId, device);
+    else pads.delete(device.deviceId);
+    // A pad given to someone else is no longer this user's.
+    for (const [userId, other] of this.knownPads) if (userId !== device.userId) other.delete(device.deviceId);
+    if (pads.size > 0) this.knownPads.set(device.userId, pads);
+    else this.knownPads.delete(device.userId);
+    if (this.knownPads.size > KNOWN_PADS_MAX) this.knownPads.delete(this.knownPads.keys().next().value!);
+  }
+
+  /**
+   * Stop with Redis away (DELETE …/heat): the state cannot be read or written, but the pad must go off. Sends OFF
+   * to every heat pad of the user this process knows (from its own reads and the registry cache) and records the
+   * stop once Redis is back. Returns the devices the OFF went to (none: nothing was sent).
+   */
+  async stopWithoutRedis(userId: string): Promise<{ deviceIds: string[]; failed: string[] }> {
+    const pads = new Map(this.knownPads.get(userId));
+    for (const d of this.ctx.registry.peekDevicesOf(userId)) if (d.role === 'heatpad') pads.set(d.deviceId, d);
+    const deviceIds: string[] = [];
+    const failed: string[] = [];
+    await Promise.all(
+      [...pads.values()].map(async (d) => {
+        try {
+          await this.publish(d, { command: 'heat', state: 'off', sessionId: 'none', reason: 'manual' }, 'manual');
+          deviceIds.push(d.deviceId);
+        } catch (err) {
+          failed.push(d.deviceId);
+          this.ctx.log.error({ err, userId, deviceId: d.deviceId }, 'heat OFF without Redis failed');
+        }
+      }),
+    );
+    deviceIds.sort();
+    this.ctx.log.warn({ userId, deviceIds, failed }, 'heat stop with Redis unavailable: OFF sent directly; recorded once Redis is back');
+    if (deviceIds.length > 0) this.recordStopLater(userId);
+    return { deviceIds, failed };
+  }
+
+  /** Retries the stop until Redis takes it, so the session is logged as stopped and its timers end. */
+  private recordStopLater(userId: string): void {
+    if (this.pendingStops.has(userId)) return;
+    this.pendingStops.add(userId);
+    const giveUpAt = Date.now() + PENDING_STOP_MAX_MS;
+    const attempt = async () => {
+      try {
+        await this.stop(userId, 'manual');
+        this.ctx.log.info({ userId }, 'heat stop sent during the Redis outage is now recorded');
+      } catch (err) {
+        if (!(err instanceof UnknotError) && Date.now() < giveUpAt) {
+          setTimeout(() => void attempt(), PENDING_STOP_RETRY_MS).unref();
+          return;
+        }
+      }
+      this.pendingStops.delete(userId);
+    };
+    setTimeout(() => void attempt(), PENDING_STOP_RETRY_MS).unref();
+  }
+
   /** A `heat_on` / `heat_off` button action. A heat pad with its own button switches itself. */
   async button(device: Device, action: 'heat_on' | 'heat_off', minutes?: number): Promise<void> {
     if (action === 'heat_off') {
@@ -167,6 +238,7 @@ export class Heat {
   /** A heat pad reported its state (ingest). */
   async padReport(device: Device, report: 'on' | 'off', at: number): Promise<void> {
     if (device.role !== 'heatpad') throw new UnknotError('wrong_role', 'only a device with role heatpad reports heat state');
+    this.rememberPad(device);
     const profile = await this.ctx.registry.getProfile(device.userId);
     const now = this.ctx.now();
     const c = await this.transact(device.userId, (heat) => padReport(heat, device.deviceId, report, at, now));
@@ -231,6 +303,7 @@ export class Heat {
     }
     if (r.kind === 'already') return 'already';
     const device = await this.ctx.registry.getDevice(r.deviceId);
+    if (device) this.rememberPad(device);
     if (!device || device.role !== 'heatpad') {
       // Deleting or re-addressing a pad ends its session (hooks below); nothing to switch on.
       await this.transact(userId, (heat) => onReleased(heat, sessionId, token));
@@ -291,6 +364,7 @@ export class Heat {
       return this.recordOff(userId, sessionId, key);
     }
     const device = await this.ctx.registry.getDevice(r.deviceId);
+    if (device) this.rememberPad(device);
     try {
       if (device) {
         await this.publish(device, { command: 'heat', state: 'off', sessionId, reason: r.reason }, r.reason, {
@@ -495,9 +569,11 @@ export class Heat {
     };
     return {
       deviceDeleted: (device) => guard('device deleted', async () => {
+        this.knownPads.get(device.userId)?.delete(device.deviceId);
         if (device.role === 'heatpad') await gone(device);
       }),
       deviceChanged: (device, previous) => guard('device changed', async () => {
+        this.rememberPad(device);
         if (previous?.role !== 'heatpad') return;
         const moved =
           device.role !== 'heatpad' || device.userId !== previous.userId || device.protocol !== previous.protocol || device.topic !== previous.topic;

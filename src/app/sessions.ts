@@ -6,6 +6,7 @@ import {
   applySensorEvent,
   commit,
   nextNudge,
+  lateHold,
   nudgeDue,
   nudgePublished,
   policyOf,
@@ -166,15 +167,22 @@ export class Sessions {
     const policy = this.policy(profile);
     const now = this.ctx.now();
     if (data.kind === 'break-check') {
-      const c = await this.ctx.store.transact(
+      const c = await this.ctx.store.transact<{ effects: SessionEffect[]; hold: number | null }>(
         data.userId,
         (st) => {
+          // Late (an outage): wait for the events of the gap before judging the break (domain rule, lateHold).
+          const hold = lateHold(st.session, data.dueAt, now);
+          if (hold) return { state: { ...st, session: hold.state }, logs: [], changed: hold.state !== st.session, result: { effects: [], hold: hold.until } };
           const t = commit(st.session, policy, now);
-          return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t.effects };
+          return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { effects: t.effects, hold: null } };
         },
         firstRead,
       );
-      await this.afterCommit(data.userId, c.result, c.before, c.state, policy, profile);
+      await this.afterCommit(data.userId, c.result.effects, c.before, c.state, policy, profile);
+      if (c.result.hold !== null) {
+        await job.moveToDelayed(Math.max(c.result.hold, Date.now() + 1), token);
+        throw new DelayedError();
+      }
       return 'checked';
     }
     const c = await this.ctx.store.transact(

@@ -19,6 +19,14 @@ export const LATE_SLACK_MS = 5_000;
 export const MAX_TAIL = 16;
 /** A nudge job that fires this early (clock skew between processes) still counts as due. */
 export const DUE_TOLERANCE_MS = 50;
+/**
+ * A timed decision (nudge, "ignored", break check) that runs more than LATE_DECISION_MS after it fell due was held
+ * up (Redis or the workers were away), and the sensor events of that gap may still be queued at the broker. It
+ * waits CATCH_UP_MS, once, without committing, so ingest can apply them first and the decision (and the horizon
+ * it moves) sees what the sensors said. Real milliseconds, not scaled by UNKNOT_TIME_SCALE: outages are real.
+ */
+export const LATE_DECISION_MS = 1_000;
+export const CATCH_UP_MS = 3_000;
 
 export interface Policy {
   breakAfterMs: number;
@@ -90,6 +98,8 @@ export interface SessionState {
   tail: SensorEvent[];
   startedSeq: number;
   book: Book | null;
+  /** Set by a late timed decision (lateHold): decisions wait until then for ingest to catch up. */
+  catchUpUntil?: number;
 }
 
 export const emptyFold = (): FoldState => ({
@@ -358,6 +368,21 @@ export function commit(s: SessionState, policy: Policy, now: number): Transition
   return { state: d.state, effects: [...effects, ...d.effects], changed };
 }
 
+/**
+ * The one rule for timed decisions after an outage: a decision due at `dueAt` that runs late (now past dueAt by
+ * more than LATE_DECISION_MS) first waits CATCH_UP_MS for the events of the gap, once per outage. Returns the
+ * hold (state to store, when to decide) or null to decide now. Whatever schedules timers (jobs, a timer wheel)
+ * calls this before committing a decision, and retries at `until`.
+ */
+export function lateHold(s: SessionState, dueAt: number, now: number): { state: SessionState; until: number } | null {
+  const until = s.catchUpUntil ?? 0;
+  if (now < until) return { state: s, until };
+  // Already held for this lateness (the hold began after this was due): decide now.
+  if (now - dueAt <= LATE_DECISION_MS || until > dueAt + LATE_DECISION_MS) return null;
+  const next = now + CATCH_UP_MS;
+  return { state: { ...s, catchUpUntil: next }, until: next };
+}
+
 export type NudgeOutcome =
   | { kind: 'sent'; level: number; nudgeId: string }
   | { kind: 'ignored_logged' }
@@ -375,6 +400,13 @@ export function nudgeDue(
   policy: Policy,
   now: number,
 ): Transition<NudgeOutcome> {
+  const pre = view(s0, policy);
+  const due = pre.cur && sessionIdOf(s0, pre.cur.seq) === sessionId ? nextNudge(pre, s0.book, policy) : null;
+  const hold = due && due.level === level ? lateHold(s0, due.dueAt, now) : null;
+  if (hold) {
+    // No commit: the horizon stays, so the events of the gap still count when they arrive.
+    return { state: hold.state, effects: [], changed: hold.state !== s0, result: { kind: 'wait', until: hold.until, why: 'late: waiting for ingest to catch up' } };
+  }
   const c = commit(s0, policy, now);
   const s = c.state;
   const effects = [...c.effects];

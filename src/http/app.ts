@@ -10,6 +10,7 @@ import type { Users } from '../app/users.js';
 import { isLoopback } from '../config.js';
 import { UnknotError, isValidId } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
+import { asUnavailable, isHeatStop, requireRedis, UNAVAILABLE_RETRY_AFTER_S } from './unavailable.js';
 
 export interface HttpExtensions {
   /** Routers mounted under /api after the core routes (heat, routines, pain). */
@@ -162,6 +163,8 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
     next();
   });
   api.use(express.json({ limit: '64kb', type: () => true }));
+  // Redis away: 503 within milliseconds, before a route writes anything (the heat stop has its own fallback).
+  api.use(requireRedis(ctx.redis, isHeatStop));
 
   api.get('/users', async (_req, res) => {
     res.json({ users: await ctx.registry.listUsers() });
@@ -213,12 +216,14 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
 
   for (const p of ext.publicRouters ?? []) app.use(p.path, p.router);
   for (const p of ext.protectedRouters ?? []) {
-    app.use(p.path, ...(limiter ? [limiter] : []), authMiddleware(ctx, { cookie: true }), p.router);
+    app.use(p.path, ...(limiter ? [limiter] : []), authMiddleware(ctx, { cookie: true }), requireRedis(ctx.redis), p.router);
   }
 
   app.use((req, _res, next) => next(new UnknotError('not_found', `nothing at ${req.method} ${req.path}`, 404)));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((thrown: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const err = asUnavailable(thrown);
     if (err instanceof UnknotError) {
+      if (err.status === 503) res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
       res.status(err.status).json({ error: err.code, detail: err.message, ...(err.issues ? { issues: err.issues } : {}) });
       return;
     }

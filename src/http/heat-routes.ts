@@ -1,10 +1,13 @@
 // HTTP routes of heat-pad sessions (docs/reference/http-api.md): POST starts, DELETE stops, GET (extension) shows the session.
 import express, { type Router } from 'express';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Heat } from '../app/heat.js';
 import { ID_PATTERN } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { userIdParam } from './app.js';
+import { isRedisUnavailable } from '../store/redis.js';
+import { redisReady, RedisUnavailableError, UNAVAILABLE_RETRY_AFTER_S } from './unavailable.js';
 
 // `minutes` is checked by the heat rules, not here: a non-number or non-positive value is 422 invalid_minutes
 // (docs/concepts/heat-safety.md), while a body that is not this object at all is 400 invalid_heat_request.
@@ -17,7 +20,8 @@ const heatRequestSchema = z
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function heatRoutes(heat: Heat): Router {
+/** `redis`: the shared connection, to tell a stop that can be recorded from one that needs the fallback. */
+export function heatRoutes(heat: Heat, redis: Pick<Redis, 'status'>): Router {
   const router = express.Router();
 
   router.post('/users/:userId/heat', async (req, res) => {
@@ -28,8 +32,28 @@ export function heatRoutes(heat: Heat): Router {
   });
 
   router.delete('/users/:userId/heat', async (req, res) => {
-    const s = await heat.stop(userIdParam(req), 'manual');
-    res.json({ sessionId: s.sessionId, stoppedAt: iso(s.stoppedAt), offSent: s.offSent });
+    const userId = userIdParam(req);
+    try {
+      if (!redisReady(redis)) throw new RedisUnavailableError();
+      const s = await heat.stop(userId, 'manual');
+      res.json({ sessionId: s.sessionId, stoppedAt: iso(s.stoppedAt), offSent: s.offSent });
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError) && !isRedisUnavailable(err)) throw err;
+      // Redis away: a pad must still go off. OFF straight to the pads this instance knows; recorded later.
+      const r = await heat.stopWithoutRedis(userId);
+      if (r.deviceIds.length === 0) {
+        throw new RedisUnavailableError(
+          `redis is unavailable and this instance knows no heat pad of ${userId}${r.failed.length ? ` it could reach (${r.failed.join(', ')})` : ''}; no OFF was sent, try again shortly`,
+        );
+      }
+      res.status(202).set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S)).json({
+        offSent: true,
+        recorded: false,
+        deviceIds: r.deviceIds,
+        stoppedAt: iso(Date.now()),
+        detail: `redis is unavailable: OFF sent directly to ${r.deviceIds.join(', ')}; the stop is recorded when Redis is back`,
+      });
+    }
   });
 
   router.get('/users/:userId/heat', async (req, res) => {

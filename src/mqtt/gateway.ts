@@ -3,7 +3,8 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../logger.js';
 import type { OutboundMessage } from '../domain/types.js';
-import { InfraError } from '../store/redis.js';
+import type { DependencyHealth } from '../dependencies.js';
+import { InfraError, isRedisUnavailable } from '../store/redis.js';
 import { assertTopicPart, type Topics } from './topics.js';
 
 export interface GatewayOptions {
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   ingestClientId: string;
   /** How many inbound messages are handled at once (their acks still go out in order, after commit). */
   maxInFlight: number;
+  /** Outages of the broker (and of Redis, seen by ingest) logged once each way; absent: every error is logged. */
+  health?: DependencyHealth;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => Promise<void>;
@@ -27,6 +30,8 @@ const OFFLINE = JSON.stringify({ state: 'offline' });
 
 /** How long a graceful stop of ingest waits for the messages in hand to commit and be acknowledged. */
 const INGEST_DRAIN_MS = 2_500;
+/** Longest pause between two attempts at an inbound message that failed on Redis. */
+const INGEST_RETRY_MAX_MS = 500;
 /** With a shared subscription, how long no message may have come before the drain counts as done. */
 const INGEST_QUIET_MS = 200;
 
@@ -85,9 +90,12 @@ export class MqttGateway {
       this.pub!.publishAsync(this.topics.bridgeState(), ONLINE, { qos: 1, retain: true }).catch((err) =>
         this.log.warn({ err }, 'could not publish bridge state'),
       );
-    this.pub.on('connect', () => void announce());
-    this.pub.on('error', (err) => this.log.warn({ err: err.message }, 'MQTT publisher error'));
-    this.pub.on('offline', () => this.log.warn('MQTT publisher offline'));
+    this.pub.on('connect', () => {
+      this.opts.health?.recovered('mqtt');
+      void announce();
+    });
+    this.pub.on('error', (err) => this.brokerTrouble('publisher', err));
+    this.pub.on('offline', () => this.brokerTrouble('publisher', new Error('offline')));
     this.pub.on('message', (topic, payload) => {
       for (const h of this.extraHandlers) if (topicMatches(h.filter, topic)) h.fn(topic, payload);
     });
@@ -98,6 +106,19 @@ export class MqttGateway {
     await this.subscribe(this.topics.bridgeState(), (_topic, payload) => {
       if (!this.stopping && bridgeStateOf(payload) === 'offline') void announce();
     });
+  }
+
+  /**
+   * A broker error or a dropped connection. While stopping, our own closed connection is expected (MQTT.js reports
+   * "write after end" for what was still queued): not worth a warning.
+   */
+  private brokerTrouble(which: 'publisher' | 'ingest', err: Error): void {
+    if (this.stopping || (which === 'ingest' && this.ingestStopping)) {
+      this.log.debug({ err: err.message }, `MQTT ${which} closed while stopping`);
+      return;
+    }
+    if (this.opts.health) this.opts.health.failed('mqtt', err, which);
+    else this.log.warn({ err: err.message }, `MQTT ${which} ${err.message === 'offline' ? 'offline' : 'error'}`);
   }
 
   get connected(): boolean {
@@ -127,8 +148,8 @@ export class MqttGateway {
     this.sub = client;
     // Installed before the connection opens: a persistent session delivers what it kept right after CONNACK.
     this.pipelineAcks(client);
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'MQTT ingest error'));
-    client.on('offline', () => this.log.warn('MQTT ingest offline'));
+    client.on('error', (err) => this.brokerTrouble('ingest', err));
+    client.on('offline', () => this.brokerTrouble('ingest', new Error('offline')));
     // Two processes with one client id take the session from each other in turn: say so, loudly.
     const drops: number[] = [];
     client.on('close', () => {
@@ -228,8 +249,10 @@ export class MqttGateway {
         return;
       } catch (err) {
         // Infrastructure trouble (Redis away): hold this message, and with it the stream, until it commits.
-        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
-        this.log.error({ err, topic: packet.topic, attempt }, 'ingest failed; retrying before acknowledging');
+        // Capped low: once Redis is back, what waited here is applied within about this long (was 5 s).
+        const delay = Math.min(INGEST_RETRY_MAX_MS, 50 * 2 ** Math.min(attempt, 4));
+        if (this.opts.health && isRedisUnavailable(err)) this.opts.health.failed('redis', err, 'ingest');
+        else this.log.error({ err, topic: packet.topic, attempt }, 'ingest failed; retrying before acknowledging');
         if (!this.sub || (this.sub as unknown as { disconnecting: boolean }).disconnecting) throw err;
         await new Promise((r) => setTimeout(r, delay));
       }

@@ -1,15 +1,41 @@
 // Redis connections and the start-up checks BullMQ depends on (docs/configuration.md, "What Redis and the broker must provide").
 import { Redis, type RedisOptions } from 'ioredis';
 
+/** Longest pause between two reconnect attempts: a Redis that is back is in use again within about this long. */
+export const REDIS_RECONNECT_MAX_MS = 250;
+
+/**
+ * The process's shared connection fails fast while Redis is away: no offline queue, and a command in flight when
+ * the connection drops is rejected, never resent on reconnect. So whoever gets an error (an HTTP 503, an ingest
+ * retry, a failed job attempt) knows the command did not run later behind their back. BullMQ's own connections
+ * (workers) wait instead: see `blockingRedisOptions`.
+ */
 export function createRedis(url: string, opts: RedisOptions = {}): Redis {
   return new Redis(url, {
-    // Commands wait while Redis reconnects instead of failing; callers decide how long to wait.
-    maxRetriesPerRequest: null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    // Local reconnects are cheap; a long back-off only delays recovery (it was up to 2 s, /readyz took ~5 s).
+    retryStrategy: (times) => Math.min(times * 50, REDIS_RECONNECT_MAX_MS),
     enableAutoPipelining: true,
     connectionName: 'unknot',
     lazyConnect: true,
     ...opts,
   });
+}
+
+/** For connections BullMQ blocks on (workers): commands wait while Redis reconnects, as BullMQ requires. */
+export const blockingRedisOptions: RedisOptions = {
+  maxRetriesPerRequest: null,
+  enableOfflineQueue: true,
+  autoResendUnfulfilledCommands: true,
+};
+
+/** Redis was away when the command was sent or it was lost with the connection: it did not (and will not) run. */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH/.test(err.message);
 }
 
 export class InfraError extends Error {

@@ -77,6 +77,14 @@ export class Registry {
     return this.cache.maps.topic.get(topicCacheKey(protocol, topic));
   }
 
+  /** The user's devices as last read into the cache (their device list, or devices read one by one): a hint only. */
+  peekDevicesOf(userId: string): Device[] {
+    const found = new Map<string, Device>();
+    for (const d of this.cache.maps.userDevices.get(userId) ?? []) found.set(d.deviceId, d);
+    for (const d of this.cache.maps.device.values()) if (d?.userId === userId) found.set(d.deviceId, d);
+    return [...found.values()];
+  }
+
   getProfile(userId: string, version?: number): Promise<Profile | null> {
     return this.cache.through('profile', userId, version, async () => {
       const raw = await this.redis.get(this.keys.profile(userId));

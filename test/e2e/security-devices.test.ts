@@ -47,6 +47,11 @@ describe('a device acts only for its own person, as itself', () => {
     // A Zigbee2MQTT chair cannot be driven through the unknot topic.
     await event('ann-chair', { type: 'posture', posture: 'sitting' });
     expect((await errorOf('ann-chair', 'wrong_protocol')).json).toMatchObject({ detail: expect.stringContaining('zigbee2mqtt') });
+    // On its own Zigbee2MQTT topic, a seat field of the wrong type is refused, counted and answered, not ignored.
+    await sleep(1100);
+    await h.mqtt.publish(`${h.env.Z2M_BASE_TOPIC}/office/ann-chair`, { presence: 'yes', linkquality: 90 });
+    expect((await errorOf('ann-chair', 'invalid_event', 'presence must be true or false')).json).toMatchObject({ topic: `${h.env.Z2M_BASE_TOPIC}/office/ann-chair` });
+    expect(await svc.fetchJson('/metrics').then((r) => String(r.body))).toMatch(/unknot_events_rejected_total\{reason="invalid_event"\} [1-9]/);
     // The same through `user` (errors are answered at most once a second per device).
     await sleep(1100);
     await event('ann-desk', { type: 'action', action: 'snooze', user: 'bob' });

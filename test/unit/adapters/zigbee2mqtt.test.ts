@@ -140,6 +140,14 @@ describe('zigbee2mqtt adapter: seat sensors (role desk or chair)', () => {
     expect(observations(parseState(desk, json({ presence: null })))).toEqual([]);
   });
 
+  it('a seat field of the wrong type is refused with invalid_event, naming the field (not silently ignored)', () => {
+    expect(rejection(parseState(desk, json({ presence: 'yes' })))).toMatchObject({ code: 'invalid_event', detail: expect.stringMatching(/^presence must be true or false.*"yes"/) });
+    expect(rejection(parseState(chair, json({ occupancy: 1 })))).toMatchObject({ code: 'invalid_event', detail: expect.stringContaining('occupancy') });
+    expect(rejection(parseState(chair, json({ contact: 'closed', occupancy: true })))).toMatchObject({ code: 'invalid_event', detail: expect.stringContaining('contact') });
+    // A plug is not read for seat fields at all.
+    expect(observations(parseState(plug, json({ presence: 'yes', state: 'ON' })))).toEqual([{ type: 'heat', state: 'on', at: NOW }]);
+  });
+
   it('a battery-only report says nothing', () => {
     expect(observations(parseState(chair, json({ battery: 91, voltage: 2985, linkquality: 60 })))).toEqual([]);
     expect(observations(parseState(chair, json({})))).toEqual([]);
