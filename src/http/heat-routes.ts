@@ -7,9 +7,9 @@ import { parseBody, userIdParam } from './app.js';
 
 // `minutes` is checked by the heat rules, not here: a non-number or non-positive value is 422 invalid_minutes
 // (CONTRACT §2), while a body that is not this object at all is 400 invalid_heat_request.
-const heatRequestSchema = z
+export const heatRequestSchema = z
   .object({
-    minutes: z.unknown().optional(),
+    minutes: z.unknown().optional().describe('minutes of heat, at most the profile\'s heat.maxMinutes (default: heat.defaultMinutes)'),
     deviceId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]').optional(),
   })
   .strict();
