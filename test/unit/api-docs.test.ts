@@ -24,7 +24,7 @@ async function asyncApiProblems(doc: unknown): Promise<string[]> {
 describe('OpenAPI document', () => {
   it('is valid OpenAPI 3.1 by @readme/openapi-parser', async () => {
     const r = await validate(structuredClone(buildOpenApi()) as never);
-    expect(r.errors ?? [], JSON.stringify(r.errors)).toEqual([]);
+    expect(r.valid ? [] : r.errors).toEqual([]);
     expect(r.valid).toBe(true);
   });
 
