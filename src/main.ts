@@ -8,7 +8,7 @@ import { Sessions } from './app/sessions.js';
 import { Users } from './app/users.js';
 import { ConfigError, entryLabel, loadConfig, type ProcessRole } from './config.js';
 import { UnknotError } from './domain/types.js';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import { createHttpApp, type HttpExtensions } from './http/app.js';
 import { Ingest, type ObservationHandlers } from './ingest/ingest.js';
 import { createLogger, type Logger } from './logger.js';
@@ -33,6 +33,7 @@ import { PainLog } from './app/pain.js';
 import { Routines, type HeatControl } from './app/routines.js';
 import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
 import { routinesRouter } from './http/routines-routes.js';
+import { apiDocsRouter } from './http/api-docs-routes.js';
 
 const UNIT_STOP_TIMEOUT_MS = 3000;
 
@@ -74,7 +75,9 @@ async function connectRedis(url: string, health: DependencyHealth): Promise<Redi
   }
 }
 
-export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promise<void>; ctx: AppContext; httpPort: number | null }> {
+export async function main(
+  opts: MainOptions = {},
+): Promise<{ stop: () => Promise<void>; ctx: AppContext; httpPort: number | null; httpApp: Express | null }> {
   let config;
   try {
     config = loadConfig(opts.env ?? process.env);
@@ -172,6 +175,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
     const handlers: ObservationHandlers = { actions: {} };
     const apiRouters: Router[] = [];
     const protectedRouters: NonNullable<HttpExtensions['protectedRouters']> = [];
+    apiRouters.push(apiDocsRouter(config.topics));
     // --- feature wiring: heat ---
     const heat = new Heat(ctx, sessions);
     handlers.actions.heat_on = (device, obs) => heat.button(device, 'heat_on', obs.minutes);
@@ -231,13 +235,15 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
       units.push({ name: 'ingest', start: () => ingest.start(), stop: () => ingest.stop() });
     }
     let httpPort: number | null = null;
+    // Returned for tests that walk the routes it really serves (the API documents' coverage check).
+    let httpApp: Express | null = null;
     if (roles.has('api')) {
-      const app = createHttpApp(ctx, users, {
+      const app = (httpApp = createHttpApp(ctx, users, {
         ready: async () => ({ redis: redis.status === 'ready', mqtt: mqtt.connected }),
         apiRouters,
         protectedRouters,
         publicRouters,
-      });
+      }));
       const server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
       }).catch((err: NodeJS.ErrnoException) => {
@@ -253,7 +259,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
       });
     }
     log.info({ httpPort, roles: [...roles], mqtt: mqttUrl, redisPrefix: config.redis.prefix, baseTopic: config.topics.base }, 'unknot ready');
-    return { stop: stopAll, ctx, httpPort };
+    return { stop: stopAll, ctx, httpPort, httpApp };
   } catch (err) {
     await stopAll();
     if (err instanceof InfraError) die(err.message, 1);

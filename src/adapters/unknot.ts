@@ -20,7 +20,7 @@ import {
 const at = z.union([z.string(), z.number()]).optional();
 
 // Objects are not strict: unknown extra fields are allowed and dropped. `id` is checked before the schema.
-const eventSchema = z.discriminatedUnion('type', [
+export const eventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('posture'), posture: z.enum(POSTURES), at }),
   z.object({ type: z.literal('activity'), activity: z.string(), at }),
   z.object({

@@ -69,7 +69,8 @@ export interface UserHooks {
   deviceDeleted?(device: Device): Promise<void>;
 }
 
-const rangeSchema = z.object({
+/** The query of GET /api/users/{userId}/adherence (also in the OpenAPI document). */
+export const adherenceQuerySchema = z.object({
   from: z.string().optional(),
   to: z.string().optional(),
   format: z.enum(['json', 'csv']).default('json'),
@@ -190,7 +191,7 @@ export class Users {
 
   async adherence(userId: string, query: unknown) {
     await this.sessions.profile(userId);
-    const q = rangeSchema.safeParse(query);
+    const q = adherenceQuerySchema.safeParse(query);
     if (!q.success) throw new UnknotError('invalid_range', 'format must be json or csv', 400, zodIssues(q.error));
     const from = q.data.from === undefined ? 0 : Date.parse(q.data.from);
     const to = q.data.to === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(q.data.to);

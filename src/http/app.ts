@@ -22,6 +22,9 @@ export interface HttpExtensions {
   ready?: () => Promise<{ redis: boolean; mqtt: boolean }>;
 }
 
+/** The body of POST /api/users/{userId}/snooze (also in the OpenAPI document). */
+export const snoozeBodySchema = z.object({ minutes: z.number().min(1).max(60).optional() }).strict();
+
 export const userIdParam = (req: Request): string => {
   const id = String(req.params.userId);
   if (!isValidId(id)) throw new UnknotError('invalid_user_id', 'userId must be 1–64 characters of [A-Za-z0-9_-]', 400);
@@ -198,7 +201,7 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
     res.status(204).end();
   });
   api.post('/users/:userId/snooze', async (req, res) => {
-    const body = parseBody(z.object({ minutes: z.number().min(1).max(60).optional() }).strict(), req.body, 'invalid_snooze');
+    const body = parseBody(snoozeBodySchema, req.body, 'invalid_snooze');
     res.json(await users.snooze(userIdParam(req), body.minutes));
   });
   api.get('/users/:userId/adherence', async (req, res) => {

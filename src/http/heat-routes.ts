@@ -11,9 +11,9 @@ import { redisReady, RedisUnavailableError, UNAVAILABLE_RETRY_AFTER_S } from './
 
 // `minutes` is checked by the heat rules, not here: a non-number or non-positive value is 422 invalid_minutes
 // (docs/concepts/heat-safety.md), while a body that is not this object at all is 400 invalid_heat_request.
-const heatRequestSchema = z
+export const heatRequestSchema = z
   .object({
-    minutes: z.unknown().optional(),
+    minutes: z.unknown().optional().describe('minutes of heat, at most the profile\'s heat.maxMinutes (default: heat.defaultMinutes)'),
     deviceId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]').optional(),
   })
   .strict();

@@ -8,14 +8,14 @@ import { isValidId, UnknotError } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { userIdParam } from './app.js';
 
-const startBodySchema = z.object({ routine: z.string().max(64).optional() }).strict();
+export const routineStartBodySchema = z.object({ routine: z.string().max(64).optional() }).strict();
 
 export function routinesRouter(routines: Routines, pain: PainLog): Router {
   const r = express.Router();
 
   r.post('/users/:userId/routines', async (req, res) => {
     const userId = userIdParam(req);
-    const body = parseBody(startBodySchema, req.body, 'invalid_routine');
+    const body = parseBody(routineStartBodySchema, req.body, 'invalid_routine');
     res.status(201).json(await routines.start(userId, body.routine));
   });
   r.get('/users/:userId/routines', async (req, res) => {
