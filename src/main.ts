@@ -45,6 +45,8 @@ export interface MainOptions {
   roles?: ProcessRole[];
   workers?: Array<'nudges' | 'heat' | 'routines'>;
   env?: Record<string, string | undefined>;
+  /** The clock the application reads (ctx.now); in-process tests pass one they can move. Date.now by default. */
+  now?: () => number;
 }
 
 /** A one-line, stack-free start-up failure (CONTRACT §1: exit code 2 for configuration). */
@@ -156,7 +158,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
       queues,
       mqtt,
       topics,
-      now: Date.now,
+      now: opts.now ?? Date.now,
     };
     const sessions = new Sessions(ctx);
     const users = new Users(ctx, sessions);
