@@ -47,6 +47,8 @@ export interface MainOptions {
   roles?: ProcessRole[];
   workers?: Array<'nudges' | 'heat' | 'routines'>;
   env?: Record<string, string | undefined>;
+  /** The clock the application reads (ctx.now); in-process tests pass one they can move. Date.now by default. */
+  now?: () => number;
 }
 
 /** A one-line, stack-free start-up failure (docs/configuration.md: exit code 2 for configuration). */
@@ -166,7 +168,7 @@ export async function main(
       queues,
       mqtt,
       topics,
-      now: Date.now,
+      now: opts.now ?? Date.now,
     };
     const sessions = new Sessions(ctx);
     const users = new Users(ctx, sessions);

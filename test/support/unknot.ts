@@ -54,19 +54,22 @@ export async function harness(
   };
 }
 
-export async function putUser(svc: ServiceHandle, userId: string, profile: Record<string, unknown> = {}) {
+/** Anything with fetchJson: a whole-process ServiceHandle or an in-process service (test/support/in-process.ts). */
+export type ApiClient = Pick<ServiceHandle, 'fetchJson'>;
+
+export async function putUser(svc: ApiClient, userId: string, profile: Record<string, unknown> = {}) {
   const r = await svc.fetchJson(`/api/users/${userId}`, { method: 'PUT', json: profile });
   if (r.status !== 200) throw new Error(`PUT user ${userId}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body as Record<string, unknown>;
 }
 
-export async function putDevice(svc: ServiceHandle, deviceId: string, device: Record<string, unknown>) {
+export async function putDevice(svc: ApiClient, deviceId: string, device: Record<string, unknown>) {
   const r = await svc.fetchJson(`/api/devices/${deviceId}`, { method: 'PUT', json: device });
   if (r.status !== 200) throw new Error(`PUT device ${deviceId}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body as Record<string, unknown>;
 }
 
-export async function adherence(svc: ServiceHandle, userId: string): Promise<Array<Record<string, unknown>>> {
+export async function adherence(svc: ApiClient, userId: string): Promise<Array<Record<string, unknown>>> {
   const r = await svc.fetchJson(`/api/users/${userId}/adherence`);
   return (r.body as { entries: Array<Record<string, unknown>> }).entries;
 }

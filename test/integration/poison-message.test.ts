@@ -1,24 +1,21 @@
 // An event whose handling fails the same way every time (here: a person's stored state that is not JSON any more) is
 // refused with an error, not retried for ever: a retry would hold its PUBACK and, once the in-flight window fills,
 // every other person's events behind it.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ServiceHandle } from '../support/service-process.js';
-import { eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Keys } from '../../src/store/keys.js';
+import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { eventually, putDevice, putUser } from '../support/unknot.js';
 
-let h: Harness;
-let svc: ServiceHandle;
-let redis: Redis;
+let h: InProcessHarness;
+let svc: InProcessService;
 
 beforeAll(async () => {
-  h = await harness('poison', { UNKNOT_HA_DISCOVERY: 'false' });
+  h = await inProcessHarness('poison', { UNKNOT_HA_DISCOVERY: 'false' });
   svc = await h.start();
-  redis = new Redis(inject('redisUrl'));
   await h.mqtt.subscribe(`${h.ns.baseTopic}/devices/+/error`);
 });
 
 afterAll(async () => {
-  await redis?.quit();
   await h?.close();
 });
 
@@ -33,8 +30,11 @@ describe('a message that fails the same way on every attempt', () => {
     await putDevice(svc, 'lea-desk', { userId: 'lea', role: 'desk', protocol: 'unknot' });
     await h.mqtt.publish(`${h.ns.baseTopic}/devices/kai-desk/event`, { type: 'posture', posture: 'sitting' });
     await eventually(async () => (await posture('kai')) === 'sitting', 10_000, 'kai sitting');
-    // Kai's state document damaged in Redis (a bad restore, a hand edit).
-    await redis.set(`${h.ns.prefix}:state:kai`, '7|{"session":');
+    // Kai's state document damaged in Redis (a bad restore, a hand edit). The key from the key builder: its
+    // format carries a partition tag, and a hand-written key would damage nothing and fail for the wrong reason.
+    const stateKey = new Keys(h.ns.prefix).state('kai');
+    expect(await svc.ctx.redis.exists(stateKey)).toBe(1);
+    await svc.ctx.redis.set(stateKey, '7|{"session":');
 
     // More of kai's events than ingest handles at once, then one of lea's.
     for (let i = 0; i < 80; i++) await h.mqtt.publish(`${h.ns.baseTopic}/devices/kai-desk/event`, { type: 'posture', posture: i % 2 ? 'standing' : 'sitting' });
