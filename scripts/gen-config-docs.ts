@@ -1,7 +1,7 @@
 // `npm run docs:config`: writes the environment-variable table of docs/configuration.md from the zod schema in
 // src/config.ts, so the docs cannot drift from the code. `--check` only says whether the committed file is current.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { envDocs, envSchema } from '../src/config.js';
@@ -71,16 +71,18 @@ export function withCurrentTable(page: string): string {
   return `${page.slice(0, start + TABLE_START.length)}\n${renderEnvTable()}\n${page.slice(end)}`;
 }
 
+const shownPath = () => relative(process.cwd(), CONFIG_DOC) || CONFIG_DOC;
+
 function main(argv: string[]) {
   const page = readFileSync(CONFIG_DOC, 'utf8');
   const next = withCurrentTable(page);
   if (argv.includes('--check')) {
-    if (next !== page) throw new ConfigDocsError('stale', `${CONFIG_DOC} is out of date: run npm run docs:config`);
-    console.log(`${CONFIG_DOC} is current`);
+    if (next !== page) throw new ConfigDocsError('stale', `${shownPath()} is out of date: run npm run docs:config`);
+    console.log(`${shownPath()} is current`);
     return;
   }
   if (next !== page) writeFileSync(CONFIG_DOC, next);
-  console.log(next !== page ? `wrote ${CONFIG_DOC}` : `${CONFIG_DOC} was already current`);
+  console.log(next !== page ? `wrote ${shownPath()}` : `${shownPath()} was already current`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -104,6 +104,21 @@ describe('documentation links', () => {
     expect(problems).toEqual([]);
   });
 
+  it('every file the docs name in code spans (`src/…`, `test/…`, `x.test.ts`) is in the repository', () => {
+    const problems: string[] = [];
+    for (const file of docs) {
+      const spans = [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
+      for (const span of spans) {
+        for (const [path] of span.matchAll(/\b(?:src|test|workers|scripts|bench|config)\/[\w./-]*\.[a-z]+\b/g)) {
+          if (!repoFiles.has(path)) problems.push(`${file}: names ${path}, which is not in the repository`);
+        }
+        const bare = /^([\w-]+\.test\.ts)$/.exec(span)?.[1];
+        if (bare && ![...repoFiles].some((f) => f.endsWith(`/${bare}`))) problems.push(`${file}: names ${bare}, which no test file is`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('computes heading anchors the way GitHub does', () => {
     const ids = anchorsOf(
       [
