@@ -334,10 +334,10 @@ describe('in a real browser (headless Chromium)', () => {
       expect(out, out.join('\n')).toHaveLength(4);
       // The CORS request with JSON never left the browser: its preflight got no Access-Control-Allow-Origin.
       expect(out.find((o) => o.startsWith('cors json heat')), out.join('\n')).toMatch(/Failed to fetch/);
-      // The other five (three no-cors fetches, two forms) reached the service and were refused by the Origin check.
+      await expectNothingChanged(s, `attack page: ${out.join('; ')}`);
+      // The other five (three no-cors fetches, two forms) did reach the service, and the Origin check refused them.
       await eventually(async () => (await refusedCount(s, 'foreign_origin')) - refusedBefore >= 5 || undefined, 10_000, 'five refusals counted');
       expect((await refusedCount(s, 'foreign_origin')) - refusedBefore).toBe(5);
-      await expectNothingChanged(s, `attack page: ${out.join('; ')}`);
 
       // Control: the browser and the observation work. The service's own page, same origin, JSON, switches it on.
       const own = await context.newPage();
