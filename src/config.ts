@@ -28,6 +28,63 @@ const port = (dflt: string) =>
     .refine((s) => /^\d+$/.test(s) && Number(s) <= 65535, 'an integer from 0 to 65535')
     .transform(Number);
 
+/** `name` or `name:port` of a Host header; IPv6 in brackets. Lowercase, IPs as the URL parser writes them. */
+export interface HostRule {
+  name: string;
+  /** Undefined: any port. */
+  port?: number;
+}
+
+/** A Host header value (or a UNKNOT_HTTP_ALLOWED_HOSTS entry) as name and port, or undefined when it is not one. */
+export function parseHostValue(value: string): { name: string; port?: number } | undefined {
+  // Only a hostname, an IPv4 or a bracketed IPv6, and a port: nothing the URL parser would read as user info or path.
+  if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(value)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(`http://${value}`);
+  } catch {
+    return undefined;
+  }
+  const explicit = /:(\d{1,5})$/.exec(value)?.[1];
+  if (explicit !== undefined && Number(explicit) > 65535) return undefined;
+  return { name: url.hostname, ...(explicit !== undefined ? { port: Number(explicit) } : {}) };
+}
+
+/** `scheme://host[:port]` with scheme http or https, as the browser writes it in `Origin`; undefined otherwise. */
+export function parseOrigin(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  return url.origin;
+}
+
+const originRule = (entry: string): string | undefined =>
+  // No path, query or credentials: an entry is an origin, not a page.
+  /^https?:\/\/[^/?#@]+\/?$/i.test(entry) ? parseOrigin(entry) : undefined;
+
+/** A comma list of entries `parse` accepts; an unset or empty variable is an empty list. */
+function commaList<T>(parse: (entry: string) => T | undefined, what: string) {
+  return z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      const out: T[] = [];
+      for (const entry of s.split(',').map((e) => e.trim()).filter(Boolean)) {
+        const v = parse(entry);
+        if (v === undefined) {
+          ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not one of: ${what}` });
+          return z.NEVER;
+        }
+        out.push(v);
+      }
+      return out;
+    });
+}
+
 /** Every environment variable unknot reads, with its default and what is allowed. */
 export const envSchema = z.object({
   MQTT_URL: z
@@ -58,6 +115,13 @@ export const envSchema = z.object({
     .default('600')
     .refine((s) => /^\d+$/.test(s) && Number(s) <= 1_000_000, 'a whole number of requests per minute from 0 (no limit) to 1000000')
     .transform(Number),
+  // Browser-facing checks (docs/operations/browser-security.md). Each is a comma list; unset adds nothing.
+  UNKNOT_HTTP_ALLOWED_HOSTS: commaList(parseHostValue, 'names such as unknot.lan or unknot.lan:8443 (a name allows any port; name:port only that port)')
+    .describe('Host header values answered besides localhost, 127.0.0.1, [::1] and HTTP_HOST on the listening port: for a reverse proxy or a LAN name'),
+  UNKNOT_HTTP_ALLOWED_ORIGINS: commaList(originRule, 'origins such as https://ha.example:8123 (scheme, host, optional port; no path)')
+    .describe('origins besides the service itself whose pages may send state-changing requests (POST, PUT, PATCH, DELETE)'),
+  UNKNOT_HTTP_FRAME_ANCESTORS: commaList(originRule, 'origins such as http://homeassistant.local:8123 (scheme, host, optional port; no path)')
+    .describe("origins besides the service itself that may show its pages in a frame (Home Assistant's iframe panel)"),
   UNKNOT_BASE_TOPIC: topicLevel.default('unknot'),
   Z2M_BASE_TOPIC: topicLevel.default('zigbee2mqtt'),
   UNKNOT_HA_DISCOVERY: bool.default(true),
@@ -184,7 +248,16 @@ export interface Config {
   };
   redis: { url: string; prefix: string };
   /** `rateLimit`: requests per minute per client address on /api and the protected pages; 0 = no limit. */
-  http: { host: string; port: number; token?: string; rateLimit: number };
+  http: {
+    host: string;
+    port: number;
+    token?: string;
+    rateLimit: number;
+    /** UNKNOT_HTTP_ALLOWED_HOSTS, UNKNOT_HTTP_ALLOWED_ORIGINS (normalised origins), UNKNOT_HTTP_FRAME_ANCESTORS. */
+    allowedHosts: readonly HostRule[];
+    allowedOrigins: readonly string[];
+    frameAncestors: readonly string[];
+  };
   topics: { base: string; z2m: string; haPrefix: string };
   haDiscovery: boolean;
   timeScale: number;
@@ -253,7 +326,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(tls ? { tls } : {}),
     },
     redis: { url: e.REDIS_URL, prefix: e.UNKNOT_REDIS_PREFIX },
-    http: { host: e.HTTP_HOST, port: e.HTTP_PORT, token: e.UNKNOT_API_TOKEN, rateLimit: e.UNKNOT_API_RATE_LIMIT },
+    http: {
+      host: e.HTTP_HOST,
+      port: e.HTTP_PORT,
+      token: e.UNKNOT_API_TOKEN,
+      rateLimit: e.UNKNOT_API_RATE_LIMIT,
+      allowedHosts: e.UNKNOT_HTTP_ALLOWED_HOSTS,
+      allowedOrigins: e.UNKNOT_HTTP_ALLOWED_ORIGINS,
+      frameAncestors: e.UNKNOT_HTTP_FRAME_ANCESTORS,
+    },
     topics: { base: e.UNKNOT_BASE_TOPIC, z2m: e.Z2M_BASE_TOPIC, haPrefix: e.HA_DISCOVERY_PREFIX },
     haDiscovery: e.UNKNOT_HA_DISCOVERY,
     timeScale: e.UNKNOT_TIME_SCALE,

@@ -30,6 +30,12 @@ export function createMetrics() {
       labelNames: ['level'] as const,
       registers: [registry],
     }),
+    httpRefused: new Counter({
+      name: 'unknot_http_refused_total',
+      help: 'HTTP requests refused before any route for what a web page could make a browser send (unknown Host, foreign origin, body not JSON), by error code',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     heatSessions: new Counter({
       name: 'unknot_heat_sessions_total',
       help: 'Heat sessions started',

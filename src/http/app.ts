@@ -11,6 +11,7 @@ import { isLoopback } from '../config.js';
 import { UnknotError, isValidId } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { asUnavailable, isHeatStop, requireRedis, UNAVAILABLE_RETRY_AFTER_S } from './unavailable.js';
+import { browserGuard } from './browser-guard.js';
 
 export interface HttpExtensions {
   /** Routers mounted under /api after the core routes (heat, routines, pain). */
@@ -128,12 +129,17 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
         // helmet's defaults (scripts and styles from this origin only, no plugins, no framing by others) minus
         // upgrade-insecure-requests: on a home LAN the service is plain http://<host>:8080, and upgrading its
         // own scripts to https would break the page. TLS, when wanted, is a reverse proxy's job.
-        directives: { upgradeInsecureRequests: null },
+        // frame-ancestors: this origin, plus UNKNOT_HTTP_FRAME_ANCESTORS (Home Assistant's iframe panel).
+        directives: { upgradeInsecureRequests: null, frameAncestors: ["'self'", ...ctx.config.http.frameAncestors] },
       },
       // Same reason: HSTS belongs to whatever terminates TLS in front of unknot.
       strictTransportSecurity: false,
+      // X-Frame-Options cannot name another origin; browsers that know frame-ancestors ignore it anyway.
+      xFrameOptions: ctx.config.http.frameAncestors.length > 0 ? false : { action: 'sameorigin' },
     }),
   );
+  // Before every route (probes, /metrics, the dashboard, bull-board, /api): refusals still carry helmet's headers.
+  app.use(browserGuard({ http: ctx.config.http, onRefused: (reason) => ctx.metrics.httpRefused.inc({ reason }) }));
   const limiter = rateLimiter(ctx);
 
   app.get('/healthz', (_req, res) => {
@@ -165,6 +171,7 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
     res.set('Cache-Control', 'no-store');
     next();
   });
+  // Any type: browserGuard already refused bodies that are not JSON, and a body-less POST reads as {}.
   api.use(express.json({ limit: '64kb', type: () => true }));
   // Redis away: 503 within milliseconds, before a route writes anything (the heat stop has its own fallback).
   api.use(requireRedis(ctx.redis, isHeatStop));

@@ -161,7 +161,10 @@ describe('bad pain input', () => {
     expect((await logPain('nobody', { level: 3, area: 'neck' })).status).toBe(404);
     expect((await logPain('bad.id', { level: 3, area: 'neck' })).status).toBe(400);
     const notJson = await svc.fetchJson('/api/users/mild/pain', { method: 'POST', body: 'level=3', headers: { 'content-type': 'text/plain' } });
-    expect(notJson).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+    // Only JSON reaches a route (a web page could send text/plain cross-site): 415 before any parsing.
+    expect(notJson).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+    const badJson = await svc.fetchJson('/api/users/mild/pain', { method: 'POST', body: '{"level":', headers: { 'content-type': 'application/json' } });
+    expect(badJson).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
     expect((await svc.fetchJson('/api/users/mild/clearance', { method: 'POST', json: { note: 5 } })).status).toBe(400);
     expect((await svc.fetchJson('/api/users/nobody/clearance', { method: 'POST', json: {} })).status).toBe(404);
     expect(await adherence(svc, 'mild')).toEqual([]);

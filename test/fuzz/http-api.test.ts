@@ -3,6 +3,7 @@
 // takes them. Every refusal is a 4xx with {"error": code, "detail": sentence}, never a 5xx or a hang, and leaves
 // the stored profile, devices, live state and adherence log as they were. A generated body that happens to be
 // valid may succeed; the state it leaves is then the new baseline.
+import { request } from 'node:http';
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,43 @@ interface Req {
   pathUser?: string;
   /** Served by a third-party router (bull-board) with its own error shape. */
   foreign?: boolean;
+  /** Sent exactly as given (Host included) over node:http, to the token-guarded service when `viaToken`. */
+  raw?: boolean;
+  viaToken?: boolean;
+  /** The browser-facing refusal this request must get (unknown_host, foreign_origin, …), or none at all when unset. */
+  refusal?: string;
+}
+
+/** What the browser guard and the token answer before any route: a request the guard lets through gets none of these. */
+const GUARD_CODES = ['unknown_host', 'missing_host', 'foreign_origin', 'unsupported_media_type'];
+const TOKEN = 'fuzz-token-0123456789abcdef';
+/** The same data as `svc` (same Redis prefix), with UNKNOT_API_TOKEN set: started by the browser-header phase. */
+let tokenSvc: ServiceHandle | undefined;
+
+/** One request with exactly these headers (fetch would not let us choose Host). */
+function sendRaw(target: ServiceHandle, req: Req): Promise<Awaited<ReturnType<ServiceHandle['fetchJson']>>> {
+  return new Promise((resolve, reject) => {
+    const headers = { ...req.headers, ...(req.body ? { 'content-length': String(req.body.length) } : {}) };
+    const r = request({ host: '127.0.0.1', port: target.httpPort, method: req.method, path: req.path, headers, setHost: false, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text === '' ? '' : JSON.parse(text);
+        } catch {
+          body = text;
+        }
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        resolve({ status: res.statusCode ?? 0, body, headers: h });
+      });
+    });
+    r.on('timeout', () => r.destroy(new Error('timed out')));
+    r.on('error', reject);
+    r.end(req.body);
+  });
 }
 
 /** Users the fuzzing itself created (PUT /api/users/{id} with a valid id and body). */
@@ -117,7 +155,8 @@ function bodies(fields: Record<string, readonly string[]>): fc.Arbitrary<Omit<Re
       weight: 2,
       arbitrary: fc
         .tuple(fieldsBody(fields), fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'a/b/c;;;', 'application/json; charset=utf-8', ''))
-        .map(([t, type]) => json(t, `content-type ${JSON.stringify(type)}`, type === '' ? {} : { 'content-type': type })),
+        // Only JSON reaches a route (a page may send the others cross-site without asking): anything else is a 415.
+        .map(([t, type]) => ({ ...json(t, `content-type ${JSON.stringify(type)}`, type === '' ? {} : { 'content-type': type }), ...(type.startsWith('application/json') ? {} : { mustFail: true }) })),
     },
     {
       weight: 1,
@@ -281,13 +320,18 @@ async function exercise(req: Req, target: string): Promise<void> {
   const where = `${req.method} ${req.path.slice(0, 200)} with ${req.kind} body ${req.body ? JSON.stringify(req.body.subarray(0, 160).toString('latin1')) : '(none)'}`;
   let r: Awaited<ReturnType<ServiceHandle['fetchJson']>>;
   try {
-    r = await svc.fetchJson(req.path, { method: req.method, headers: req.headers, ...(req.body ? { body: new Uint8Array(req.body) } : {}), signal: AbortSignal.timeout(10_000) });
+    const to = req.viaToken ? tokenSvc! : svc;
+    r = req.raw ? await sendRaw(to, req) : await to.fetchJson(req.path, { method: req.method, headers: req.headers, ...(req.body ? { body: new Uint8Array(req.body) } : {}), signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     throw new Error(`${where}: no answer (${err instanceof Error ? err.message : String(err)})`);
   }
   counts.add(`http: ${target}`);
-  const answer = `${where} → ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`;
+  const answer = `${where}${req.raw ? ` ${JSON.stringify(req.headers)}` : ''} → ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`;
   expect(r.status, answer).toBeLessThan(500);
+  const error = (r.body as { error?: unknown } | null)?.error;
+  if (req.raw) counts.note(`browser headers: ${req.refusal ?? 'let through'}`);
+  if (req.refusal !== undefined) expect(error, answer).toBe(req.refusal);
+  else if (req.raw) expect(GUARD_CODES, `refused a request the guard must let through: ${answer}`).not.toContain(error);
   if (r.status < 300 && req.method === 'GET') {
     expect(await snapshot(), `state changed by ${answer}`).toEqual(baseline);
     return;
@@ -364,7 +408,7 @@ describe('HTTP API under generated bodies', () => {
   it('PUT /api/devices/{deviceId}', async () => {
     // Fresh ids only: overwriting ana's own devices is a valid request whose effects are not the point here.
     const arb = fc.tuple(fc.stringMatching(/^fz-[a-z0-9]{1,6}$/), bodies(FIELDS.device)).map(([id, b]): Req => ({ method: 'PUT', path: `/api/devices/${id}`, ...b }));
-    await fuzz('PUT /api/devices/{id}', arb, 70, { lists: true });
+    await fuzz('PUT /api/devices/{id}', arb, 60, { lists: true });
   }, 60_000 * FUZZ_SCALE);
 
   it('PUT /api/devices/{deviceId} with well-formed bodies and odd topics: a stored device is one unknot reads', async () => {
@@ -456,8 +500,84 @@ describe('HTTP API under generated query strings and path ids', () => {
       const pathUser = valid && path(raw).startsWith(`/api/users/${raw}`) ? user : undefined;
       return { method, path: path(raw), headers: hasBody ? JSON_TYPE : {}, ...(hasBody ? { body: utf8('{}') } : {}), kind: 'path id', mustFail: !creates, ...(pathUser ? { pathUser } : {}) };
     });
-    await fuzz('path ids', arb, 150, { lists: true });
+    await fuzz('path ids', arb, 120, { lists: true });
   }, 60_000 * FUZZ_SCALE);
+});
+
+/**
+ * Requests as a browser (or a page trying to use one) would send them: random Host, Origin, Referer, Sec-Fetch-Site,
+ * content type and, on the service with a token, Authorization. The expected answer comes from the rules of
+ * docs/operations/browser-security.md, in the order they are checked: Host, then origin, then JSON, then the token.
+ */
+function browserRequests(port: number, withToken: boolean): fc.Arbitrary<Req> {
+  const ownHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+  const host = fc.oneof(
+    { weight: 10, arbitrary: fc.constantFrom(...ownHosts) },
+    { weight: 3, arbitrary: fc.constantFrom(`rebind.evil.example:${port}`, 'rebind.evil.example', `localhost:${port + 1}`, '127.0.0.1', `127.0.0.2:${port}`, `evil.example@127.0.0.1:${port}`, `127.0.0.1:${port}.evil.example`, `LOCALHOST:${port}`) },
+    { weight: 1, arbitrary: fc.stringMatching(/^[!-~]{1,30}$/) },
+  );
+  // Absent as often as present: most real requests carry none of these headers.
+  const maybe = (arb: fc.Arbitrary<string>) => fc.oneof(fc.constant(undefined), arb);
+  const maybe2 = (arb: fc.Arbitrary<string>) => fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+  const origin = (h: string) =>
+    maybe(
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(`http://${h}`, `https://${h}`) },
+        { weight: 3, arbitrary: fc.constantFrom('null', 'https://evil.example', `http://127.0.0.2:${port}`, `http://localhost:${port + 1}`, 'http://127.0.0.1') },
+        { weight: 1, arbitrary: fc.stringMatching(/^[!-~]{1,30}$/) },
+      ),
+    );
+  const referer = (h: string) => maybe2(fc.constantFrom(`http://${h}/`, `http://${h}/dashboard/`, 'https://evil.example/cats.html', `http://127.0.0.2:${port}/`, 'not a url'));
+  const site = maybe2(fc.constantFrom('same-origin', 'same-site', 'cross-site', 'none'));
+  // [content type, is JSON]
+  const type = fc.option(
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constantFrom<[string, boolean]>(['application/json', true], ['application/json; charset=utf-8', true], ['APPLICATION/JSON', true], ['application/merge-patch+json', true], ['application/vnd.unknot+json; charset=UTF-8', true]) },
+      { weight: 1, arbitrary: fc.constantFrom<[string, boolean]>(['text/plain', false], ['text/plain;charset=UTF-8', false], ['application/x-www-form-urlencoded', false], ['multipart/form-data; boundary=x', false], ['text/json', false], ['application/jsonx', false], ['application/json-seq', false]) },
+    ),
+    { nil: undefined, freq: 6 },
+  );
+  const auth = withToken ? fc.constantFrom<'right' | 'wrong' | 'none'>('right', 'right', 'wrong', 'none') : fc.constant<'none'>('none');
+  const routes: Array<[string, string, string]> = [
+    ['POST', '/api/users/ana/pain', '{"level":2,"area":"neck"}'],
+    ['POST', '/api/users/ana/heat', '{"minutes":5}'],
+    ['POST', '/api/users/ana/snooze', '{}'],
+    ['PATCH', '/api/users/ana', '{"maxSnoozes":2}'],
+    ['GET', '/api/users/ana/adherence', ''],
+  ];
+  return fc
+    .record({ route: fc.constantFrom(...routes), host, site, type, auth, withBody: fc.boolean() })
+    .chain((r) => fc.record({ origin: origin(r.host), referer: referer(r.host) }).map((o) => ({ ...r, ...o })))
+    .map(({ route: [method, path, json], host: h, origin: o, referer: ref, site: sfs, type: t, auth: a, withBody }): Req => {
+      const body = method !== 'GET' && withBody ? utf8(json) : undefined;
+      const headers: Record<string, string> = { host: h };
+      if (o !== undefined) headers.origin = o;
+      if (ref !== undefined) headers.referer = ref;
+      if (sfs !== undefined) headers['sec-fetch-site'] = sfs;
+      if (t !== undefined) headers['content-type'] = t[0];
+      if (a !== 'none') headers.authorization = `Bearer ${a === 'right' ? TOKEN : 'wrong-token-0000000000000'}`;
+      const lower = h.toLowerCase();
+      const hostOk = ownHosts.includes(lower);
+      const writes = method !== 'GET';
+      const from = o ?? (ref !== undefined ? ref : undefined);
+      const sameOrigin = (u: string) => u === `http://${lower}` || u === `https://${lower}` || u.startsWith(`http://${lower}/`) || u.startsWith(`https://${lower}/`);
+      const originOk = !writes || (from !== undefined ? sameOrigin(from.toLowerCase()) : sfs !== 'cross-site' && sfs !== 'same-site');
+      const typeOk = t === undefined ? body === undefined : t[1] || (!writes && body === undefined);
+      const refusal = !hostOk ? 'unknown_host' : !originOk ? 'foreign_origin' : !typeOk ? 'unsupported_media_type' : withToken && a !== 'right' ? 'unauthorized' : undefined;
+      return {
+        method, path, headers, ...(body ? { body } : {}),
+        kind: `browser${withToken ? ' (token)' : ''}`, mustFail: refusal !== undefined, raw: true, viaToken: withToken, ...(refusal ? { refusal } : {}),
+      };
+    });
+}
+
+describe('HTTP API under generated browser headers (Host, Origin, Referer, Sec-Fetch-Site, content type)', () => {
+  it('nothing changes unless the request is for this host, from this origin (or none), JSON and, with a token, authorised', async () => {
+    await fuzz('browser headers', browserRequests(svc.httpPort, false), 70);
+    tokenSvc = await h.start({ UNKNOT_API_TOKEN: TOKEN }, 'fzhttp-token');
+    await fuzz('browser headers, token set', browserRequests(tokenSvc.httpPort, true), 70);
+    await quiesce();
+  }, 90_000 * FUZZ_SCALE);
 });
 
 describe('HTTP paths outside the API under generated input', () => {
