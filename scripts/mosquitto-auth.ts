@@ -5,7 +5,7 @@
 // Passwords: kept for accounts already in <out>/passwd, taken from --passwords <file.json>, MQTT_PASSWORD for the
 // service account, otherwise generated and printed once. Only salted PBKDF2 hashes are written to disk.
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
@@ -184,10 +184,12 @@ export function writeAuthFiles(
     }
   }
   const dropped = [...before.keys()].filter((u) => !accounts.some((a) => a.username === u));
-  // Written next to the target and renamed, so Mosquitto never reads half a file.
+  // Written next to the target and renamed, so Mosquitto never reads half a file. Owner-only (0600): password
+  // hashes can be attacked offline, and Mosquitto 2 warns that it will refuse world-readable password and ACL files.
   const write = (name: string, text: string) => {
     const tmp = join(opts.out, `.${name}.tmp`);
-    writeFileSync(tmp, text, { mode: 0o644 });
+    writeFileSync(tmp, text, { mode: 0o600 });
+    chmodSync(tmp, 0o600); // a stale temp file keeps its old mode through writeFileSync
     renameSync(tmp, join(opts.out, name));
   };
   write('passwd', `${lines.join('\n')}\n`);

@@ -1,5 +1,6 @@
 // Redis and the MQTT broker going away and coming back: one log line each way, and counters for the rest, so a
 // 30 s outage does not write a line per failed command, worker poll or reconnect attempt.
+import { CATCH_UP_MS } from './domain/session.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -7,6 +8,7 @@ export type Dependency = 'redis' | 'mqtt';
 
 export class DependencyHealth {
   private readonly downSince = new Map<Dependency, number>();
+  private lastRecovery = 0;
 
   constructor(
     private readonly log: Logger,
@@ -30,8 +32,19 @@ export class DependencyHealth {
     const since = this.downSince.get(dep);
     if (since === undefined) return;
     this.downSince.delete(dep);
+    this.lastRecovery = Date.now();
     this.metrics.dependencyUp.set({ dependency: dep }, 1);
     this.log.info({ dependency: dep, downMs: Date.now() - since }, `${dep} available again`);
+  }
+
+  /**
+   * When ingest can be taken to have applied what waited at the broker during the last outage: its end plus
+   * CATCH_UP_MS (0 before any outage). Timed decisions due before then wait for it (lateHold, src/domain/session.ts).
+   */
+  caughtUpAt(): number {
+    // Still down: look again a little later (a decision held to "never" would be lost).
+    if (this.downSince.size > 0) return Date.now() + CATCH_UP_MS;
+    return this.lastRecovery === 0 ? 0 : this.lastRecovery + CATCH_UP_MS;
   }
 
   isDown(dep: Dependency): boolean {

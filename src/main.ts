@@ -213,7 +213,9 @@ export async function main(
     if (config.haDiscovery) {
       // Every role keeps discovery and the adherence topic current (hooks fire in the API, log entries are
       // committed by ingest and workers); only ingest processes handle HA's button and switch commands.
-      const ha = new HaDiscovery(ctx, sessions, users, { handleCommands: roles.has('ingest'), heat });
+      const ha = new HaDiscovery(ctx, sessions, users, { heat });
+      // Its button and switch commands go through ingest (acknowledged after commit), so only ingest handles them.
+      if (roles.has('ingest')) handlers.commands = ha.commandRoutes();
       users.hooks.push(ha);
       await ha.start();
       units.push({ name: 'ha-discovery', start: () => ha.start(), stop: () => ha.stop() });

@@ -98,11 +98,21 @@ function parseIso(text: string): number | null {
   return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset;
 }
 
-export type ParsedAt = { ok: true; at: number } | { ok: false; detail: string };
+export type ParsedAt = { ok: true; at: number } | { ok: false; detail: string; code?: 'too_old' };
+
+/**
+ * Oldest device time accepted, before receipt. A day covers a wearable that buffered a night offline and any real
+ * clock skew; a clock off by more (a year, a reset RTC) would start a session long over and nudge at once.
+ * Events older than the person's last decision (a few seconds) change nothing anyway: counted as stale.
+ */
+export const MAX_EVENT_AGE_MS = 24 * 3_600_000;
+
+const ageText = (ms: number) => (ms >= 2 * 86_400_000 ? `${Math.floor(ms / 86_400_000)} days` : `${Math.floor(ms / 3_600_000)} hours`);
 
 /**
  * A device-supplied time (`at`: ISO 8601 string or epoch ms) as epoch ms. Absent → `now` (time of receipt);
- * later than `now` → clamped to `now`, so a device clock running fast cannot schedule the future.
+ * later than `now` → clamped to `now`, so a device clock running fast cannot schedule the future; more than
+ * MAX_EVENT_AGE_MS before `now` → refused with code `too_old`.
  */
 export function parseAt(at: unknown, now: number): ParsedAt {
   if (at === undefined) return { ok: true, at: now };
@@ -122,6 +132,13 @@ export function parseAt(at: unknown, now: number): ParsedAt {
     if (ms < MIN_EPOCH_MS) return { ok: false, detail: `at is before 2000-01-01; is the device's clock set? got ${preview(at)}` };
   } else {
     return { ok: false, detail: 'at must be an ISO 8601 string or a number of epoch milliseconds' };
+  }
+  if (ms < now - MAX_EVENT_AGE_MS) {
+    return {
+      ok: false,
+      code: 'too_old',
+      detail: `at is ${ageText(now - ms)} before the event was received; events more than 24 hours old are refused (is the device's clock right?); got ${typeof at === 'string' ? preview(at) : new Date(ms).toISOString()}`,
+    };
   }
   return { ok: true, at: Math.min(ms, now) };
 }

@@ -96,7 +96,7 @@ function parseEvent(device: Device, payload: Buffer, now: number): ParseResult {
   const event = parsed.data;
 
   const time = parseAt(event.at, now);
-  if (!time.ok) return fail('invalid_event', time.detail);
+  if (!time.ok) return fail(time.code ?? 'invalid_event', time.detail);
   const withId = id === undefined ? {} : { id };
 
   const observations: Observation[] = [];

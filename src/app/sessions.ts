@@ -166,13 +166,14 @@ export class Sessions {
     if (!profile) return 'user gone';
     const policy = this.policy(profile);
     const now = this.ctx.now();
+    const caughtUpAt = this.ctx.health?.caughtUpAt() ?? 0;
     if (data.kind === 'break-check') {
       const c = await this.ctx.store.transact<{ effects: SessionEffect[]; hold: number | null }>(
         data.userId,
         (st) => {
-          // Late (an outage): wait for the events of the gap before judging the break (domain rule, lateHold).
-          const hold = lateHold(st.session, data.dueAt, now);
-          if (hold) return { state: { ...st, session: hold.state }, logs: [], changed: hold.state !== st.session, result: { effects: [], hold: hold.until } };
+          // Due during an outage: wait for the events of the gap before judging the break (domain rule, lateHold).
+          const hold = lateHold(data.dueAt, now, caughtUpAt);
+          if (hold !== null) return { state: st, logs: [], changed: false, result: { effects: [], hold } };
           const t = commit(st.session, policy, now);
           return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { effects: t.effects, hold: null } };
         },
@@ -188,7 +189,7 @@ export class Sessions {
     const c = await this.ctx.store.transact(
       data.userId,
       (st) => {
-        const t = nudgeDue(st.session, data.sessionId, data.level, policy, now);
+        const t = nudgeDue(st.session, data.sessionId, data.level, policy, now, caughtUpAt);
         return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: { r: t.result!, effects: t.effects } };
       },
       firstRead,

@@ -20,12 +20,9 @@ export const MAX_TAIL = 16;
 /** A nudge job that fires this early (clock skew between processes) still counts as due. */
 export const DUE_TOLERANCE_MS = 50;
 /**
- * A timed decision (nudge, "ignored", break check) that runs more than LATE_DECISION_MS after it fell due was held
- * up (Redis or the workers were away), and the sensor events of that gap may still be queued at the broker. It
- * waits CATCH_UP_MS, once, without committing, so ingest can apply them first and the decision (and the horizon
- * it moves) sees what the sensors said. Real milliseconds, not scaled by UNKNOT_TIME_SCALE: outages are real.
+ * After an outage (Redis or the broker away) ingest needs a moment to apply the sensor events that waited at the
+ * broker. A timed decision that fell due before then waits until ingest has caught up (lateHold). Real ms.
  */
-export const LATE_DECISION_MS = 1_000;
 export const CATCH_UP_MS = 3_000;
 
 export interface Policy {
@@ -98,8 +95,6 @@ export interface SessionState {
   tail: SensorEvent[];
   startedSeq: number;
   book: Book | null;
-  /** Set by a late timed decision (lateHold): decisions wait until then for ingest to catch up. */
-  catchUpUntil?: number;
 }
 
 export const emptyFold = (): FoldState => ({
@@ -369,18 +364,14 @@ export function commit(s: SessionState, policy: Policy, now: number): Transition
 }
 
 /**
- * The one rule for timed decisions after an outage: a decision due at `dueAt` that runs late (now past dueAt by
- * more than LATE_DECISION_MS) first waits CATCH_UP_MS for the events of the gap, once per outage. Returns the
- * hold (state to store, when to decide) or null to decide now. Whatever schedules timers (jobs, a timer wheel)
- * calls this before committing a decision, and retries at `until`.
+ * The one rule for timed decisions after an outage: a decision (nudge, "ignored", break check) due at `dueAt`
+ * that fell due before ingest caught up (`caughtUpAt`: when the last outage ended plus CATCH_UP_MS) waits until
+ * then, without committing. Committing earlier would move the horizon past the events of the gap, so a person who
+ * stood up during the outage would be nudged, or logged as ignoring the nudge, and their stand-up dropped as
+ * stale. Returns when to decide, or null to decide now. Whatever fires timers calls this first.
  */
-export function lateHold(s: SessionState, dueAt: number, now: number): { state: SessionState; until: number } | null {
-  const until = s.catchUpUntil ?? 0;
-  if (now < until) return { state: s, until };
-  // Already held for this lateness (the hold began after this was due): decide now.
-  if (now - dueAt <= LATE_DECISION_MS || until > dueAt + LATE_DECISION_MS) return null;
-  const next = now + CATCH_UP_MS;
-  return { state: { ...s, catchUpUntil: next }, until: next };
+export function lateHold(dueAt: number, now: number, caughtUpAt: number): number | null {
+  return dueAt < caughtUpAt && now < caughtUpAt ? caughtUpAt : null;
 }
 
 export type NudgeOutcome =
@@ -392,20 +383,24 @@ export type NudgeOutcome =
 
 export const nudgeIdOf = (sessionId: string, level: number) => `${sessionId}-${level}`;
 
-/** A nudge job fired for (session, level): send it, log "ignored", wait, or drop it as stale. */
+/**
+ * A nudge job fired for (session, level): send it, log "ignored", wait, or drop it as stale. `caughtUpAt`: see
+ * lateHold (0: no outage to catch up from).
+ */
 export function nudgeDue(
   s0: SessionState,
   sessionId: string,
   level: number,
   policy: Policy,
   now: number,
+  caughtUpAt = 0,
 ): Transition<NudgeOutcome> {
-  const pre = view(s0, policy);
-  const due = pre.cur && sessionIdOf(s0, pre.cur.seq) === sessionId ? nextNudge(pre, s0.book, policy) : null;
-  const hold = due && due.level === level ? lateHold(s0, due.dueAt, now) : null;
-  if (hold) {
+  if (caughtUpAt > now) {
+    const pre = view(s0, policy);
+    const due = pre.cur && sessionIdOf(s0, pre.cur.seq) === sessionId ? nextNudge(pre, s0.book, policy) : null;
+    const until = due && due.level === level ? lateHold(due.dueAt, now, caughtUpAt) : null;
     // No commit: the horizon stays, so the events of the gap still count when they arrive.
-    return { state: hold.state, effects: [], changed: hold.state !== s0, result: { kind: 'wait', until: hold.until, why: 'late: waiting for ingest to catch up' } };
+    if (until !== null) return { state: s0, effects: [], changed: false, result: { kind: 'wait', until, why: 'ingest catching up after an outage' } };
   }
   const c = commit(s0, policy, now);
   const s = c.state;
@@ -466,7 +461,10 @@ export function nudgePublished(s: SessionState, sessionId: string, level: number
 
 export type SnoozeResult = { ok: true; nextNudgeAt: number; snoozes: number } | { ok: false; code: 'nothing_to_snooze' | 'snooze_limit' };
 
-/** Snooze: the next nudge comes `snoozeMs` from now at the earliest, at most `maxSnoozes` times a session. */
+/**
+ * Snooze: the next nudge comes `snoozeMs` from now, or `snoozeMs` later than it would have if that is later still
+ * (snoozing before the first nudge); at most `maxSnoozes` times a session.
+ */
 export function snooze(s0: SessionState, policy: Policy, now: number, snoozeMs = policy.snoozeMs): Transition<SnoozeResult> {
   const c = commit(s0, policy, now);
   const s = c.state;
@@ -484,7 +482,9 @@ export function snooze(s0: SessionState, policy: Policy, now: number, snoozeMs =
   if (book.snoozes >= policy.maxSnoozes) return fail('snooze_limit');
   const was = nextNudge(s.base, book, policy);
   if (!was || was.level > policy.maxNudges) return fail('nothing_to_snooze');
-  const until = Math.max(was.dueAt, now + snoozeMs);
+  // Always a move: snoozeMs from now, or, when the nudge is further off than that (a snooze before the first
+  // nudge), snoozeMs after it was due. A snooze that moved nothing would still use one up.
+  const until = now + snoozeMs > was.dueAt ? now + snoozeMs : was.dueAt + snoozeMs;
   const nextBook: Book = { ...book, snoozes: book.snoozes + 1, snoozedUntil: until };
   const next = { ...s, book: nextBook };
   const n = nextNudge(s.base, nextBook, policy)!;

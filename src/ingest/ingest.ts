@@ -4,6 +4,7 @@ import type { IPublishPacket } from 'mqtt';
 import { allSubscriptions, describeShellyReply, matchTopic } from '../adapters/index.js';
 import { decodeJsonObject } from '../adapters/common.js';
 import type { AppContext } from '../app/context.js';
+import { topicMatches } from '../mqtt/gateway.js';
 import type { SensorEventOptions, Sessions } from '../app/sessions.js';
 import { isValidId, UnknotError, type Action, type Device, type Observation } from '../domain/types.js';
 
@@ -13,6 +14,14 @@ export interface ObservationHandlers {
   actions: Partial<Record<Action, (device: Device, obs: Extract<Observation, { type: 'action' }>) => Promise<void>>>;
   /** A heat pad reporting its own state (the watchdog). */
   heat?: (device: Device, obs: Extract<Observation, { type: 'heat' }>) => Promise<void>;
+  /** Command topics that are not device events (Home Assistant's buttons and switches), handled with the same ack. */
+  commands?: CommandRoute[];
+}
+
+/** A topic filter and its handler; the handler throws only for infrastructure failures (then retried). */
+export interface CommandRoute {
+  filter: string;
+  handle: (topic: string, payload: Buffer) => Promise<void>;
 }
 
 const ERROR_INTERVAL_MS = 1000;
@@ -35,7 +44,7 @@ export class Ingest {
   ) {}
 
   async start(): Promise<void> {
-    const filters = allSubscriptions(this.ctx.topics);
+    const filters = [...allSubscriptions(this.ctx.topics), ...(this.handlers.commands ?? []).map((c) => c.filter)];
     await this.ctx.mqtt.subscribeIngest(filters, (topic, payload, packet) => this.handle(topic, payload, packet));
   }
 
@@ -47,6 +56,16 @@ export class Ingest {
   /** One inbound message. Throws only for infrastructure failures (the gateway then retries before acking). */
   async handle(topic: string, payload: Buffer, packet?: IPublishPacket): Promise<void> {
     const started = process.hrtime.bigint();
+    const command = this.handlers.commands?.find((c) => topicMatches(c.filter, topic));
+    if (command) {
+      try {
+        await command.handle(topic, payload);
+      } catch (err) {
+        if (!isDeterministic(err)) throw err;
+        this.ctx.log.error({ err, topic }, 'a command failed with an error that a retry would repeat');
+      }
+      return;
+    }
     const m = matchTopic(topic, this.ctx.topics);
     if (!m) return;
     const { adapter, match } = m;

@@ -3,6 +3,7 @@
 // heat pad and an event entity on the nudge topic; plus the handlers of the button and the switch.
 import { onOff, subscriptionFilter, under } from '../adapters/common.js';
 import type { AppContext } from '../app/context.js';
+import type { CommandRoute } from '../ingest/ingest.js';
 import type { Sessions } from '../app/sessions.js';
 import type { UserHooks, Users } from '../app/users.js';
 import type { Profile } from '../domain/profile.js';
@@ -16,8 +17,6 @@ export interface HeatControl {
 }
 
 export interface HaDiscoveryOptions {
-  /** Handle the button and switch command topics here (processes with the `ingest` role). */
-  handleCommands: boolean;
   /** Present once the heat service is wired in; without it a heat switch command is logged and refused. */
   heat?: HeatControl;
   /** Quiet time before the adherence topic is re-published after committed log entries. */
@@ -181,11 +180,18 @@ export class HaDiscovery implements UserHooks {
     this.sessions.logListeners.push(this.onLogs);
     await this.publishAll('start');
     await mqtt.subscribe(topics.haStatus(), (_topic, payload) => this.onHaStatus(payload));
-    if (this.opts.handleCommands) {
-      const users = (what: string) => subscriptionFilter(topics.base, 'users', '+', what, 'set');
-      await mqtt.subscribe(users('snooze'), (topic, payload) => this.track(this.onCommand('snooze', topic, payload)), { shared: true });
-      await mqtt.subscribe(users('heat'), (topic, payload) => this.track(this.onCommand('heat', topic, payload)), { shared: true });
-    }
+  }
+
+  /**
+   * The button and switch command topics, for ingest to handle like every device event: acknowledged only after
+   * the snooze or heat change committed, retried while Redis is away (a press during an outage is not lost).
+   */
+  commandRoutes(): CommandRoute[] {
+    const users = (what: string) => subscriptionFilter(this.ctx.topics.base, 'users', '+', what, 'set');
+    return [
+      { filter: users('snooze'), handle: (topic, payload) => this.onCommand('snooze', topic, payload) },
+      { filter: users('heat'), handle: (topic, payload) => this.onCommand('heat', topic, payload) },
+    ];
   }
 
   async stop(): Promise<void> {
@@ -309,9 +315,11 @@ export class HaDiscovery implements UserHooks {
 
   // ------------------------------------------------------------------------------------------ commands
 
-  /** `{base}/users/{userId}/snooze/set` (PRESS) and `…/heat/set` (ON/OFF). Bad input is logged and counted. */
+  /**
+   * `{base}/users/{userId}/snooze/set` (PRESS) and `…/heat/set` (ON/OFF). Bad input is logged and counted; an
+   * infrastructure error is thrown, so ingest retries the message before acknowledging it.
+   */
   private async onCommand(what: 'snooze' | 'heat', topic: string, payload: Buffer): Promise<void> {
-    if (!this.running) return;
     const { metrics } = this.ctx;
     metrics.eventsReceived.inc({ protocol: 'homeassistant' });
     const userId = under(topic, `${this.ctx.topics.base}/users`)?.split('/')[0];

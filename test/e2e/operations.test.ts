@@ -204,6 +204,8 @@ describe('health, readiness and shutdown', () => {
     }
     const code = await svc.stop();
     expect(code).toBe(0);
+    // Closing our own connections is no error: it used to log "MQTT publisher error … write after end".
+    expect(svc.logs().filter((e) => /write after end|MQTT publisher error/.test(e.line)).map((e) => e.line)).toEqual([]);
     const offline = await mqtt.waitFor(`${ns.baseTopic}/bridge/state`, (m) => (m.json as { state: string }).state === 'offline');
     expect(offline.retain).toBe(false); // a live message; a new subscriber would get the retained copy
     await mqtt.end();

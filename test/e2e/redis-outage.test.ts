@@ -142,7 +142,7 @@ describe('the HTTP API while Redis is away', () => {
 describe('events during a Redis outage', () => {
   it('are applied within 2 s of Redis being back, and a person who stood up meanwhile is neither nudged nor logged as ignoring it', async () => {
     // Time scale 600: a 10-minute sitting limit is 1 s, a 30 s break 50 ms, a 1-minute escalation 100 ms.
-    h = await harness('outage-events', { UNKNOT_HA_DISCOVERY: 'false', UNKNOT_TIME_SCALE: '600' }, servers());
+    h = await harness('outage-events', { UNKNOT_HA_DISCOVERY: 'true', UNKNOT_TIME_SCALE: '600' }, servers());
     const svc = await h.start({}, 'outage-events');
     const base = h.ns.baseTopic;
     const profile = { breakAfterMinutes: 10, minBreakSeconds: 30, escalateAfterMinutes: 1, maxNudges: 1 };
@@ -150,17 +150,23 @@ describe('events during a Redis outage', () => {
     await putUser(svc, 'dave', profile);
     await putDevice(svc, 'carol-desk', { userId: 'carol', role: 'desk', protocol: 'unknot' });
     await putDevice(svc, 'dave-desk', { userId: 'dave', role: 'desk', protocol: 'unknot' });
+    // Erin snoozes from Home Assistant during the outage, before her first nudge (an hour of sitting: 6 s here).
+    await putUser(svc, 'erin', { ...profile, breakAfterMinutes: 60 });
+    await putDevice(svc, 'erin-desk', { userId: 'erin', role: 'desk', protocol: 'unknot' });
     await h.mqtt.subscribe([`${base}/users/+/state`, `${base}/users/+/nudge`, `${base}/devices/+/command`]);
     const posture = (user: string, p: string) =>
       h!.mqtt.publish(`${base}/devices/${user}-desk/event`, { type: 'posture', posture: p, at: Date.now() }, { qos: 1 });
 
     await posture('carol', 'sitting');
+    await posture('erin', 'sitting');
     await h.mqtt.waitFor(`${base}/users/carol/state`, (m) => (m.json as { posture?: string }).posture === 'sitting', 10_000);
+    await h.mqtt.waitFor(`${base}/users/erin/state`, (m) => (m.json as { posture?: string }).posture === 'sitting', 10_000);
     await redis.kill('SIGKILL');
     await readyzAt(svc, 503, Date.now());
     // During the outage: carol stands up before her nudge is due; dave sits down.
     await posture('carol', 'standing');
     await posture('dave', 'sitting');
+    await h.mqtt.publish(`${base}/users/erin/snooze/set`, 'PRESS', { qos: 1 });
     // Carol's nudge and the "ignored" check after it fall due while Redis is away, and the outage outlasts the
     // 5 s within which a late event still counts.
     await sleep(6_500);
@@ -186,6 +192,10 @@ describe('events during a Redis outage', () => {
     expect(h.mqtt.messages(`${base}/users/carol/nudge`)).toHaveLength(0);
     // Dave sat down during the outage: his session started and his nudge comes after Redis is back.
     await eventually(async () => (await adherence(svc, 'dave')).some((e) => e.type === 'nudge_sent') || undefined, 15_000, "dave's nudge");
+
+    // Erin's press waited at the broker until Redis was back, then moved her nudge: not dropped.
+    const snoozed = await eventually(async () => (await adherence(svc, 'erin')).find((e) => e.type === 'nudge_snoozed'), 10_000, "erin's snooze");
+    expect(Date.parse(String(snoozed.at))).toBeGreaterThanOrEqual(backAt - 1_000);
 
     await recordFigures('redis-away-events', { outageMs: 6_500, eventsAppliedAfterRedisBackMs: appliedMs });
     console.log('[redis outage] events applied after Redis back', appliedMs, 'ms');

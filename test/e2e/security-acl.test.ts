@@ -3,7 +3,7 @@
 // topics, and give the service what it needs. Devices are registered through the API, the files regenerated
 // and Mosquitto reloaded (SIGHUP), as an operator would.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -103,6 +103,9 @@ describe('npm run mosquitto-auth', () => {
     expect(passwd.trim().split('\n').map((l) => l.split(':')[0]).sort()).toEqual(['ann-desk', 'bob-desk', 'bob-pad', 'bob-plug', 'homeassistant', 'unknot']);
     expect(passwd).toMatch(/^ann-desk:\$7\$101\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/m);
     expect(passwd).not.toContain('ann-desk-password');
+    // Password hashes and the ACL are readable by their owner only (Mosquitto reads them before dropping root).
+    expect(statSync(join(gen, 'passwd')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(gen, 'acl')).mode & 0o777).toBe(0o600);
     // Given or kept passwords are not printed; the new devices' are, once.
     expect([...printed.keys()].sort()).toEqual(['bob-pad', 'bob-plug']);
   });

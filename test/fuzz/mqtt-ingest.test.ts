@@ -294,7 +294,7 @@ describe('MQTT ingest under generated bad input', () => {
     const presses = fc
       .sample(fc.record({ action: fc.constantFrom('snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop'), minutes: fc.option(minutes, { nil: undefined }) }), { numRuns: scaled(60), seed: SEED + 200 })
       .map((p) => Buffer.from(JSON.stringify({ type: 'action', ...p })));
-    // Events the parser accepts with values at their edges: times back to 2000, step counts up to 2^53.
+    // Events with values at their edges: times back to 2000 (refused as too_old beyond 24 h), step counts up to 2^53.
     const edges = fc
       .sample(
         fc.oneof(

@@ -31,7 +31,10 @@ describe('StateStore', () => {
     prefix = uniqueNamespace('cas').prefix;
     const keys = new Keys(prefix);
     // Several connections, as several ingest instances would have.
-    const clients = [redis, redis.duplicate(), redis.duplicate()];
+    // Connected before use: the service's connections have no offline queue (they fail fast while Redis is away).
+    const more = [redis.duplicate(), redis.duplicate()];
+    await Promise.all(more.map((c) => c.connect()));
+    const clients = [redis, ...more];
     const stores = clients.map((c) => new StateStore(c, keys));
     const N = 60;
     await Promise.all(

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { defaultProfile, profileSchema } from '../../src/domain/profile.js';
 import {
   applySensorEvent,
+  CATCH_UP_MS,
   commit,
+  lateHold,
   MAX_TAIL,
   newSessionState,
   nudgeDue,
@@ -159,6 +161,47 @@ describe('sitting session', () => {
     // The snoozed level fires at the new time, not before.
     expect(nudgeDue(b.state, 'e1', 2, policy, T0 + 35 * MIN).result).toMatchObject({ kind: 'wait', until: T0 + 41 * MIN });
     expect(nudgeDue(b.state, 'e1', 2, policy, T0 + 41 * MIN).result).toMatchObject({ kind: 'sent', level: 2 });
+  });
+
+  it('snooze before the first nudge moves it by snoozeMinutes; every snooze moves the nudge', () => {
+    const s = feed(newSessionState('e'), [ev('sitting', T0)]).state;
+    // 20 minutes into a 30-minute limit: the first nudge was due at 30, now at 40.
+    const a = snooze(s, policy, T0 + 20 * MIN);
+    expect(a.result).toEqual({ ok: true, snoozes: 1, nextNudgeAt: T0 + 40 * MIN });
+    expect(a.effects).toContainEqual({ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 40 * MIN });
+    expect(logs(a.effects)).toEqual([{ type: 'nudge_snoozed', at: T0 + 20 * MIN, sessionId: 'e1', until: T0 + 40 * MIN }]);
+    expect(sessionSummary(a.state, policy, T0 + 20 * MIN).nextNudgeAt).toBe(T0 + 40 * MIN);
+    // A second one right away moves it again.
+    const b = snooze(a.state, policy, T0 + 21 * MIN);
+    expect(b.result).toEqual({ ok: true, snoozes: 2, nextNudgeAt: T0 + 50 * MIN });
+    expect(nudgeDue(b.state, 'e1', 1, policy, T0 + 30 * MIN).result).toMatchObject({ kind: 'wait', until: T0 + 50 * MIN });
+    expect(nudgeDue(b.state, 'e1', 1, policy, T0 + 50 * MIN).result).toMatchObject({ kind: 'sent', level: 1 });
+    // Close to the nudge (less than snoozeMinutes left), a snooze still means snoozeMinutes from now.
+    expect(snooze(s, policy, T0 + 25 * MIN).result).toMatchObject({ ok: true, nextNudgeAt: T0 + 35 * MIN });
+  });
+
+  it('a decision that fell due during an outage waits, uncommitted, until ingest caught up: a stand-up from then counts', () => {
+    const s = feed(newSessionState('e'), [ev('sitting', T0)]).state;
+    // Redis was away from 29 to 40 min; the nudge was due at 30. Ingest has caught up at 40 min + CATCH_UP_MS.
+    const back = T0 + 40 * MIN;
+    const caughtUpAt = back + CATCH_UP_MS;
+    expect(lateHold(T0 + 30 * MIN, back + 50, caughtUpAt)).toBe(caughtUpAt);
+    const held = nudgeDue(s, 'e1', 1, policy, back + 50, caughtUpAt);
+    expect(held).toEqual({ state: s, effects: [], changed: false, result: { kind: 'wait', until: caughtUpAt, why: 'ingest catching up after an outage' } });
+    // The stand-up of 31 min, waiting at the broker during the outage, arrives and still counts (not stale).
+    const up = applySensorEvent(held.state, ev('standing', T0 + 31 * MIN), policy, back + 1_000);
+    expect(up.result).toBe('applied');
+    // Deciding at caughtUpAt: she took a break by herself; no nudge, nothing ignored.
+    const decided = nudgeDue(up.state, 'e1', 1, policy, caughtUpAt, caughtUpAt);
+    expect(decided.result).toEqual({ kind: 'stale', why: 'session over' });
+    expect(logs(decided.effects).map((e) => e.type)).toEqual(['natural_break']);
+    // Without the hold, the same late decision would have dropped her stand-up and nudged her.
+    const hasty = nudgeDue(s, 'e1', 1, policy, back + 50);
+    expect(hasty.result).toMatchObject({ kind: 'sent' });
+    expect(applySensorEvent(hasty.state, ev('standing', T0 + 31 * MIN), policy, back + 1_000).result).toBe('stale');
+    // Nothing to catch up from (no outage, or long over): decide now.
+    expect(lateHold(T0 + 30 * MIN, T0 + 30 * MIN, 0)).toBeNull();
+    expect(lateHold(caughtUpAt + 1, caughtUpAt + 2, caughtUpAt)).toBeNull();
   });
 
   it('outside active hours a nudge waits for the window, in the user time zone', () => {

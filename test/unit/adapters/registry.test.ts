@@ -184,7 +184,16 @@ describe('parseAt', () => {
     for (const text of ['2025-02-29T00:00:00Z', '2025-01-31T24:00:00Z', '2025-01-31T23:60:00Z', '2025-01-31T23:59:60Z', '0099-01-01T00:00:00Z']) {
       expect(parseAt(text, NOW).ok, text).toBe(false);
     }
-    expect(parseAt('2024-02-29T00:00:00Z', NOW)).toEqual({ ok: true, at: Date.parse('2024-02-29T00:00:00Z') });
+    const leapDay = Date.parse('2024-02-29T00:00:00Z');
+    expect(parseAt('2024-02-29T00:00:00Z', leapDay + 60_000)).toEqual({ ok: true, at: leapDay });
+  });
+
+  it('refuses times more than 24 hours before receipt with too_old, saying how old', () => {
+    const day = 24 * 3_600_000;
+    expect(parseAt(NOW - day, NOW)).toEqual({ ok: true, at: NOW - day });
+    expect(parseAt(NOW - day - 1, NOW)).toMatchObject({ ok: false, code: 'too_old', detail: expect.stringMatching(/^at is 24 hours before .*more than 24 hours old are refused/) });
+    // A clock off by a year (the case that started year-long sessions).
+    expect(parseAt('2024-01-31T09:30:00Z', NOW)).toMatchObject({ ok: false, code: 'too_old', detail: expect.stringContaining('366 days') });
   });
 
   it('refuses non-finite numbers and epoch seconds', () => {
