@@ -18,7 +18,7 @@ type Doc = Record<string, any>;
 /** AsyncAPI diagnostics at error (0) or warning (1) severity; hints about newer spec versions are not failures. */
 async function asyncApiProblems(doc: unknown): Promise<string[]> {
   const { diagnostics } = await new Parser().parse(JSON.stringify(doc));
-  return diagnostics.filter((d) => d.severity <= 1).map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`);
+  return diagnostics.filter((d) => Number(d.severity) <= 1).map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`);
 }
 
 describe('OpenAPI document', () => {
