@@ -20,7 +20,12 @@ export default defineConfig(
       'no-control-regex': 'off',
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none' },
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          caughtErrors: 'none',
+        },
       ],
     },
   },
@@ -59,6 +64,7 @@ export default defineConfig(
         clearInterval: 'readonly',
         console: 'readonly',
         Chart: 'readonly',
+        getComputedStyle: 'readonly',
         Intl: 'readonly',
         history: 'readonly',
         navigator: 'readonly',

@@ -10,7 +10,9 @@ const run = promisify(execFile);
 
 describe('runtime', () => {
   it('spawns service processes on the Node the suite runs on (and the one CI asked for)', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', '-e', 'console.log(process.version)'], { cwd: REPO_ROOT });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '-e', 'console.log(process.version)'], {
+      cwd: REPO_ROOT,
+    });
     const child = stdout.trim();
     console.log(`[unknot tests] node ${process.version}; spawned tsx child on node ${child}`);
     expect(child).toBe(process.version);
