@@ -241,3 +241,42 @@ describe('API documents cover what the service really serves', () => {
     }
   });
 });
+
+describe('served API documents', () => {
+  it('are behind the same bearer token as the rest of /api', async () => {
+    const ns = uniqueNamespace('apidocs-auth');
+    const token = 'apidocs-test-token-0123456789';
+    const svc = await main({
+      roles: ['api'],
+      env: {
+        REDIS_URL: inject('redisUrl'),
+        MQTT_URL: inject('mqttUrl'),
+        UNKNOT_REDIS_PREFIX: ns.prefix,
+        UNKNOT_BASE_TOPIC: ns.baseTopic,
+        UNKNOT_HA_DISCOVERY: 'false',
+        UNKNOT_API_TOKEN: token,
+        UNKNOT_API_RATE_LIMIT: '0',
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+        LOG_LEVEL: 'silent',
+      },
+    });
+    try {
+      const url = (p: string) => `http://127.0.0.1:${svc.httpPort}${p}`;
+      for (const doc of ['/api/openapi.json', '/api/asyncapi.json']) {
+        const refused = await fetch(url(doc));
+        expect(refused.status, doc).toBe(401);
+        expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        expect(((await refused.json()) as Doc).error).toBe('unauthorized');
+        const wrong = await fetch(url(doc), { headers: { authorization: 'Bearer not-the-token-at-all' } });
+        expect(wrong.status, doc).toBe(401);
+        const shown = await fetch(url(doc), { headers: { authorization: `Bearer ${token}` } });
+        expect(shown.status, doc).toBe(200);
+        expect(Object.keys((await shown.json()) as Doc)).toContain('info');
+      }
+    } finally {
+      await svc.stop();
+      await cleanupRedisPrefix(inject('redisUrl'), ns.prefix);
+    }
+  });
+});
