@@ -77,7 +77,7 @@ export async function mqttBaseline(
     if (m.type === 'error') failure = m.error ?? 'error';
     else replies.shift()?.(m);
   });
-  worker.on('error', (err) => (failure = err.message));
+  worker.on('error', (err: Error) => (failure = err.message));
   const ask = <T>(msg?: string) =>
     withTimeout(
       new Promise<T>((resolve) => {

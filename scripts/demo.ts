@@ -58,12 +58,12 @@ const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`);
 await client.subscribeAsync(['unknot/users/sam/nudge', 'unknot/devices/sam-watch/command', 'unknot/users/sam/state']);
 let lastPosture = '';
 client.on('message', (topic, payload) => {
-  const msg = JSON.parse(payload.toString()) as Record<string, unknown>;
-  if (topic.endsWith('/nudge')) say(`🔔 nudge level ${msg.level}: "${msg.message}"`);
-  else if (topic.endsWith('/command')) say(`⌚ the watch buzzes (command ${msg.command}, level ${msg.level})`);
+  const msg = JSON.parse(payload.toString()) as { level?: number; message?: string; command?: string; posture?: string; nextNudgeAt?: string };
+  if (topic.endsWith('/nudge')) say(`🔔 nudge level ${msg.level ?? '?'}: "${msg.message ?? ''}"`);
+  else if (topic.endsWith('/command')) say(`⌚ the watch buzzes (command ${msg.command ?? '?'}, level ${msg.level ?? '?'})`);
   else if (topic.endsWith('/state') && msg.posture !== lastPosture) {
     lastPosture = String(msg.posture);
-    say(`   state: ${msg.posture}${msg.nextNudgeAt ? `, next nudge due in ${demoMinutes(Date.parse(String(msg.nextNudgeAt)) - Date.now()).toFixed(0)} demo minutes` : ''}`);
+    say(`   state: ${msg.posture ?? 'unknown'}${msg.nextNudgeAt ? `, next nudge due in ${demoMinutes(Date.parse(msg.nextNudgeAt) - Date.now()).toFixed(0)} demo minutes` : ''}`);
   }
 });
 const desk = (posture: string) =>

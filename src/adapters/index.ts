@@ -34,7 +34,7 @@ export const allSubscriptions = (topics: Topics): string[] => [
 export function matchTopic(topic: string, topics: Topics): { adapter: Adapter; match: TopicMatch } | null {
   for (const protocol of PROTOCOLS) {
     const adapter = adapters[protocol];
-    let match: TopicMatch | null = null;
+    let match: TopicMatch | null;
     try {
       match = adapter.match(topic, topics);
     } catch {

@@ -10,7 +10,11 @@ import { bridgeStateSchema, commandSchema, deviceErrorSchema, nudgeSchema, state
 export const DEFAULT_TOPIC_ROOTS: TopicRoots = { base: 'unknot', z2m: 'zigbee2mqtt', haPrefix: 'homeassistant' };
 
 const schema = (s: z.ZodType): JsonSchema => jsonSchema(s, 'input', 'draft-7');
-const text = (values: string[], description?: string): JsonSchema => ({ type: 'string', enum: values, ...(description ? { description } : {}) });
+const text = (values: string[], description?: string): JsonSchema => ({
+  type: 'string',
+  enum: values,
+  ...(description ? { description } : {}),
+});
 const anyJson = (description: string): JsonSchema => ({ type: 'object', description });
 
 const PARAMETERS: Record<string, string> = {
@@ -43,17 +47,20 @@ const CHANNELS: Record<string, Channel> = {
   bridgeState: {
     address: '{base}/bridge/state',
     title: 'Service availability',
-    description: 'online while at least one instance runs; the publisher connection\'s last will says offline.',
+    description: "online while at least one instance runs; the publisher connection's last will says offline.",
     payload: schema(bridgeStateSchema),
     send: { qos: 1, retain: true, when: 'on connect (online), as last will and on a clean stop (offline)' },
-    receive: { filter: '{base}/bridge/state', when: "another instance's offline is answered with online while this one runs" },
+    receive: {
+      filter: '{base}/bridge/state',
+      when: "another instance's offline is answered with online while this one runs",
+    },
   },
   deviceEvent: {
     address: '{base}/devices/{deviceId}/event',
-    title: 'Events of devices speaking unknot\'s own JSON',
+    title: "Events of devices speaking unknot's own JSON",
     description:
       'Extra fields are ignored. `id` (string, 1–128 characters), if given, drops duplicates. `at` (ISO 8601 or epoch ms) defaults to ' +
-      'receipt time and is never later than it. `userId`/`user` and `deviceId`/`device`, if given, must name the device\'s own user and itself. ' +
+      "receipt time and is never later than it. `userId`/`user` and `deviceId`/`device`, if given, must name the device's own user and itself. " +
       'A refused event is answered on …/error and changes nothing. Send with QoS 1: acknowledged only after it is committed.',
     payload: schema(eventSchema),
     receive: { filter: '{base}/devices/+/event', when: 'always (ingest role)', shared: true },
@@ -82,7 +89,7 @@ const CHANNELS: Record<string, Channel> = {
   userNudge: {
     address: '{base}/users/{userId}/nudge',
     title: 'Break nudges',
-    description: 'Once per nudge (no doubles); Home Assistant\'s nudge event entity reads it.',
+    description: "Once per nudge (no doubles); Home Assistant's nudge event entity reads it.",
     payload: schema(nudgeSchema),
     send: { qos: 1, retain: false, when: 'a sitting session reached its break time or the next escalation' },
   },
@@ -103,7 +110,9 @@ const CHANNELS: Record<string, Channel> = {
   userAdherence: {
     address: '{base}/users/{userId}/adherence',
     title: "Today's adherence figures",
-    description: "The person's local today (Home Assistant's compliance sensor reads it); only with HA_DISCOVERY on." + RETAINED_CLEARED,
+    description:
+      "The person's local today (Home Assistant's compliance sensor reads it); only with HA_DISCOVERY on." +
+      RETAINED_CLEARED,
     payload: anyJson('one day of GET /api/users/{userId}/summary, with timezone and updatedAt'),
     send: { qos: 1, retain: true, when: 'after adherence entries are committed (debounced), and with discovery' },
   },
@@ -118,7 +127,7 @@ const CHANNELS: Record<string, Channel> = {
   userHeatCommand: {
     address: '{base}/users/{userId}/heat/set',
     title: 'Heat switch (Home Assistant)',
-    description: 'ON starts a heat session of the profile\'s default minutes, OFF stops it. Only with HA_DISCOVERY on.',
+    description: "ON starts a heat session of the profile's default minutes, OFF stops it. Only with HA_DISCOVERY on.",
     contentType: 'text/plain',
     payload: text(['ON', 'OFF']),
     receive: { filter: '{base}/users/+/heat/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
@@ -129,7 +138,9 @@ const CHANNELS: Record<string, Channel> = {
     description:
       'One Home Assistant device per user: sitting minutes, sitting, break due, next nudge, compliance today, a snooze button, a heat ' +
       'switch (users with a heat pad) and a nudge event. Empty retained payloads remove the entities of a deleted user or a heat switch no longer wanted.',
-    payload: anyJson('a Home Assistant discovery config (name, unique_id, state_topic, command_topic, device, availability, …)'),
+    payload: anyJson(
+      'a Home Assistant discovery config (name, unique_id, state_topic, command_topic, device, availability, …)',
+    ),
     send: { qos: 1, retain: true, when: 'at start, when HA comes online, when a user or their devices change' },
   },
   haStatus: {
@@ -275,7 +286,9 @@ const fill = (pattern: string, roots: TopicRoots) =>
 
 /** The subscription filters a receive channel is documented with (`a and b` lists several). */
 export const documentedFilters = (doc: Record<string, unknown>): string[] =>
-  Object.values((doc.operations ?? {}) as Record<string, { 'x-unknot-filters'?: string[] }>).flatMap((o) => o['x-unknot-filters'] ?? []);
+  Object.values((doc.operations ?? {}) as Record<string, { 'x-unknot-filters'?: string[] }>).flatMap(
+    (o) => o['x-unknot-filters'] ?? [],
+  );
 
 /** The AsyncAPI 3.0 document with the given topic roots (the defaults unless an instance says otherwise). */
 export function buildAsyncApi(roots: TopicRoots = DEFAULT_TOPIC_ROOTS): Record<string, unknown> {
@@ -295,7 +308,9 @@ export function buildAsyncApi(roots: TopicRoots = DEFAULT_TOPIC_ROOTS): Record<s
       address,
       title: c.title,
       ...(c.description ? { description: c.description } : {}),
-      ...(params.length ? { parameters: Object.fromEntries(params.map((p) => [p, { description: PARAMETERS[p] ?? p }])) } : {}),
+      ...(params.length
+        ? { parameters: Object.fromEntries(params.map((p) => [p, { description: PARAMETERS[p] ?? p }])) }
+        : {}),
       messages: { [id]: { $ref: `#/components/messages/${id}` } },
     };
     const ref = { channel: { $ref: `#/channels/${id}` }, messages: [{ $ref: `#/channels/${id}/messages/${id}` }] };
@@ -337,7 +352,8 @@ export function buildAsyncApi(roots: TopicRoots = DEFAULT_TOPIC_ROOTS): Record<s
       broker: {
         host: 'localhost:1883',
         protocol: 'mqtt',
-        description: 'MQTT_URL (MQTT 3.1.1; 5 with MQTT_SHARED_GROUP), or the embedded broker on MQTT_EMBEDDED_PORT when MQTT_URL is unset',
+        description:
+          'MQTT_URL (MQTT 3.1.1; 5 with MQTT_SHARED_GROUP), or the embedded broker on MQTT_EMBEDDED_PORT when MQTT_URL is unset',
       },
     },
     channels,

@@ -11,7 +11,11 @@ export type JsonSchema = Record<string, unknown>;
  * `io: 'input'` describes what a client may send (fields with defaults are optional); 'output' what the service
  * answers. draft-2020-12 is OpenAPI 3.1's dialect; AsyncAPI 3's default schema format follows draft-07.
  */
-export function jsonSchema(schema: z.ZodType, io: 'input' | 'output', target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12'): JsonSchema {
+export function jsonSchema(
+  schema: z.ZodType,
+  io: 'input' | 'output',
+  target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
+): JsonSchema {
   const out = z.toJSONSchema(schema, { io, target, unrepresentable: 'any' }) as JsonSchema;
   // The documents say their dialect once; a `$schema` in every embedded schema is noise.
   delete out.$schema;

@@ -24,8 +24,18 @@ const deviceAnswer = z.object({
   topic: z.string().optional(),
   invert: z.boolean().optional(),
 });
-const heatStarted = z.object({ sessionId: z.string(), deviceId: z.string(), minutes: z.number(), startedAt: iso, offAt: iso });
-const heatStopped = z.object({ sessionId: z.string(), stoppedAt: iso, offSent: z.boolean().describe('the OFF reached the broker before the answer') });
+const heatStarted = z.object({
+  sessionId: z.string(),
+  deviceId: z.string(),
+  minutes: z.number(),
+  startedAt: iso,
+  offAt: iso,
+});
+const heatStopped = z.object({
+  sessionId: z.string(),
+  stoppedAt: iso,
+  offSent: z.boolean().describe('the OFF reached the broker before the answer'),
+});
 const anyObject = (description: string) => z.looseObject({}).describe(description);
 
 type Op = {
@@ -48,13 +58,24 @@ const PARAMS: Record<string, { description: string }> = {
 
 /** Every route the service serves, by OpenAPI path (`{param}`) and method. */
 const ROUTES: Record<string, Record<string, Op>> = {
-  '/healthz': { get: { tag: 'operations', public: true, summary: 'Liveness: the process answers', ok: { status: 200, description: 'alive', schema: z.object({ status: z.literal('ok') }) } } },
+  '/healthz': {
+    get: {
+      tag: 'operations',
+      public: true,
+      summary: 'Liveness: the process answers',
+      ok: { status: 200, description: 'alive', schema: z.object({ status: z.literal('ok') }) },
+    },
+  },
   '/readyz': {
     get: {
       tag: 'operations',
       public: true,
       summary: 'Readiness: Redis and MQTT connected',
-      ok: { status: 200, description: 'ready', schema: z.object({ status: z.literal('ready'), redis: z.literal('up'), mqtt: z.literal('up') }) },
+      ok: {
+        status: 200,
+        description: 'ready',
+        schema: z.object({ status: z.literal('ready'), redis: z.literal('up'), mqtt: z.literal('up') }),
+      },
       errors: [503],
     },
   },
@@ -63,20 +84,34 @@ const ROUTES: Record<string, Record<string, Op>> = {
       tag: 'operations',
       public: true,
       summary: 'Prometheus metrics',
-      ok: { status: 200, description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+      ok: {
+        status: 200,
+        description: 'Prometheus text exposition format',
+        content: { 'text/plain': { schema: { type: 'string' } } },
+      },
     },
   },
   '/api/openapi.json': {
-    get: { tag: 'documents', summary: 'This OpenAPI 3.1 document', ok: { status: 200, description: 'the document', schema: anyObject('OpenAPI 3.1') } },
+    get: {
+      tag: 'documents',
+      summary: 'This OpenAPI 3.1 document',
+      ok: { status: 200, description: 'the document', schema: anyObject('OpenAPI 3.1') },
+    },
   },
   '/api/asyncapi.json': {
     get: {
       tag: 'documents',
-      summary: 'The AsyncAPI 3 document of every MQTT topic, with this instance\'s base topics',
+      summary: "The AsyncAPI 3 document of every MQTT topic, with this instance's base topics",
       ok: { status: 200, description: 'the document', schema: anyObject('AsyncAPI 3.0') },
     },
   },
-  '/api/users': { get: { tag: 'users', summary: 'List user ids', ok: { status: 200, description: 'the users', schema: z.object({ users: z.array(z.string()) }) } } },
+  '/api/users': {
+    get: {
+      tag: 'users',
+      summary: 'List user ids',
+      ok: { status: 200, description: 'the users', schema: z.object({ users: z.array(z.string()) }) },
+    },
+  },
   '/api/users/{userId}': {
     put: {
       tag: 'users',
@@ -109,7 +144,13 @@ const ROUTES: Record<string, Record<string, Op>> = {
       errors: [400, 404],
     },
   },
-  '/api/devices': { get: { tag: 'devices', summary: 'List devices', ok: { status: 200, description: 'the devices', schema: z.object({ devices: z.array(deviceAnswer) }) } } },
+  '/api/devices': {
+    get: {
+      tag: 'devices',
+      summary: 'List devices',
+      ok: { status: 200, description: 'the devices', schema: z.object({ devices: z.array(deviceAnswer) }) },
+    },
+  },
   '/api/devices/{deviceId}': {
     put: {
       tag: 'devices',
@@ -119,8 +160,20 @@ const ROUTES: Record<string, Record<string, Op>> = {
       ok: { status: 200, description: 'the stored device', schema: deviceAnswer },
       errors: [400, 404, 409],
     },
-    get: { tag: 'devices', summary: 'A device', params: ['deviceId'], ok: { status: 200, description: 'the device', schema: deviceAnswer }, errors: [400, 404] },
-    delete: { tag: 'devices', summary: 'Remove a device', params: ['deviceId'], ok: { status: 204, description: 'deleted', schema: null }, errors: [400, 404] },
+    get: {
+      tag: 'devices',
+      summary: 'A device',
+      params: ['deviceId'],
+      ok: { status: 200, description: 'the device', schema: deviceAnswer },
+      errors: [400, 404],
+    },
+    delete: {
+      tag: 'devices',
+      summary: 'Remove a device',
+      params: ['deviceId'],
+      ok: { status: 204, description: 'deleted', schema: null },
+      errors: [400, 404],
+    },
   },
   '/api/users/{userId}/snooze': {
     post: {
@@ -142,7 +195,9 @@ const ROUTES: Record<string, Record<string, Op>> = {
         status: 200,
         description: 'the log entries, oldest first',
         content: {
-          'application/json': { schema: jsonSchema(z.object({ entries: z.array(anyObject('one log entry; `type` says which')) }), 'output') },
+          'application/json': {
+            schema: jsonSchema(z.object({ entries: z.array(anyObject('one log entry; `type` says which')) }), 'output'),
+          },
           'text/csv': { schema: { type: 'string' } },
         },
       },
@@ -154,8 +209,18 @@ const ROUTES: Record<string, Record<string, Op>> = {
       tag: 'adherence',
       summary: 'Daily figures of the last days, and whether to see a professional',
       params: ['userId'],
-      query: [{ name: 'days', schema: { type: 'integer', minimum: 1, maximum: 90, default: 7 }, description: 'days to sum up' }],
-      ok: { status: 200, description: 'the summary', schema: anyObject('days, totals, seeProfessional {recommended, reasons}, heatBlocked') },
+      query: [
+        {
+          name: 'days',
+          schema: { type: 'integer', minimum: 1, maximum: 90, default: 7 },
+          description: 'days to sum up',
+        },
+      ],
+      ok: {
+        status: 200,
+        description: 'the summary',
+        schema: anyObject('days, totals, seeProfessional {recommended, reasons}, heatBlocked'),
+      },
       errors: [400, 404],
     },
   },
@@ -175,7 +240,13 @@ const ROUTES: Record<string, Record<string, Op>> = {
       ok: { status: 200, description: 'heat is off', schema: heatStopped },
       errors: [400, 404],
     },
-    get: { tag: 'heat', summary: 'The current heat session', params: ['userId'], ok: { status: 200, description: 'the session', schema: anyObject('the heat session, or on: false') }, errors: [400, 404] },
+    get: {
+      tag: 'heat',
+      summary: 'The current heat session',
+      params: ['userId'],
+      ok: { status: 200, description: 'the session', schema: anyObject('the heat session, or on: false') },
+      errors: [400, 404],
+    },
   },
   '/api/users/{userId}/routines': {
     post: {
@@ -186,7 +257,13 @@ const ROUTES: Record<string, Record<string, Op>> = {
       ok: { status: 201, description: 'started', schema: anyObject('routineId, routine, steps') },
       errors: [400, 404, 409],
     },
-    get: { tag: 'routines', summary: 'Routines available and the one running', params: ['userId'], ok: { status: 200, description: 'the routines', schema: anyObject('routines') }, errors: [400, 404] },
+    get: {
+      tag: 'routines',
+      summary: 'Routines available and the one running',
+      params: ['userId'],
+      ok: { status: 200, description: 'the routines', schema: anyObject('routines') },
+      errors: [400, 404],
+    },
   },
   '/api/users/{userId}/routines/{routineId}': {
     delete: {
@@ -217,16 +294,48 @@ const ROUTES: Record<string, Record<string, Op>> = {
       errors: [400, 404],
     },
   },
-  '/': { get: { tag: 'dashboard', public: true, summary: 'The dashboard page (holds no data; it asks for the token)', ok: { status: 200, description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } },
-  '/dashboard/app.js': { get: { tag: 'dashboard', public: true, summary: "The dashboard's script", ok: { status: 200, description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } } } },
-  '/dashboard/style.css': { get: { tag: 'dashboard', public: true, summary: "The dashboard's styles", ok: { status: 200, description: 'CSS', content: { 'text/css': { schema: { type: 'string' } } } } } },
-  '/dashboard/vendor/chart.umd.min.js': { get: { tag: 'dashboard', public: true, summary: 'chart.js, served locally (no CDN)', ok: { status: 200, description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } } } },
+  '/': {
+    get: {
+      tag: 'dashboard',
+      public: true,
+      summary: 'The dashboard page (holds no data; it asks for the token)',
+      ok: { status: 200, description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } },
+    },
+  },
+  '/dashboard/app.js': {
+    get: {
+      tag: 'dashboard',
+      public: true,
+      summary: "The dashboard's script",
+      ok: { status: 200, description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } },
+    },
+  },
+  '/dashboard/style.css': {
+    get: {
+      tag: 'dashboard',
+      public: true,
+      summary: "The dashboard's styles",
+      ok: { status: 200, description: 'CSS', content: { 'text/css': { schema: { type: 'string' } } } },
+    },
+  },
+  '/dashboard/vendor/chart.umd.min.js': {
+    get: {
+      tag: 'dashboard',
+      public: true,
+      summary: 'chart.js, served locally (no CDN)',
+      ok: { status: 200, description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } },
+    },
+  },
   '/dashboard/config.json': {
     get: {
       tag: 'dashboard',
       public: true,
       summary: 'What the page needs before it has a token',
-      ok: { status: 200, description: 'page settings', schema: z.object({ tokenRequired: z.boolean(), timeScale: z.number(), queuesPath: z.string() }) },
+      ok: {
+        status: 200,
+        description: 'page settings',
+        schema: z.object({ tokenRequired: z.boolean(), timeScale: z.number(), queuesPath: z.string() }),
+      },
     },
   },
   [BULL_BOARD_PATH]: {
@@ -273,7 +382,10 @@ function operation(path: string, method: string, op: Op): Record<string, unknown
     op.ok.content !== undefined
       ? { description: op.ok.description, content: op.ok.content }
       : op.ok.schema
-        ? { description: op.ok.description, content: { 'application/json': { schema: jsonSchema(op.ok.schema, 'output') } } }
+        ? {
+            description: op.ok.description,
+            content: { 'application/json': { schema: jsonSchema(op.ok.schema, 'output') } },
+          }
         : { description: op.ok.description };
   return {
     operationId: `${method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
@@ -288,10 +400,21 @@ function operation(path: string, method: string, op: Op): Record<string, unknown
         description: PARAMS[name]?.description,
         schema: { type: 'string', pattern: ID_PATTERN.source },
       })),
-      ...(op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, schema: q.schema, ...(q.description ? { description: q.description } : {}) })),
+      ...(op.query ?? []).map((q) => ({
+        name: q.name,
+        in: 'query',
+        required: false,
+        schema: q.schema,
+        ...(q.description ? { description: q.description } : {}),
+      })),
     ],
     ...(op.body
-      ? { requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(op.body.schema, 'input') } } } }
+      ? {
+          requestBody: {
+            required: false,
+            content: { 'application/json': { schema: jsonSchema(op.body.schema, 'input') } },
+          },
+        }
       : {}),
     responses: {
       [String(op.ok.status)]: ok,
@@ -320,7 +443,18 @@ export function buildOpenApi(): Record<string, unknown> {
     },
     servers: [{ url: '/', description: 'the unknot instance (HTTP_HOST:HTTP_PORT, default port 8080)' }],
     security: [{ bearer: [] }],
-    tags: ['users', 'devices', 'sessions', 'heat', 'routines', 'pain', 'adherence', 'documents', 'operations', 'dashboard'].map((name) => ({ name })),
+    tags: [
+      'users',
+      'devices',
+      'sessions',
+      'heat',
+      'routines',
+      'pain',
+      'adherence',
+      'documents',
+      'operations',
+      'dashboard',
+    ].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: {

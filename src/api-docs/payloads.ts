@@ -12,7 +12,12 @@ export const stateSchema = z.object({
   since: isoOrNull,
   sittingSeconds: z.number(),
   nextNudgeAt: isoOrNull,
-  heat: z.object({ on: z.boolean(), offAt: isoOrNull, sessionId: z.string().nullable(), deviceId: z.string().nullable() }),
+  heat: z.object({
+    on: z.boolean(),
+    offAt: isoOrNull,
+    sessionId: z.string().nullable(),
+    deviceId: z.string().nullable(),
+  }),
   sessionId: z.string().nullable(),
   sittingSince: isoOrNull,
   nudgesSent: z.number().int(),
@@ -31,7 +36,7 @@ export const nudgeSchema = z.object({
   at: iso,
   sessionId: z.string(),
   maxNudges: z.number().int(),
-  event_type: z.literal('nudge').describe("lets a Home Assistant event entity take the payload as it is"),
+  event_type: z.literal('nudge').describe('lets a Home Assistant event entity take the payload as it is'),
 });
 
 /** Canonical commands on `{base}/devices/{deviceId}/command` (types.ts `Command`). */
@@ -43,7 +48,12 @@ export const commandSchema = z.discriminatedUnion('command', [
     sessionId: z.string(),
     autoOffSeconds: z.number().describe('switch yourself off after this long, whatever happens to unknot'),
   }),
-  z.object({ command: z.literal('heat'), state: z.literal('off'), sessionId: z.string(), reason: z.enum(['timer', 'manual', 'watchdog']) }),
+  z.object({
+    command: z.literal('heat'),
+    state: z.literal('off'),
+    sessionId: z.string(),
+    reason: z.enum(['timer', 'manual', 'watchdog']),
+  }),
   z.object({
     command: z.literal('routine_step'),
     routineId: z.string(),

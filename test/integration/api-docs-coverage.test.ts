@@ -29,7 +29,8 @@ function servedRoutes(app: Express): string[] {
     for (const layer of stack) {
       if (layer.route) {
         for (const p of [layer.route.path].flat()) {
-          for (const [m, on] of Object.entries(layer.route.methods)) if (on && m !== '_all') out.push(`${m} ${prefix}${p === '/' && prefix ? '' : p}`);
+          for (const [m, on] of Object.entries(layer.route.methods))
+            if (on && m !== '_all') out.push(`${m} ${prefix}${p === '/' && prefix ? '' : p}`);
         }
       } else if (layer.handle.stack) {
         const mount = layer.slash || layer.rawPath === undefined ? '' : String(layer.rawPath);
@@ -50,7 +51,13 @@ const addressPattern = (address: string) =>
   new RegExp(
     `^${address
       .split(/(\{[A-Za-z0-9_]+\})/)
-      .map((part) => (part.startsWith('{') ? (/friendlyName|shellyPrefix/.test(part) ? '.+' : '[^/]+') : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
+      .map((part) =>
+        part.startsWith('{')
+          ? /friendlyName|shellyPrefix/.test(part)
+            ? '.+'
+            : '[^/]+'
+          : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'),
+      )
       .join('')}$`,
   );
 
@@ -73,7 +80,10 @@ describe('API documents cover what the service really serves', () => {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.text();
-    return { status: r.status, body: text && r.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as Doc) : text };
+    return {
+      status: r.status,
+      body: text && r.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as Doc) : text,
+    };
   };
   const ok = async (method: string, path: string, body?: unknown) => {
     const r = await api(method, path, body);
@@ -91,6 +101,8 @@ describe('API documents cover what the service really serves', () => {
   beforeAll(async () => {
     // Recorded on the real gateway, which still subscribes and publishes as always.
     const proto = MqttGateway.prototype;
+    // Kept unbound on purpose: each wrapper calls the original with its own `this`.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     const { publish, subscribe, subscribeIngest } = proto;
     proto.publish = function (this: MqttGateway, msg: OutboundMessage) {
       published.push(msg);
@@ -135,7 +147,9 @@ describe('API documents cover what the service really serves', () => {
   it('documents every route of the express app, and documents no route it does not serve', async () => {
     const doc = buildOpenApi() as Doc;
     const documented = new Set(
-      Object.entries(doc.paths as Record<string, Doc>).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`)),
+      Object.entries(doc.paths as Record<string, Doc>).flatMap(([path, methods]) =>
+        Object.keys(methods).map((m) => `${m} ${path}`),
+      ),
     );
     const served = servedRoutes(svc.httpApp!).map((r) => {
       const [m, path] = r.split(' ') as [string, string];
@@ -161,7 +175,11 @@ describe('API documents cover what the service really serves', () => {
     const u = 'ada';
     const tas = `${ns.baseTopic}-tas`;
     const shelly = `${ns.baseTopic}-sh`;
-    await ok('PUT', `/api/users/${u}`, { breakAfterMinutes: 10, heatCooldownMinutes: 0, heat: { defaultMinutes: 20, maxMinutes: 20 } });
+    await ok('PUT', `/api/users/${u}`, {
+      breakAfterMinutes: 10,
+      heatCooldownMinutes: 0,
+      heat: { defaultMinutes: 20, maxMinutes: 20 },
+    });
     await ok('PUT', '/api/devices/watch', { userId: u, role: 'wearable', protocol: 'unknot' });
     await ok('PUT', '/api/devices/pad-native', { userId: u, role: 'heatpad', protocol: 'unknot' });
     await ok('PUT', '/api/devices/pad-z2m', { userId: u, role: 'heatpad', protocol: 'zigbee2mqtt', topic: 'desk/pad' });
@@ -172,9 +190,17 @@ describe('API documents cover what the service really serves', () => {
     // Sitting (Z2M chair) until a nudge goes out: 10 policy minutes are 1 s at time scale 600.
     await client.publish(`${roots.z2m}/desk/chair`, { occupancy: true });
     await until('a nudge', () => published.some((m) => m.topic === `${roots.base}/users/${u}/nudge`));
-    // Heat on each kind of pad, then off (by hand, or by the timer if that came first on a slow machine).
-    for (const deviceId of ['pad-native', 'pad-z2m', 'pad-tas', 'pad-sh']) {
+    // Heat on each kind of pad: its ON command goes out (from the heat job), then heat is switched off (by hand, or
+    // by the timer if that came first on a slow machine).
+    const onTopics: Record<string, string> = {
+      'pad-native': `${roots.base}/devices/pad-native/command`,
+      'pad-z2m': `${roots.z2m}/desk/pad/set`,
+      'pad-tas': `cmnd/${tas}/Backlog`,
+      'pad-sh': `${shelly}/rpc`,
+    };
+    for (const [deviceId, topic] of Object.entries(onTopics)) {
       await ok('POST', `/api/users/${u}/heat`, { minutes: 20, deviceId });
+      await until(`the ON to ${deviceId}`, () => published.some((m) => m.topic === topic));
       expect([200, 404]).toContain((await api('DELETE', `/api/users/${u}/heat`)).status);
       await until(`heat off on ${deviceId}`, async () => (await ok('GET', `/api/users/${u}/heat`)).on === false);
     }
@@ -201,8 +227,56 @@ describe('API documents cover what the service really serves', () => {
       expect(m.retain ?? false, m.topic).toBe(hit!.mqtt.retain);
     }
     // The run really went through the protocols: commands to each kind of pad, HA discovery, nudges.
-    for (const address of ['{shellyPrefix}/rpc', 'cmnd/{tasmotaTopic}/Backlog', 'cmnd/{tasmotaTopic}/POWER', `${roots.z2m}/{friendlyName}/set`, `${roots.base}/devices/{deviceId}/command`, `${roots.haPrefix}/{component}/{nodeId}/{objectId}/config`, `${roots.base}/users/{userId}/nudge`, `${roots.base}/users/{userId}/last-heat-off`]) {
+    for (const address of [
+      '{shellyPrefix}/rpc',
+      'cmnd/{tasmotaTopic}/Backlog',
+      'cmnd/{tasmotaTopic}/POWER',
+      `${roots.z2m}/{friendlyName}/set`,
+      `${roots.base}/devices/{deviceId}/command`,
+      `${roots.haPrefix}/{component}/{nodeId}/{objectId}/config`,
+      `${roots.base}/users/{userId}/nudge`,
+      `${roots.base}/users/{userId}/last-heat-off`,
+    ]) {
       expect(kinds, address).toContain(address);
+    }
+  });
+});
+
+describe('served API documents', () => {
+  it('are behind the same bearer token as the rest of /api', async () => {
+    const ns = uniqueNamespace('apidocs-auth');
+    const token = 'apidocs-test-token-0123456789';
+    const svc = await main({
+      roles: ['api'],
+      env: {
+        REDIS_URL: inject('redisUrl'),
+        MQTT_URL: inject('mqttUrl'),
+        UNKNOT_REDIS_PREFIX: ns.prefix,
+        UNKNOT_BASE_TOPIC: ns.baseTopic,
+        UNKNOT_HA_DISCOVERY: 'false',
+        UNKNOT_API_TOKEN: token,
+        UNKNOT_API_RATE_LIMIT: '0',
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+        LOG_LEVEL: 'silent',
+      },
+    });
+    try {
+      const url = (p: string) => `http://127.0.0.1:${svc.httpPort}${p}`;
+      for (const doc of ['/api/openapi.json', '/api/asyncapi.json']) {
+        const refused = await fetch(url(doc));
+        expect(refused.status, doc).toBe(401);
+        expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        expect(((await refused.json()) as Doc).error).toBe('unauthorized');
+        const wrong = await fetch(url(doc), { headers: { authorization: 'Bearer not-the-token-at-all' } });
+        expect(wrong.status, doc).toBe(401);
+        const shown = await fetch(url(doc), { headers: { authorization: `Bearer ${token}` } });
+        expect(shown.status, doc).toBe(200);
+        expect(Object.keys((await shown.json()) as Doc)).toContain('info');
+      }
+    } finally {
+      await svc.stop();
+      await cleanupRedisPrefix(inject('redisUrl'), ns.prefix);
     }
   });
 });

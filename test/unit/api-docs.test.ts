@@ -18,7 +18,9 @@ type Doc = Record<string, any>;
 /** AsyncAPI diagnostics at error (0) or warning (1) severity; hints about newer spec versions are not failures. */
 async function asyncApiProblems(doc: unknown): Promise<string[]> {
   const { diagnostics } = await new Parser().parse(JSON.stringify(doc));
-  return diagnostics.filter((d) => d.severity <= 1).map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`);
+  return diagnostics
+    .filter((d) => Number(d.severity) <= 1)
+    .map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`);
 }
 
 describe('OpenAPI document', () => {
@@ -37,12 +39,17 @@ describe('OpenAPI document', () => {
 
   it('describes request bodies with the schemas the routes validate with', () => {
     const doc = buildOpenApi() as Doc;
-    const body = (path: string, method: string) => doc.paths[path][method].requestBody.content['application/json'].schema;
+    const body = (path: string, method: string) =>
+      doc.paths[path][method].requestBody.content['application/json'].schema;
     expect(body('/api/users/{userId}', 'put')).toEqual(jsonSchema(profileSchema.strict(), 'input'));
     expect(body('/api/users/{userId}/snooze', 'post')).toEqual(jsonSchema(snoozeBodySchema, 'input'));
     // A limit a client would hit: snooze minutes 1–60, profile breakAfterMinutes 10–120.
     expect(body('/api/users/{userId}/snooze', 'post').properties.minutes).toMatchObject({ minimum: 1, maximum: 60 });
-    expect(body('/api/users/{userId}', 'put').properties.breakAfterMinutes).toMatchObject({ minimum: 10, maximum: 120, default: 30 });
+    expect(body('/api/users/{userId}', 'put').properties.breakAfterMinutes).toMatchObject({
+      minimum: 10,
+      maximum: 120,
+      default: 30,
+    });
   });
 
   it('gives every /api operation the bearer scheme and the error answers of the guards', () => {

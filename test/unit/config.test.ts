@@ -30,7 +30,7 @@ describe('docs/configuration.md environment table', () => {
         const d = defaults[name];
         if (d === undefined) expect(dflt, name).toMatch(/^unset/);
         else {
-          const shown = Array.isArray(d) ? d.join(',') : String(d);
+          const shown = Array.isArray(d) ? d.join(',') : typeof d === 'string' ? d : JSON.stringify(d);
           expect(dflt, name).toContain(`\`${shown}\``);
         }
       }

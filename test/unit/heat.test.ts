@@ -28,7 +28,7 @@ import {
 } from '../../src/domain/heat.js';
 import { defaultProfile, profileSchema, type Profile } from '../../src/domain/profile.js';
 import { HEAT_BLOCKING, type Device } from '../../src/domain/types.js';
-import type { HeatSession, HeatState } from '../../src/domain/user-state.js';
+import type { HeatState } from '../../src/domain/user-state.js';
 
 const NOW = Date.parse('2026-03-02T09:00:00Z');
 const empty = (): HeatState => ({ current: null, lastEndedAt: null, seq: 0 });

@@ -43,7 +43,7 @@ describe('profile storage', () => {
 
   it('the shared defaults cannot be changed through a profile read back', () => {
     const p = expandProfile({});
-    expect(() => (p.activeHours.days as number[]).push(8)).toThrow(TypeError);
+    expect(() => p.activeHours.days.push(8)).toThrow(TypeError);
     expect(defaultProfile().activeHours.days).toHaveLength(7);
   });
 });
