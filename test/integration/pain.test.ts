@@ -1,7 +1,7 @@
 // The pain log through the API: every advice rule of CONTRACT §7, medical clearance, and bad input.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';
+import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { adherence, eventually, putDevice, putUser } from '../support/unknot.js';
 
 const DAY = 86_400_000;
 const THERAPIST = 'licensed massage, physical or sports therapist';
@@ -14,8 +14,8 @@ interface Advice {
   entry: Record<string, unknown>;
 }
 
-let h: Harness;
-let svc: ServiceHandle;
+let h: InProcessHarness;
+let svc: InProcessService;
 
 const logPain = async (userId: string, body: unknown) => svc.fetchJson(`/api/users/${userId}/pain`, { method: 'POST', json: body });
 const advice = async (userId: string, body: Record<string, unknown>): Promise<Advice> => {
@@ -27,7 +27,7 @@ const daysAgo = (n: number) => new Date(Date.now() - n * DAY).toISOString();
 const codes = (a: Advice) => a.reasons.map((r) => r.code);
 
 beforeEach(async () => {
-  h = await harness('pain', { UNKNOT_TIME_SCALE: '60' });
+  h = await inProcessHarness('pain', { UNKNOT_TIME_SCALE: '60' });
   svc = await h.start();
   for (const u of ['mild', 'nerve', 'fever', 'injured', 'stuck', 'back', 'calm']) await putUser(svc, u);
 });

@@ -3,9 +3,10 @@
 // topic, is refused with a code on the device's error topic and changes nothing; a wearable's heat button
 // switches only its own person's heat pad.
 import { afterEach, describe, expect, it } from 'vitest';
-import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
+import { inProcessHarness, type InProcessHarness } from '../support/in-process.js';
+import { adherence, eventually, putDevice, putUser, sleep } from '../support/unknot.js';
 
-let h: Harness | undefined;
+let h: InProcessHarness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
@@ -13,7 +14,7 @@ afterEach(async () => {
 
 describe('a device acts only for its own person, as itself', () => {
   it('refuses events naming another user or device, and the unknot topic of a device of another protocol', async () => {
-    h = await harness('sec-dev', { UNKNOT_HA_DISCOVERY: 'false' });
+    h = await inProcessHarness('sec-dev', { UNKNOT_HA_DISCOVERY: 'false' });
     const svc = await h.start();
     const base = h.ns.baseTopic;
     await putUser(svc, 'ann');

@@ -2,16 +2,16 @@
 // heat_refused; bad bodies; and concurrent requests (API and a button at the same instant) starting exactly one
 // session. UNKNOT_TIME_SCALE=600: the default 30-minute cool-down is 3 s.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
-import { heatOff, heatOn, startHeat, type Started } from './heat-support.js';
+import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { adherence, eventually, putDevice, putUser, sleep } from '../support/unknot.js';
+import { heatOff, heatOn, startHeat, type Started } from '../e2e/heat-support.js';
 
-let h: Harness;
-let svc: ServiceHandle;
+let h: InProcessHarness;
+let svc: InProcessService;
 let base: string;
 
 beforeAll(async () => {
-  h = await harness('heat-refusals', { UNKNOT_TIME_SCALE: '600' });
+  h = await inProcessHarness('heat-refusals', { UNKNOT_TIME_SCALE: '600' });
   base = h.ns.baseTopic;
   await h.mqtt.subscribe(`${base}/#`);
   svc = await h.start();
