@@ -125,6 +125,19 @@ describe('POST /pain answers with the current advice', () => {
     expect(codes(await advice('stuck', { level: 2, area: 'neck' }))).toEqual([]);
   });
 
+  it('flags persistent pain on the service’s own clock: 16 days and the test’s milliseconds are 17 started days', async () => {
+    // The injected clock moves instead of back-dating entries: every "now" the service reads is 8 days later.
+    await advice('stuck', { level: 4, area: 'neck' });
+    h.clock.advance(8 * DAY);
+    expect(codes(await advice('stuck', { level: 5, area: 'neck' }))).toEqual([]);
+    h.clock.advance(8 * DAY);
+    const a = await advice('stuck', { level: 4, area: 'neck' });
+    expect(codes(a)).toEqual(['persistent_pain']);
+    // The advice counts a started day: 16 days plus the milliseconds of real time the calls took.
+    expect(a.message, a.message).toMatch(/logged for 17 days without getting better/);
+    expect(Date.parse(String(a.entry.at)) - Date.now()).toBeGreaterThan(16 * DAY - 60_000);
+  });
+
   it('flags pain that is back within a week after it had gone', async () => {
     await advice('back', { level: 3, area: 'lower_back', at: daysAgo(6) });
     await advice('back', { level: 0, area: 'lower_back', at: daysAgo(4) });
