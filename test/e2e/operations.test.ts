@@ -14,6 +14,10 @@ import { runExpectingExit, startService } from '../support/service-process.js';
 import { freePort, killOnExit, pingRedis } from '../support/services.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 
+// A start-up that only exits can still take tens of seconds on a loaded machine (tsx compiles first): the wait is
+// generous so that load never turns into a SIGKILL (exit code null); a fast machine does not wait longer.
+const EXIT_WAIT_MS = 50_000;
+
 
 // Only what needs a process runs one (exit codes, SIGTERM, kill -9); the rest runs main() in-process.
 let h: Harness | InProcessHarness | undefined;
@@ -157,13 +161,13 @@ describe('start-up configuration', () => {
   });
 
   it('a bad value stops the process with exit 2 and one line, no stack trace', async () => {
-    const r = await runExpectingExit({ REDIS_URL: redisUrl(), MQTT_URL: mqttUrl(), HTTP_PORT: 'eighty' });
+    const r = await runExpectingExit({ REDIS_URL: redisUrl(), MQTT_URL: mqttUrl(), HTTP_PORT: 'eighty' }, EXIT_WAIT_MS);
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^unknot: invalid configuration: .*HTTP_PORT/);
     expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace
-  });
+  }, 120_000);
 
   it('without MQTT_URL it runs the embedded broker, and refuses a taken port with a hint', async () => {
     h = await harness('embedded');
@@ -184,13 +188,13 @@ describe('start-up configuration', () => {
       const nudge = await client.waitFor(`${h.ns.baseTopic}/users/emb/nudge`, 15_000);
       expect(nudge.json).toMatchObject({ userId: 'emb', level: 1 });
       await client.end();
-      const taken = await runExpectingExit({ ...h.env, MQTT_URL: '', MQTT_EMBEDDED_PORT: String(port) });
+      const taken = await runExpectingExit({ ...h.env, MQTT_URL: '', MQTT_EMBEDDED_PORT: String(port) }, EXIT_WAIT_MS);
       expect(taken.code).toBe(2);
       expect(taken.stderr).toMatch(new RegExp(`port ${port}.*taken.*MQTT_URL=mqtt://127\\.0\\.0\\.1:${port}`));
     } finally {
       await svc.stop();
     }
-  });
+  }, 120_000);
 });
 
 describe('health, readiness and shutdown', () => {
@@ -221,12 +225,15 @@ describe('health, readiness and shutdown', () => {
     } finally {
       redis.kill('SIGKILL');
     }
-    const code = await svc.stop();
+    // SIGTERM ourselves and wait for the exit: the harness's stop() sends SIGKILL after 10 s, which a loaded machine
+    // can reach while shutdown is still going; the service bounds its own shutdown (exit 1 after 15 s).
+    process.kill(svc.pid, 'SIGTERM');
+    const code = await svc.exited;
     expect(code).toBe(0);
     const offline = await mqtt.waitFor(`${ns.baseTopic}/bridge/state`, (m) => (m.json as { state: string }).state === 'offline');
     expect(offline.retain).toBe(false); // a live message; a new subscriber would get the retained copy
     await mqtt.end();
-  });
+  }, 120_000);
 });
 
 describe('no event lost while the service is down', () => {

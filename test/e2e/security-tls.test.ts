@@ -18,6 +18,10 @@ import { runExpectingExit } from '../support/service-process.js';
 import { connectOnce, freePort, makePki, startMosquitto, type Broker, type Pki } from '../support/secure-broker.js';
 import { adherence, eventually, putDevice, putUser } from '../support/unknot.js';
 
+// A start-up that only exits can still take tens of seconds on a loaded machine (tsx compiles first): the wait is
+// generous so that load never turns into a SIGKILL (exit code null); a fast machine does not wait longer.
+const EXIT_WAIT_MS = 50_000;
+
 const SERVICE_PASSWORD = 'service-secret-1';
 let pki: Pki;
 let broker: Broker;
@@ -171,11 +175,11 @@ describe('unknot over TLS with a password', () => {
 describe('a broker that refuses unknot at start-up', () => {
   it('wrong password: exit 1 with one line naming MQTT_USERNAME and MQTT_PASSWORD', async () => {
     const { env } = baseEnv('tls-badpw');
-    const r = await runExpectingExit({ ...env, MQTT_PASSWORD: 'not-the-password' });
+    const r = await runExpectingExit({ ...env, MQTT_PASSWORD: 'not-the-password' }, EXIT_WAIT_MS);
     expect(r.code).toBe(1);
     expect(oneLine(r.stderr)).toMatch(/^unknot: MQTT_URL: cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(Not authorized|Bad username or password).*check MQTT_USERNAME and MQTT_PASSWORD/);
     expect(r.stderr).not.toContain('not-the-password');
-  });
+  }, 120_000);
 
   it('no credentials at all: refused the same way (the broker allows no anonymous client)', async () => {
     const { env } = baseEnv('tls-anon');

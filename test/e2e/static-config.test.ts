@@ -9,6 +9,10 @@ import { inProcessHarness, type InProcessHarness } from '../support/in-process.j
 import { runExpectingExit } from '../support/service-process.js';
 import { harness, type Harness } from '../support/unknot.js';
 
+// A start-up that only exits can still take tens of seconds on a loaded machine (tsx compiles first): the wait is
+// generous so that load never turns into a SIGKILL (exit code null); a fast machine does not wait longer.
+const EXIT_WAIT_MS = 50_000;
+
 let dir: string;
 let h: Harness | InProcessHarness | undefined;
 
@@ -31,7 +35,7 @@ async function configFile(name: string, content: unknown): Promise<string> {
 
 /** A whole process must stop with exit code 2 and exactly one stack-free line on stderr, starting like this. */
 async function expectOneLineExit2(env: Record<string, string>, expected: string) {
-  const { code, stdout, stderr } = await runExpectingExit({ LOG_LEVEL: 'info', ...env });
+  const { code, stdout, stderr } = await runExpectingExit({ LOG_LEVEL: 'info', ...env }, EXIT_WAIT_MS);
   expect(code).toBe(2);
   const lines = stderr.split('\n').filter((l) => l.trim() !== '');
   expect(lines, stderr).toHaveLength(1);
@@ -96,12 +100,12 @@ describe('static configuration', () => {
     h = await harness('static-bad');
     const file = await configFile('bad-process', { users: [{ userId: 'ana', breakAfterMinuts: 20 }] });
     await expectOneLineExit2({ ...h.env, UNKNOT_CONFIG: file }, 'users.0 ("ana"): Unrecognized key: "breakAfterMinuts"');
-  });
+  }, 120_000);
 
   it('a device topic only the registry refuses (a wildcard) stops the process the same way', async () => {
     // Checked while the file is applied, after Redis and MQTT are up: a different path to the same exit.
     h = await harness('static-bad');
     const file = await configFile('bad-topic', { users: [{ userId: 'ana' }], devices: [{ ...fp1, topic: 'office/+' }] });
     await expectOneLineExit2({ ...h.env, UNKNOT_CONFIG: file }, 'devices.0 ("ana-fp1"): topic: ');
-  });
+  }, 120_000);
 });
