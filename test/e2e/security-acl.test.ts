@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
-import { REPO_ROOT, runToExit, startService, type ServiceHandle } from '../support/service-process.js';
+import { startInProcess, type InProcessService } from '../support/in-process.js';
+import { REPO_ROOT, runToExit } from '../support/service-process.js';
 import { connectOnce, freePort, startMosquitto, type Broker } from '../support/secure-broker.js';
 import { adherence, eventually, putDevice, putUser, sleep } from '../support/unknot.js';
 
@@ -29,7 +30,7 @@ const genEnv = {
 
 let broker: Broker;
 let url: string;
-let svc: ServiceHandle;
+let svc: InProcessService;
 /** Generated passwords, as printed once by the command. */
 let printed: Map<string, string>;
 const clients: MqttClient[] = [];
@@ -64,10 +65,8 @@ beforeAll(async () => {
     () => [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${join(gen, 'passwd')}`, `acl_file ${join(gen, 'acl')}`],
     async () => (await connectOnce(url, { username: 'unknot', password: SERVICE_PASSWORD })).endAsync(),
   );
-  svc = await startService({
-    env: { ...genEnv, MQTT_URL: url, UNKNOT_TIME_SCALE: '600', UNKNOT_API_RATE_LIMIT: '0' },
-    label: 'acl',
-  });
+  // The service in-process: what is under test is the broker's ACL and the generated files, not the process.
+  svc = await startInProcess({ ...genEnv, MQTT_URL: url, UNKNOT_TIME_SCALE: '600', UNKNOT_API_RATE_LIMIT: '0', HTTP_PORT: '0', LOG_LEVEL: 'silent' }, 'acl');
   await putUser(svc, 'ann');
   await putUser(svc, 'bob');
   await putDevice(svc, 'ann-desk', { userId: 'ann', role: 'desk', protocol: 'unknot' });

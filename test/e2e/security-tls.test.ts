@@ -1,15 +1,26 @@
 // Broker security for real deployments: unknot over mqtts:// with a CA file, a password and (optionally) a client
 // certificate, against a private Mosquitto that allows no anonymous client. A broker that refuses unknot at
 // start-up stops it with one clear line; a TLS file that cannot be read is a configuration error (exit 2).
+// The service runs in-process; what each refusal says is checked on the MQTT gateway's start (the error main()
+// prints), and one wrong password runs the real process for the exit code and the single stderr line.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { MqttGateway } from '../../src/mqtt/gateway.js';
+import { Topics } from '../../src/mqtt/topics.js';
+import { InfraError } from '../../src/store/redis.js';
+import { startInProcess } from '../support/in-process.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
-import { startService } from '../support/service-process.js';
-import { connectOnce, freePort, makePki, startMosquitto, type Broker, type Pki } from '../support/secure-broker.js';
 import { runExpectingExit } from '../support/service-process.js';
+import { connectOnce, freePort, makePki, startMosquitto, type Broker, type Pki } from '../support/secure-broker.js';
 import { adherence, eventually, putDevice, putUser } from '../support/unknot.js';
+
+// A start-up that only exits can still take tens of seconds on a loaded machine (tsx compiles first): the wait is
+// generous so that load never turns into a SIGKILL (exit code null); a fast machine does not wait longer.
+const EXIT_WAIT_MS = 50_000;
 
 const SERVICE_PASSWORD = 'service-secret-1';
 let pki: Pki;
@@ -63,9 +74,49 @@ const baseEnv = (label: string) => {
       UNKNOT_BASE_TOPIC: ns.baseTopic,
       HA_DISCOVERY_PREFIX: `${ns.baseTopic}-ha`,
       UNKNOT_TIME_SCALE: '600',
+      UNKNOT_API_RATE_LIMIT: '0',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'silent',
     } as Record<string, string | undefined>,
   };
 };
+
+/**
+ * What start-up says when the broker refuses: the gateway's start() with the options main() builds from the
+ * same env. main() prints exactly this message after "unknot: " and exits 1 (the whole-process case below).
+ */
+async function refusal(env: Record<string, string | undefined>): Promise<string> {
+  const config = loadConfig(env);
+  const gateway = new MqttGateway(
+    { url: config.mqtt.url!, username: config.mqtt.username, password: config.mqtt.password, tls: config.mqtt.tls, clientIdPrefix: 'unknot-test', ingestClientId: 'unknot-test-ingest', maxInFlight: 64 },
+    new Topics(config.topics),
+    pino({ level: 'silent' }),
+  );
+  let caught: unknown;
+  try {
+    await gateway.start();
+  } catch (err) {
+    caught = err;
+  } finally {
+    await gateway.stop().catch(() => undefined);
+  }
+  expect(caught).toBeInstanceOf(InfraError);
+  const message = (caught as Error).message;
+  expect(message).not.toContain('\n');
+  return message;
+}
+
+/** The ConfigError loadConfig throws (main() prints "unknot: invalid configuration: <message>" and exits 2). */
+function configError(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).not.toContain('\n');
+    return (err as Error).message;
+  }
+  throw new Error('loadConfig accepted the configuration');
+}
 
 /** Start-up refusals print one line on stderr, no stack trace. */
 const oneLine = (stderr: string) => {
@@ -78,9 +129,9 @@ const oneLine = (stderr: string) => {
 describe('unknot over TLS with a password', () => {
   it('connects with mqtts://, MQTT_CA_FILE and credentials, and processes a device event sent over TLS', async () => {
     const { ns, env } = baseEnv('tls');
-    const svc = await startService({ env, label: 'tls' });
+    const svc = await startInProcess(env, 'tls');
     try {
-      expect(svc.logs().find((e) => e.msg === 'unknot ready')?.json?.mqtt).toBe(tlsUrl);
+      expect(svc.ctx.config.mqtt.url).toBe(tlsUrl);
       expect(await svc.fetchJson('/readyz')).toMatchObject({ status: 200, body: { mqtt: 'up', redis: 'up' } });
       await putUser(svc, 'tia');
       await putDevice(svc, 'tia-desk', { userId: 'tia', role: 'desk', protocol: 'unknot' });
@@ -108,7 +159,7 @@ describe('unknot over TLS with a password', () => {
 
   it('with a client certificate, connects to a listener that demands one', async () => {
     const { ns, env } = baseEnv('mtls');
-    const svc = await startService({ env: { ...env, MQTT_URL: mtlsUrl, MQTT_CERT_FILE: pki.clientCert, MQTT_KEY_FILE: pki.clientKey }, label: 'mtls' });
+    const svc = await startInProcess({ ...env, MQTT_URL: mtlsUrl, MQTT_CERT_FILE: pki.clientCert, MQTT_KEY_FILE: pki.clientKey }, 'mtls');
     try {
       expect(await svc.fetchJson('/readyz')).toMatchObject({ status: 200, body: { mqtt: 'up' } });
     } finally {
@@ -116,28 +167,23 @@ describe('unknot over TLS with a password', () => {
       await cleanupRedisPrefix(inject('redisUrl'), ns.prefix);
     }
     // Without it, the broker ends the handshake: unknot says it cannot connect and exits.
-    const without = await runExpectingExit({ ...env, MQTT_URL: mtlsUrl });
-    expect(without.code).toBe(1);
-    expect(oneLine(without.stderr)).toMatch(
-      new RegExp(`^unknot: MQTT_URL: cannot connect to ${mtlsUrl.replace(/\./g, '\\.')}: .*set MQTT_CERT_FILE and MQTT_KEY_FILE$`),
-    );
+    const without = await refusal({ ...env, MQTT_URL: mtlsUrl });
+    expect(without).toMatch(new RegExp(`^MQTT_URL: cannot connect to ${mtlsUrl.replace(/\./g, '\\.')}: .*set MQTT_CERT_FILE and MQTT_KEY_FILE$`));
   });
 });
 
 describe('a broker that refuses unknot at start-up', () => {
   it('wrong password: exit 1 with one line naming MQTT_USERNAME and MQTT_PASSWORD', async () => {
     const { env } = baseEnv('tls-badpw');
-    const r = await runExpectingExit({ ...env, MQTT_PASSWORD: 'not-the-password' });
+    const r = await runExpectingExit({ ...env, MQTT_PASSWORD: 'not-the-password' }, EXIT_WAIT_MS);
     expect(r.code).toBe(1);
     expect(oneLine(r.stderr)).toMatch(/^unknot: MQTT_URL: cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(Not authorized|Bad username or password).*check MQTT_USERNAME and MQTT_PASSWORD/);
     expect(r.stderr).not.toContain('not-the-password');
-  });
+  }, 120_000);
 
   it('no credentials at all: refused the same way (the broker allows no anonymous client)', async () => {
     const { env } = baseEnv('tls-anon');
-    const r = await runExpectingExit({ ...env, MQTT_USERNAME: undefined, MQTT_PASSWORD: undefined });
-    expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(/cannot connect.*check MQTT_USERNAME and MQTT_PASSWORD/);
+    expect(await refusal({ ...env, MQTT_USERNAME: undefined, MQTT_PASSWORD: undefined })).toMatch(/cannot connect.*check MQTT_USERNAME and MQTT_PASSWORD/);
   });
 
   it.each([
@@ -145,16 +191,14 @@ describe('a broker that refuses unknot at start-up', () => {
     ['a CA that did not sign the broker', 'other'],
   ])('%s: exit 1, the certificate is not trusted, set MQTT_CA_FILE', async (_what, ca) => {
     const { env } = baseEnv('tls-noca');
-    const r = await runExpectingExit({ ...env, MQTT_CA_FILE: ca === 'other' ? pki.otherCaCert : undefined });
-    expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(/cannot connect to mqtts:.*certificate.*not trusted: set MQTT_CA_FILE/);
+    const r = await refusal({ ...env, MQTT_CA_FILE: ca === 'other' ? pki.otherCaCert : undefined });
+    expect(r).toMatch(/cannot connect to mqtts:.*certificate.*not trusted: set MQTT_CA_FILE/);
   });
 
   it('a plain mqtt:// URL on the TLS port: exit 1 instead of hanging', async () => {
     const { env } = baseEnv('tls-plain');
-    const r = await runExpectingExit({ ...env, MQTT_URL: tlsUrl.replace('mqtts:', 'mqtt:'), MQTT_CA_FILE: undefined });
-    expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(/^unknot: MQTT_URL: cannot connect to mqtt:\/\/127\.0\.0\.1:\d+/);
+    const r = await refusal({ ...env, MQTT_URL: tlsUrl.replace('mqtts:', 'mqtt:'), MQTT_CA_FILE: undefined });
+    expect(r).toMatch(/^MQTT_URL: cannot connect to mqtt:\/\/127\.0\.0\.1:\d+/);
   });
 });
 
@@ -164,11 +208,9 @@ describe('TLS files are configuration', () => {
     [{ MQTT_CA_FILE: 'package.json' }, /^unknot: invalid configuration: MQTT_CA_FILE: .*package\.json is not a PEM file/],
     [{ MQTT_CERT_FILE: 'CLIENT_CERT' }, /^unknot: invalid configuration: MQTT_KEY_FILE: a client certificate needs both/],
     [{ MQTT_URL: 'mqtt://127.0.0.1:1883' }, /^unknot: invalid configuration: MQTT_CA_FILE: set, but MQTT_URL is not a TLS URL/],
-  ])('%o stops start-up with exit 2 and one line', async (extra, pattern) => {
+  ])('%o is a configuration error of one line', (extra, pattern) => {
     const { env } = baseEnv('tls-conf');
     const given = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, v === 'CLIENT_CERT' ? pki.clientCert : v]));
-    const r = await runExpectingExit({ ...env, ...given });
-    expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toMatch(pattern);
+    expect(`unknot: invalid configuration: ${configError({ ...env, ...given })}`).toMatch(pattern);
   });
 });

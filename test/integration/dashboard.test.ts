@@ -6,16 +6,17 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
+import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { REPO_ROOT } from '../support/service-process.js';
+import { adherence, eventually, putDevice, putUser, sleep } from '../support/unknot.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token-0123456789';
 const CHARTS = ['sitting', 'longest', 'breaks', 'nudges', 'heat', 'routines', 'pain'] as const;
 const DAY = 86_400_000;
 
-let h: Harness;
-let svc: ServiceHandle;
+let h: InProcessHarness;
+let svc: InProcessService;
 let browser: Browser | undefined;
 
 const topic = (...parts: string[]) => [h.ns.baseTopic, ...parts].join('/');
@@ -83,7 +84,7 @@ async function makeData() {
 }
 
 beforeEach(async () => {
-  h = await harness('dashboard', { UNKNOT_TIME_SCALE: '120', UNKNOT_API_TOKEN: TOKEN });
+  h = await inProcessHarness('dashboard', { UNKNOT_TIME_SCALE: '120', UNKNOT_API_TOKEN: TOKEN });
   await h.mqtt.subscribe(`${h.ns.baseTopic}/#`);
   svc = await h.start();
 });

@@ -1,7 +1,7 @@
 // The pain log through the API: every advice rule of docs/concepts/pain-and-advice.md, medical clearance, and bad input.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';
+import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { adherence, eventually, putDevice, putUser } from '../support/unknot.js';
 
 const DAY = 86_400_000;
 const THERAPIST = 'licensed massage, physical or sports therapist';
@@ -14,8 +14,8 @@ interface Advice {
   entry: Record<string, unknown>;
 }
 
-let h: Harness;
-let svc: ServiceHandle;
+let h: InProcessHarness;
+let svc: InProcessService;
 
 const logPain = async (userId: string, body: unknown) => svc.fetchJson(`/api/users/${userId}/pain`, { method: 'POST', json: body });
 const advice = async (userId: string, body: Record<string, unknown>): Promise<Advice> => {
@@ -27,7 +27,7 @@ const daysAgo = (n: number) => new Date(Date.now() - n * DAY).toISOString();
 const codes = (a: Advice) => a.reasons.map((r) => r.code);
 
 beforeEach(async () => {
-  h = await harness('pain', { UNKNOT_TIME_SCALE: '60' });
+  h = await inProcessHarness('pain', { UNKNOT_TIME_SCALE: '60' });
   svc = await h.start();
   for (const u of ['mild', 'nerve', 'fever', 'injured', 'stuck', 'back', 'calm']) await putUser(svc, u);
 });
@@ -123,6 +123,19 @@ describe('POST /pain answers with the current advice', () => {
     expect(a.message).toContain('into the shoulder blade');
     // Improving pain is not persistent.
     expect(codes(await advice('stuck', { level: 2, area: 'neck' }))).toEqual([]);
+  });
+
+  it('flags persistent pain on the service’s own clock: 16 days and the test’s milliseconds are 17 started days', async () => {
+    // The injected clock moves instead of back-dating entries: every "now" the service reads is 8 days later.
+    await advice('stuck', { level: 4, area: 'neck' });
+    h.clock.advance(8 * DAY);
+    expect(codes(await advice('stuck', { level: 5, area: 'neck' }))).toEqual([]);
+    h.clock.advance(8 * DAY);
+    const a = await advice('stuck', { level: 4, area: 'neck' });
+    expect(codes(a)).toEqual(['persistent_pain']);
+    // The advice counts a started day: 16 days plus the milliseconds of real time the calls took.
+    expect(a.message, a.message).toMatch(/logged for 17 days without getting better/);
+    expect(Date.parse(String(a.entry.at)) - Date.now()).toBeGreaterThan(16 * DAY - 60_000);
   });
 
   it('flags pain that is back within a week after it had gone', async () => {
