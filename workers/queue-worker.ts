@@ -3,7 +3,7 @@
 import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../src/app/context.js';
-import type { QueueName } from '../src/queues/queues.js';
+import { queuePrefix, type QueueName } from '../src/queues/queues.js';
 
 /** How long a job stays with a worker that stopped renewing its lock (see the Worker options below). */
 export const WORKER_LOCK_MS = 5_000;
@@ -24,7 +24,7 @@ export class QueueWorker<T> {
     this.connection = ctx.redis.duplicate();
     this.worker = new Worker<T>(queue, this.processor, {
       connection: this.connection,
-      prefix: ctx.config.redis.prefix,
+      prefix: queuePrefix(ctx.config.redis.prefix),
       concurrency: this.concurrency,
       // A worker that dies (kill -9, a crash) leaves its jobs active under a lock nobody renews; BullMQ hands them to
       // another worker once the lock has lapsed and a stalled check has seen it. With BullMQ's defaults (30 s and 30 s)

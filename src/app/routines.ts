@@ -30,6 +30,7 @@ import type { UserState } from '../domain/user-state.js';
 import { jobIds, type RoutineJob } from '../queues/queues.js';
 import type { Committed } from '../store/state-store.js';
 import type { AppContext } from './context.js';
+import { logsOf } from './effects.js';
 import type { Sessions } from './sessions.js';
 
 /** What the routine needs of the heat-pad sessions (src/app/heat.ts); optional so routines run without it. */
@@ -47,7 +48,6 @@ const ROUTINE_HEAT_MINUTES = 10;
 const ADVICE_WINDOW_MS = 45 * 86_400_000;
 
 const toMs = (t: string | number): number => (typeof t === 'number' ? t : Date.parse(t));
-const logsOf = (effects: RoutineEffect[]): LogEntry[] => effects.flatMap((e) => (e.kind === 'log' ? [e.entry] : []));
 
 export type StopReason = 'stopped_via_api' | 'stopped_on_device';
 
@@ -153,7 +153,7 @@ export class Routines {
       await this.afterCommit(userId, c, profile);
       switch (r.kind) {
         case 'wait':
-          await job.moveToDelayed(Math.max(r.until, Date.now() + 1), token);
+          await job.moveToDelayed(Math.max(r.until, this.ctx.now() + 1), token);
           throw new DelayedError();
         case 'advanced':
           log.info({ index: r.index, step: c.state.routine?.steps[r.index]?.step ?? null, completed: r.completed }, r.completed ? 'routine completed' : 'routine step');

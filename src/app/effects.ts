@@ -1,0 +1,6 @@
+// What the orchestration of every feature shares about effects.
+import type { LogEntry } from '../domain/types.js';
+
+/** The adherence entries among a transition's effects (sessions, heat and routines all use `{kind: 'log'}`). */
+export const logsOf = (effects: ReadonlyArray<{ kind: string; entry?: unknown }>): LogEntry[] =>
+  effects.flatMap((e) => (e.kind === 'log' ? [e.entry as LogEntry] : []));
