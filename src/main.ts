@@ -24,13 +24,14 @@ import { checkPartitions, PartitionMismatchError } from './store/partitions.js';
 import { Registry } from './store/registry.js';
 import { StateStore } from './store/state-store.js';
 import { checkRedis, createRedis, InfraError } from './store/redis.js';
-import { NudgeWorker } from '../workers/nudges.js';
+import { NudgeWorker } from '../workers/nudge-worker.js';
 import { Heat } from './app/heat.js';
 import { heatRoutes } from './http/heat-routes.js';
-import { HeatWorker } from '../workers/heat.js';
-import { RoutineWorker } from '../workers/routines.js';
+import { HeatWorker } from '../workers/heat-worker.js';
+import { RoutineWorker } from '../workers/routine-worker.js';
 import { PainLog } from './app/pain.js';
-import { Routines, type HeatControl } from './app/routines.js';
+import { Routines } from './app/routines.js';
+import type { HeatControl } from './domain/heat.js';
 import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
 import { routinesRouter } from './http/routines-routes.js';
 

@@ -1,6 +1,6 @@
 // What every unknot BullMQ worker shares: its own Redis connection (closed again on stop), the service prefix,
 // and failures logged rather than thrown.
-import { Worker, type Processor } from 'bullmq';
+import { DelayedError, Worker, type Job, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../src/app/context.js';
 import { queuePrefix, type QueueName } from '../src/queues/queues.js';
@@ -47,4 +47,14 @@ export class QueueWorker<T> {
     await this.worker?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
   }
+}
+
+/**
+ * What a processor in src/app returns, as BullMQ needs it: a result, or `{until}` — the job is moved back to
+ * delayed until then (by the injected clock) and BullMQ is told so by DelayedError.
+ */
+export async function settle<T>(ctx: AppContext, job: Job<T>, token: string | undefined, r: string | { until: number }): Promise<string> {
+  if (typeof r === 'string') return r;
+  await job.moveToDelayed(Math.max(r.until, ctx.now() + 1), token);
+  throw new DelayedError();
 }

@@ -2,7 +2,6 @@
 // adherence entries), then its effects — BullMQ jobs with deterministic ids, the sweep's index, the retained user
 // state — and the ON/OFF commands, each claimed, published and recorded so that it goes out once.
 import { randomBytes } from 'node:crypto';
-import { DelayedError, type Job } from 'bullmq';
 import { adapters } from '../adapters/index.js';
 import { ADVICE_LOOKBACK_DAYS, adviseProfessional } from '../domain/advice.js';
 import {
@@ -29,7 +28,7 @@ import type { HeatState, UserState } from '../domain/user-state.js';
 import { UnknotError, type Command, type Device, type HeatOffReason, type LogEntry, type OutboundMessage } from '../domain/types.js';
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
-import { logsOf } from './effects.js';
+import { InvariantError, logsOf } from './effects.js';
 import type { Sessions } from './sessions.js';
 import type { UserHooks } from './users.js';
 
@@ -179,18 +178,17 @@ export class Heat {
 
   // ---------------------------------------------------------------------------------------------- jobs
 
-  /** A job of the `heat` queue fired. */
-  async processJob(job: Job<HeatJob>, token?: string): Promise<string> {
-    const data = job.data;
+  /**
+   * What a job of the `heat` queue asks for (workers/heat-worker.ts runs the queue): what happened, or when to run
+   * the job again.
+   */
+  async runJob(data: HeatJob): Promise<string | { until: number }> {
     switch (data.kind) {
-      case 'heat-on': {
-        const r = await this.sendOn(data.userId, data.sessionId);
-        if (typeof r === 'object') return this.delay(job, token, r.until);
-        return r;
-      }
+      case 'heat-on':
+        return this.sendOn(data.userId, data.sessionId);
       case 'heat-off': {
         const r = await this.sendOff(data.userId, data.sessionId);
-        if (typeof r === 'object') return this.delay(job, token, r.until);
+        if (typeof r === 'object') return r;
         if (r === 'sent' && this.ctx.now() - data.dueAt > 1000) {
           this.ctx.log.warn({ userId: data.userId, sessionId: data.sessionId, lateMs: this.ctx.now() - data.dueAt }, 'heat OFF went out late');
         }
@@ -204,11 +202,6 @@ export class Heat {
       default:
         return 'unknown job';
     }
-  }
-
-  private async delay(job: Job<HeatJob>, token: string | undefined, until: number): Promise<never> {
-    await job.moveToDelayed(Math.max(until, this.ctx.now() + 1), token);
-    throw new DelayedError();
   }
 
   /**
@@ -467,7 +460,7 @@ export class Heat {
    */
   private async publish(device: Device, command: Command, reason: string, record?: OutboundMessage): Promise<void> {
     const messages = adapters[device.protocol].format(device, command, this.ctx.topics);
-    if (messages.length === 0) throw new Error(`protocol ${device.protocol} has no heat command for device ${device.deviceId}`);
+    if (messages.length === 0) throw new InvariantError('no_heat_command', `protocol ${device.protocol} has no heat command for device ${device.deviceId}`);
     await Promise.all([...messages, ...(record ? [record] : [])].map((m) => this.ctx.mqtt.publish(m)));
     if (command.command === 'heat') this.ctx.metrics.heatCommands.inc({ state: command.state, reason });
   }
