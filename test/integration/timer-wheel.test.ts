@@ -127,4 +127,30 @@ describe('timer wheel', () => {
     expect(await dueOf(h, 'eve')).toBeNull();
     expect(await logTypes(h, 'eve')).toEqual(['sitting_started', 'natural_break']);
   });
+
+  it('a nudge committed as sent by a worker that died before publishing it goes out once when its claim comes back', async () => {
+    h = await inProcess('unpublished');
+    const t0 = h.clock.t;
+    await seat(h, 'fay');
+    const n = h.ctx.keys.partitionOf('fay');
+    h.clock.t = t0 + 30 * MIN;
+    expect(await h.sweep.claim(n)).toEqual(['fay']);
+    // The dead worker got as far as committing the nudge (the state says sent, not published) and no further.
+    const { dueStep, nextDueAt, policyOf } = await import('../../src/domain/session.js');
+    const profile = (await h.ctx.registry.getProfile('fay'))!;
+    const policy = policyOf(profile, 1);
+    await h.ctx.store.transact('fay', (st) => {
+      const t = dueStep(st.session, policy, h!.clock.t);
+      return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined, due: nextDueAt(t.state, policy) };
+    });
+    expect(nudges(h, 'fay')).toEqual([]);
+    h.clock.t += CLAIM_LEASE_MS;
+    expect(await h.sweep.sweepPartition(n)).toEqual({ processed: 1, failed: 0 });
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/fay/nudge`);
+    // Once more after the lease: the broker's retained last-nudge record and the state say it is done.
+    h.clock.t += CLAIM_LEASE_MS;
+    await h.sweep.sweepPartition(n);
+    expect(nudges(h, 'fay')).toEqual([1]);
+    expect((await h.ctx.store.read('fay')).state.session.book).toMatchObject({ nudgesSent: 1, nudgesPublished: 1 });
+  });
 });
