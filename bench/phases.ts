@@ -5,9 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { runLoad, type LoadEvent, type LoadResult } from './load.js';
 import { closeClient, connectClient, sleep } from './mqtt-load.js';
 import type { Profile } from '../src/domain/profile.js';
-import { jobIds } from '../src/queues/queues.js';
 import { Keys } from '../src/store/keys.js';
-import { StateStore } from '../src/store/state-store.js';
 import { BREAK_AFTER_MINUTES, deviceId, MixedStream, postureEvent, registerUsers, userId, type StreamEvent } from './population.js';
 import { fractionAtOrBelow, histogramDelta, histogramQuantile, mergeHistograms, type HistogramDelta, type Scrape } from './prom.js';
 import type { Progress } from './progress.js';
@@ -552,7 +550,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
   }
 }
 
-/** Redis MEMORY USAGE of one seated user's keys and its pending nudge job, for the breakdown in the report. */
+/** Redis MEMORY USAGE of one seated user's keys and their partition's due set, for the breakdown in the report. */
 export async function sampleUserKeys(redis: Redis, prefix: string, tag: string, i: number): Promise<Array<[string, number]>> {
   const user = userId(tag, i);
   const keys = new Keys(prefix);
@@ -563,10 +561,8 @@ export async function sampleUserKeys(redis: Redis, prefix: string, tag: string, 
     ['state', keys.state(user)],
     ['adherence log', keys.log(user)],
   ];
-  const epoch = (await new StateStore(redis, keys).read(user)).state.session.epoch;
-  if (epoch) {
-    for (let level = 1; level <= 3; level++) list.push([`nudge job ${level}`, `${prefix}:nudges:${jobIds.nudge(user, `${epoch}1`, level)}`]);
-  }
+  // No job per person: their due time is one member of their partition's due set, shared with the partition's others.
+  list.push([`partition due set (${await redis.zcard(keys.due(keys.partitionOf(user)))} people)`, keys.due(keys.partitionOf(user))]);
   // The Redis type is looked up rather than assumed: the service's storage changes as it is optimised.
   const out: Array<[string, number]> = [];
   for (const [label, key] of list) {

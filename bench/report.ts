@@ -164,7 +164,7 @@ export function renderTable(r: Results): string {
       `< ${TARGET.bytesPerUser} B (${int(p.registryBytesPerUser)} + ${int(p.sessionBytesPerUser)})`,
       verdict(Number.isFinite(p.bytesPerUser) ? p.bytesPerUser < TARGET.bytesPerUser : null),
     );
-    if (p.pendingNudgeJobs !== null) row(`(e) delayed nudge jobs after seating ${n} users`, int(p.pendingNudgeJobs), 'one per user expected');
+    if (p.pendingNudgeJobs !== null) row(`(e) delayed tick jobs after seating ${n} users`, int(p.pendingNudgeJobs), 'one per partition and 100 ms bucket with someone due; no job per user');
     row(`(f) first sitting event per user, ${n}`, `${int(p.seedPerSec)} /s`, `${dec(p.seedCpuMsPerEvent, 3)} ms CPU/event`);
     if (p.costEvents > 0 && Number.isFinite(p.cpuMsPerEvent)) {
       row(`(f) per-event cost, ${n} existing users`, `${dec(p.cpuMsPerEvent, 3)} ms CPU`, `${int(p.costPerSec)} /s, ${int(p.costEvents)} events, GC ${dec(p.gcMsPerEvent, 3)} ms/event`);

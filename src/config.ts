@@ -107,6 +107,14 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_{}-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-{}] (a hash tag such as {unknot} for Redis Cluster)')
     .default('unknot'),
+  // How many partitions people (and devices) are hashed to; every key of one partition shares a hash tag, so a Redis
+  // Cluster spreads partitions over its shards. Stored in Redis at first start: changing it needs
+  // `npm run repartition -- --to <P>` with the service stopped (docs/operations/partitions.md).
+  UNKNOT_PARTITIONS: z
+    .string()
+    .default('64')
+    .refine((s) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 16384, 'a whole number of partitions from 1 to 16384')
+    .transform(Number),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: port('8080'),
   UNKNOT_API_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
@@ -246,7 +254,8 @@ export interface Config {
     /** PEM contents of MQTT_CA_FILE / MQTT_CERT_FILE / MQTT_KEY_FILE, read at start-up. */
     tls?: MqttTls;
   };
-  redis: { url: string; prefix: string };
+  /** `partitions`: UNKNOT_PARTITIONS. */
+  redis: { url: string; prefix: string; partitions: number };
   /** `rateLimit`: requests per minute per client address on /api and the protected pages; 0 = no limit. */
   http: {
     host: string;
@@ -325,7 +334,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clientId: e.MQTT_CLIENT_ID,
       ...(tls ? { tls } : {}),
     },
-    redis: { url: e.REDIS_URL, prefix: e.UNKNOT_REDIS_PREFIX },
+    redis: { url: e.REDIS_URL, prefix: e.UNKNOT_REDIS_PREFIX, partitions: e.UNKNOT_PARTITIONS },
     http: {
       host: e.HTTP_HOST,
       port: e.HTTP_PORT,

@@ -21,16 +21,18 @@ import { Topics } from './mqtt/topics.js';
 import { Queues } from './queues/queues.js';
 import { AdherenceLog } from './store/adherence-log.js';
 import { Keys } from './store/keys.js';
+import { checkPartitions, PartitionMismatchError } from './store/partitions.js';
 import { Registry } from './store/registry.js';
 import { StateStore } from './store/state-store.js';
 import { checkRedis, createRedis, InfraError } from './store/redis.js';
-import { NudgeWorker } from '../workers/nudges.js';
+import { NudgeWorker } from '../workers/nudge-worker.js';
 import { Heat } from './app/heat.js';
 import { heatRoutes } from './http/heat-routes.js';
-import { HeatWorker } from '../workers/heat.js';
-import { RoutineWorker } from '../workers/routines.js';
+import { HeatWorker } from '../workers/heat-worker.js';
+import { RoutineWorker } from '../workers/routine-worker.js';
 import { PainLog } from './app/pain.js';
-import { Routines, type HeatControl } from './app/routines.js';
+import { Routines } from './app/routines.js';
+import type { HeatControl } from './domain/heat.js';
 import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
 import { routinesRouter } from './http/routines-routes.js';
 import { apiDocsRouter } from './http/api-docs-routes.js';
@@ -152,8 +154,15 @@ export async function main(
     await mqtt.start();
     units.push({ name: 'mqtt', start: async () => undefined, stop: () => mqtt.stop() });
 
-    const keys = new Keys(config.redis.prefix);
-    const queues = new Queues(redis, config.redis.prefix);
+    const keys = new Keys(config.redis.prefix, config.redis.partitions);
+    try {
+      await checkPartitions(redis, keys.meta(), keys.partitions);
+    } catch (err) {
+      if (err instanceof PartitionMismatchError) die(err.message, 2);
+      throw err;
+    }
+    const now = opts.now ?? Date.now;
+    const queues = new Queues(redis, config.redis.prefix, now);
     for (const q of queues.all()) q.on('error', (err) => health.failed('redis', err, `queue ${q.name}`));
     units.push({ name: 'queues', start: async () => undefined, stop: () => queues.close() });
     const ctx: AppContext = {
@@ -162,13 +171,14 @@ export async function main(
       metrics,
       health,
       redis,
+      keys,
       registry: new Registry(redis, keys),
       store: new StateStore(redis, keys),
       adherence: new AdherenceLog(redis, keys),
       queues,
       mqtt,
       topics,
-      now: opts.now ?? Date.now,
+      now,
     };
     const sessions = new Sessions(ctx);
     const users = new Users(ctx, sessions);
@@ -230,7 +240,7 @@ export async function main(
         await w.start();
         units.push({ name: 'nudge-worker', start: () => w.start(), stop: () => w.stop() });
       }
-      void reconcileAll(ctx, sessions);
+      void indexDueTimes(ctx, sessions);
     }
     if (roles.has('ingest')) {
       const ingest = new Ingest(ctx, sessions, handlers);
@@ -292,12 +302,17 @@ async function applyStaticConfig(ctx: AppContext, users: Users) {
   }
 }
 
-/** After a crash between a commit and its effects, make sure every user's due jobs exist. */
-async function reconcileAll(ctx: AppContext, sessions: Sessions) {
+/**
+ * Data written before the timer wheel has no due entries (its timers were one BullMQ job per person): put every
+ * user's due time in place once, then remember that it is done. Commits keep the entries current from then on.
+ */
+async function indexDueTimes(ctx: AppContext, sessions: Sessions) {
   try {
+    if (await ctx.redis.hget(ctx.keys.meta(), 'timers')) return;
     for (const userId of await ctx.registry.listUsers()) await sessions.reconcile(userId);
+    await ctx.redis.hset(ctx.keys.meta(), 'timers', 'wheel');
   } catch (err) {
-    ctx.log.warn({ err }, 'start-up reconcile failed');
+    ctx.log.warn({ err }, 'start-up indexing of due times failed; the next start tries again');
   }
 }
 

@@ -1,9 +1,9 @@
 // What every unknot BullMQ worker shares: its own Redis connection (closed again on stop), the service prefix,
 // and failures logged rather than thrown.
-import { Worker, type Processor } from 'bullmq';
+import { DelayedError, Worker, type Job, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../src/app/context.js';
-import type { QueueName } from '../src/queues/queues.js';
+import { queuePrefix, type QueueName } from '../src/queues/queues.js';
 import { blockingRedisOptions, isRedisUnavailable } from '../src/store/redis.js';
 
 /** How long a job stays with a worker that stopped renewing its lock (see the Worker options below). */
@@ -25,7 +25,7 @@ export class QueueWorker<T> {
     this.connection = ctx.redis.duplicate(blockingRedisOptions);
     this.worker = new Worker<T>(queue, this.processor, {
       connection: this.connection,
-      prefix: ctx.config.redis.prefix,
+      prefix: queuePrefix(ctx.config.redis.prefix),
       concurrency: this.concurrency,
       // A worker that dies (kill -9, a crash) leaves its jobs active under a lock nobody renews; BullMQ hands them to
       // another worker once the lock has lapsed and a stalled check has seen it. With BullMQ's defaults (30 s and 30 s)
@@ -53,4 +53,14 @@ export class QueueWorker<T> {
     await this.worker?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
   }
+}
+
+/**
+ * What a processor in src/app returns, as BullMQ needs it: a result, or `{until}` — the job is moved back to
+ * delayed until then (by the injected clock) and BullMQ is told so by DelayedError.
+ */
+export async function settle<T>(ctx: AppContext, job: Job<T>, token: string | undefined, r: string | { until: number }): Promise<string> {
+  if (typeof r === 'string') return r;
+  await job.moveToDelayed(Math.max(r.until, ctx.now() + 1), token);
+  throw new DelayedError();
 }

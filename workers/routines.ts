@@ -1,36 +1,4 @@
-// The routines worker: ends each step of a guided routine and begins the next (or completes the routine).
-// Runnable alone: `tsx workers/routines.ts` (same environment as the service) runs just this worker.
-import type { AppContext } from '../src/app/context.js';
-import type { Routines } from '../src/app/routines.js';
-import type { RoutineJob } from '../src/queues/queues.js';
-import { QueueWorker } from './queue-worker.js';
-import { isEntryPoint, runStandaloneWorker } from './standalone.js';
+// Entry point: `tsx workers/routines.ts` (same environment as the service) runs the service with just this worker.
+import { runStandaloneWorker } from './standalone.js';
 
-export class RoutineWorker {
-  private readonly worker: QueueWorker<RoutineJob>;
-
-  constructor(
-    private readonly ctx: AppContext,
-    private readonly routines: Routines,
-  ) {
-    this.worker = new QueueWorker<RoutineJob>(ctx, 'routines', (job, token) => routines.processJob(job, token), 32);
-  }
-
-  async start(): Promise<void> {
-    await this.worker.start();
-    // Routines that were running when the service went down: make sure their next step is scheduled.
-    void this.reconcileAll();
-  }
-
-  private async reconcileAll(): Promise<void> {
-    try {
-      for (const userId of await this.ctx.registry.listUsers()) await this.routines.reconcile(userId);
-    } catch (err) {
-      this.ctx.log.warn({ err }, 'routine reconcile failed');
-    }
-  }
-
-  stop = () => this.worker.stop();
-}
-
-if (isEntryPoint(import.meta.url)) await runStandaloneWorker('routines');
+await runStandaloneWorker('routines');

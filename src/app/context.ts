@@ -8,6 +8,7 @@ import type { MqttGateway } from '../mqtt/gateway.js';
 import type { Topics } from '../mqtt/topics.js';
 import type { Queues } from '../queues/queues.js';
 import type { AdherenceLog } from '../store/adherence-log.js';
+import type { Keys } from '../store/keys.js';
 import type { Registry } from '../store/registry.js';
 import type { StateStore } from '../store/state-store.js';
 
@@ -16,6 +17,8 @@ export interface AppContext {
   log: Logger;
   metrics: Metrics;
   redis: Redis;
+  /** Key builders with the partition count this deployment runs with. */
+  keys: Keys;
   registry: Registry;
   store: StateStore;
   adherence: AdherenceLog;

@@ -2,7 +2,6 @@
 // adherence entries), then its effects — BullMQ jobs with deterministic ids, the sweep's index, the retained user
 // state — and the ON/OFF commands, each claimed, published and recorded so that it goes out once.
 import { randomBytes } from 'node:crypto';
-import { DelayedError, type Job } from 'bullmq';
 import { adapters } from '../adapters/index.js';
 import { ADVICE_LOOKBACK_DAYS, adviseProfessional } from '../domain/advice.js';
 import {
@@ -28,8 +27,8 @@ import type { Profile } from '../domain/profile.js';
 import type { HeatState, UserState } from '../domain/user-state.js';
 import { UnknotError, type Command, type Device, type HeatOffReason, type LogEntry, type OutboundMessage } from '../domain/types.js';
 import { jobIds, type HeatJob } from '../queues/queues.js';
-import { Keys } from '../store/keys.js';
 import type { AppContext } from './context.js';
+import { InvariantError, logsOf } from './effects.js';
 import type { Sessions } from './sessions.js';
 import type { UserHooks } from './users.js';
 
@@ -71,12 +70,10 @@ const KNOWN_PADS_MAX = 100_000;
 const PENDING_STOP_RETRY_MS = 250;
 const PENDING_STOP_MAX_MS = 3_600_000;
 
-const logsOf = (effects: HeatEffect[]): LogEntry[] => effects.flatMap((e) => (e.kind === 'log' ? [e.entry] : []));
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class Heat {
-  private readonly keys: Keys;
   /** Claims carry a token unique to one attempt in one process. */
   private readonly instance = randomBytes(4).toString('hex');
   private attempt = 0;
@@ -94,7 +91,6 @@ export class Heat {
     private readonly ctx: AppContext,
     private readonly sessions: Sessions,
   ) {
-    this.keys = new Keys(ctx.config.redis.prefix);
   }
 
   private token(): string {
@@ -103,6 +99,8 @@ export class Heat {
   }
 
   private member = (userId: string, sessionId: string) => `${userId}.${sessionId}`;
+  /** The heat sweep's index of the user's partition. */
+  private heatDue = (userId: string) => this.ctx.keys.heatDue(this.ctx.keys.partitionOf(userId));
 
   /** Commit one pure heat transition (with its log entries) by compare-and-set. */
   private transact<R>(userId: string, fn: (heat: HeatState, st: UserState) => HeatTransition<R>) {
@@ -252,20 +250,19 @@ export class Heat {
 
   // ---------------------------------------------------------------------------------------------- jobs
 
-  /** A job of the `heat` queue fired. */
-  async processJob(job: Job<HeatJob>, token?: string): Promise<string> {
-    const data = job.data;
+  /**
+   * What a job of the `heat` queue asks for (workers/heat-worker.ts runs the queue): what happened, or when to run
+   * the job again.
+   */
+  async runJob(data: HeatJob): Promise<string | { until: number }> {
     switch (data.kind) {
-      case 'heat-on': {
-        const r = await this.sendOn(data.userId, data.sessionId);
-        if (typeof r === 'object') return this.delay(job, token, r.until);
-        return r;
-      }
+      case 'heat-on':
+        return this.sendOn(data.userId, data.sessionId);
       case 'heat-off': {
         const r = await this.sendOff(data.userId, data.sessionId);
-        if (typeof r === 'object') return this.delay(job, token, r.until);
-        if (r === 'sent' && Date.now() - data.dueAt > 1000) {
-          this.ctx.log.warn({ userId: data.userId, sessionId: data.sessionId, lateMs: Date.now() - data.dueAt }, 'heat OFF went out late');
+        if (typeof r === 'object') return r;
+        if (r === 'sent' && this.ctx.now() - data.dueAt > 1000) {
+          this.ctx.log.warn({ userId: data.userId, sessionId: data.sessionId, lateMs: this.ctx.now() - data.dueAt }, 'heat OFF went out late');
         }
         return r;
       }
@@ -277,11 +274,6 @@ export class Heat {
       default:
         return 'unknown job';
     }
-  }
-
-  private async delay(job: Job<HeatJob>, token: string | undefined, until: number): Promise<never> {
-    await job.moveToDelayed(Math.max(until, Date.now() + 1), token);
-    throw new DelayedError();
   }
 
   /**
@@ -354,7 +346,7 @@ export class Heat {
     }
     const log = this.ctx.log.child({ userId, sessionId });
     if (r.kind === 'done') {
-      await this.ctx.redis.zrem(this.keys.heatDue(), this.member(userId, sessionId));
+      await this.ctx.redis.zrem(this.heatDue(userId), this.member(userId, sessionId));
       return 'done';
     }
     if (r.kind === 'not_due' || r.kind === 'wait') return { until: r.until };
@@ -382,7 +374,7 @@ export class Heat {
       throw err;
     }
     this.unrecorded.add(key);
-    const lateMs = Date.now() - r.offAt;
+    const lateMs = this.ctx.now() - r.offAt;
     log.info({ deviceId: r.deviceId, reason: r.reason, ...(r.reason === 'timer' ? { lateMs } : {}) }, 'heat OFF sent');
     return this.recordOff(userId, sessionId, key);
   }
@@ -390,23 +382,28 @@ export class Heat {
   private async recordOff(userId: string, sessionId: string, key: string): Promise<'sent'> {
     await this.transact(userId, (heat) => offSent(heat, sessionId));
     this.unrecorded.delete(key);
-    await this.ctx.redis.zrem(this.keys.heatDue(), this.member(userId, sessionId));
+    await this.ctx.redis.zrem(this.heatDue(userId), this.member(userId, sessionId));
     return 'sent';
   }
 
   /**
    * Sessions past their OFF time whose OFF is not recorded as published: a failed or lost job, a crash. Runs every
-   * few seconds (a BullMQ job scheduler) and at worker start. Cheap: one ZRANGEBYSCORE on a small sorted set.
+   * few seconds (a BullMQ job scheduler) and at worker start. Cheap: one ZRANGEBYSCORE per partition on a small
+   * sorted set, pipelined.
    */
   async sweep(): Promise<number> {
     const now = this.ctx.now();
-    const due = await this.ctx.redis.zrangebyscore(this.keys.heatDue(), '-inf', now, 'LIMIT', 0, SWEEP_BATCH);
+    const { keys } = this.ctx;
+    const pipe = this.ctx.redis.pipeline();
+    for (let n = 0; n < keys.partitions; n++) pipe.zrangebyscore(keys.heatDue(n), '-inf', now, 'LIMIT', 0, SWEEP_BATCH);
+    const replies = (await pipe.exec()) ?? [];
+    const due = replies.flatMap(([err, r], n) => (err ? [] : (r as string[]).map((member) => ({ n, member }))));
     let sent = 0;
     await Promise.all(
-      due.map(async (member) => {
+      due.map(async ({ n, member }) => {
         const [userId, sessionId] = member.split('.');
         if (!userId || !sessionId) {
-          await this.ctx.redis.zrem(this.keys.heatDue(), member);
+          await this.ctx.redis.zrem(keys.heatDue(n), member);
           return;
         }
         try {
@@ -416,7 +413,7 @@ export class Heat {
             this.ctx.log.warn({ userId, sessionId }, 'heat sweep sent an OFF that its job had not');
           } else if (typeof r === 'object' && r.until > now) {
             // Not due yet (e.g. after a restart): score it by when it is.
-            await this.ctx.redis.zadd(this.keys.heatDue(), 'XX', r.until, member);
+            await this.ctx.redis.zadd(keys.heatDue(n), 'XX', r.until, member);
           }
         } catch (err) {
           this.ctx.log.error({ err, userId, sessionId }, 'heat sweep could not send OFF; next sweep tries again');
@@ -464,7 +461,7 @@ export class Heat {
     for (const e of effects) {
       switch (e.kind) {
         case 'schedule_off':
-          await redis.zadd(this.keys.heatDue(), e.dueAt, this.member(userId, e.sessionId));
+          await redis.zadd(this.heatDue(userId), e.dueAt, this.member(userId, e.sessionId));
           await queues.ensureAt(
             queues.heat,
             jobIds.heatOff(userId, e.sessionId),
@@ -477,11 +474,11 @@ export class Heat {
           break;
         case 'send_off':
           // Indexed as due now first: if this process dies before the OFF is recorded, the sweep finds it.
-          await redis.zadd(this.keys.heatDue(), this.ctx.now(), this.member(userId, e.sessionId));
+          await redis.zadd(this.heatDue(userId), this.ctx.now(), this.member(userId, e.sessionId));
           offNow.push(e.sessionId);
           break;
         case 'session_done':
-          await redis.zrem(this.keys.heatDue(), this.member(userId, e.sessionId));
+          await redis.zrem(this.heatDue(userId), this.member(userId, e.sessionId));
           await queues.removeIfWaiting(queues.heat, jobIds.heatOn(userId, e.sessionId));
           await queues.removeIfWaiting(queues.heat, jobIds.heatOff(userId, e.sessionId));
           break;
@@ -537,7 +534,7 @@ export class Heat {
    */
   private async publish(device: Device, command: Command, reason: string, record?: OutboundMessage): Promise<void> {
     const messages = adapters[device.protocol].format(device, command, this.ctx.topics);
-    if (messages.length === 0) throw new Error(`protocol ${device.protocol} has no heat command for device ${device.deviceId}`);
+    if (messages.length === 0) throw new InvariantError('no_heat_command', `protocol ${device.protocol} has no heat command for device ${device.deviceId}`);
     await Promise.all([...messages, ...(record ? [record] : [])].map((m) => this.ctx.mqtt.publish(m)));
     if (command.command === 'heat') this.ctx.metrics.heatCommands.inc({ state: command.state, reason });
   }

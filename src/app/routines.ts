@@ -1,12 +1,12 @@
 // Guided routines end to end (docs/concepts/routines.md): a transition of the pure routine reducer committed by one
 // compare-and-set, then its effects — the heat session a heat step needs, step commands to the user's
 // wearables and hubs, and chained delayed BullMQ jobs with deterministic ids that time the steps.
-import { DelayedError, type Job } from 'bullmq';
 import { adapters } from '../adapters/index.js';
 import { weeklyRoutines } from '../domain/adherence.js';
 import { adviseProfessional } from '../domain/advice.js';
 import { localDate } from '../domain/clock.js';
 import type { Profile } from '../domain/profile.js';
+import type { HeatControl } from '../domain/heat.js';
 import {
   DEFAULT_ROUTINE,
   isRoutineName,
@@ -30,16 +30,9 @@ import type { UserState } from '../domain/user-state.js';
 import { jobIds, type RoutineJob } from '../queues/queues.js';
 import type { Committed } from '../store/state-store.js';
 import type { AppContext } from './context.js';
+import { InvariantError, logsOf } from './effects.js';
 import type { Sessions } from './sessions.js';
 
-/** What the routine needs of the heat-pad sessions (src/app/heat.ts); optional so routines run without it. */
-export interface HeatControl {
-  start(
-    userId: string,
-    opts: { minutes?: number; deviceId?: string; source: 'routine' },
-  ): Promise<{ sessionId: string; deviceId: string; minutes: number; startedAt: string | number; offAt: string | number }>;
-  stop(userId: string, reason: 'manual'): Promise<unknown>;
-}
 
 /** Minutes of heat the checklist asks for; capped by the user's own heat limit. */
 const ROUTINE_HEAT_MINUTES = 10;
@@ -47,7 +40,6 @@ const ROUTINE_HEAT_MINUTES = 10;
 const ADVICE_WINDOW_MS = 45 * 86_400_000;
 
 const toMs = (t: string | number): number => (typeof t === 'number' ? t : Date.parse(t));
-const logsOf = (effects: RoutineEffect[]): LogEntry[] => effects.flatMap((e) => (e.kind === 'log' ? [e.entry] : []));
 
 export type StopReason = 'stopped_via_api' | 'stopped_on_device';
 
@@ -72,7 +64,7 @@ export class Routines {
       const c = await this.transact(userId, (st) => startRoutine(st, routine, st.session.epoch, this.ctx.config.timeScale, now, heat));
       const r = c.result.result;
       if (!r.ok && r.code === 'needs_heat') {
-        if (heat) throw new Error(`routine ${r.routineId}: the heat step still needs heat after it was given`);
+        if (heat) throw new InvariantError('heat_step_loop', `routine ${r.routineId}: the heat step still needs heat after it was given`);
         heat = await this.startHeat(userId, profile, now);
         continue;
       }
@@ -133,9 +125,12 @@ export class Routines {
     };
   }
 
-  /** A job of the `routines` queue fired: the running step is over, begin the next one (or complete). */
-  async processJob(job: Job<RoutineJob>, token?: string): Promise<string> {
-    const { userId, routineId, index } = job.data;
+  /**
+   * A job of the `routines` queue fired (workers/routine-worker.ts runs the queue): the running step is over, begin
+   * the next one (or complete). Returns what happened, or when to run the job again.
+   */
+  async runStep(data: RoutineJob): Promise<string | { until: number }> {
+    const { userId, routineId, index } = data;
     const profile = await this.ctx.registry.getProfile(userId);
     if (!profile) return 'user gone';
     const log = this.ctx.log.child({ userId, routineId });
@@ -153,8 +148,7 @@ export class Routines {
       await this.afterCommit(userId, c, profile);
       switch (r.kind) {
         case 'wait':
-          await job.moveToDelayed(Math.max(r.until, Date.now() + 1), token);
-          throw new DelayedError();
+          return { until: r.until };
         case 'advanced':
           log.info({ index: r.index, step: c.state.routine?.steps[r.index]?.step ?? null, completed: r.completed }, r.completed ? 'routine completed' : 'routine step');
           return r.completed ? 'completed' : `step ${r.index}`;

@@ -9,7 +9,8 @@ import { zodIssues } from '../domain/validation.js';
 import { matchTopic } from '../adapters/index.js';
 import { assertTopicPart, type Topics } from '../mqtt/topics.js';
 import type { AppContext } from './context.js';
-import { publicState, type Sessions } from './sessions.js';
+import { publicState } from './public-state.js';
+import type { Sessions } from './sessions.js';
 
 export const deviceBodySchema = z
   .object({

@@ -507,3 +507,15 @@ export function heatSummary(s: HeatState, policy: HeatPolicy, now: number) {
     availableAt: !on && availableAt !== null && availableAt > now ? iso(availableAt) : null,
   };
 }
+
+/**
+ * The heat-pad sessions service (src/app/heat.ts) as routines and Home Assistant's heat switch use it. Refusals are
+ * UnknotErrors with the refusal's code; times are epoch ms.
+ */
+export interface HeatControl {
+  start(
+    userId: string,
+    opts: { minutes?: number; deviceId?: string; source: HeatSource | 'homeassistant' },
+  ): Promise<{ sessionId: string; deviceId: string; minutes: number; startedAt: number; offAt: number }>;
+  stop(userId: string, reason: 'manual'): Promise<unknown>;
+}

@@ -520,3 +520,40 @@ export function sessionSummary(s: SessionState, policy: Policy, now: number) {
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/**
+ * When this person next needs a timed transition: the next nudge, escalation or "ignored" check while seated, the
+ * moment an interruption becomes a whole break while up, or a break the events already show but nobody committed.
+ * null when nothing is due. The timer wheel keeps exactly this as the person's score in their partition's due set.
+ */
+export function nextDueAt(s: SessionState, policy: Policy): number | null {
+  const fs = view(s, policy);
+  let due = Infinity;
+  for (const x of fs.completed) due = Math.min(due, x.upSince + policy.minBreakMs);
+  const cur = fs.cur;
+  if (cur && cur.upSince !== null) due = Math.min(due, cur.upSince + policy.minBreakMs);
+  else if (cur) {
+    const n = nextNudge(fs, s.book, policy);
+    if (n) due = Math.min(due, n.dueAt);
+  }
+  return due === Infinity ? null : due;
+}
+
+export type DueOutcome = NudgeOutcome | { kind: 'checked' };
+
+/**
+ * The timed transition of a person whose due time came: settle finished breaks, and send the nudge (or log
+ * "ignored") when one is due. A nudge recorded as sent but not as published (its worker died in between) comes
+ * back as `already` so the caller can find out whether it went out.
+ */
+export function dueStep(s: SessionState, policy: Policy, now: number): Transition<DueOutcome> {
+  const c = commit(s, policy, now);
+  const cur = c.state.base.cur;
+  if (!cur) return { ...c, result: { kind: 'checked' } };
+  const sessionId = sessionIdOf(c.state, cur.seq);
+  const book = c.state.book && c.state.book.seq === cur.seq ? c.state.book : null;
+  if (book && book.nudgesSent > book.nudgesPublished) return nudgeDue(s, sessionId, book.nudgesSent, policy, now);
+  const n = nextNudge(c.state.base, c.state.book, policy);
+  if (cur.upSince === null && n && n.dueAt <= now + DUE_TOLERANCE_MS) return nudgeDue(s, sessionId, n.level, policy, now);
+  return { ...c, result: { kind: 'checked' } };
+}

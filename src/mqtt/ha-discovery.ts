@@ -6,15 +6,11 @@ import type { AppContext } from '../app/context.js';
 import type { CommandRoute } from '../ingest/ingest.js';
 import type { Sessions } from '../app/sessions.js';
 import type { UserHooks, Users } from '../app/users.js';
+import type { HeatControl } from '../domain/heat.js';
 import type { Profile } from '../domain/profile.js';
 import { isValidId, UnknotError, type Device } from '../domain/types.js';
 import type { Topics } from './topics.js';
 
-/** The heat service (src/app/heat.ts) as far as the heat switch needs it; its refusals are UnknotErrors. */
-export interface HeatControl {
-  start(userId: string, opts: { source: 'homeassistant' }): Promise<unknown>;
-  stop(userId: string, reason: 'manual'): Promise<unknown>;
-}
 
 export interface HaDiscoveryOptions {
   /** Present once the heat service is wired in; without it a heat switch command is logged and refused. */

@@ -3,13 +3,21 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
+/**
+ * BullMQ's keys carry a hash tag of their own, `{q}`: a Redis Cluster keeps each queue's keys (which BullMQ's
+ * scripts touch together) on one shard, apart from the people's partitions.
+ */
+export const queuePrefix = (prefix: string) => `${prefix}:{q}`;
+
 export const QUEUE_NAMES = ['nudges', 'heat', 'routines'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
-export type NudgeJob =
-  /** `heldUntil`: the job fell due while its person was up and waits for the end of that interruption. */
-  | { kind: 'nudge'; userId: string; sessionId: string; level: number; dueAt: number; heldUntil?: number }
-  | { kind: 'break-check'; userId: string; sessionId: string; upSince: number; dueAt: number };
+/**
+ * The `nudges` queue carries no job per person: a `tick` sweeps one partition's due set when one of its buckets
+ * ends (src/queues/ticks.ts), and `sweep-all`, a job scheduler, sweeps every partition every few seconds as the
+ * safety net (a tick lost with a crashed process, claims whose worker died).
+ */
+export type NudgeJob = { kind: 'tick'; partition: number; bucket: number } | { kind: 'sweep-all' };
 
 export type HeatJob =
   | { kind: 'heat-on'; userId: string; sessionId: string }
@@ -21,8 +29,7 @@ export type RoutineJob = { kind: 'routine-step'; userId: string; routineId: stri
 
 /** Job ids use `.` between parts: BullMQ refuses `:` in custom ids, and user and session ids never contain `.`. */
 export const jobIds = {
-  nudge: (userId: string, sessionId: string, level: number) => `nudge.${userId}.${sessionId}.${level}`,
-  breakCheck: (userId: string, sessionId: string, upSince: number) => `break.${userId}.${sessionId}.${upSince}`,
+  tick: (partition: number, bucket: number) => `tick.${partition}.${bucket}`,
   heatOn: (userId: string, sessionId: string) => `heat-on.${userId}.${sessionId}`,
   heatOff: (userId: string, sessionId: string) => `heat-off.${userId}.${sessionId}`,
   routineStep: (userId: string, routineId: string, index: number) => `routine.${userId}.${routineId}.${index}`,
@@ -40,10 +47,15 @@ export class Queues {
   readonly heat: Queue<HeatJob>;
   readonly routines: Queue<RoutineJob>;
 
-  constructor(connection: Redis, prefix: string) {
+  constructor(
+    connection: Redis,
+    prefix: string,
+    /** The clock job delays are computed from (AppContext.now). */
+    private readonly now: () => number = Date.now,
+  ) {
     // Nothing reads BullMQ's event streams (no QueueEvents): keep the last 1,000 events of a queue, not 10,000
     // (~1.5 MB of Redis per queue otherwise).
-    const opts = { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTS, streams: { events: { maxLen: 1000 } } };
+    const opts = { connection, prefix: queuePrefix(prefix), defaultJobOptions: DEFAULT_JOB_OPTS, streams: { events: { maxLen: 1000 } } };
     this.nudges = new Queue<NudgeJob>('nudges', opts);
     this.heat = new Queue<HeatJob>('heat', opts);
     this.routines = new Queue<RoutineJob>('routines', opts);
@@ -58,15 +70,15 @@ export class Queues {
    * existing id is silently ignored by BullMQ, so a rescheduled job must be moved, not re-added).
    */
   async ensureAt<T>(queue: Queue<T>, jobId: string, data: T, dueAt: number, extra: JobsOptions = {}): Promise<void> {
-    const delay = Math.max(0, dueAt - Date.now());
+    const delay = Math.max(0, dueAt - this.now());
     const existing = (await queue.getJob(jobId)) as Job<T> | undefined;
     if (!existing) {
       await (queue as Queue).add(jobId.split('.')[0]!, data, { ...extra, jobId, delay });
       return;
     }
     const state = await existing.getState();
-    const was = existing.data as { dueAt?: number; heldUntil?: number };
-    if (state === 'delayed' && (was.dueAt !== dueAt || was.heldUntil !== undefined)) {
+    const was = existing.data as { dueAt?: number };
+    if (state === 'delayed' && was.dueAt !== dueAt) {
       try {
         await existing.changeDelay(delay);
         await existing.updateData(data);
@@ -85,7 +97,7 @@ export class Queues {
    * that is there, which is due at the same time.
    */
   async addNew<T>(queue: Queue<T>, jobId: string, data: T, dueAt: number): Promise<void> {
-    await (queue as Queue).add(jobId.split('.')[0]!, data, { jobId, delay: Math.max(0, dueAt - Date.now()) });
+    await (queue as Queue).add(jobId.split('.')[0]!, data, { jobId, delay: Math.max(0, dueAt - this.now()) });
   }
 
   /** Hygiene only: processors drop stale jobs anyway. */

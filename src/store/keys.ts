@@ -23,8 +23,14 @@ export class Keys {
   device = (deviceId: string) => `${this.of(deviceId)}:device:${deviceId}`;
   /** Reverse index: a protocol address (Z2M friendly name, Tasmota topic, Shelly prefix) → deviceId. */
   deviceTopic = (protocol: string, topic: string) => `${this.of(`${protocol}:${topic}`)}:device-topic:${protocol}:${topic}`;
-  /** Heat sessions whose OFF may be due, as members `userId.sessionId` scored by when: the heat sweep's index. */
-  heatDue = () => `${this.prefix}:heat-due`;
+  /** Partition n's timer wheel: member userId, score = when the person is next due (epoch ms). */
+  due = (n: number) => `${this.tag(n)}:due`;
+  /** People of partition n a sweep has claimed from the due set, scored by when the claim's lease lapses. */
+  claims = (n: number) => `${this.tag(n)}:claims`;
+  /** Partition n's heat sessions whose OFF may be due, as members `userId.sessionId` scored by when: the heat sweep's index. */
+  heatDue = (n: number) => `${this.tag(n)}:heat-due`;
+  /** Settings the data was laid out with (a hash: `partitions`), checked at start. */
+  meta = () => `${this.prefix}:meta`;
   /** Bumped by every change of a profile or device: in-process caches of the registry are valid while it holds. */
   registryVersion = () => `${this.prefix}:registry-v`;
 }

@@ -13,3 +13,27 @@ export function partitionOf(id: string, partitions: number): number {
   }
   return h % partitions;
 }
+
+/** The data in Redis was laid out for another partition count than this process was started with. */
+export class PartitionMismatchError extends Error {
+  readonly code = 'partitions_changed';
+}
+
+/**
+ * Record the partition count at first start; refuse another one later: every person's keys would be looked for in
+ * the wrong partition. `stored` says what Redis held before (null: a new deployment).
+ */
+export async function checkPartitions(
+  redis: { hsetnx(key: string, field: string, value: string): Promise<number>; hget(key: string, field: string): Promise<string | null> },
+  metaKey: string,
+  partitions: number,
+): Promise<void> {
+  await redis.hsetnx(metaKey, 'partitions', String(partitions));
+  const stored = Number(await redis.hget(metaKey, 'partitions'));
+  if (stored !== partitions) {
+    throw new PartitionMismatchError(
+      `UNKNOT_PARTITIONS=${partitions}, but the data in Redis is laid out in ${stored} partitions. ` +
+        `Start with UNKNOT_PARTITIONS=${stored}, or stop every unknot process and run \`npm run repartition -- --to ${partitions}\` first (docs/operations/partitions.md).`,
+    );
+  }
+}

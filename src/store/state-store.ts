@@ -5,35 +5,12 @@ import type { Redis } from 'ioredis';
 import { newUserState, type UserState } from '../domain/user-state.js';
 import type { LogEntry } from '../domain/types.js';
 import type { Keys } from './keys.js';
+import { COMMIT_STATE_LUA } from './lua/index.js';
 
-/**
- * KEYS[1] user state, a string `<version>|<document>`, KEYS[2] adherence log (a list, oldest first)
- * ARGV[1] expected version (0 = absent), ARGV[2] new document, ARGV[3] log length kept,
- * ARGV[4..] adherence entries as JSON
- * Returns the new version, or -1 when the version moved since the caller read it (re-read and retry).
- *
- * One string rather than a hash {v, doc}: a hash with a value over 64 bytes is a hash table in Redis, ~160 bytes
- * more per person (measured with MEMORY USAGE). A state still stored as such a hash is read and replaced.
- * The log is a list rather than a stream: a stream costs ~4.7 KB of Redis for a person's first entries, a small
- * list a few hundred bytes (measured by the benchmark), and entries are read whole and filtered by their `at`.
- */
-const CAS_LUA = `
-local v = 0
-if redis.call('TYPE', KEYS[1]).ok == 'hash' then
-  v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-  if v == tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
-else
-  local cur = redis.call('GET', KEYS[1])
-  if cur then v = tonumber(string.match(cur, '^(%d+)|')) end
-end
-if v ~= tonumber(ARGV[1]) then return -1 end
-redis.call('SET', KEYS[1], (v + 1) .. '|' .. ARGV[2])
-if #ARGV >= 4 then
-  local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 4))
-  if n > tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[2], n - tonumber(ARGV[3]), -1) end
-end
-return v + 1
-`;
+// The script is in ./lua/commit-state.lua. One string rather than a hash {v, doc}: a hash with a value over 64
+// bytes is a hash table in Redis, ~160 bytes more per person (measured with MEMORY USAGE). The log is a list
+// rather than a stream: a stream costs ~4.7 KB of Redis for a person's first entries, a small list a few hundred
+// bytes (measured by the benchmark), and entries are read whole and filtered by their `at`.
 
 /** Entries kept per person: years of breaks, a few MB at most. */
 export const LOG_MAXLEN = 100_000;
@@ -68,6 +45,18 @@ export interface Step<R> {
   logs: LogEntry[];
   changed: boolean;
   result: R;
+  /**
+   * The person's next due time (epoch ms) for the timer wheel, null for none. Required whenever the sitting
+   * session changed (`'keep'`: a change that moves no due time); left out, the due entry stays as it is.
+   */
+  due?: number | null | 'keep';
+}
+
+export interface TransactOptions<R> {
+  /** The person's state, read already (alongside other look-ups): one round trip fewer. */
+  firstRead?: Promise<Versioned>;
+  /** Write the due entry even when nothing else changed (the sweep claimed it away; a policy change moved it). */
+  writeDue?: (step: Step<R>) => boolean;
 }
 
 export interface Committed<R> extends Step<R> {
@@ -80,8 +69,13 @@ export class CasConflictError extends Error {
   readonly code = 'busy';
 }
 
+/** A transition changed the sitting session without saying when the person is next due: a bug in the caller. */
+export class MissingDueError extends Error {
+  readonly code = 'missing_due';
+}
+
 type CasRedis = Redis & {
-  unknotCas(stateKey: string, logKey: string, ...args: (string | number)[]): Promise<number>;
+  unknotCommit(stateKey: string, logKey: string, dueKey: string, ...args: (string | number)[]): Promise<number>;
 };
 
 export class StateStore {
@@ -91,21 +85,13 @@ export class StateStore {
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('unknotCas' in redis)) redis.defineCommand('unknotCas', { numberOfKeys: 2, lua: CAS_LUA });
+    if (!('unknotCommit' in redis)) redis.defineCommand('unknotCommit', { numberOfKeys: 3, lua: COMMIT_STATE_LUA });
     this.redis = redis as CasRedis;
   }
 
   async read(userId: string): Promise<Versioned> {
     const key = this.keys.state(userId);
-    let raw: string | null;
-    try {
-      raw = await this.redis.get(key);
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('WRONGTYPE')) throw err;
-      // Stored by an earlier version as a hash {v, doc}; the next compare-and-set replaces it.
-      const [v, doc] = await this.redis.hmget(key, 'v', 'doc');
-      raw = doc ? `${v}|${doc}` : null;
-    }
+    const raw = await this.redis.get(key);
     if (!raw) return { v: 0, state: newUserState(randomBytes(3).toString('hex')) };
     const bar = raw.indexOf('|');
     return { v: Number(raw.slice(0, bar)), state: parseState(raw.slice(bar + 1)) };
@@ -113,20 +99,30 @@ export class StateStore {
 
   /**
    * Read, apply the pure transition, and write back only if nobody else wrote in between; otherwise retry
-   * with the fresh state. The transition must be pure: it may run several times.
+   * with the fresh state. The transition must be pure: it may run several times. The step's due time goes into the
+   * partition's due set in the same script.
    */
-  async transact<R>(userId: string, fn: (state: UserState) => Step<R>, firstRead?: Promise<Versioned>): Promise<Committed<R>> {
+  async transact<R>(userId: string, fn: (state: UserState) => Step<R>, opts: TransactOptions<R> | Promise<Versioned> = {}): Promise<Committed<R>> {
+    const { firstRead, writeDue } = opts instanceof Promise ? { firstRead: opts, writeDue: undefined } : opts;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // A caller may start the first read early, alongside its other lookups (one round trip fewer).
       const cur = attempt === 0 && firstRead ? await firstRead : await this.read(userId);
       const step = fn(cur.state);
-      if (!step.changed && step.logs.length === 0) return { ...step, before: cur.state, v: cur.v };
-      const v = await this.redis.unknotCas(
+      if (step.due === undefined && step.state.session !== cur.state.session) {
+        throw new MissingDueError(`a transition of ${userId} changed the sitting session but set no due time`);
+      }
+      const dueOnly = !step.changed && step.logs.length === 0;
+      const due = step.due === undefined ? 'keep' : step.due;
+      if (dueOnly && !(due !== 'keep' && writeDue?.(step))) return { ...step, before: cur.state, v: cur.v };
+      const v = await this.redis.unknotCommit(
         this.keys.state(userId),
         this.keys.log(userId),
+        this.keys.due(this.keys.partitionOf(userId)),
         cur.v,
-        serializeState(step.state),
+        dueOnly ? '' : serializeState(step.state),
         LOG_MAXLEN,
+        due === null ? 'none' : due,
+        userId,
         ...step.logs.map((e) => JSON.stringify(e)),
       );
       if (v >= 0) return { ...step, before: cur.state, v };
@@ -137,7 +133,14 @@ export class StateStore {
     throw new CasConflictError(`state of ${userId} kept changing under ${MAX_ATTEMPTS} attempts`);
   }
 
+  /** The person's state, log and timer entries (one hash slot: one MULTI). */
   async delete(userId: string): Promise<void> {
-    await this.redis.del(this.keys.state(userId), this.keys.log(userId));
+    const n = this.keys.partitionOf(userId);
+    await this.redis
+      .multi()
+      .del(this.keys.state(userId), this.keys.log(userId))
+      .zrem(this.keys.due(n), userId)
+      .zrem(this.keys.claims(n), userId)
+      .exec();
   }
 }

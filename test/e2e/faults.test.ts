@@ -5,6 +5,7 @@
 // test-artifacts/faults.json.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { queuePrefix } from '../../src/queues/queues.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { counter, inBatches, metricsOf, recordFigures } from '../support/fault-figures.js';
 import type { ReceivedMessage } from '../support/mqtt-client.js';
@@ -106,7 +107,7 @@ function copies(messages: ReceivedMessage[], key: (m: ReceivedMessage) => string
 /** How many jobs of the nudge and heat queues BullMQ holds as active (read straight from the test's Redis). */
 async function activeJobs(prefix: string): Promise<{ nudges: number; heat: number }> {
   const connection = new Redis(redis.url, { maxRetriesPerRequest: 3 });
-  const queues = [new Queue('nudges', { connection, prefix }), new Queue('heat', { connection, prefix })];
+  const queues = [new Queue('nudges', { connection, prefix: queuePrefix(prefix) }), new Queue('heat', { connection, prefix: queuePrefix(prefix) })];
   try {
     const [nudges, heat] = await Promise.all(queues.map((q) => q.getActiveCount()));
     return { nudges: nudges ?? 0, heat: heat ?? 0 };

@@ -3,6 +3,7 @@
 // protocol. UNKNOT_TIME_SCALE=60: 1 minute of heat lasts 1 s.
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { queuePrefix } from '../../src/queues/queues.js';
 import { startService, type ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 import { heatOff, report, startHeat } from './heat-support.js';
@@ -99,7 +100,7 @@ describe('heat after a crash', () => {
     const cmd = `${base}/devices/wes-pad/command`;
     const s = await startHeat(svc, 'wes', { minutes: 3 });
     await h.mqtt.waitFor(cmd);
-    const queue = new Queue('heat', { connection: { url: inject('redisUrl') }, prefix: h.ns.prefix });
+    const queue = new Queue('heat', { connection: { url: inject('redisUrl') }, prefix: queuePrefix(h.ns.prefix) });
     try {
       const job = await queue.getJob(`heat-off.wes.${s.sessionId}`);
       expect(job).toBeDefined();

@@ -4,7 +4,7 @@
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { jobIds, Queues, type HeatJob } from '../../src/queues/queues.js';
+import { jobIds, queuePrefix, Queues, type HeatJob } from '../../src/queues/queues.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +32,7 @@ describe('heat jobs in BullMQ', () => {
         async (job) => {
           seen.push({ job, at: Date.now() });
         },
-        { connection: redis.duplicate(), prefix },
+        { connection: redis.duplicate(), prefix: queuePrefix(prefix) },
       );
       cleanups.push(() => worker.close());
       await worker.waitUntilReady();

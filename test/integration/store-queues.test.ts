@@ -8,7 +8,8 @@ import { Keys } from '../../src/store/keys.js';
 import { Registry } from '../../src/store/registry.js';
 import { parseState, serializeState, StateStore } from '../../src/store/state-store.js';
 import { newUserState, type UserState } from '../../src/domain/user-state.js';
-import { Queues, jobIds, type NudgeJob } from '../../src/queues/queues.js';
+import { Queues, jobIds, queuePrefix, type HeatJob } from '../../src/queues/queues.js';
+import { BUCKET_MS, Ticks } from '../../src/queues/ticks.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { createRedis } from '../../src/store/redis.js';
 
@@ -81,20 +82,31 @@ describe('StateStore format', () => {
     expect(parseState(JSON.stringify(busy))).toEqual(busy);
   });
 
-  it('reads a state stored as a hash {v, doc} by an earlier version and replaces it on the next write', async () => {
-    prefix = uniqueNamespace('casfmt').prefix;
+  it('sets, keeps and removes the person\'s due entry in the same commit as the state, and refuses a session change without one', async () => {
+    prefix = uniqueNamespace('casdue').prefix;
     const keys = new Keys(prefix);
     const store = new StateStore(redis, keys);
-    const first = await store.transact('u3', (st) => ({ state: { ...st, routineSeq: 7 }, logs: [], changed: true, result: undefined }));
-    const doc = JSON.stringify(first.state);
-    await redis.del(keys.state('u3'));
-    await redis.hset(keys.state('u3'), 'v', '5', 'doc', doc);
-
-    expect(await store.read('u3')).toEqual({ v: 5, state: first.state });
-    const next = await store.transact('u3', (st) => ({ state: { ...st, routineSeq: st.routineSeq + 1 }, logs: [], changed: true, result: undefined }));
-    expect(next.v).toBe(6);
-    expect(await redis.type(keys.state('u3'))).toBe('string');
-    expect((await store.read('u3')).state.routineSeq).toBe(8);
+    const due = keys.due(keys.partitionOf('u3'));
+    const sessionMoved = (st: UserState) => ({ ...st, session: { ...st.session, horizon: st.session.horizon + 1 } });
+    const first = await store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined, due: 5_000 }));
+    expect(first.v).toBe(1);
+    expect(await redis.zscore(due, 'u3')).toBe('5000');
+    // A heat or routine change leaves the due entry alone.
+    await store.transact('u3', (st) => ({ state: { ...st, routineSeq: 7 }, logs: [], changed: true, result: undefined }));
+    expect(await redis.zscore(due, 'u3')).toBe('5000');
+    // Only the due entry (the sweep claimed it away; a policy change): written, and the version stays.
+    const only = await store.transact('u3', (st) => ({ state: st, logs: [], changed: false, result: undefined, due: 9_000 }), { writeDue: () => true });
+    expect(only.v).toBe(2);
+    expect((await store.read('u3')).v).toBe(2);
+    expect(await redis.zscore(due, 'u3')).toBe('9000');
+    await expect(store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined }))).rejects.toMatchObject({ code: 'missing_due' });
+    expect((await store.read('u3')).v).toBe(2);
+    await store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined, due: null }));
+    expect(await redis.zscore(due, 'u3')).toBeNull();
+    await store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined, due: 1 }));
+    await store.delete('u3');
+    expect(await redis.zcard(due)).toBe(0);
+    expect(await redis.exists(keys.state('u3'), keys.log('u3'))).toBe(0);
   });
 });
 
@@ -118,9 +130,9 @@ describe('Queues.ensureAt', () => {
   it('adds once, moves a delayed job when its due time changes, and re-adds after completion', async () => {
     prefix = uniqueNamespace('q').prefix;
     const queues = new Queues(redis, prefix);
-    const q = queues.nudges;
-    const id = jobIds.nudge('u', 's1', 1);
-    const data = (dueAt: number): NudgeJob => ({ kind: 'nudge', userId: 'u', sessionId: 's1', level: 1, dueAt });
+    const q = queues.heat;
+    const id = jobIds.heatOff('u', 's1');
+    const data = (dueAt: number): HeatJob => ({ kind: 'heat-off', userId: 'u', sessionId: 's1', dueAt });
     const t0 = Date.now();
     await queues.ensureAt(q, id, data(t0 + 60_000), t0 + 60_000);
     await queues.ensureAt(q, id, data(t0 + 60_000), t0 + 60_000);
@@ -130,9 +142,9 @@ describe('Queues.ensureAt', () => {
     await queues.ensureAt(q, id, data(t0 + 300), t0 + 300);
     expect(await q.getDelayedCount()).toBe(1);
     const fired: Array<{ id: string; at: number; dueAt: number }> = [];
-    const worker = new Worker<NudgeJob>('nudges', async (job) => void fired.push({ id: job.id!, at: Date.now(), dueAt: job.data.dueAt }), {
+    const worker = new Worker<HeatJob>('heat', async (job) => void fired.push({ id: job.id!, at: Date.now(), dueAt: (job.data as { dueAt: number }).dueAt }), {
       connection: redis.duplicate(),
-      prefix,
+      prefix: queuePrefix(prefix),
     });
     try {
       const deadline = Date.now() + 10_000;
@@ -160,12 +172,37 @@ describe('Queues.ensureAt', () => {
     const a = new Queues(redis, prefix);
     const other = redis.duplicate();
     const b = new Queues(other, prefix);
-    const id = jobIds.breakCheck('u', 's1', 123);
-    const data = { kind: 'break-check' as const, userId: 'u', sessionId: 's1', upSince: 123, dueAt: Date.now() + 60_000 };
-    await Promise.all([a.ensureAt(a.nudges, id, data, data.dueAt), b.ensureAt(b.nudges, id, data, data.dueAt), a.ensureAt(a.nudges, id, data, data.dueAt)]);
-    expect(await (a.nudges as Queue).getDelayedCount()).toBe(1);
+    const id = jobIds.heatOff('u', 's1');
+    const data = { kind: 'heat-off' as const, userId: 'u', sessionId: 's1', dueAt: Date.now() + 60_000 };
+    await Promise.all([a.ensureAt(a.heat, id, data, data.dueAt), b.ensureAt(b.heat, id, data, data.dueAt), a.ensureAt(a.heat, id, data, data.dueAt)]);
+    expect(await (a.heat as Queue).getDelayedCount()).toBe(1);
     await a.close();
     await b.close();
+    await other.quit();
+  });
+});
+
+describe('Ticks', () => {
+  it('two processes asking for ticks of the same partition and bucket make one job, due at the bucket end', async () => {
+    prefix = uniqueNamespace('q3').prefix;
+    const other = redis.duplicate();
+    const qa = new Queues(redis, prefix);
+    const qb = new Queues(other, prefix);
+    const now = Date.now();
+    const a = new Ticks(qa, () => now);
+    const b = new Ticks(qb, () => now);
+    const dueAt = now + 60_000;
+    const bucket = Math.floor(dueAt / BUCKET_MS);
+    await Promise.all([a.ensure(3, dueAt), b.ensure(3, dueAt + 1), a.ensure(3, dueAt), b.ensure(4, dueAt)]);
+    const jobs = await qa.nudges.getDelayed();
+    expect(jobs.map((j) => j.id).sort()).toEqual([`tick.3.${bucket}`, `tick.4.${bucket}`].sort());
+    const tick = jobs.find((j) => j.id === `tick.3.${bucket}`)!;
+    expect(tick.data).toEqual({ kind: 'tick', partition: 3, bucket });
+    expect(tick.timestamp + tick.opts.delay!).toBeGreaterThanOrEqual((bucket + 1) * BUCKET_MS - 50);
+    // A due time that has passed goes to a bucket still ahead: the tick of now's bucket may be running already.
+    expect(a.bucketOf(now - 10_000)).toBe(Math.floor(now / BUCKET_MS) + 1);
+    await qa.close();
+    await qb.close();
     await other.quit();
   });
 });

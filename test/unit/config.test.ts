@@ -50,7 +50,7 @@ describe('loadConfig', () => {
     const c = loadConfig({}, REPO_ROOT);
     expect(c).toMatchObject({
       mqtt: { url: undefined, embeddedPort: 1883 },
-      redis: { url: 'redis://127.0.0.1:6379', prefix: 'unknot' },
+      redis: { url: 'redis://127.0.0.1:6379', prefix: 'unknot', partitions: 64 },
       http: { host: '127.0.0.1', port: 8080 },
       topics: { base: 'unknot', z2m: 'zigbee2mqtt', haPrefix: 'homeassistant' },
       haDiscovery: true,

@@ -1,0 +1,121 @@
+// The timed transition of one person whose due time came (claimed from the timer wheel by src/app/due-sweep.ts):
+// settle breaks, send the nudge or log "ignored", and set the next due time, all in one commit; then publish the
+// nudge and record it as published.
+import { adapters } from '../adapters/index.js';
+import { dueStep, lateHold, nextDueAt, nudgePublished, type Policy, type SessionState } from '../domain/session.js';
+import type { Profile } from '../domain/profile.js';
+import type { Versioned } from '../store/state-store.js';
+import type { AppContext } from './context.js';
+import { logsOf } from './effects.js';
+import { nudgeMessage } from './messages.js';
+import type { Sessions } from './sessions.js';
+
+/** What one due person's transition came to: dueStep's result, or held until ingest has caught up after an outage. */
+type DueResult = NonNullable<ReturnType<typeof dueStep>['result']> | { kind: 'held'; until: number };
+
+export class NudgeDelivery {
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly sessions: Sessions,
+  ) {}
+
+  /** Run the due transition of one claimed person. Every step is idempotent: a second run sends nothing twice. */
+  async processDue(userId: string): Promise<string> {
+    // The state is read alongside the registry version: one round trip.
+    const firstRead = this.ctx.store.read(userId);
+    firstRead.catch(() => undefined); // awaited by the transaction below, or dropped with the person
+    // The registry version lets the profile and the device list come from this process's cache.
+    const version = await this.ctx.registry.version();
+    const profile = await this.ctx.registry.getProfile(userId, version);
+    if (!profile) return 'user gone';
+    const policy = this.sessions.policy(profile);
+    const now = this.ctx.now();
+    const caughtUpAt = this.ctx.health?.caughtUpAt() ?? 0;
+    const c = await this.ctx.store.transact<DueResult>(
+      userId,
+      (st) => {
+        // Due during an outage: wait for the events of the gap before judging (domain rule, lateHold).
+        const dueAt = nextDueAt(st.session, policy);
+        const hold = dueAt === null ? null : lateHold(dueAt, now, caughtUpAt);
+        if (hold !== null) return { state: st, logs: [], changed: false, result: { kind: 'held', until: hold }, due: hold };
+        const t = dueStep(st.session, policy, now);
+        return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t.result!, due: nextDueAt(t.state, policy) };
+      },
+      // The claim took the person out of the due set: the commit puts them back even when nothing else changed.
+      { firstRead, writeDue: () => true },
+    );
+    await this.sessions.afterCommit(userId, c.logs, c.before, c.state, policy, c.due);
+    const r = c.result;
+    if (r.kind === 'held') return 'held';
+    if (r.kind !== 'sent' && !(r.kind === 'already' && !r.published)) {
+      if (r.kind === 'ignored_logged') this.ctx.log.info({ userId }, 'nudges ignored; no more for this session');
+      return r.kind;
+    }
+    const sessionId = r.nudgeId.slice(0, r.nudgeId.lastIndexOf('-'));
+    const log = this.ctx.log.child({ userId, sessionId });
+    // Sent but not recorded as published: a worker died in between, or its publish failed. The broker's retained
+    // record of the last nudge it got says which (publishNudge), so a nudge that went out is not sent twice.
+    if (r.kind === 'already' && (await this.ctx.mqtt.retainedHas(this.ctx.topics.userLastNudge(userId), 'nudgeId', r.nudgeId))) {
+      await this.recordPublished(userId, sessionId, r.level);
+      log.warn({ level: r.level, nudgeId: r.nudgeId }, 'nudge was delivered by a worker that stopped before recording it: not sent again');
+      return `delivered ${r.level}`;
+    }
+    await this.publishNudge(userId, sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now, version);
+    // Usually nobody wrote since the first commit, so its result stands in for a fresh read.
+    await this.recordPublished(userId, sessionId, r.level, { v: c.v, state: c.state });
+    const dueAt = nextDueAt(c.before.session, policy);
+    const lateMs = dueAt === null ? 0 : Math.max(0, this.ctx.now() - dueAt);
+    if (r.kind === 'sent') this.ctx.metrics.nudgeLateness.observe(lateMs / 1000);
+    log.info({ level: r.level, nudgeId: r.nudgeId, lateMs }, 'nudge sent');
+    return `sent ${r.level}`;
+  }
+
+  private async recordPublished(userId: string, sessionId: string, level: number, known?: Versioned): Promise<void> {
+    await this.ctx.store.transact(
+      userId,
+      (st) => {
+        const t = nudgePublished(st.session, sessionId, level);
+        // Publication changes no due time: the entry stays as the commit that sent the nudge set it.
+        return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined, due: 'keep' };
+      },
+      known ? { firstRead: Promise.resolve(known) } : {},
+    );
+  }
+
+  private async publishNudge(
+    userId: string,
+    sessionId: string,
+    level: number,
+    nudgeId: string,
+    s: SessionState,
+    policy: Policy,
+    profile: Profile,
+    now: number,
+    version?: number,
+  ): Promise<void> {
+    const cur = s.base.cur;
+    const sittingSeconds = cur ? Math.round((now - cur.startedAt) / 100) / 10 : 0;
+    // The words speak in policy time, so a demo at a fast time scale still says "30 minutes".
+    const message = nudgeMessage(level, sittingSeconds * this.ctx.config.timeScale, policy.maxNudges);
+    const { topics, mqtt } = this.ctx;
+    const devices = await this.ctx.registry.devicesOf(userId, version);
+    const at = new Date(now).toISOString();
+    // All in one go, on one connection, so the broker takes them in this order: the retained record last, so that
+    // when it holds this nudgeId the nudge and the device commands reached the broker too.
+    const sent = [
+      mqtt.publishJson(
+        topics.userNudge(userId),
+        // event_type lets a Home Assistant `event` entity take the payload as it is.
+        { nudgeId, userId, level, sittingSeconds, message, at, sessionId, maxNudges: profile.maxNudges, event_type: 'nudge' },
+        { qos: 1 },
+      ),
+      ...devices
+        .filter((d) => d.role === 'wearable' || d.role === 'hub')
+        .flatMap((d) => adapters[d.protocol].format(d, { command: 'nudge', nudgeId, level, message }, topics))
+        .map((m) => mqtt.publish(m)),
+      mqtt.publishJson(topics.userLastNudge(userId), { nudgeId, level, at }, { qos: 1, retain: true }),
+    ];
+    await Promise.all(sent);
+    this.ctx.metrics.nudgesSent.inc({ level: String(level) });
+  }
+}

@@ -1,0 +1,25 @@
+-- Claim the people of one partition whose due time has come, for one sweep batch.
+-- Claims whose lease lapsed (their worker died mid-batch) go back to the due set first, due at once.
+--
+-- KEYS[1] the partition's due set (member userId, score = epoch ms due)
+-- KEYS[2] the partition's claims (member userId, score = epoch ms the lease lapses)
+-- ARGV[1] now (epoch ms), ARGV[2] most people to claim, ARGV[3] lease length (ms)
+-- Returns { claimed userIds..., } ; a person claimed by another sweep whose lease still runs is left alone.
+local now = tonumber(ARGV[1])
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, m in ipairs(lapsed) do
+  -- LT: a due time the person's last commit set earlier than the lease's end stays.
+  redis.call('ZADD', KEYS[1], 'LT', redis.call('ZSCORE', KEYS[2], m), m)
+  redis.call('ZREM', KEYS[2], m)
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local claimed = {}
+local lease_end = now + tonumber(ARGV[3])
+for _, m in ipairs(due) do
+  if not redis.call('ZSCORE', KEYS[2], m) then
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('ZADD', KEYS[2], lease_end, m)
+    claimed[#claimed + 1] = m
+  end
+end
+return claimed

@@ -1,0 +1,31 @@
+-- Commit one person's state transition: compare-and-set the state, append its adherence entries and set the
+-- person's entry in their partition's due set, all at once, so state, log and timer never disagree.
+--
+-- KEYS[1] the person's state, a string `<version>|<document>`
+-- KEYS[2] the person's adherence log (a list, oldest first)
+-- KEYS[3] the due set of the person's partition (sorted set: member userId, score = epoch ms next due)
+-- ARGV[1] expected version (0 = absent)
+-- ARGV[2] new document, or '' to leave the document (and its version) as it is and only set the due entry
+-- ARGV[3] log length kept
+-- ARGV[4] due: epoch ms, 'none' (remove the entry) or 'keep' (leave it)
+-- ARGV[5] the due set member (userId)
+-- ARGV[6..] adherence entries as JSON
+-- Returns the version now stored, or -1 when the version moved since the caller read it (re-read and retry).
+local v = 0
+local cur = redis.call('GET', KEYS[1])
+if cur then v = tonumber(string.match(cur, '^(%d+)|')) end
+if v ~= tonumber(ARGV[1]) then return -1 end
+if ARGV[2] ~= '' then
+  v = v + 1
+  redis.call('SET', KEYS[1], v .. '|' .. ARGV[2])
+end
+if #ARGV >= 6 then
+  local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))
+  if n > tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[2], n - tonumber(ARGV[3]), -1) end
+end
+if ARGV[4] == 'none' then
+  redis.call('ZREM', KEYS[3], ARGV[5])
+elseif ARGV[4] ~= 'keep' then
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+end
+return v

@@ -1,0 +1,156 @@
+// The timer wheel in this process against a real Redis and broker, with the clock driven by the test: due entries
+// set by the same commit as the state, sweeps that claim in batches, claims whose worker died coming back, and due
+// times moved by snooze and active hours. No per-person job is ever in BullMQ.
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLAIM_LEASE_MS } from '../../src/app/due-sweep.js';
+import { BUCKET_MS } from '../../src/queues/ticks.js';
+import { inProcess, type InProcess } from '../support/wired-parts.js';
+
+const MIN = 60_000;
+let h: InProcess | undefined;
+
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function seat(p: InProcess, userId: string, profile: object = {}) {
+  await p.users.putProfile(userId, { breakAfterMinutes: 30, escalateAfterMinutes: 5, maxNudges: 2, ...profile });
+  const device = await p.users.putDevice(`${userId}-desk`, { userId, role: 'desk', protocol: 'unknot' });
+  await p.sessions.sensorEvent(device, 'sitting', p.clock.t);
+  return device;
+}
+
+const dueOf = (p: InProcess, userId: string) => p.ctx.redis.zscore(p.ctx.keys.due(p.ctx.keys.partitionOf(userId)), userId).then((s) => (s === null ? null : Number(s)));
+const nudges = (p: InProcess, userId: string) => p.mqtt.messages(`${p.ctx.topics.base}/users/${userId}/nudge`).map((m) => (m.json as { level: number }).level);
+const logTypes = async (p: InProcess, userId: string) => (await p.ctx.adherence.read(userId, 0, p.clock.t + 1)).map((e) => e.type);
+const sweepOf = (p: InProcess, userId: string) => p.sweep.sweepPartition(p.ctx.keys.partitionOf(userId));
+
+describe('timer wheel', () => {
+  it('keeps one due entry per seated person, sends the nudge when its time comes and moves the entry to the escalation', async () => {
+    h = await inProcess('wheel');
+    const t0 = h.clock.t;
+    await seat(h, 'ana');
+    expect(await dueOf(h, 'ana')).toBe(t0 + 30 * MIN);
+    // One tick for that bucket, and no job of the person's own.
+    const jobs = await h.ctx.queues.nudges.getJobs(['delayed', 'waiting']);
+    expect(jobs.map((j) => j.id)).toEqual([`tick.${h.ctx.keys.partitionOf('ana')}.${Math.floor((t0 + 30 * MIN) / BUCKET_MS)}`]);
+
+    h.clock.t = t0 + 30 * MIN - 1_000;
+    expect(await sweepOf(h, 'ana')).toEqual({ processed: 0, failed: 0 });
+    h.clock.t = t0 + 30 * MIN;
+    expect(await sweepOf(h, 'ana')).toEqual({ processed: 1, failed: 0 });
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/ana/nudge`);
+    expect(await dueOf(h, 'ana')).toBe(t0 + 35 * MIN);
+    // Swept again at once: nothing is due, nothing is sent twice.
+    expect(await sweepOf(h, 'ana')).toEqual({ processed: 0, failed: 0 });
+    h.clock.t = t0 + 35 * MIN;
+    await sweepOf(h, 'ana');
+    await h.mqtt.waitForCount(`${h.ctx.topics.base}/users/ana/nudge`, 2);
+    // maxNudges 2: the next entry is the "ignored" check, then nothing.
+    expect(await dueOf(h, 'ana')).toBe(t0 + 40 * MIN);
+    h.clock.t = t0 + 40 * MIN;
+    await sweepOf(h, 'ana');
+    expect(await dueOf(h, 'ana')).toBeNull();
+    expect(nudges(h, 'ana')).toEqual([1, 2]);
+    expect(await logTypes(h, 'ana')).toEqual(['sitting_started', 'nudge_sent', 'nudge_sent', 'nudge_ignored']);
+    expect(await h.ctx.redis.zcard(h.ctx.keys.claims(h.ctx.keys.partitionOf('ana')))).toBe(0);
+  });
+
+  it('claims at most a batch per script call and loops until nobody due is left', async () => {
+    h = await inProcess('batch', { batch: 2 });
+    const t0 = h.clock.t;
+    // People of one partition, so that one sweep has to take them in several batches.
+    const n = h.ctx.keys.partitionOf('p0');
+    const ids = Array.from({ length: 400 }, (_, i) => `p${i}`).filter((u) => h!.ctx.keys.partitionOf(u) === n).slice(0, 5);
+    expect(ids).toHaveLength(5);
+    for (const u of ids) await seat(h, u);
+    h.clock.t = t0 + 30 * MIN;
+    expect(await h.sweep.claim(n)).toHaveLength(2);
+    // Those two are claimed (a live lease): this sweep takes the other three, in two batches.
+    expect(await h.sweep.sweepPartition(n)).toEqual({ processed: 3, failed: 0 });
+    expect(await h.ctx.redis.zcard(h.ctx.keys.claims(n))).toBe(2);
+    for (const u of ids) expect(await dueOf(h, u)).toBe((await h.ctx.redis.zscore(h.ctx.keys.claims(n), u)) === null ? t0 + 35 * MIN : null);
+  });
+
+  it('puts a claim whose worker died back once its lease lapses, and the nudge goes out once', async () => {
+    h = await inProcess('lease');
+    const t0 = h.clock.t;
+    await seat(h, 'bo');
+    const n = h.ctx.keys.partitionOf('bo');
+    h.clock.t = t0 + 30 * MIN;
+    expect(await h.sweep.claim(n)).toEqual(['bo']); // and the claiming worker dies here
+    expect(await dueOf(h, 'bo')).toBeNull();
+    expect(await h.sweep.sweepPartition(n)).toEqual({ processed: 0, failed: 0 });
+    h.clock.t += CLAIM_LEASE_MS;
+    expect(await h.sweep.sweepPartition(n)).toEqual({ processed: 1, failed: 0 });
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/bo/nudge`);
+    expect(await h.ctx.redis.zcard(h.ctx.keys.claims(n))).toBe(0);
+    h.clock.t += CLAIM_LEASE_MS;
+    await h.sweep.sweepPartition(n);
+    expect(nudges(h, 'bo')).toEqual([1]);
+    expect((await logTypes(h, 'bo')).filter((t) => t === 'nudge_sent')).toHaveLength(1);
+  });
+
+  it('moves the due entry with a snooze and holds it outside active hours', async () => {
+    h = await inProcess('moves');
+    const t0 = h.clock.t; // Monday 09:00 UTC
+    await seat(h, 'cy', { snoozeMinutes: 10 });
+    h.clock.t = t0 + 10 * MIN;
+    const r = await h.sessions.snooze('cy', 25);
+    expect(r).toMatchObject({ ok: true, nextNudgeAt: t0 + 35 * MIN });
+    expect(await dueOf(h, 'cy')).toBe(t0 + 35 * MIN);
+    h.clock.t = t0 + 30 * MIN;
+    await sweepOf(h, 'cy');
+    expect(nudges(h, 'cy')).toEqual([]);
+
+    // Active hours end at 09:20: the nudge due at 09:30 waits for 09:00 the next day.
+    await h.users.putProfile('dee', { breakAfterMinutes: 30, activeHours: { start: '00:00', end: '09:20' } });
+    const device = await h.users.putDevice('dee-desk', { userId: 'dee', role: 'desk', protocol: 'unknot' });
+    h.clock.t = t0;
+    await h.sessions.sensorEvent(device, 'sitting', t0);
+    expect(await dueOf(h, 'dee')).toBe(t0 + 24 * 60 * MIN - 9 * 60 * MIN);
+    // The profile changes: the entry moves with it.
+    await h.users.patchProfile('dee', { activeHours: { start: '00:00', end: '24:00' } });
+    expect(await dueOf(h, 'dee')).toBe(t0 + 30 * MIN);
+  });
+
+  it('a break ends the session: the entry is the break check, then gone, and the break is logged', async () => {
+    h = await inProcess('break');
+    const t0 = h.clock.t;
+    const device = await seat(h, 'eve', { minBreakSeconds: 60 });
+    h.clock.t = t0 + 10 * MIN;
+    await h.sessions.sensorEvent(device, 'standing', h.clock.t);
+    expect(await dueOf(h, 'eve')).toBe(t0 + 11 * MIN);
+    h.clock.t = t0 + 11 * MIN;
+    await sweepOf(h, 'eve');
+    expect(await dueOf(h, 'eve')).toBeNull();
+    expect(await logTypes(h, 'eve')).toEqual(['sitting_started', 'natural_break']);
+  });
+
+  it('a nudge committed as sent by a worker that died before publishing it goes out once when its claim comes back', async () => {
+    h = await inProcess('unpublished');
+    const t0 = h.clock.t;
+    await seat(h, 'fay');
+    const n = h.ctx.keys.partitionOf('fay');
+    h.clock.t = t0 + 30 * MIN;
+    expect(await h.sweep.claim(n)).toEqual(['fay']);
+    // The dead worker got as far as committing the nudge (the state says sent, not published) and no further.
+    const { dueStep, nextDueAt, policyOf } = await import('../../src/domain/session.js');
+    const profile = (await h.ctx.registry.getProfile('fay'))!;
+    const policy = policyOf(profile, 1);
+    await h.ctx.store.transact('fay', (st) => {
+      const t = dueStep(st.session, policy, h!.clock.t);
+      return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined, due: nextDueAt(t.state, policy) };
+    });
+    expect(nudges(h, 'fay')).toEqual([]);
+    h.clock.t += CLAIM_LEASE_MS;
+    expect(await h.sweep.sweepPartition(n)).toEqual({ processed: 1, failed: 0 });
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/fay/nudge`);
+    // Once more after the lease: the broker's retained last-nudge record and the state say it is done.
+    h.clock.t += CLAIM_LEASE_MS;
+    await h.sweep.sweepPartition(n);
+    expect(nudges(h, 'fay')).toEqual([1]);
+    expect((await h.ctx.store.read('fay')).state.session.book).toMatchObject({ nudgesSent: 1, nudgesPublished: 1 });
+  });
+});

@@ -1,0 +1,53 @@
+// The nudges worker: the timer wheel's ticks. A `tick` sweeps one partition's due people (nudges, escalations,
+// "ignored" checks, break confirmations); `sweep-all`, a job scheduler, sweeps every partition every few seconds as
+// the safety net for lost ticks and claims whose worker died. `tsx workers/nudges.ts` runs just this worker.
+import type { Job } from 'bullmq';
+import type { AppContext } from '../src/app/context.js';
+import { DueSweep } from '../src/app/due-sweep.js';
+import { NudgeDelivery } from '../src/app/nudge-delivery.js';
+import type { Sessions } from '../src/app/sessions.js';
+import type { NudgeJob } from '../src/queues/queues.js';
+import { QueueWorker } from './queue-worker.js';
+
+/** One scheduler for every instance: upserting it again (another instance, a restart) changes nothing. */
+export const SWEEP_ALL_SCHEDULER = 'sweep-all';
+/** Real time, not scaled: the longest a due person waits when their tick is lost, a lapsed claim after its lease. */
+export const SWEEP_ALL_EVERY_MS = 2_000;
+
+export class NudgeWorker {
+  private readonly worker: QueueWorker<NudgeJob>;
+  readonly sweep: DueSweep;
+
+  constructor(
+    private readonly ctx: AppContext,
+    sessions: Sessions,
+  ) {
+    this.sweep = new DueSweep(ctx, sessions, new NudgeDelivery(ctx, sessions));
+    this.worker = new QueueWorker<NudgeJob>(ctx, 'nudges', (job) => this.process(job), 64);
+  }
+
+  async process(job: Job<NudgeJob>): Promise<string> {
+    const data = job.data;
+    if (data.kind === 'tick') {
+      const r = await this.sweep.sweepPartition(data.partition);
+      return `swept ${r.processed} (${r.failed} failed)`;
+    }
+    if (data.kind === 'sweep-all') {
+      const r = await this.sweep.sweepAll();
+      if (r.processed > 0) this.ctx.log.debug({ processed: r.processed }, 'sweep-all found due people');
+      return `swept ${r.processed} (${r.failed} failed)`;
+    }
+    return 'unknown job';
+  }
+
+  async start(): Promise<void> {
+    await this.worker.start();
+    await this.ctx.queues.nudges.upsertJobScheduler(
+      SWEEP_ALL_SCHEDULER,
+      { every: SWEEP_ALL_EVERY_MS },
+      { name: 'sweep-all', data: { kind: 'sweep-all' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+    );
+  }
+
+  stop = () => this.worker.stop();
+}
