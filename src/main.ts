@@ -2,11 +2,10 @@
 // Everything else receives what it needs as arguments. Units start in order and stop in reverse.
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import type { Redis } from 'ioredis';
 import type { AppContext } from './app/context.js';
 import { Sessions } from './app/sessions.js';
 import { Users } from './app/users.js';
-import { ConfigError, entryLabel, loadConfig, type ProcessRole } from './config.js';
+import { ConfigError, entryLabel, loadConfig, type Config, type ProcessRole } from './config.js';
 import { UnknotError } from './domain/types.js';
 import type { Router } from 'express';
 import { createHttpApp, type HttpExtensions } from './http/app.js';
@@ -22,7 +21,7 @@ import { AdherenceLog } from './store/adherence-log.js';
 import { Keys } from './store/keys.js';
 import { Registry } from './store/registry.js';
 import { StateStore } from './store/state-store.js';
-import { checkRedis, createRedis, InfraError } from './store/redis.js';
+import { checkRedis, createRedisClient, InfraError, type RedisClient } from './store/redis.js';
 import { NudgeWorker } from '../workers/nudges.js';
 import { Heat } from './app/heat.js';
 import { heatRoutes } from './http/heat-routes.js';
@@ -53,8 +52,8 @@ function die(line: string, code: number): never {
   process.exit(code);
 }
 
-async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const redis = createRedis(url);
+async function connectRedis(cfg: Config['redis'], log: Logger): Promise<RedisClient> {
+  const redis = createRedisClient(cfg);
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection error'));
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -63,7 +62,8 @@ async function connectRedis(url: string, log: Logger): Promise<Redis> {
       return redis;
     } catch (err) {
       if (Date.now() > deadline) {
-        throw new InfraError(`REDIS_URL: cannot reach Redis at ${url} (${(err as Error).message})`);
+        const where = cfg.clusterNodes ? `REDIS_CLUSTER_NODES: cannot reach the Redis Cluster at ${cfg.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}` : `REDIS_URL: cannot reach Redis at ${cfg.url}`;
+        throw new InfraError(`${where} (${(err as Error).message})`);
       }
       redis.disconnect();
       await new Promise((r) => setTimeout(r, 500));
@@ -101,7 +101,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
   };
 
   try {
-    const redis = await connectRedis(config.redis.url, log);
+    const redis = await connectRedis(config.redis, log);
     units.push({
       name: 'redis',
       start: async () => undefined,

@@ -1,7 +1,7 @@
 // What every unknot BullMQ worker shares: its own Redis connection (closed again on stop), the service prefix,
 // and failures logged rather than thrown.
 import { Worker, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, queuePrefix, type RedisClient } from '../src/store/redis.js';
 import type { AppContext } from '../src/app/context.js';
 import type { QueueName } from '../src/queues/queues.js';
 
@@ -10,7 +10,7 @@ export const WORKER_LOCK_MS = 5_000;
 
 export class QueueWorker<T> {
   private worker?: Worker<T>;
-  private connection?: Redis;
+  private connection?: RedisClient;
 
   constructor(
     private readonly ctx: AppContext,
@@ -21,10 +21,10 @@ export class QueueWorker<T> {
 
   async start(): Promise<void> {
     const { ctx, queue } = this;
-    this.connection = ctx.redis.duplicate();
+    this.connection = duplicateClient(ctx.redis);
     this.worker = new Worker<T>(queue, this.processor, {
       connection: this.connection,
-      prefix: ctx.config.redis.prefix,
+      prefix: queuePrefix(ctx.redis, ctx.config.redis.prefix),
       concurrency: this.concurrency,
       // A worker that dies (kill -9, a crash) leaves its jobs active under a lock nobody renews; BullMQ hands them to
       // another worker once the lock has lapsed and a stalled check has seen it. With BullMQ's defaults (30 s and 30 s)

@@ -1,5 +1,5 @@
 // What every role is handed by the composition root (src/main.ts).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -14,7 +14,7 @@ export interface AppContext {
   config: Config;
   log: Logger;
   metrics: Metrics;
-  redis: Redis;
+  redis: RedisClient;
   registry: Registry;
   store: StateStore;
   adherence: AdherenceLog;

@@ -1,7 +1,7 @@
 // BullMQ queue names, job payloads and producers. Job ids are functions of what a job is for, so a retry, a
 // redelivered message or a second instance can never double it (ARCHITECTURE principle 2).
 import { Queue, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queuePrefix, type RedisClient } from '../store/redis.js';
 
 export const QUEUE_NAMES = ['nudges', 'heat', 'routines'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
@@ -40,10 +40,10 @@ export class Queues {
   readonly heat: Queue<HeatJob>;
   readonly routines: Queue<RoutineJob>;
 
-  constructor(connection: Redis, prefix: string) {
+  constructor(connection: RedisClient, prefix: string) {
     // Nothing reads BullMQ's event streams (no QueueEvents): keep the last 1,000 events of a queue, not 10,000
     // (~1.5 MB of Redis per queue otherwise).
-    const opts = { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTS, streams: { events: { maxLen: 1000 } } };
+    const opts = { connection, prefix: queuePrefix(connection, prefix), defaultJobOptions: DEFAULT_JOB_OPTS, streams: { events: { maxLen: 1000 } } };
     this.nudges = new Queue<NudgeJob>('nudges', opts);
     this.heat = new Queue<HeatJob>('heat', opts);
     this.routines = new Queue<RoutineJob>('routines', opts);

@@ -1,5 +1,8 @@
 // Redis connections and the start-up checks BullMQ depends on (DEVICES.md, "Redis and BullMQ").
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/** A single Redis or a Redis Cluster (REDIS_CLUSTER_NODES): every store and queue works on either. */
+export type RedisClient = Redis | Cluster;
 
 export function createRedis(url: string, opts: RedisOptions = {}): Redis {
   return new Redis(url, {
@@ -12,6 +15,48 @@ export function createRedis(url: string, opts: RedisOptions = {}): Redis {
   });
 }
 
+/**
+ * A Redis Cluster client from seed nodes. Each node connection gets the same options as createRedis; a command
+ * whose master went away is retried while a replica takes over (every ~200 ms, up to ~13 s) instead of failing.
+ */
+export function createRedisCluster(nodes: Array<{ host: string; port: number }>, opts: RedisOptions = {}): Cluster {
+  return new Cluster(nodes, {
+    redisOptions: { maxRetriesPerRequest: null, connectionName: 'unknot', ...opts },
+    enableAutoPipelining: true,
+    lazyConnect: true,
+    // Reads go to masters: a replica may lag behind a compare-and-set the caller just made.
+    scaleReads: 'master',
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    maxRedirections: 64,
+    // A lost seed must not end the client: keep trying to reach the cluster, as a single Redis does.
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+  });
+}
+
+/** The client REDIS_CLUSTER_NODES or REDIS_URL asks for (lazy: call connect()). */
+export function createRedisClient(cfg: { url: string; clusterNodes?: Array<{ host: string; port: number }> }, opts: RedisOptions = {}): RedisClient {
+  return cfg.clusterNodes ? createRedisCluster(cfg.clusterNodes, opts) : createRedis(cfg.url, opts);
+}
+
+/** The connections INFO and CONFIG must be asked on: every master of a cluster, or the one Redis. */
+export function mastersOf(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** A second connection (or cluster client) like `redis`, e.g. for a BullMQ worker's blocking commands. */
+export function duplicateClient(redis: RedisClient): RedisClient {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
+}
+
+/**
+ * BullMQ's key prefix. On a cluster every key of one queue must share a slot, so the queues get a hash tag of
+ * their own (`{q}`): they all live on one shard, apart from the people's partitions.
+ */
+export function queuePrefix(redis: RedisClient, prefix: string): string {
+  return redis instanceof Cluster ? `${prefix}:{q}` : prefix;
+}
+
 export class InfraError extends Error {
   override name = 'InfraError';
 }
@@ -21,7 +66,31 @@ export class InfraError extends Error {
  * with a policy other than noeviction would one day drop a nudge or a heat-pad OFF job). A policy other than
  * noeviction without a `maxmemory` evicts nothing yet: a warning. So is a Redis that keeps nothing on disk.
  */
-export async function checkRedis(redis: Redis): Promise<{ version: string; warnings: string[] }> {
+export async function checkRedis(redis: RedisClient): Promise<{ version: string; warnings: string[] }> {
+  const masters = mastersOf(redis);
+  if (masters.length === 0) throw new InfraError('REDIS_CLUSTER_NODES: the cluster reports no master node');
+  // On a cluster every master must pass; the first refusal or the oldest version is the one reported.
+  const results = await Promise.all(masters.map((node) => checkOne(node)));
+  const failed = results.find((r) => r instanceof InfraError);
+  if (failed) throw failed;
+  const ok = results as Array<{ version: string; warnings: string[] }>;
+  const where = (i: number) => (masters.length > 1 ? ` (master ${masters[i]!.options.host}:${masters[i]!.options.port})` : '');
+  return {
+    version: ok.map((r) => r.version).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))[0]!,
+    warnings: [...new Set(ok.flatMap((r, i) => r.warnings.map((w) => `${w}${where(i)}`)))],
+  };
+}
+
+async function checkOne(redis: Redis): Promise<{ version: string; warnings: string[] } | InfraError> {
+  try {
+    return await checkNode(redis);
+  } catch (err) {
+    if (err instanceof InfraError) return err;
+    throw err;
+  }
+}
+
+async function checkNode(redis: Redis): Promise<{ version: string; warnings: string[] }> {
   const info = await redis.info('server');
   const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0';
   const [major = 0, minor = 0] = version.split('.').map(Number);

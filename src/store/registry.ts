@@ -1,5 +1,5 @@
 // Users (profiles) and devices, with the reverse index from a protocol address to its device.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { compactProfile, expandProfile, type Profile } from '../domain/profile.js';
 import { UnknotError, type Device } from '../domain/types.js';
 import type { Keys } from './keys.js';
@@ -58,7 +58,7 @@ export class Registry {
   private readonly cache = new RegistryCache();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -1,7 +1,7 @@
 // User state as one JSON document per user, changed only through an atomic compare-and-set that also
 // appends the transition's adherence entries, so state and log never disagree (ARCHITECTURE principle 2).
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { newUserState, type UserState } from '../domain/user-state.js';
 import type { LogEntry } from '../domain/types.js';
 import type { Keys } from './keys.js';
@@ -80,7 +80,7 @@ export class CasConflictError extends Error {
   readonly code = 'busy';
 }
 
-type CasRedis = Redis & {
+type CasRedis = RedisClient & {
   unknotCas(stateKey: string, logKey: string, ...args: (string | number)[]): Promise<number>;
 };
 
@@ -88,7 +88,7 @@ export class StateStore {
   private readonly redis: CasRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
   ) {
     if (!('unknotCas' in redis)) redis.defineCommand('unknotCas', { numberOfKeys: 2, lua: CAS_LUA });
