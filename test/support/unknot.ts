@@ -23,8 +23,11 @@ export async function harness(
   const ns = uniqueNamespace(label);
   const redisUrl = servers?.redisUrl ?? inject('redisUrl');
   const mqttUrl = servers?.mqttUrl ?? inject('mqttUrl');
+  // UNKNOT_TEST_REDIS=cluster: the services run on the test cluster (a test with servers of its own does not).
+  const clusterNodes = servers ? '' : inject('redisClusterNodes');
   const baseEnv: Record<string, string> = {
     REDIS_URL: redisUrl,
+    ...(clusterNodes ? { REDIS_CLUSTER_NODES: clusterNodes } : {}),
     MQTT_URL: mqttUrl,
     UNKNOT_REDIS_PREFIX: ns.prefix,
     UNKNOT_BASE_TOPIC: ns.baseTopic,
@@ -49,7 +52,7 @@ export async function harness(
     async close() {
       await Promise.all(services.map((s) => s.stop().catch(() => undefined)));
       await mqtt.end();
-      await cleanupRedisPrefix(redisUrl, ns.prefix);
+      await cleanupRedisPrefix(redisUrl, ns.prefix, clusterNodes || undefined);
     },
   };
 }
