@@ -150,7 +150,7 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
       log,
       metrics: createMetrics(),
       redis,
-      registry: new Registry(redis, keys),
+      registry: new Registry(redis, keys, (err) => log.warn({ err: err.message }, 'registry change subscription: Redis error')),
       store: new StateStore(redis, keys),
       adherence: new AdherenceLog(redis, keys),
       queues,
@@ -158,6 +158,9 @@ export async function main(opts: MainOptions = {}): Promise<{ stop: () => Promis
       topics,
       now: Date.now,
     };
+    // The registry cache is kept current by pub/sub (a change made by another process drops its entries).
+    await ctx.registry.startCache();
+    units.push({ name: 'registry-cache', start: async () => undefined, stop: () => ctx.registry.stopCache() });
     const sessions = new Sessions(ctx);
     const users = new Users(ctx, sessions);
 
