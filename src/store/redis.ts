@@ -74,10 +74,12 @@ export async function checkRedis(redis: RedisClient): Promise<{ version: string;
   const failed = results.find((r) => r instanceof InfraError);
   if (failed) throw failed;
   const ok = results as Array<{ version: string; warnings: string[] }>;
-  const where = (i: number) => (masters.length > 1 ? ` (master ${masters[i]!.options.host}:${masters[i]!.options.port})` : '');
+  // One line per warning, naming the masters it applies to when there are several.
+  const byText = new Map<string, string[]>();
+  ok.forEach((r, i) => r.warnings.forEach((w) => byText.set(w, [...(byText.get(w) ?? []), `${masters[i]!.options.host}:${masters[i]!.options.port}`])));
   return {
     version: ok.map((r) => r.version).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))[0]!,
-    warnings: [...new Set(ok.flatMap((r, i) => r.warnings.map((w) => `${w}${where(i)}`)))],
+    warnings: [...byText].map(([w, where]) => (masters.length > 1 ? `${w} (masters ${where.join(', ')})` : w)),
   };
 }
 
