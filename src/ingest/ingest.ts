@@ -55,7 +55,7 @@ export class Ingest {
     // The look-ups below answer from this process's registry cache (kept current by pub/sub). When the device is
     // already known and nothing of its person's is queued here, their state read starts now, alongside them.
     const hint = this.ctx.registry.peekDevice(match.protocol === 'unknot' ? match.key : this.ctx.registry.peekTopic(match.protocol, match.key));
-    const prefetch = hint && !this.chains.has(hint.userId) ? this.ctx.store.read(hint.userId) : undefined;
+    const prefetch = hint && !this.chains.has(hint.userId) && !this.sessions.hasRecent(hint.userId) ? this.ctx.store.read(hint.userId) : undefined;
     prefetch?.catch(() => undefined); // awaited (or dropped) below; never an unhandled rejection
 
     let device: Device | null;

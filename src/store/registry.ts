@@ -32,6 +32,8 @@ export interface RegistryChange {
 class RegistryCache {
   live = false;
   epoch = 0;
+  /** Told of every change this process hears of (its own writes and the channel's); `null`: possibly anything. */
+  readonly listeners: Array<(change: RegistryChange | null) => void> = [];
   readonly maps = {
     profile: new Map<string, Profile | null>(),
     device: new Map<string, Device | null>(),
@@ -61,11 +63,13 @@ class RegistryCache {
     }
     for (const d of change.devices ?? []) this.maps.device.delete(d);
     for (const t of change.topics ?? []) this.maps.topic.delete(t);
+    for (const l of this.listeners) l(change);
   }
 
   clear(): void {
     this.epoch += 1;
     for (const m of Object.values(this.maps)) m.clear();
+    for (const l of this.listeners) l(null);
   }
 }
 
@@ -164,6 +168,11 @@ export class Registry {
       });
     }
     await sub.connect();
+  }
+
+  /** Call `fn` with what changed whenever this process hears of a registry change (`null`: anything may have). */
+  onChange(fn: (change: RegistryChange | null) => void): void {
+    this.cache.listeners.push(fn);
   }
 
   /** Tell every process (this one first) what changed. */
