@@ -1,5 +1,7 @@
 // Starts unknot for an end-to-end test the way a hub owner would run it, in a namespace of its own, and
 // offers the few HTTP calls every such test makes.
+import type { ConnectionOptions } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { inject } from 'vitest';
 import { connectClient, type TestMqttClient } from './mqtt-client.js';
 import { cleanupRedisPrefix, uniqueNamespace, type TestNamespace } from './namespace.js';
@@ -83,6 +85,17 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * BullMQ options for a test's own look at the service's queues: the suite's Redis, or with UNKNOT_TEST_REDIS=cluster
+ * the cluster and the `{q}`-tagged prefix the service uses there (src/store/redis.ts, queuePrefix).
+ */
+export function queueOptions(prefix: string): { connection: ConnectionOptions; prefix: string } {
+  const nodes = inject('redisClusterNodes');
+  if (!nodes) return { connection: { url: inject('redisUrl') }, prefix };
+  const startup = nodes.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) }));
+  return { connection: new Cluster(startup, { redisOptions: { maxRetriesPerRequest: null } }), prefix: `${prefix}:{q}` };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
