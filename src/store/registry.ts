@@ -178,8 +178,7 @@ export class Registry {
   /** Tell every process (this one first) what changed. */
   private async changed(change: RegistryChange): Promise<void> {
     this.cache.drop(change);
-    await this.redis.publish(this.keys.registryChannel(), JSON.stringify(change));
-    await this.redis.incr(this.keys.registryVersion());
+    await Promise.all([this.redis.publish(this.keys.registryChannel(), JSON.stringify(change)), this.redis.incr(this.keys.registryVersion())]);
   }
 
   /** A local count of cache invalidations (no Redis round trip); the look-ups no longer need it. */
