@@ -3,6 +3,7 @@
 // every other person's events behind it.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Keys } from '../../src/store/keys.js';
 import type { ServiceHandle } from '../support/service-process.js';
 import { eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';
 
@@ -34,7 +35,8 @@ describe('a message that fails the same way on every attempt', () => {
     await h.mqtt.publish(`${h.ns.baseTopic}/devices/kai-desk/event`, { type: 'posture', posture: 'sitting' });
     await eventually(async () => (await posture('kai')) === 'sitting', 10_000, 'kai sitting');
     // Kai's state document damaged in Redis (a bad restore, a hand edit).
-    await redis.set(`${h.ns.prefix}:state:kai`, '7|{"session":');
+    // The key as the service builds it (a person's keys carry their partition's hash tag).
+    await redis.set(new Keys(h.ns.prefix).state('kai'), '7|{"session":');
 
     // More of kai's events than ingest handles at once, then one of lea's.
     for (let i = 0; i < 80; i++) await h.mqtt.publish(`${h.ns.baseTopic}/devices/kai-desk/event`, { type: 'posture', posture: i % 2 ? 'standing' : 'sitting' });
