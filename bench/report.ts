@@ -17,6 +17,8 @@ export interface Results {
   millionSkipped?: string;
   scaleOut: { one?: ScaleOutRun; two?: ScaleOutRun };
   notes: string[];
+  /** --cluster: the share of people per shard of a 3-master Redis Cluster. */
+  cluster?: import('./cluster.js').ClusterShare;
   seconds: number;
 }
 
@@ -95,6 +97,8 @@ export function headline(r: Results): Headline {
     redisPipelinedOpsPerSec: round(r.redis?.pipelinedPerSec, 0),
     serviceCpuMsPerEvent: round(r.ingest?.cpuMsPerEvent),
     redisCpuMsPerEvent: round(r.ingest?.redisCpuMsPerEvent),
+    peoplePerShardMax: r.cluster?.maxShare ?? null,
+    peoplePerShard: r.cluster?.peoplePerShard ?? null,
     quick: r.quick,
     code: r.code ?? null,
     complete: r.notes.length === 0,

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g]`: unknot's benchmark (issue 6).
+// `npm run bench [-- --quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g] [--cluster]`: unknot's benchmark (issue 6).
 // Measures the infrastructure alone, then the real service (`node --import tsx src/main.ts`) as a child process:
 // ingest throughput, commit and end-to-end latency at a fixed rate, nudge lateness with many pending nudges, Redis
 // memory per user, per-event cost as the user count grows, and one vs two ingest instances. Progress goes to
@@ -32,6 +32,7 @@ import {
   type Target,
 } from './phases.js';
 import { MixedStream, PROFILE_NO_NUDGE } from './population.js';
+import { clusterShare, SHARD_SHARE_TARGET } from './cluster.js';
 import { Progress } from './progress.js';
 import { headline, renderTable, type Results } from './report.js';
 import { codeFingerprint, progressOf, spawnUnknot, type UnknotProcess } from './service.js';
@@ -41,12 +42,15 @@ type Phase = (typeof PHASES)[number];
 
 interface Options {
   quick: boolean;
+  cluster?: boolean;
   users: number;
   cpuProf?: string;
   only: Set<Phase>;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g]
+const USAGE = `usage: npm run bench -- [--quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g] [--cluster]
+  --cluster      also start a 3-master Redis Cluster (with replicas), register people on it and report the share
+                 of people per shard (target: none above 40 %)
   --quick        under a minute: shorter runs, at most 10k users, (f) and (g) only if time is left
   --users N      simulated users of the ingest and latency phases (default 1000)
   --cpu-prof DIR write a V8 CPU profile of every unknot process started into DIR (open in Chrome DevTools)
@@ -63,6 +67,7 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     if (a === '--quick') o.quick = true;
+    else if (a === '--cluster') o.cluster = true;
     else if (a === '--users') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 10 || n > 1_000_000) usage('--users must be an integer from 10 to 1000000');
@@ -304,6 +309,18 @@ async function run(): Promise<void> {
       await cleanupRedisPrefix(bench.redisUrl, keyPrefix);
       progress.update('Redis round trips', 0.8);
       results.redis = await redisBaseline(bench.redisUrl, runId, plan.redisSeconds);
+    });
+  }
+
+  if (opts.cluster && !interrupted) {
+    await phase('Redis Cluster: people per shard', async () => {
+      const users = Math.max(opts.users, 10_000);
+      progress.update(`3-master cluster, ${users} people`);
+      const share = await clusterShare(`${runId}-cluster`, users, Date.now() + 5 * 60_000);
+      results.cluster = share;
+      note(
+        `Redis Cluster (${share.masters} masters): people per shard ${share.peoplePerShard.map((s) => `${(s * 100).toFixed(1)} %`).join(' / ')} of ${share.users} (target: none above ${SHARD_SHARE_TARGET * 100} %${share.maxShare <= SHARD_SHARE_TARGET ? ', met' : ', MISSED'}); keys per shard ${share.keysPerShard.join(' / ')}`,
+      );
     });
   }
 

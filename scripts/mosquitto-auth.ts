@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import type { Device } from '../src/domain/types.js';
 import { Topics } from '../src/mqtt/topics.js';
 import { Keys } from '../src/store/keys.js';
-import { createRedis } from '../src/store/redis.js';
+import { createRedisClient } from '../src/store/redis.js';
 import { Registry } from '../src/store/registry.js';
 
 export interface Account {
@@ -235,7 +235,7 @@ function parseArgs(argv: string[]): AuthOptions {
 }
 
 async function registeredDevices(config: Config): Promise<Device[]> {
-  const redis = createRedis(config.redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const redis = createRedisClient(config.redis, { maxRetriesPerRequest: 1, retryStrategy: () => null });
   try {
     await redis.connect();
     return await new Registry(redis, new Keys(config.redis.prefix)).listDevices();

@@ -5,12 +5,11 @@
 // records the new count. Stopped half-way, it is run again with the same --to and carries on: a key already moved
 // is skipped, a key moved twice cannot happen (the old key is deleted right after the new one is written).
 import { pathToFileURL } from 'node:url';
-import type { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../src/config.js';
 import type { Device } from '../src/domain/types.js';
 import { Keys } from '../src/store/keys.js';
 import { DEFAULT_PARTITIONS } from '../src/store/partitions.js';
-import { createRedis } from '../src/store/redis.js';
+import { createRedisClient, type RedisClient } from '../src/store/redis.js';
 
 export class RepartitionError extends Error {
   readonly code = 'repartition_refused';
@@ -25,7 +24,7 @@ export interface RepartitionReport {
 }
 
 /** One key from `from` to `to`: written first, deleted after, so a stop in between is finished by the next run. */
-async function moveKey(redis: Redis, from: string, to: string): Promise<boolean> {
+async function moveKey(redis: RedisClient, from: string, to: string): Promise<boolean> {
   if (from === to) return false;
   const dump = await redis.dumpBuffer(from);
   if (dump === null) return false; // moved already (or never there)
@@ -35,8 +34,22 @@ async function moveKey(redis: Redis, from: string, to: string): Promise<boolean>
   return true;
 }
 
+/** One member of a set to the same set of another partition (the per-partition user and device lists). */
+async function moveSetMember(redis: RedisClient, from: string, to: string, member: string): Promise<boolean> {
+  if (from === to || !(await redis.sismember(from, member))) return false;
+  await redis.sadd(to, member);
+  await redis.srem(from, member);
+  return true;
+}
+
+/** Every id in partitioned sets of `partitions` partitions and in the one set earlier versions kept. */
+async function allMembers(redis: RedisClient, legacy: string, ofPartition: (n: number) => string, partitions: number): Promise<string[]> {
+  const sets = await Promise.all([legacy, ...Array.from({ length: partitions }, (_, n) => ofPartition(n))].map((k) => redis.smembers(k)));
+  return [...new Set(sets.flat())].sort();
+}
+
 /** One member of a sorted set to the same set of another partition (due, claims → due, heat index). */
-async function moveMember(redis: Redis, from: string, to: string, member: string, toSet = to): Promise<boolean> {
+async function moveMember(redis: RedisClient, from: string, to: string, member: string, toSet = to): Promise<boolean> {
   if (from === toSet) return false;
   const score = await redis.zscore(from, member);
   if (score === null) return false;
@@ -45,7 +58,7 @@ async function moveMember(redis: Redis, from: string, to: string, member: string
   return true;
 }
 
-export async function repartition(redis: Redis, prefix: string, to: number, log: (line: string) => void = () => undefined): Promise<RepartitionReport> {
+export async function repartition(redis: RedisClient, prefix: string, to: number, log: (line: string) => void = () => undefined): Promise<RepartitionReport> {
   if (!Number.isInteger(to) || to < 1 || to > 16384) throw new RepartitionError(`--to must be a whole number of partitions from 1 to 16384, not ${to}`);
   const meta = new Keys(prefix).meta();
   const from = Number((await redis.hget(meta, 'partitions')) ?? DEFAULT_PARTITIONS);
@@ -60,9 +73,10 @@ export async function repartition(redis: Redis, prefix: string, to: number, log:
   const b = new Keys(prefix, to);
   const count = (moved: boolean) => void (moved && (report.keysMoved += 1));
 
-  for (const userId of await redis.smembers(a.users())) {
+  for (const userId of await allMembers(redis, a.users(), a.usersIn, from)) {
     for (const k of ['state', 'log', 'profile', 'userDevices'] as const) count(await moveKey(redis, a[k](userId), b[k](userId)));
     const [pa, pb] = [a.partitionOf(userId), b.partitionOf(userId)];
+    count(await moveSetMember(redis, a.usersIn(pa), b.usersIn(pb), userId));
     count(await moveMember(redis, a.due(pa), b.due(pb), userId));
     // No process runs, so no claim is live: a claimed person is due at once in the new layout.
     count(await moveMember(redis, a.claims(pa), b.claims(pb), userId, b.due(pb)));
@@ -75,8 +89,9 @@ export async function repartition(redis: Redis, prefix: string, to: number, log:
       count(await moveMember(redis, a.heatDue(n), b.heatDue(b.partitionOf(userId)), member));
     }
   }
-  for (const deviceId of await redis.smembers(a.devices())) {
+  for (const deviceId of await allMembers(redis, a.devices(), a.devicesIn, from)) {
     count(await moveKey(redis, a.device(deviceId), b.device(deviceId)));
+    count(await moveSetMember(redis, a.devicesIn(a.partitionOf(deviceId)), b.devicesIn(b.partitionOf(deviceId)), deviceId));
     const raw = await redis.get(b.device(deviceId));
     const device = raw ? (JSON.parse(raw) as Device) : null;
     if (device?.topic && device.protocol !== 'unknot') {
@@ -85,6 +100,7 @@ export async function repartition(redis: Redis, prefix: string, to: number, log:
     report.devices += 1;
   }
   await redis.multi().hset(meta, 'partitions', String(to)).hdel(meta, 'repartition-to').exec();
+  // Processes still running would keep cached registry entries under the old keys: they must be restarted anyway.
   log(`moved ${report.keysMoved} keys and entries of ${report.users} users and ${report.devices} devices from ${from} to ${to} partitions`);
   return report;
 }
@@ -102,7 +118,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     }
     throw err;
   }
-  const redis = createRedis(config.redis.url);
+  const redis = createRedisClient(config.redis);
   try {
     await redis.connect();
     await repartition(redis, config.redis.prefix, to, (line) => process.stdout.write(`${line}\n`));

@@ -103,6 +103,14 @@ export const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\/.+/, 'a URL such as redis://127.0.0.1:6379')
     .default('redis://127.0.0.1:6379'),
+  /**
+   * Redis Cluster seed nodes, `host:port,host:port,…`: when set, unknot uses a cluster client and REDIS_URL is not
+   * used (its password and TLS are not taken over). People's keys are spread over the shards by partition.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'host:port,host:port,… (one or more Redis Cluster nodes)')
+    .optional(),
   UNKNOT_REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_{}-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-{}] (a hash tag such as {unknot} for Redis Cluster)')
@@ -254,8 +262,8 @@ export interface Config {
     /** PEM contents of MQTT_CA_FILE / MQTT_CERT_FILE / MQTT_KEY_FILE, read at start-up. */
     tls?: MqttTls;
   };
-  /** `partitions`: UNKNOT_PARTITIONS. */
-  redis: { url: string; prefix: string; partitions: number };
+  /** `partitions`: UNKNOT_PARTITIONS; `clusterNodes`: REDIS_CLUSTER_NODES, parsed (when set, `url` is not used). */
+  redis: { url: string; prefix: string; partitions: number; clusterNodes?: Array<{ host: string; port: number }> };
   /** `rateLimit`: requests per minute per client address on /api and the protected pages; 0 = no limit. */
   http: {
     host: string;
@@ -280,6 +288,14 @@ export interface MqttTls {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+}
+
+/** `host:port,host:port` (validated by the schema) → seed nodes for ioredis's Cluster. */
+export function parseClusterNodes(spec: string): Array<{ host: string; port: number }> {
+  return spec.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  });
 }
 
 export class ConfigError extends Error {
@@ -310,6 +326,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `HTTP_HOST: ${JSON.stringify(e.HTTP_HOST)} is not a loopback address, so UNKNOT_API_TOKEN must be set (at least 16 characters) to protect the API`,
     );
   }
+  if (e.REDIS_CLUSTER_NODES && /[{}]/.test(e.UNKNOT_REDIS_PREFIX)) {
+    // A hash tag in the prefix comes first in every key, so it would put all of them into one slot of one shard.
+    throw new ConfigError(
+      `UNKNOT_REDIS_PREFIX: ${JSON.stringify(e.UNKNOT_REDIS_PREFIX)} has a hash tag ({…}), which would put every key on one shard of the Redis Cluster; unknot tags its keys by partition itself: use a prefix without braces`,
+    );
+  }
   const configFile = resolve(cwd, e.UNKNOT_CONFIG);
   let raw: unknown;
   try {
@@ -334,7 +356,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clientId: e.MQTT_CLIENT_ID,
       ...(tls ? { tls } : {}),
     },
-    redis: { url: e.REDIS_URL, prefix: e.UNKNOT_REDIS_PREFIX, partitions: e.UNKNOT_PARTITIONS },
+    redis: {
+      url: e.REDIS_URL,
+      prefix: e.UNKNOT_REDIS_PREFIX,
+      partitions: e.UNKNOT_PARTITIONS,
+      ...(e.REDIS_CLUSTER_NODES ? { clusterNodes: parseClusterNodes(e.REDIS_CLUSTER_NODES) } : {}),
+    },
     http: {
       host: e.HTTP_HOST,
       port: e.HTTP_PORT,

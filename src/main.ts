@@ -2,11 +2,10 @@
 // Everything else receives what it needs as arguments. Units start in order and stop in reverse.
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import type { Redis } from 'ioredis';
 import type { AppContext } from './app/context.js';
 import { Sessions } from './app/sessions.js';
 import { Users } from './app/users.js';
-import { ConfigError, entryLabel, loadConfig, type ProcessRole } from './config.js';
+import { ConfigError, entryLabel, loadConfig, type Config, type ProcessRole } from './config.js';
 import { UnknotError } from './domain/types.js';
 import type { Express, Router } from 'express';
 import { createHttpApp, type HttpExtensions } from './http/app.js';
@@ -24,7 +23,7 @@ import { Keys } from './store/keys.js';
 import { checkPartitions, PartitionMismatchError } from './store/partitions.js';
 import { Registry } from './store/registry.js';
 import { StateStore } from './store/state-store.js';
-import { checkRedis, createRedis, InfraError } from './store/redis.js';
+import { checkRedis, createRedisClient, InfraError, type RedisClient } from './store/redis.js';
 import { NudgeWorker } from '../workers/nudge-worker.js';
 import { Heat } from './app/heat.js';
 import { heatRoutes } from './http/heat-routes.js';
@@ -59,8 +58,8 @@ function die(line: string, code: number): never {
   process.exit(code);
 }
 
-async function connectRedis(url: string, health: DependencyHealth): Promise<Redis> {
-  const redis = createRedis(url);
+async function connectRedis(cfg: Config['redis'], health: DependencyHealth): Promise<RedisClient> {
+  const redis = createRedisClient(cfg);
   // One line when Redis goes away and one when it is back (it reconnects every 250 ms at most in between).
   redis.on('error', (err) => health.failed('redis', err, 'connection'));
   redis.on('ready', () => health.recovered('redis'));
@@ -71,7 +70,8 @@ async function connectRedis(url: string, health: DependencyHealth): Promise<Redi
       return redis;
     } catch (err) {
       if (Date.now() > deadline) {
-        throw new InfraError(`REDIS_URL: cannot reach Redis at ${url} (${(err as Error).message})`);
+        const where = cfg.clusterNodes ? `REDIS_CLUSTER_NODES: cannot reach the Redis Cluster at ${cfg.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}` : `REDIS_URL: cannot reach Redis at ${cfg.url}`;
+        throw new InfraError(`${where} (${(err as Error).message})`);
       }
       redis.disconnect();
       await new Promise((r) => setTimeout(r, 500));
@@ -113,7 +113,7 @@ export async function main(
   };
 
   try {
-    const redis = await connectRedis(config.redis.url, health);
+    const redis = await connectRedis(config.redis, health);
     units.push({
       name: 'redis',
       start: async () => undefined,
@@ -172,7 +172,7 @@ export async function main(
       health,
       redis,
       keys,
-      registry: new Registry(redis, keys),
+      registry: new Registry(redis, keys, (err) => health.failed('redis', err, 'registry change subscription')),
       store: new StateStore(redis, keys),
       adherence: new AdherenceLog(redis, keys),
       queues,
@@ -180,6 +180,9 @@ export async function main(
       topics,
       now,
     };
+    // The registry cache is kept current by pub/sub (a change made by another process drops its entries).
+    await ctx.registry.startCache();
+    units.push({ name: 'registry-cache', start: async () => undefined, stop: () => ctx.registry.stopCache() });
     const sessions = new Sessions(ctx);
     const users = new Users(ctx, sessions);
 

@@ -1,7 +1,7 @@
 // What every unknot BullMQ worker shares: its own Redis connection (closed again on stop), the service prefix,
 // and failures logged rather than thrown.
 import { DelayedError, Worker, type Job, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from '../src/store/redis.js';
 import type { AppContext } from '../src/app/context.js';
 import { queuePrefix, type QueueName } from '../src/queues/queues.js';
 import { blockingRedisOptions, isRedisUnavailable } from '../src/store/redis.js';
@@ -11,7 +11,7 @@ export const WORKER_LOCK_MS = 5_000;
 
 export class QueueWorker<T> {
   private worker?: Worker<T>;
-  private connection?: Redis;
+  private connection?: RedisClient;
 
   constructor(
     private readonly ctx: AppContext,
@@ -22,7 +22,7 @@ export class QueueWorker<T> {
 
   async start(): Promise<void> {
     const { ctx, queue } = this;
-    this.connection = ctx.redis.duplicate(blockingRedisOptions);
+    this.connection = duplicateClient(ctx.redis, blockingRedisOptions);
     this.worker = new Worker<T>(queue, this.processor, {
       connection: this.connection,
       prefix: queuePrefix(ctx.config.redis.prefix),

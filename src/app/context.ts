@@ -1,5 +1,5 @@
 // What every role is handed by the composition root (src/main.ts).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis.js';
 import type { Config } from '../config.js';
 import type { DependencyHealth } from '../dependencies.js';
 import type { Logger } from '../logger.js';
@@ -16,7 +16,7 @@ export interface AppContext {
   config: Config;
   log: Logger;
   metrics: Metrics;
-  redis: Redis;
+  redis: RedisClient;
   /** Key builders with the partition count this deployment runs with. */
   keys: Keys;
   registry: Registry;

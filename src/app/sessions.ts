@@ -30,13 +30,37 @@ export interface SensorEventOptions {
   firstRead?: Promise<Versioned>;
 }
 
+/** People whose last committed state this process keeps (see Sessions.recent). ~1 KB each. */
+const RECENT_MAX = 50_000;
+
 export class Sessions {
   /** Called after a transition committed adherence entries (Home Assistant's compliance sensor listens). */
   readonly logListeners: Array<(userId: string, logs: LogEntry[]) => void> = [];
   readonly ticks: Ticks;
+  /**
+   * The state (and version) this process last committed for a person's posture event. The next event of theirs
+   * starts from it instead of a GET: the compare-and-set checks the version, and a state someone else moved on is
+   * read and the transition run again. Dropped when the registry says the person changed (deleted and re-created).
+   */
+  private readonly recent = new Map<string, Versioned>();
 
   constructor(private readonly ctx: AppContext) {
     this.ticks = new Ticks(ctx.queues, ctx.now);
+    ctx.registry.onChange((change) => {
+      if (!change) this.recent.clear();
+      else for (const u of change.users ?? []) this.recent.delete(u);
+    });
+  }
+
+  /** Does the next posture event of this person start from a state this process kept (no read needed)? */
+  hasRecent(userId: string): boolean {
+    return this.recent.has(userId);
+  }
+
+  private remember(userId: string, v: Versioned): void {
+    this.recent.delete(userId);
+    if (this.recent.size >= RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.set(userId, v);
   }
 
   /** Tell the listeners about committed entries; a listener's failure never fails the transition. */
@@ -64,28 +88,31 @@ export class Sessions {
 
   /** One posture observation from one device. */
   async sensorEvent(device: Device, posture: Posture, at: number, id?: string, opts: SensorEventOptions = {}): Promise<SensorOutcome> {
-    const firstRead = opts.firstRead ?? this.ctx.store.read(device.userId);
+    const kept = opts.firstRead ? undefined : this.recent.get(device.userId);
+    const firstRead = opts.firstRead ?? (kept ? Promise.resolve(kept) : this.ctx.store.read(device.userId));
     const profile = await this.profile(device.userId, opts.version).catch(async (err: unknown) => {
       await firstRead.catch(() => undefined);
       throw err;
     });
     const policy = this.policy(profile);
     const now = this.ctx.now();
-    const c = await this.ctx.store.transact(
-      device.userId,
-      (st) => {
-        const t = applySensorEvent(st.session, { deviceId: device.deviceId, role: device.role, posture, at, id }, policy, now);
-        return {
-          state: { ...st, session: t.state },
-          logs: logsOf(t.effects),
-          changed: t.changed,
-          result: t.result!,
-          due: t.changed ? nextDueAt(t.state, policy) : undefined,
-        };
-      },
-      { firstRead },
-    );
-    await this.afterCommit(device.userId, c.logs, c.before, c.state, policy, c.due);
+    const step = (st: UserState) => {
+      const t = applySensorEvent(st.session, { deviceId: device.deviceId, role: device.role, posture, at, id }, policy, now);
+      return {
+        state: { ...st, session: t.state },
+        logs: logsOf(t.effects),
+        changed: t.changed,
+        result: t.result!,
+        due: t.changed ? nextDueAt(t.state, policy) : undefined,
+      };
+    };
+    let c = await this.ctx.store.transact(device.userId, step, { firstRead });
+    // "No change" judged on a kept state is not proof (a worker may have moved the state on): read and judge again.
+    // A change needs no such check: the compare-and-set failed if the kept version was not the stored one.
+    if (kept && !c.changed && c.logs.length === 0) c = await this.ctx.store.transact(device.userId, step);
+    this.remember(device.userId, { v: c.v, state: c.changed || c.logs.length > 0 ? c.state : c.before });
+    // A transition that changed nothing has no effects and the same public state: nothing to do after it.
+    if (c.changed || c.logs.length > 0) await this.afterCommit(device.userId, c.logs, c.before, c.state, policy, c.due);
     if (c.result !== 'applied') {
       this.ctx.metrics.eventsStale.inc({ outcome: c.result });
       // A duplicate may be the redelivery of a message whose effects never ran: make sure they exist, the retained

@@ -1,6 +1,5 @@
 // HTTP routes of heat-pad sessions (docs/reference/http-api.md): POST starts, DELETE stops, GET (extension) shows the session.
 import express, { type Router } from 'express';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Heat } from '../app/heat.js';
 import { ID_PATTERN } from '../domain/types.js';
@@ -21,7 +20,7 @@ export const heatRequestSchema = z
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** `redis`: the shared connection, to tell a stop that can be recorded from one that needs the fallback. */
-export function heatRoutes(heat: Heat, redis: Pick<Redis, 'status'>): Router {
+export function heatRoutes(heat: Heat, redis: { status: string }): Router {
   const router = express.Router();
 
   router.post('/users/:userId/heat', async (req, res) => {

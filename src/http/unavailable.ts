@@ -1,6 +1,5 @@
 // HTTP while Redis is away: answer 503 at once instead of waiting for it, and only when nothing was changed.
 import type { NextFunction, Request, Response } from 'express';
-import type { Redis } from 'ioredis';
 import { UnknotError } from '../domain/types.js';
 import { isRedisUnavailable } from '../store/redis.js';
 
@@ -15,13 +14,13 @@ export class RedisUnavailableError extends UnknotError {
   }
 }
 
-export const redisReady = (redis: Pick<Redis, 'status'>): boolean => redis.status === 'ready';
+export const redisReady = (redis: { status: string }): boolean => redis.status === 'ready';
 
 /**
  * Refuses every request with 503 while the shared Redis connection is not ready. Routes that can do something
  * useful without Redis (stopping a heat pad) are listed in `except` and check for themselves.
  */
-export function requireRedis(redis: Pick<Redis, 'status'>, except: (req: Request) => boolean = () => false) {
+export function requireRedis(redis: { status: string }, except: (req: Request) => boolean = () => false) {
   return (req: Request, _res: Response, next: NextFunction) => {
     if (redisReady(redis) || except(req)) return next();
     next(new RedisUnavailableError());

@@ -71,20 +71,18 @@ export class Ingest {
     const { adapter, match } = m;
     this.ctx.metrics.eventsReceived.inc({ protocol: match.protocol });
 
-    // The registry version (one GET) lets the look-ups below answer from this process's cache. When the device is
-    // already known and nothing of its person's is queued here, their state is read in the same round trip.
-    const versionRead = this.ctx.registry.version();
+    // The look-ups below answer from this process's registry cache (kept current by pub/sub). When the device is
+    // already known and nothing of its person's is queued here, their state read starts now, alongside them.
     const hint = this.ctx.registry.peekDevice(match.protocol === 'unknot' ? match.key : this.ctx.registry.peekTopic(match.protocol, match.key));
-    const prefetch = hint && !this.chains.has(hint.userId) ? this.ctx.store.read(hint.userId) : undefined;
+    const prefetch = hint && !this.chains.has(hint.userId) && !this.sessions.hasRecent(hint.userId) ? this.ctx.store.read(hint.userId) : undefined;
     prefetch?.catch(() => undefined); // awaited (or dropped) below; never an unhandled rejection
-    const version = await versionRead;
 
     let device: Device | null;
     if (match.protocol === 'unknot') {
       if (!isValidId(match.key)) {
         return this.reject('invalid_id', `device id ${JSON.stringify(match.key)} is not 1–64 characters of [A-Za-z0-9_-]`, topic);
       }
-      device = await this.ctx.registry.getDevice(match.key, version);
+      device = await this.ctx.registry.getDevice(match.key);
       if (!device) {
         return this.reject('unknown_device', `no device ${match.key}; register it with PUT /api/devices/${match.key}`, topic, match.key);
       }
@@ -92,8 +90,10 @@ export class Ingest {
       // A Shelly's answer to one of our heat commands: nothing to apply, but worth a log line (an error means the
       // command did not take).
       if (match.protocol === 'shelly' && match.kind === 'rpc_reply') return this.shellyReply(payload);
-      const id = await this.ctx.registry.deviceIdForTopic(match.protocol, match.key, version);
-      device = id ? await this.ctx.registry.getDevice(id, version) : null;
+      const id = await this.ctx.registry.deviceIdForTopic(match.protocol, match.key);
+      device = id ? await this.ctx.registry.getDevice(id) : null;
+      // An address left claimed by a device that no longer names it (a registry write cut short) is not its.
+      if (device && (device.protocol !== match.protocol || device.topic !== match.key)) device = null;
       // Other devices on a shared Zigbee2MQTT/Tasmota/Shelly tree are not ours: not an error.
       if (!device) return;
     }
@@ -110,7 +110,7 @@ export class Ingest {
       const read = firstRead;
       firstRead = undefined;
       try {
-        await this.serially(device.userId, () => this.dispatch(device!, obs, { redelivered: !!packet?.dup, version, firstRead: read }));
+        await this.serially(device.userId, () => this.dispatch(device!, obs, { redelivered: !!packet?.dup, firstRead: read }));
       } catch (err) {
         if (err instanceof UnknotError) {
           this.reject(err.code, err.message, topic, device.deviceId);

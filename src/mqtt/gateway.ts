@@ -211,8 +211,14 @@ export class MqttGateway {
       if (pipeline.inFlight < this.opts.maxInFlight) callback();
       else waiters.push(() => callback());
     };
+    // MQTT.js has no public way to hold a PUBACK past handleMessage's callback without also stopping the reading of
+    // the next message, so its private _sendPacket is wrapped; mqtt is pinned to an exact version for it, and
+    // test/integration/ack-after-commit.test.ts fails if an upgrade changes it (docs/development/ack-after-commit.md).
     type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
-    const internals = client as unknown as { _sendPacket: SendPacket };
+    const internals = client as unknown as { _sendPacket?: SendPacket };
+    if (typeof internals._sendPacket !== 'function') {
+      throw new Error('this mqtt (MQTT.js) version has no _sendPacket: ack-after-commit cannot be kept; install the version package.json pins');
+    }
     const send = internals._sendPacket.bind(client);
     internals._sendPacket = (packet, cb, ...rest) => {
       const work = packet.cmd === 'puback' && packet.messageId !== undefined ? owed.get(packet.messageId) : undefined;
@@ -253,7 +259,7 @@ export class MqttGateway {
         const delay = Math.min(INGEST_RETRY_MAX_MS, 50 * 2 ** Math.min(attempt, 4));
         if (this.opts.health && isRedisUnavailable(err)) this.opts.health.failed('redis', err, 'ingest');
         else this.log.error({ err, topic: packet.topic, attempt }, 'ingest failed; retrying before acknowledging');
-        if (!this.sub || (this.sub as unknown as { disconnecting: boolean }).disconnecting) throw err;
+        if (!this.sub || this.sub.disconnecting) throw err;
         await new Promise((r) => setTimeout(r, delay));
       }
     }

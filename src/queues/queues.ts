@@ -1,7 +1,7 @@
 // BullMQ queue names, job payloads and producers. Job ids are functions of what a job is for, so a retry, a
 // redelivered message or a second instance can never double it (docs/development/architecture.md, principle 2).
 import { Queue, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis.js';
 
 /**
  * BullMQ's keys carry a hash tag of their own, `{q}`: a Redis Cluster keeps each queue's keys (which BullMQ's
@@ -48,7 +48,7 @@ export class Queues {
   readonly routines: Queue<RoutineJob>;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     prefix: string,
     /** The clock job delays are computed from (AppContext.now). */
     private readonly now: () => number = Date.now,

@@ -1,11 +1,11 @@
 // Reading a user's adherence log. Entries are appended only by StateStore's compare-and-set.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { LogEntry } from '../domain/types.js';
 import type { Keys } from './keys.js';
 
 export class AdherenceLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -14,11 +14,17 @@ export class Keys {
   tag = (n: number): string => `${this.prefix}:{p${n}}`;
   private of = (id: string): string => this.tag(this.partitionOf(id));
 
+  /** The ids of partition `n`'s people (the same tag as their profiles, so one MULTI writes both). */
+  usersIn = (n: number) => `${this.tag(n)}:users`;
+  /** All people in one set, as versions before partitioned listings wrote it: still read for listings, never added to. */
   users = () => `${this.prefix}:users`;
   profile = (userId: string) => `${this.of(userId)}:user:${userId}`;
   userDevices = (userId: string) => `${this.of(userId)}:user-devices:${userId}`;
   state = (userId: string) => `${this.of(userId)}:state:${userId}`;
   log = (userId: string) => `${this.of(userId)}:log:${userId}`;
+  /** The ids of the devices whose id falls in partition `n` (the same tag as their records). */
+  devicesIn = (n: number) => `${this.tag(n)}:devices`;
+  /** All devices in one set, as earlier versions wrote it: still read for listings, never added to. */
   devices = () => `${this.prefix}:devices`;
   device = (deviceId: string) => `${this.of(deviceId)}:device:${deviceId}`;
   /** Reverse index: a protocol address (Z2M friendly name, Tasmota topic, Shelly prefix) → deviceId. */
@@ -31,6 +37,8 @@ export class Keys {
   heatDue = (n: number) => `${this.tag(n)}:heat-due`;
   /** Settings the data was laid out with (a hash: `partitions`), checked at start. */
   meta = () => `${this.prefix}:meta`;
-  /** Bumped by every change of a profile or device: in-process caches of the registry are valid while it holds. */
+  /** The pub/sub channel on which every registry write names what it changed (in-process caches drop it). */
+  registryChannel = () => `${this.prefix}:registry-changes`;
+  /** Still bumped by every registry write, for processes of earlier releases during a rolling upgrade (they GET it). */
   registryVersion = () => `${this.prefix}:registry-v`;
 }

@@ -1,5 +1,8 @@
 // Redis connections and the start-up checks BullMQ depends on (docs/configuration.md, "What Redis and the broker must provide").
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/** A single Redis or a Redis Cluster (REDIS_CLUSTER_NODES): every store and queue works on either. */
+export type RedisClient = Redis | Cluster;
 
 /** Longest pause between two reconnect attempts: a Redis that is back is in use again within about this long. */
 export const REDIS_RECONNECT_MAX_MS = 250;
@@ -38,6 +41,43 @@ export function isRedisUnavailable(err: unknown): boolean {
   return /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH/.test(err.message);
 }
 
+/**
+ * A Redis Cluster client from seed nodes. Unlike the single Redis of createRedis, a command whose master went away
+ * is retried while a replica takes over (every ~200 ms, up to ~13 s) instead of failing at once: a failover is
+ * seconds, and failing fast then would refuse every event of a third of the people (docs/operations/outages.md).
+ */
+export function createRedisCluster(nodes: Array<{ host: string; port: number }>, opts: RedisOptions = {}): Cluster {
+  return new Cluster(nodes, {
+    redisOptions: { maxRetriesPerRequest: null, connectionName: 'unknot', ...opts },
+    enableAutoPipelining: true,
+    lazyConnect: true,
+    // Reads go to masters: a replica may lag behind a compare-and-set the caller just made.
+    scaleReads: 'master',
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    maxRedirections: 64,
+    // A lost seed must not end the client: keep trying to reach the cluster, as a single Redis does.
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+  });
+}
+
+/** The client REDIS_CLUSTER_NODES or REDIS_URL asks for (lazy: call connect()). */
+export function createRedisClient(cfg: { url: string; clusterNodes?: Array<{ host: string; port: number }> }, opts: RedisOptions = {}): RedisClient {
+  return cfg.clusterNodes ? createRedisCluster(cfg.clusterNodes, opts) : createRedis(cfg.url, opts);
+}
+
+/** The connections INFO and CONFIG must be asked on: every master of a cluster, or the one Redis. */
+export function mastersOf(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** A second connection (or cluster client) like `redis` with `opts` over its options, e.g. for a BullMQ worker. */
+export function duplicateClient(redis: RedisClient, opts: RedisOptions = {}): RedisClient {
+  return redis instanceof Cluster
+    ? redis.duplicate([], { redisOptions: { ...redis.options.redisOptions, ...opts } })
+    : redis.duplicate(opts);
+}
+
 export class InfraError extends Error {
   override name = 'InfraError';
 }
@@ -47,7 +87,33 @@ export class InfraError extends Error {
  * with a policy other than noeviction would one day drop a nudge or a heat-pad OFF job). A policy other than
  * noeviction without a `maxmemory` evicts nothing yet: a warning. So is a Redis that keeps nothing on disk.
  */
-export async function checkRedis(redis: Redis): Promise<{ version: string; warnings: string[] }> {
+export async function checkRedis(redis: RedisClient): Promise<{ version: string; warnings: string[] }> {
+  const masters = mastersOf(redis);
+  if (masters.length === 0) throw new InfraError('REDIS_CLUSTER_NODES: the cluster reports no master node');
+  // On a cluster every master must pass; the first refusal or the oldest version is the one reported.
+  const results = await Promise.all(masters.map((node) => checkOne(node)));
+  const failed = results.find((r) => r instanceof InfraError);
+  if (failed) throw failed;
+  const ok = results as Array<{ version: string; warnings: string[] }>;
+  // One line per warning, naming the masters it applies to when there are several.
+  const byText = new Map<string, string[]>();
+  ok.forEach((r, i) => r.warnings.forEach((w) => byText.set(w, [...(byText.get(w) ?? []), `${masters[i]!.options.host}:${masters[i]!.options.port}`])));
+  return {
+    version: ok.map((r) => r.version).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))[0]!,
+    warnings: [...byText].map(([w, where]) => (masters.length > 1 ? `${w} (masters ${where.join(', ')})` : w)),
+  };
+}
+
+async function checkOne(redis: Redis): Promise<{ version: string; warnings: string[] } | InfraError> {
+  try {
+    return await checkNode(redis);
+  } catch (err) {
+    if (err instanceof InfraError) return err;
+    throw err;
+  }
+}
+
+async function checkNode(redis: Redis): Promise<{ version: string; warnings: string[] }> {
   const info = await redis.info('server');
   const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0';
   const [major = 0, minor = 0] = version.split('.').map(Number);

@@ -1,5 +1,8 @@
-// Users (profiles) and devices, with the reverse index from a protocol address to its device.
-import type { Redis } from 'ioredis';
+// Users (profiles) and devices, with the reverse index from a protocol address to its device. Every write touches
+// keys of one hash slot at a time (a Redis Cluster refuses anything else), and names what it changed on a pub/sub
+// channel, so each process drops just those entries from its cache (docs/operations/redis-cluster.md).
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { compactProfile, expandProfile, type Profile } from '../domain/profile.js';
 import { UnknotError, type Device } from '../domain/types.js';
 import type { Keys } from './keys.js';
@@ -12,13 +15,25 @@ const topicCacheKey = (protocol: string, topic: string) => `${protocol}\n${topic
  */
 const CACHE_MAX = 200_000;
 
+/** What a registry write changed, as published on the registry channel. */
+export interface RegistryChange {
+  users?: string[];
+  devices?: string[];
+  /** `protocol\ntopic` of protocol addresses. */
+  topics?: string[];
+}
+
 /**
- * What this process has read of the registry, valid while the registry version (bumped in the same MULTI as
- * every write) is `version`. A reader passes the version it read *before* looking up, so whatever it finds is at
- * least that new; an entry is only kept while the cache is still at that version.
+ * What this process has read of the registry. It is used only while this process is subscribed to the registry
+ * channel (a change made elsewhere would go unnoticed otherwise); every message drops the entries it names, and a
+ * (re)subscription drops everything, since messages may have been missed while the subscriber was away. `epoch`
+ * counts the drops: a value loaded across one is not kept (the load may have raced the write).
  */
 class RegistryCache {
-  version = -1;
+  live = false;
+  epoch = 0;
+  /** Told of every change this process hears of (its own writes and the channel's); `null`: possibly anything. */
+  readonly listeners: Array<(change: RegistryChange | null) => void> = [];
   readonly maps = {
     profile: new Map<string, Profile | null>(),
     device: new Map<string, Device | null>(),
@@ -26,55 +41,159 @@ class RegistryCache {
     userDevices: new Map<string, Device[]>(),
   };
 
-  /** Is a look-up under `version` allowed to use and fill the cache? Moves the cache forward when it is newer. */
-  usable(version: number | undefined): boolean {
-    if (version === undefined || version < this.version) return false;
-    if (version > this.version) {
-      this.version = version;
-      for (const m of Object.values(this.maps)) m.clear();
-    }
-    return true;
-  }
-
-  async through<K extends keyof RegistryCache['maps'], V>(
-    map: K,
-    key: string,
-    version: number | undefined,
-    load: () => Promise<V>,
-  ): Promise<V> {
-    if (!this.usable(version)) return load();
+  async through<K extends keyof RegistryCache['maps'], V>(map: K, key: string, load: () => Promise<V>): Promise<V> {
+    if (!this.live) return load();
     const m = this.maps[map] as Map<string, V>;
-    if (m.has(key)) return m.get(key) as V;
+    const hit = m.get(key);
+    if (hit !== undefined || m.has(key)) return hit as V;
+    const epoch = this.epoch;
     const v = await load();
-    if (this.version === version) {
+    if (this.live && this.epoch === epoch) {
       if (m.size >= CACHE_MAX) m.delete(m.keys().next().value!);
       m.set(key, v);
     }
     return v;
   }
+
+  drop(change: RegistryChange): void {
+    this.epoch += 1;
+    for (const u of change.users ?? []) {
+      this.maps.profile.delete(u);
+      this.maps.userDevices.delete(u);
+    }
+    for (const d of change.devices ?? []) this.maps.device.delete(d);
+    for (const t of change.topics ?? []) this.maps.topic.delete(t);
+    for (const l of this.listeners) l(change);
+  }
+
+  clear(): void {
+    this.epoch += 1;
+    for (const m of Object.values(this.maps)) m.clear();
+    for (const l of this.listeners) l(null);
+  }
 }
+
+/** KEYS[1] a protocol address → device id. Claims it for ARGV[1] unless another device holds it; returns the holder. */
+const CLAIM_TOPIC_LUA = `
+local h = redis.call('GET', KEYS[1])
+if h and h ~= ARGV[1] then return h end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`;
+/** KEYS[1] set to ARGV[2] only while it still holds ARGV[1] (or deleted when ARGV[2] is empty); 1 if done. */
+const SWAP_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1
+`;
+
+type RegistryRedis = RedisClient & {
+  unknotClaimTopic(key: string, deviceId: string): Promise<string>;
+  unknotSwap(key: string, expected: string, value: string): Promise<number>;
+};
 
 export class Registry {
   private readonly cache = new RegistryCache();
+  private readonly redis: RegistryRedis;
+  private subscriber?: Redis;
+  private stopped = false;
 
   constructor(
-    private readonly redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
-  ) {}
+    private readonly onError: (err: Error) => void = () => undefined,
+  ) {
+    if (!('unknotClaimTopic' in redis)) {
+      redis.defineCommand('unknotClaimTopic', { numberOfKeys: 1, lua: CLAIM_TOPIC_LUA });
+      redis.defineCommand('unknotSwap', { numberOfKeys: 1, lua: SWAP_LUA });
+    }
+    this.redis = redis as RegistryRedis;
+  }
 
-  /** The registry's version now; pass it to the look-ups below to let them answer from this process's cache. */
+  /**
+   * Subscribe to the registry channel and use the in-process cache from then on. Without it (scripts, tests)
+   * every look-up asks Redis. A connection of its own, re-opened after any loss (on a cluster, to any node: a
+   * cluster delivers PUBLISH everywhere); the cache is cleared at every (re)subscription.
+   */
+  async startCache(): Promise<void> {
+    this.stopped = false;
+    await this.subscribe();
+  }
+
+  async stopCache(): Promise<void> {
+    this.stopped = true;
+    this.cache.live = false;
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+
+  private async subscribe(): Promise<void> {
+    const channel = this.keys.registryChannel();
+    let sub: Redis;
+    if (this.redis instanceof Cluster) {
+      const nodes = this.redis.nodes('all');
+      const node = nodes[Math.floor(Math.random() * nodes.length)];
+      if (!node) throw new Error('no Redis Cluster node to subscribe on');
+      sub = node.duplicate({ lazyConnect: true, autoResubscribe: false, retryStrategy: () => null, connectionName: 'unknot-registry' });
+    } else {
+      sub = this.redis.duplicate({ lazyConnect: true, autoResubscribe: false, connectionName: 'unknot-registry' });
+    }
+    this.subscriber = sub;
+    sub.on('error', (err) => this.onError(err));
+    sub.on('message', (ch: string, msg: string) => {
+      if (ch !== channel) return;
+      try {
+        this.cache.drop(JSON.parse(msg) as RegistryChange);
+      } catch {
+        this.cache.clear(); // not ours to understand: forget everything rather than keep something stale
+      }
+    });
+    sub.on('close', () => {
+      // From now on a change could be missed: stop using the cache until subscribed again.
+      this.cache.live = false;
+    });
+    const subscribed = async () => {
+      await sub.subscribe(channel);
+      this.cache.clear();
+      this.cache.live = true;
+    };
+    sub.on('ready', () => {
+      if (this.subscriber === sub && !this.stopped) subscribed().catch((err: Error) => this.onError(err));
+    });
+    if (this.redis instanceof Cluster) {
+      // A cluster node connection is not retried (the node may be gone for good): pick a node again.
+      sub.once('end', () => {
+        if (this.subscriber !== sub || this.stopped) return;
+        setTimeout(() => void this.subscribe().catch((err: Error) => this.onError(err)), 200).unref();
+      });
+    }
+    await sub.connect();
+  }
+
+  /** Call `fn` with what changed whenever this process hears of a registry change (`null`: anything may have). */
+  onChange(fn: (change: RegistryChange | null) => void): void {
+    this.cache.listeners.push(fn);
+  }
+
+  /** Tell every process (this one first) what changed. */
+  private async changed(change: RegistryChange): Promise<void> {
+    this.cache.drop(change);
+    await Promise.all([this.redis.publish(this.keys.registryChannel(), JSON.stringify(change)), this.redis.incr(this.keys.registryVersion())]);
+  }
+
+  /** A local count of cache invalidations (no Redis round trip); the look-ups no longer need it. */
   async version(): Promise<number> {
-    return Number((await this.redis.get(this.keys.registryVersion())) ?? 0);
+    return this.cache.epoch;
   }
 
   /** The device as last read into the cache, without asking Redis (may be stale: a hint only). */
   peekDevice(deviceId: string | null | undefined): Device | null | undefined {
-    return deviceId ? this.cache.maps.device.get(deviceId) : undefined;
+    return deviceId && this.cache.live ? this.cache.maps.device.get(deviceId) : undefined;
   }
 
   /** The device id of a protocol address as last read into the cache (a hint only, like peekDevice). */
   peekTopic(protocol: string, topic: string): string | null | undefined {
-    return this.cache.maps.topic.get(topicCacheKey(protocol, topic));
+    return this.cache.live ? this.cache.maps.topic.get(topicCacheKey(protocol, topic)) : undefined;
   }
 
   /** The user's devices as last read into the cache (their device list, or devices read one by one): a hint only. */
@@ -85,100 +204,133 @@ export class Registry {
     return [...found.values()];
   }
 
-  getProfile(userId: string, version?: number): Promise<Profile | null> {
-    return this.cache.through('profile', userId, version, async () => {
+  /** `_version` is accepted for older callers and ignored: the cache is kept current by the registry channel. */
+  getProfile(userId: string, _version?: number): Promise<Profile | null> {
+    return this.cache.through('profile', userId, async () => {
       const raw = await this.redis.get(this.keys.profile(userId));
       return raw ? expandProfile(JSON.parse(raw) as Partial<Profile>) : null;
     });
   }
 
   async putProfile(userId: string, profile: Profile): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.keys.profile(userId), JSON.stringify(compactProfile(profile)))
-      .sadd(this.keys.users(), userId)
-      .incr(this.keys.registryVersion())
-      .exec();
+    const n = this.keys.partitionOf(userId);
+    await this.redis.multi().set(this.keys.profile(userId), JSON.stringify(compactProfile(profile))).sadd(this.keys.usersIn(n), userId).exec();
+    await this.changed({ users: [userId] });
   }
 
+  /** Every person's id, from all partitions (and the single set of earlier releases). */
   async listUsers(): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.users())).sort();
+    return this.listed((n) => this.keys.usersIn(n), this.keys.users());
   }
 
-  getDevice(deviceId: string, version?: number): Promise<Device | null> {
-    return this.cache.through('device', deviceId, version, async () => {
+  private async listed(ofPartition: (n: number) => string, legacy: string): Promise<string[]> {
+    const sets = await Promise.all([legacy, ...Array.from({ length: this.keys.partitions }, (_, n) => ofPartition(n))].map((k) => this.redis.smembers(k)));
+    return [...new Set(sets.flat())].sort();
+  }
+
+  getDevice(deviceId: string, _version?: number): Promise<Device | null> {
+    return this.cache.through('device', deviceId, async () => {
       const raw = await this.redis.get(this.keys.device(deviceId));
       return raw ? (JSON.parse(raw) as Device) : null;
     });
   }
 
-  deviceIdForTopic(protocol: string, topic: string, version?: number): Promise<string | null> {
-    return this.cache.through('topic', topicCacheKey(protocol, topic), version, () => this.redis.get(this.keys.deviceTopic(protocol, topic)));
+  deviceIdForTopic(protocol: string, topic: string, _version?: number): Promise<string | null> {
+    return this.cache.through('topic', topicCacheKey(protocol, topic), () => this.redis.get(this.keys.deviceTopic(protocol, topic)));
   }
 
-  devicesOf(userId: string, version?: number): Promise<Device[]> {
-    return this.cache.through('userDevices', userId, version, async () => {
+  /** A person's devices. Devices live in their own partitions: one GET each (pipelined), not an MGET across slots. */
+  devicesOf(userId: string, _version?: number): Promise<Device[]> {
+    return this.cache.through('userDevices', userId, async () => {
       const ids = await this.redis.smembers(this.keys.userDevices(userId));
-      if (ids.length === 0) return [];
-      const raws = await this.redis.mget(ids.map((id) => this.keys.device(id)));
-      return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as Device).sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+      const devices = await this.read(ids);
+      // A write that stopped half-way may leave an id in the set of a person it no longer belongs to.
+      return devices.filter((d) => d.userId === userId).sort((a, b) => a.deviceId.localeCompare(b.deviceId));
     });
   }
 
-  async listDevices(): Promise<Device[]> {
-    const ids = await this.redis.smembers(this.keys.devices());
-    if (ids.length === 0) return [];
-    const raws = await this.redis.mget(ids.map((id) => this.keys.device(id)));
+  private async read(ids: string[]): Promise<Device[]> {
+    const raws = await Promise.all(ids.map((id) => this.redis.get(this.keys.device(id))));
     return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as Device);
+  }
+
+  async listDevices(): Promise<Device[]> {
+    return this.read(await this.listed((n) => this.keys.devicesIn(n), this.keys.devices()));
   }
 
   /**
    * Store a device (create or replace). A protocol address belongs to one device: claiming one that another
    * device holds is a 409. Returns the device it replaced, if any.
+   *
+   * The keys involved sit in up to five hash slots, so this is a sequence of single-slot steps, ordered so that a
+   * write cut short leaves nothing a reader would act on wrongly, and repeating the PUT completes it: the address is
+   * claimed first (a claim whose device does not name that address is stale and may be taken over), the new
+   * owner's set gets the id before the record names them (readers filter ids whose record names someone else),
+   * then the record, then the old owner's set and the old address are cleaned up.
    */
   async putDevice(device: Device): Promise<Device | null> {
-    const key = this.keys.device(device.deviceId);
+    const topicKey = device.topic && device.protocol !== 'unknot' ? this.keys.deviceTopic(device.protocol, device.topic) : null;
+    if (topicKey) await this.claimTopic(topicKey, device);
+    await this.redis.sadd(this.keys.userDevices(device.userId), device.deviceId);
+    const [[, oldRaw] = []] = ((await this.redis
+      .multi()
+      .set(this.keys.device(device.deviceId), JSON.stringify(device), 'GET')
+      .sadd(this.keys.devicesIn(this.keys.partitionOf(device.deviceId)), device.deviceId)
+      .exec()) ?? []) as Array<[Error | null, unknown]>;
+    const old = typeof oldRaw === 'string' ? (JSON.parse(oldRaw) as Device) : null;
+    const change: Required<RegistryChange> = { users: [device.userId], devices: [device.deviceId], topics: [] };
+    if (device.topic && device.protocol !== 'unknot') change.topics.push(topicCacheKey(device.protocol, device.topic));
+    if (old && old.userId !== device.userId) {
+      await this.redis.srem(this.keys.userDevices(old.userId), device.deviceId);
+      change.users.push(old.userId);
+    }
+    if (old?.topic && old.protocol !== 'unknot' && (old.topic !== device.topic || old.protocol !== device.protocol)) {
+      await this.redis.unknotSwap(this.keys.deviceTopic(old.protocol, old.topic), device.deviceId, '');
+      change.topics.push(topicCacheKey(old.protocol, old.topic));
+    }
+    await this.changed(change);
+    return old;
+  }
+
+  private async claimTopic(topicKey: string, device: Device): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const topicKey = device.topic && device.protocol !== 'unknot' ? this.keys.deviceTopic(device.protocol, device.topic) : null;
-      await this.redis.watch(key, ...(topicKey ? [topicKey] : []));
-      const [raw, holder] = await Promise.all([this.redis.get(key), topicKey ? this.redis.get(topicKey) : null]);
-      if (holder && holder !== device.deviceId) {
-        await this.redis.unwatch();
+      const holder = await this.redis.unknotClaimTopic(topicKey, device.deviceId);
+      if (holder === device.deviceId) return;
+      // Held by a device whose record no longer names this address (a write cut short): take it over.
+      const raw = await this.redis.get(this.keys.device(holder));
+      const held = raw ? (JSON.parse(raw) as Device) : null;
+      if (held && held.protocol === device.protocol && held.topic === device.topic) {
         throw new UnknotError('topic_taken', `${device.protocol} topic ${JSON.stringify(device.topic)} already belongs to device ${holder}`, 409);
       }
-      const old = raw ? (JSON.parse(raw) as Device) : null;
-      const tx = this.redis.multi().set(key, JSON.stringify(device)).sadd(this.keys.devices(), device.deviceId);
-      tx.sadd(this.keys.userDevices(device.userId), device.deviceId);
-      if (old && old.userId !== device.userId) tx.srem(this.keys.userDevices(old.userId), device.deviceId);
-      if (old?.topic && old.protocol !== 'unknot' && (old.topic !== device.topic || old.protocol !== device.protocol)) {
-        tx.del(this.keys.deviceTopic(old.protocol, old.topic));
-      }
-      if (topicKey) tx.set(topicKey, device.deviceId);
-      tx.incr(this.keys.registryVersion());
-      if (await tx.exec()) return old;
+      if ((await this.redis.unknotSwap(topicKey, holder, device.deviceId)) === 1) return;
     }
     throw new UnknotError('busy', 'device kept changing; try again', 503);
   }
 
   async deleteDevice(deviceId: string): Promise<Device | null> {
-    const old = await this.getDevice(deviceId);
-    if (!old) return null;
-    const tx = this.redis.multi().del(this.keys.device(deviceId)).srem(this.keys.devices(), deviceId);
-    tx.srem(this.keys.userDevices(old.userId), deviceId);
-    if (old.topic && old.protocol !== 'unknot') tx.del(this.keys.deviceTopic(old.protocol, old.topic));
-    await tx.incr(this.keys.registryVersion()).exec();
+    const raw = await this.redis.get(this.keys.device(deviceId));
+    if (!raw) return null;
+    const old = JSON.parse(raw) as Device;
+    // The record first: from then on the device is unknown; the index entries left behind are filtered or stale.
+    await this.redis.multi().del(this.keys.device(deviceId)).srem(this.keys.devicesIn(this.keys.partitionOf(deviceId)), deviceId).exec();
+    await this.redis.srem(this.keys.devices(), deviceId);
+    await this.redis.srem(this.keys.userDevices(old.userId), deviceId);
+    const change: Required<RegistryChange> = { users: [old.userId], devices: [deviceId], topics: [] };
+    if (old.topic && old.protocol !== 'unknot') {
+      await this.redis.unknotSwap(this.keys.deviceTopic(old.protocol, old.topic), deviceId, '');
+      change.topics.push(topicCacheKey(old.protocol, old.topic));
+    }
+    await this.changed(change);
     return old;
   }
 
   async deleteUser(userId: string): Promise<Device[]> {
     const devices = await this.devicesOf(userId);
     for (const d of devices) await this.deleteDevice(d.deviceId);
-    await this.redis
-      .multi()
-      .del(this.keys.profile(userId), this.keys.userDevices(userId))
-      .srem(this.keys.users(), userId)
-      .incr(this.keys.registryVersion())
-      .exec();
+    const n = this.keys.partitionOf(userId);
+    await this.redis.multi().del(this.keys.profile(userId), this.keys.userDevices(userId)).srem(this.keys.usersIn(n), userId).exec();
+    await this.redis.srem(this.keys.users(), userId);
+    await this.changed({ users: [userId] });
     return devices;
   }
 }

@@ -1,7 +1,7 @@
 // User state as one JSON document per user, changed only through an atomic compare-and-set that also
 // appends the transition's adherence entries, so state and log never disagree (docs/development/architecture.md, principle 2).
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { newUserState, type UserState } from '../domain/user-state.js';
 import type { LogEntry } from '../domain/types.js';
 import type { Keys } from './keys.js';
@@ -74,7 +74,7 @@ export class MissingDueError extends Error {
   readonly code = 'missing_due';
 }
 
-type CasRedis = Redis & {
+type CasRedis = RedisClient & {
   unknotCommit(stateKey: string, logKey: string, dueKey: string, ...args: (string | number)[]): Promise<number>;
 };
 
@@ -82,7 +82,7 @@ export class StateStore {
   private readonly redis: CasRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
   ) {
     if (!('unknotCommit' in redis)) redis.defineCommand('unknotCommit', { numberOfKeys: 3, lua: COMMIT_STATE_LUA });

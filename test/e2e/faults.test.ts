@@ -4,14 +4,14 @@
 // so one `sitting_started` each), so "none lost, none doubled" is checked exactly. Figures go to
 // test-artifacts/faults.json.
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { queuePrefix } from '../../src/queues/queues.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { counter, inBatches, metricsOf, recordFigures } from '../support/fault-figures.js';
 import type { ReceivedMessage } from '../support/mqtt-client.js';
 import { startPrivateMosquitto, startPrivateRedis, type PrivateServer } from '../support/private-servers.js';
 import type { ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
+import { adherence, eventually, harness, putDevice, putUser, queueOptions, sleep, type Harness } from '../support/unknot.js';
 
 let redis: PrivateServer;
 let broker: PrivateServer;
@@ -33,6 +33,8 @@ afterAll(async () => {
 });
 
 const servers = () => ({ redisUrl: redis.url, mqttUrl: broker.url });
+/** With UNKNOT_TEST_REDIS=cluster the process-kill tests run on the suite's Redis Cluster (the Redis kill cannot). */
+const onCluster = (): Record<string, string> => (inject('redisClusterNodes') ? { REDIS_CLUSTER_NODES: inject('redisClusterNodes') } : {});
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** Each user with one desk sensor (unknot protocol), and optionally a heat pad, registered through `svc`. */
@@ -106,8 +108,9 @@ function copies(messages: ReceivedMessage[], key: (m: ReceivedMessage) => string
 
 /** How many jobs of the nudge and heat queues BullMQ holds as active (read straight from the test's Redis). */
 async function activeJobs(prefix: string): Promise<{ nudges: number; heat: number }> {
-  const connection = new Redis(redis.url, { maxRetriesPerRequest: 3 });
-  const queues = [new Queue('nudges', { connection, prefix: queuePrefix(prefix) }), new Queue('heat', { connection, prefix: queuePrefix(prefix) })];
+  const opts = inject('redisClusterNodes') ? queueOptions(prefix) : { connection: new Redis(redis.url, { maxRetriesPerRequest: 3 }), prefix: queuePrefix(prefix) };
+  const connection = opts.connection as Redis | Cluster;
+  const queues = [new Queue('nudges', { connection, prefix: opts.prefix }), new Queue('heat', { connection, prefix: opts.prefix })];
   try {
     const [nudges, heat] = await Promise.all(queues.map((q) => q.getActiveCount()));
     return { nudges: nudges ?? 0, heat: heat ?? 0 };
@@ -239,7 +242,7 @@ describe('kill -9 of an ingest process in the middle of a burst', () => {
   it('loses no event once it is restarted, and the redelivered duplicates double no session and no nudge', async () => {
     const N = 120;
     // 10 policy minutes = 5 s: one nudge per user a few seconds after the burst, then "ignored".
-    h = await harness('fault-ingest', { UNKNOT_TIME_SCALE: '120', UNKNOT_HA_DISCOVERY: 'false' }, servers());
+    h = await harness('fault-ingest', { UNKNOT_TIME_SCALE: '120', UNKNOT_HA_DISCOVERY: 'false', ...onCluster() }, servers());
     const base = h.ns.baseTopic;
     await h.start({ UNKNOT_ROLES: 'worker' }, 'worker');
     let ingest = await h.start({ UNKNOT_ROLES: 'api,ingest' }, 'ingest-1');
@@ -289,7 +292,7 @@ describe('kill -9 of a worker with jobs active', () => {
     // UNKNOT_TIME_SCALE 60: 10 policy minutes = 10 s. Every user's first nudge falls due at one instant, nudgesAt,
     // and every heat session's OFF 5 s later, offsAt: the worker is killed once while the nudges go out, and
     // again (after its restart) while the OFFs go out.
-    h = await harness('fault-worker', { UNKNOT_TIME_SCALE: '60', UNKNOT_HA_DISCOVERY: 'false' }, servers());
+    h = await harness('fault-worker', { UNKNOT_TIME_SCALE: '60', UNKNOT_HA_DISCOVERY: 'false', ...onCluster() }, servers());
     const base = h.ns.baseTopic;
     const api = await h.start({ UNKNOT_ROLES: 'api,ingest' }, 'api-ingest');
     let worker = await h.start({ UNKNOT_ROLES: 'worker' }, 'worker-1');

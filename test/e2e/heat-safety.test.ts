@@ -2,10 +2,9 @@
 // restart (by the standalone heat worker), the sweep sending an OFF whose job is gone, and the watchdog for every
 // protocol. UNKNOT_TIME_SCALE=60: 1 minute of heat lasts 1 s.
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { queuePrefix } from '../../src/queues/queues.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
+import { adherence, eventually, harness, putDevice, putUser, queueOptions, sleep, type Harness } from '../support/unknot.js';
 import { heatOff, report, startHeat } from './heat-support.js';
 
 let h: Harness;
@@ -100,13 +99,15 @@ describe('heat after a crash', () => {
     const cmd = `${base}/devices/wes-pad/command`;
     const s = await startHeat(svc, 'wes', { minutes: 3 });
     await h.mqtt.waitFor(cmd);
-    const queue = new Queue('heat', { connection: { url: inject('redisUrl') }, prefix: queuePrefix(h.ns.prefix) });
+    const opts = queueOptions(h.ns.prefix);
+    const queue = new Queue('heat', opts);
     try {
       const job = await queue.getJob(`heat-off.wes.${s.sessionId}`);
       expect(job).toBeDefined();
       await job!.remove();
     } finally {
       await queue.close();
+      if ('disconnect' in opts.connection) opts.connection.disconnect();
     }
     const off = await h.mqtt.waitFor(cmd, (m) => (m.json as { state: string }).state === 'off', 10_000);
     const late = off.receivedAt - Date.parse(s.offAt);

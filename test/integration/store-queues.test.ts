@@ -10,6 +10,7 @@ import { parseState, serializeState, StateStore } from '../../src/store/state-st
 import { newUserState, type UserState } from '../../src/domain/user-state.js';
 import { Queues, jobIds, queuePrefix, type HeatJob } from '../../src/queues/queues.js';
 import { BUCKET_MS, Ticks } from '../../src/queues/ticks.js';
+import { profileSchema } from '../../src/domain/profile.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { createRedis } from '../../src/store/redis.js';
 
@@ -123,6 +124,55 @@ describe('Registry', () => {
     await reg.deleteDevice('d1');
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1e')).toBeNull();
     expect(await reg.devicesOf('u')).toEqual([]);
+  });
+});
+
+describe('Registry cache', () => {
+  const poll = async <T>(read: () => Promise<T>, want: (v: T) => boolean): Promise<T> => {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const v = await read();
+      if (want(v) || Date.now() > deadline) return v;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it('drops what another process changed, and everything after its subscription was lost', async () => {
+    prefix = uniqueNamespace('regsub').prefix;
+    const keys = new Keys(prefix);
+    const other = redis.duplicate();
+    const cached = new Registry(redis, keys);
+    const writer = new Registry(other, keys);
+    await cached.startCache();
+    try {
+      await writer.putProfile('u', profileSchema.parse({ breakAfterMinutes: 30 }));
+      expect((await cached.getProfile('u'))?.breakAfterMinutes).toBe(30);
+      await writer.putProfile('u', profileSchema.parse({ breakAfterMinutes: 40 }));
+      expect((await poll(() => cached.getProfile('u'), (p) => p?.breakAfterMinutes === 40))?.breakAfterMinutes).toBe(40);
+
+      // The subscriber is cut off and a change is made while it is away: its message is lost, the cache must not be.
+      await other.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await writer.putProfile('u', profileSchema.parse({ breakAfterMinutes: 50 }));
+      expect((await poll(() => cached.getProfile('u'), (p) => p?.breakAfterMinutes === 50))?.breakAfterMinutes).toBe(50);
+    } finally {
+      await cached.stopCache();
+      await other.quit();
+    }
+  });
+
+  it('a protocol address left claimed by a write cut short is taken over, and ingest does not use it', async () => {
+    prefix = uniqueNamespace('regclaim').prefix;
+    const keys = new Keys(prefix);
+    const reg = new Registry(redis, keys);
+    await reg.putDevice({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/a' });
+    // As if a PUT moving d1 to office/b died after claiming office/b and writing the record, before releasing office/a.
+    await redis.set(keys.deviceTopic('zigbee2mqtt', 'office/a'), 'd1');
+    await redis.set(keys.device('d1'), JSON.stringify({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/b' }));
+    await reg.putDevice({ deviceId: 'd2', userId: 'v', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/a' });
+    expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/a')).toBe('d2');
+    expect((await reg.devicesOf('v')).map((d) => d.deviceId)).toEqual(['d2']);
+    expect(await reg.listUsers()).toEqual([]);
+    expect((await reg.listDevices()).map((d) => d.deviceId).sort()).toEqual(['d1', 'd2']);
   });
 });
 

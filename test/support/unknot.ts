@@ -1,6 +1,9 @@
 // Starts unknot for an end-to-end test the way a hub owner would run it, in a namespace of its own, and
 // offers the few HTTP calls every such test makes.
+import type { ConnectionOptions } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { inject } from 'vitest';
+import { queuePrefix } from '../../src/queues/queues.js';
 import { connectClient, type TestMqttClient } from './mqtt-client.js';
 import { cleanupRedisPrefix, uniqueNamespace, type TestNamespace } from './namespace.js';
 import { startService, type ServiceHandle } from './service-process.js';
@@ -23,8 +26,11 @@ export async function harness(
   const ns = uniqueNamespace(label);
   const redisUrl = servers?.redisUrl ?? inject('redisUrl');
   const mqttUrl = servers?.mqttUrl ?? inject('mqttUrl');
+  // UNKNOT_TEST_REDIS=cluster: the services run on the test cluster (a test with servers of its own does not).
+  const clusterNodes = servers ? '' : inject('redisClusterNodes');
   const baseEnv: Record<string, string> = {
     REDIS_URL: redisUrl,
+    ...(clusterNodes ? { REDIS_CLUSTER_NODES: clusterNodes } : {}),
     MQTT_URL: mqttUrl,
     UNKNOT_REDIS_PREFIX: ns.prefix,
     UNKNOT_BASE_TOPIC: ns.baseTopic,
@@ -49,7 +55,7 @@ export async function harness(
     async close() {
       await Promise.all(services.map((s) => s.stop().catch(() => undefined)));
       await mqtt.end();
-      await cleanupRedisPrefix(redisUrl, ns.prefix);
+      await cleanupRedisPrefix(redisUrl, ns.prefix, clusterNodes || undefined);
     },
   };
 }
@@ -83,6 +89,17 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * BullMQ options for a test's own look at the service's queues: the suite's Redis, or with UNKNOT_TEST_REDIS=cluster
+ * the cluster and the `{q}`-tagged prefix the service uses there (src/store/redis.ts, queuePrefix).
+ */
+export function queueOptions(prefix: string): { connection: ConnectionOptions; prefix: string } {
+  const nodes = inject('redisClusterNodes');
+  if (!nodes) return { connection: { url: inject('redisUrl') }, prefix: queuePrefix(prefix) };
+  const startup = nodes.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) }));
+  return { connection: new Cluster(startup, { redisOptions: { maxRetriesPerRequest: null } }), prefix: queuePrefix(prefix) };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -61,6 +61,15 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('reads REDIS_CLUSTER_NODES as the seed nodes of a Redis Cluster', () => {
+    const c = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis-b:7001' }, REPO_ROOT);
+    expect(c.redis.clusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b', port: 7001 },
+    ]);
+    expect(loadConfig({}, REPO_ROOT).redis.clusterNodes).toBeUndefined();
+  });
+
   it.each([
     [{ HTTP_PORT: '70000' }, /^HTTP_PORT: .*0 to 65535.*"70000"/],
     [{ UNKNOT_TIME_SCALE: '-5' }, /^UNKNOT_TIME_SCALE:/],
@@ -70,6 +79,9 @@ describe('loadConfig', () => {
     [{ UNKNOT_API_TOKEN: 'short' }, /^UNKNOT_API_TOKEN: at least 16/],
     [{ HTTP_HOST: '192.168.1.5' }, /^HTTP_HOST: .*UNKNOT_API_TOKEN/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL:/],
+    [{ REDIS_CLUSTER_NODES: 'redis://a:7000' }, /^REDIS_CLUSTER_NODES: host:port/],
+    [{ REDIS_CLUSTER_NODES: 'a:7000,' }, /^REDIS_CLUSTER_NODES:/],
+    [{ REDIS_CLUSTER_NODES: 'a:7000', UNKNOT_REDIS_PREFIX: '{unknot}' }, /^UNKNOT_REDIS_PREFIX: .*one shard/],
   ])('refuses %o with one line naming the variable', (env, pattern) => {
     expect(() => loadConfig(env, REPO_ROOT)).toThrow(ConfigError);
     try {
