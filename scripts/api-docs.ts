@@ -3,8 +3,8 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildAsyncApi } from '../src/api-docs/asyncapi.js';
-import { buildOpenApi } from '../src/api-docs/openapi.js';
+import { buildAsyncApi } from '../src/http/api-docs/asyncapi.js';
+import { buildOpenApi } from '../src/http/api-docs/openapi.js';
 
 export const REFERENCE_DIR = join(dirname(fileURLToPath(import.meta.url)), '../docs/reference');
 

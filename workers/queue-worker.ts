@@ -4,7 +4,8 @@ import { DelayedError, Worker, type Job, type Processor } from 'bullmq';
 import { duplicateClient, type RedisClient } from '../src/store/redis.js';
 import type { AppContext } from '../src/app/context.js';
 import { queuePrefix, type QueueName } from '../src/queues/queues.js';
-import { blockingRedisOptions, isRedisUnavailable } from '../src/store/redis.js';
+import { blockingRedisOptions } from '../src/store/redis.js';
+import { isRedisUnavailable } from '../src/errors.js';
 
 /** How long a job stays with a worker that stopped renewing its lock (see the Worker options below). */
 export const WORKER_LOCK_MS = 5_000;

@@ -2,7 +2,7 @@
 // and the few topic-splitting rules. Pure; nothing here reads the clock or the environment.
 // (A separate module rather than index.ts so that the adapters and the registry do not import each other.)
 import { assertTopicPart } from '../mqtt/topics.js';
-import { UnknotError, type Device, type Posture } from '../domain/types.js';
+import { type Device, InvalidInputError, type Posture } from '../domain/types.js';
 import type { Adapter, AdapterContext, ParseResult, TopicMatch } from './adapter.js';
 
 /** docs/reference/mqtt.md: an event is at most 16 KiB. Applied to every protocol, so nothing unbounded is ever parsed. */
@@ -152,7 +152,7 @@ export function subscriptionFilter(...levels: string[]): string {
     .map((level, i) => {
       if (level === '+') return level;
       if (level === '#') {
-        if (i !== levels.length - 1) throw new UnknotError('invalid_topic', '# must be the last level of a filter');
+        if (i !== levels.length - 1) throw new InvalidInputError('invalid_topic', '# must be the last level of a filter');
         return level;
       }
       return assertTopicPart(level);
@@ -175,10 +175,7 @@ export function isConcreteLevels(path: string): boolean {
 /** The device's protocol address, which format() needs to address it at all. */
 export function requireDeviceTopic(device: Device): string {
   if (typeof device.topic !== 'string' || device.topic.length === 0) {
-    throw new UnknotError(
-      'invalid_device',
-      `device ${device.deviceId} uses protocol ${device.protocol} but has no topic`,
-    );
+    throw new InvalidInputError('invalid_device', `device ${device.deviceId} uses protocol ${device.protocol} but has no topic`);
   }
   return device.topic;
 }

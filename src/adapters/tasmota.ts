@@ -1,6 +1,6 @@
 // Tasmota: relays as heat pads, inputs as chair switches (docs/integrations/tasmota.md). The device's
 // `topic` is its Tasmota %topic%, one topic level, under the default full topic `%prefix%/%topic%/`.
-import { UnknotError, type Device, type Observation } from '../domain/types.js';
+import { type Device, InvalidInputError, type Observation } from '../domain/types.js';
 import type { Adapter, ParseResult } from './adapter.js';
 import {
   decodeJsonObject,
@@ -70,7 +70,7 @@ function parseLwt(payload: Buffer, now: number): ParseResult {
 function tasmotaTopic(device: Device): string {
   const topic = requireDeviceTopic(device);
   if (topic.includes('/')) {
-    throw new UnknotError('invalid_device', `Tasmota topic must be a single topic level, got ${JSON.stringify(topic)}`);
+    throw new InvalidInputError('invalid_device', `Tasmota topic must be a single topic level, got ${JSON.stringify(topic)}`);
   }
   return topic;
 }

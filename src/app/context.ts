@@ -30,3 +30,9 @@ export interface AppContext {
   /** Epoch ms. Injected so tests of the services can reason about time; the process uses Date.now. */
   now: () => number;
 }
+
+/** A topic filter and its handler (Home Assistant's buttons and switches); throws only for infrastructure failures. */
+export interface CommandRoute {
+  filter: string;
+  handle: (topic: string, payload: Buffer) => Promise<void>;
+}

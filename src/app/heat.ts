@@ -25,7 +25,7 @@ import {
 } from '../domain/heat.js';
 import type { Profile } from '../domain/profile.js';
 import type { HeatState, UserState } from '../domain/user-state.js';
-import { UnknotError, type Command, type Device, type HeatOffReason, type LogEntry, type OutboundMessage } from '../domain/types.js';
+import { type Command, type Device, type HeatOffReason, InvalidInputError, type LogEntry, NotFoundError, type OutboundMessage, UnknotError } from '../domain/types.js';
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';
@@ -133,7 +133,7 @@ export class Heat {
     const log = this.ctx.log.child({ userId });
     if (!r.ok) {
       log.info({ code: r.code, source, detail: r.detail }, 'heat refused');
-      throw new UnknotError(r.code, r.detail, r.status);
+      throw new UnknotError(r.code, r.detail, r.kind);
     }
     const s = r.session;
     this.ctx.metrics.heatSessions.inc();
@@ -147,7 +147,7 @@ export class Heat {
     const now = this.ctx.now();
     const c = await this.transact(userId, (heat) => stopHeat(heat, reason, now));
     const r = c.result.result;
-    if (!r.ok) throw new UnknotError('not_on', 'heat is not on', 404);
+    if (!r.ok) throw new NotFoundError('not_on', 'heat is not on');
     this.ctx.log.info({ userId, sessionId: r.sessionId, reason }, 'heat stopped');
     const sent = await this.afterCommit(userId, c.result.effects, c.before, c.state, profile);
     return { sessionId: r.sessionId, stoppedAt: r.stoppedAt, offSent: sent.includes(r.sessionId) };
@@ -235,7 +235,7 @@ export class Heat {
 
   /** A heat pad reported its state (ingest). */
   async padReport(device: Device, report: 'on' | 'off', at: number): Promise<void> {
-    if (device.role !== 'heatpad') throw new UnknotError('wrong_role', 'only a device with role heatpad reports heat state');
+    if (device.role !== 'heatpad') throw new InvalidInputError('wrong_role', 'only a device with role heatpad reports heat state');
     this.rememberPad(device);
     const profile = await this.ctx.registry.getProfile(device.userId);
     const now = this.ctx.now();

@@ -2,7 +2,7 @@
 // (no state change), answered with the current advice.
 import { z } from 'zod';
 import { adviceForPain, adviseProfessional } from '../domain/advice.js';
-import { PAIN_AREAS, UnknotError, type LogEntry } from '../domain/types.js';
+import { InvalidInputError, type LogEntry, PAIN_AREAS } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import type { AppContext } from './context.js';
 import type { Sessions } from './sessions.js';
@@ -40,10 +40,10 @@ export class PainLog {
     const b = parseBody(painBodySchema, body, 'invalid_pain');
     const now = this.ctx.now();
     const at = b.at === undefined ? now : typeof b.at === 'number' ? b.at : Date.parse(b.at);
-    if (!Number.isFinite(at)) throw new UnknotError('invalid_pain', 'at: expected an ISO 8601 time such as 2026-11-24T08:00:00Z or epoch ms', 400);
-    if (at > now + FUTURE_SLACK_MS) throw new UnknotError('invalid_pain', 'at: pain cannot be logged for the future', 400);
+    if (!Number.isFinite(at)) throw new InvalidInputError('invalid_pain', 'at: expected an ISO 8601 time such as 2026-11-24T08:00:00Z or epoch ms');
+    if (at > now + FUTURE_SLACK_MS) throw new InvalidInputError('invalid_pain', 'at: pain cannot be logged for the future');
     if (at < now - PAIN_BACKDATE_DAYS * 86_400_000) {
-      throw new UnknotError('invalid_pain', `at: pain can be logged at most ${PAIN_BACKDATE_DAYS} days late`, 400);
+      throw new InvalidInputError('invalid_pain', `at: pain can be logged at most ${PAIN_BACKDATE_DAYS} days late`);
     }
     const entry: PainEntry = {
       type: 'pain_logged',

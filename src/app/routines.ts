@@ -25,7 +25,7 @@ import {
   type RoutineName,
   type RoutineTransition,
 } from '../domain/routine.js';
-import { UnknotError, type LogEntry } from '../domain/types.js';
+import { ConflictError, InvalidInputError, type LogEntry, NotFoundError, UnknotError } from '../domain/types.js';
 import type { UserState } from '../domain/user-state.js';
 import { jobIds, type RoutineJob } from '../queues/queues.js';
 import type { Committed } from '../store/state-store.js';
@@ -55,7 +55,7 @@ export class Routines {
     const profile = await this.sessions.profile(userId);
     const routine = name ?? DEFAULT_ROUTINE;
     if (!isRoutineName(routine)) {
-      throw new UnknotError('unknown_routine', `no routine ${JSON.stringify(routine)}; available: ${ROUTINE_NAMES.join(', ')}`, 400);
+      throw new InvalidInputError('unknown_routine', `no routine ${JSON.stringify(routine)}; available: ${ROUTINE_NAMES.join(', ')}`);
     }
     const expectSkip = await this.expectedHeatSkip(userId, profile, routine);
     const now = this.ctx.now();
@@ -70,7 +70,7 @@ export class Routines {
       }
       if (!r.ok) {
         if (heat?.ok) await this.stopHeat(userId, heat.sessionId, c.state);
-        throw new UnknotError('routine_running', `routine ${r.routineId} is still running; stop it with DELETE /api/users/${userId}/routines/${r.routineId}`, 409);
+        throw new ConflictError('routine_running', `routine ${r.routineId} is still running; stop it with DELETE /api/users/${userId}/routines/${r.routineId}`);
       }
       await this.afterCommit(userId, c, profile);
       const routineState = (await this.ctx.store.read(userId)).state.routine ?? c.state.routine!;
@@ -91,8 +91,8 @@ export class Routines {
     const r = c.result.result;
     if (!r.ok) {
       throw routineId === undefined
-        ? new UnknotError('no_routine', 'no routine is running', 409)
-        : new UnknotError('unknown_routine', `routine ${routineId} is not running for ${userId}`, 404);
+        ? new ConflictError('no_routine', 'no routine is running')
+        : new NotFoundError('unknown_routine', `routine ${routineId} is not running for ${userId}`);
     }
     await this.afterCommit(userId, c, profile);
     this.ctx.log.info({ userId, routineId: r.routineId, index: r.index, reason }, 'routine stopped');

@@ -15,7 +15,7 @@ import {
 import type { Profile } from '../domain/profile.js';
 import type { UserState } from '../domain/user-state.js';
 import type { Versioned } from '../store/state-store.js';
-import { UnknotError, type Device, type LogEntry, type Posture } from '../domain/types.js';
+import { type Device, type LogEntry, NotFoundError, type Posture } from '../domain/types.js';
 import { Ticks } from '../queues/ticks.js';
 import type { AppContext } from './context.js';
 import { logsOf } from './effects.js';
@@ -78,7 +78,7 @@ export class Sessions {
   /** `version`: the registry version read for this event, to answer from the cache (Registry.version). */
   async profile(userId: string, version?: number): Promise<Profile> {
     const p = await this.ctx.registry.getProfile(userId, version);
-    if (!p) throw new UnknotError('unknown_user', `no user ${userId}; create it with PUT /api/users/${userId}`, 404);
+    if (!p) throw new NotFoundError('unknown_user', `no user ${userId}; create it with PUT /api/users/${userId}`);
     return p;
   }
 

@@ -4,7 +4,7 @@ import { summarize } from '../domain/adherence.js';
 import { adviseProfessional } from '../domain/advice.js';
 import { toCsv } from '../domain/csv.js';
 import { profileSchema, type Profile } from '../domain/profile.js';
-import { ID_PATTERN, PROTOCOLS, ROLES, UnknotError, type Device, type LogEntry } from '../domain/types.js';
+import { ConflictError, type Device, ID_PATTERN, InvalidInputError, type LogEntry, NotFoundError, PROTOCOLS, ROLES } from '../domain/types.js';
 import { zodIssues } from '../domain/validation.js';
 import { matchTopic } from '../adapters/index.js';
 import { assertTopicPart, type Topics } from '../mqtt/topics.js';
@@ -58,7 +58,7 @@ function assertReadable(device: Device, topics: Topics): void {
       shelly: 'a Shelly topic prefix has one or two levels',
       unknot: '',
     }[device.protocol];
-    throw new UnknotError('invalid_device', `topic: unknot would never read ${JSON.stringify(topic)} as a ${device.protocol} device (${rule})`, 400);
+    throw new InvalidInputError('invalid_device', `topic: unknot would never read ${JSON.stringify(topic)} as a ${device.protocol} device (${rule})`);
   }
 }
 
@@ -96,12 +96,12 @@ export class Users {
 
   private validateProfile(body: unknown): Profile {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new UnknotError('invalid_profile', 'the profile must be a JSON object', 400);
+      throw new InvalidInputError('invalid_profile', 'the profile must be a JSON object');
     }
     const r = profileSchema.strict().safeParse({ ...this.ctx.config.file.defaults, ...body });
     if (!r.success) {
       const first = r.error.issues[0];
-      throw new UnknotError('invalid_profile', `${first?.path.join('.') || 'profile'}: ${first?.message}`, 400, zodIssues(r.error));
+      throw new InvalidInputError('invalid_profile', `${first?.path.join('.') || 'profile'}: ${first?.message}`, zodIssues(r.error));
     }
     return r.data;
   }
@@ -115,9 +115,9 @@ export class Users {
   /** PATCH (extension): only the given fields change. */
   async patchProfile(userId: string, body: unknown): Promise<Profile & { userId: string }> {
     const old = await this.ctx.registry.getProfile(userId);
-    if (!old) throw new UnknotError('unknown_user', `no user ${userId}`, 404);
+    if (!old) throw new NotFoundError('unknown_user', `no user ${userId}`);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new UnknotError('invalid_profile', 'the profile must be a JSON object', 400);
+      throw new InvalidInputError('invalid_profile', 'the profile must be a JSON object');
     }
     return this.storeProfile(userId, this.validateProfile({ ...old, ...body }));
   }
@@ -157,13 +157,13 @@ export class Users {
     const r = deviceBodySchema.safeParse(body ?? {});
     if (!r.success) {
       const first = r.error.issues[0];
-      throw new UnknotError('invalid_device', `${first?.path.join('.') || 'device'}: ${first?.message}`, 400, zodIssues(r.error));
+      throw new InvalidInputError('invalid_device', `${first?.path.join('.') || 'device'}: ${first?.message}`, zodIssues(r.error));
     }
     if (r.data.deviceId !== undefined && r.data.deviceId !== deviceId) {
-      throw new UnknotError('invalid_device', 'deviceId in the body differs from the one in the path', 400);
+      throw new InvalidInputError('invalid_device', 'deviceId in the body differs from the one in the path');
     }
     if (!(await this.ctx.registry.getProfile(r.data.userId))) {
-      throw new UnknotError('unknown_user', `no user ${r.data.userId}; create it with PUT /api/users/${r.data.userId} first`, 404);
+      throw new NotFoundError('unknown_user', `no user ${r.data.userId}; create it with PUT /api/users/${r.data.userId} first`);
     }
     const { deviceId: _ignored, ...rest } = r.data;
     const device: Device = { deviceId, ...rest };
@@ -176,7 +176,7 @@ export class Users {
 
   async deleteDevice(deviceId: string): Promise<void> {
     const old = await this.ctx.registry.deleteDevice(deviceId);
-    if (!old) throw new UnknotError('unknown_device', `no device ${deviceId}`, 404);
+    if (!old) throw new NotFoundError('unknown_device', `no device ${deviceId}`);
     for (const h of this.hooks) await h.deviceDeleted?.(old);
   }
 
@@ -184,8 +184,8 @@ export class Users {
     const r = await this.sessions.snooze(userId, minutes);
     if (!r.ok) {
       throw r.code === 'snooze_limit'
-        ? new UnknotError('snooze_limit', 'no snoozes left for this sitting session; time to get up', 409)
-        : new UnknotError('nothing_to_snooze', 'there is no sitting session with a nudge to come', 409);
+        ? new ConflictError('snooze_limit', 'no snoozes left for this sitting session; time to get up')
+        : new ConflictError('nothing_to_snooze', 'there is no sitting session with a nudge to come');
     }
     return { nextNudgeAt: new Date(r.nextNudgeAt).toISOString(), snoozes: r.snoozes };
   }
@@ -193,13 +193,13 @@ export class Users {
   async adherence(userId: string, query: unknown) {
     await this.sessions.profile(userId);
     const q = adherenceQuerySchema.safeParse(query);
-    if (!q.success) throw new UnknotError('invalid_range', 'format must be json or csv', 400, zodIssues(q.error));
+    if (!q.success) throw new InvalidInputError('invalid_range', 'format must be json or csv', zodIssues(q.error));
     const from = q.data.from === undefined ? 0 : Date.parse(q.data.from);
     const to = q.data.to === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(q.data.to);
     if (Number.isNaN(from) || Number.isNaN(to)) {
-      throw new UnknotError('invalid_range', 'from and to must be ISO 8601 times, e.g. 2026-11-24T08:00:00Z', 400);
+      throw new InvalidInputError('invalid_range', 'from and to must be ISO 8601 times, e.g. 2026-11-24T08:00:00Z');
     }
-    if (from > to) throw new UnknotError('invalid_range', 'from must not be after to', 400);
+    if (from > to) throw new InvalidInputError('invalid_range', 'from must not be after to');
     const entries = (await this.ctx.adherence.read(userId, from, to)).map(toIsoEntry);
     return q.data.format === 'csv' ? { format: 'csv' as const, csv: toCsv(entries) } : { format: 'json' as const, entries };
   }
@@ -208,7 +208,7 @@ export class Users {
     const profile = await this.sessions.profile(userId);
     const days = query.days === undefined ? 7 : Number(query.days);
     if (!Number.isInteger(days) || days < 1 || days > 90) {
-      throw new UnknotError('invalid_days', 'days must be a whole number from 1 to 90', 400);
+      throw new InvalidInputError('invalid_days', 'days must be a whole number from 1 to 90');
     }
     const now = this.ctx.now();
     // Pain advice looks further back than the summary window.

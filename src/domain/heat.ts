@@ -7,7 +7,7 @@
 // whose holder died lapses, so an OFF is never lost for good (a duplicate OFF is harmless, a missing one is not).
 import type { Profile } from './profile.js';
 import type { HeatClaim, HeatSession, HeatState } from './user-state.js';
-import { HEAT_BLOCKING, type Device, type HeatOffReason, type LogEntry } from './types.js';
+import { HEAT_BLOCKING, type Device, type ErrorKind, type HeatOffReason, type LogEntry } from './types.js';
 
 export const HEAT_SOURCES = ['api', 'button', 'routine', 'ha'] as const;
 export type HeatSource = (typeof HEAT_SOURCES)[number];
@@ -105,14 +105,14 @@ function endCurrent(
 
 export type HeatRefusal = 'no_heat_pad' | 'contraindicated' | 'invalid_minutes' | 'too_long' | 'already_on' | 'cooling_down';
 
-/** HTTP status of each refusal (docs/concepts/heat-safety.md, "Limits and refusals"). */
-export const REFUSAL_STATUS: Readonly<Record<HeatRefusal, number>> = {
-  no_heat_pad: 404,
-  contraindicated: 409,
-  invalid_minutes: 422,
-  too_long: 422,
-  already_on: 409,
-  cooling_down: 409,
+/** What kind of refusal each is (docs/concepts/heat-safety.md, "Limits and refusals": 404, 409 or 422 over HTTP). */
+export const REFUSAL_KIND: Readonly<Record<HeatRefusal, ErrorKind>> = {
+  no_heat_pad: 'not_found',
+  contraindicated: 'conflict',
+  invalid_minutes: 'unprocessable',
+  too_long: 'unprocessable',
+  already_on: 'conflict',
+  cooling_down: 'conflict',
 };
 
 export interface StartInput {
@@ -131,7 +131,7 @@ export interface StartInput {
 
 export type StartResult =
   | { ok: true; session: HeatSession }
-  | { ok: false; code: HeatRefusal; status: number; detail: string };
+  | { ok: false; code: HeatRefusal; kind: ErrorKind; detail: string };
 
 export const heatSessionIdOf = (epoch: string, seq: number) => `${epoch}h${seq}`;
 
@@ -143,7 +143,7 @@ export function startHeat(s: HeatState, input: StartInput, policy: HeatPolicy, n
   const pads = input.devices.filter((d) => d.role === 'heatpad');
   const pad = input.deviceId === undefined ? pads[0] : pads.find((p) => p.deviceId === input.deviceId);
   const refuse = (code: HeatRefusal, detail: string): HeatTransition<StartResult> =>
-    unchanged(s, { ok: false, code, status: REFUSAL_STATUS[code], detail }, [
+    unchanged(s, { ok: false, code, kind: REFUSAL_KIND[code], detail }, [
       {
         kind: 'log',
         entry: {

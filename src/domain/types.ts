@@ -134,15 +134,73 @@ export const HEAT_BLOCKING: readonly Contraindication[] = [
   'impaired_sensation',
 ];
 
+/**
+ * What kind of refusal an error is, in the domain's words. The HTTP layer turns a kind into a status code
+ * (src/http/errors.ts); over MQTT every refusal is an `{"error", "detail"}` on the device's error topic.
+ */
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unprocessable'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'misdirected'
+  | 'unavailable';
+
 /** Errors with a stable code that HTTP and the MQTT error topic turn into {"error": code, "detail"}. */
 export class UnknotError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly status = 400,
+    readonly kind: ErrorKind = 'invalid',
     readonly issues?: unknown[],
   ) {
     super(message);
-    this.name = 'UnknotError';
+    this.name = new.target.name;
+  }
+}
+
+/** A request or event that is malformed or out of range. */
+export class InvalidInputError extends UnknotError {
+  constructor(code: string, message: string, issues?: unknown[]) {
+    super(code, message, 'invalid', issues);
+  }
+}
+
+/** A person, device or session that does not exist. */
+export class NotFoundError extends UnknotError {
+  constructor(code: string, message: string) {
+    super(code, message, 'not_found');
+  }
+}
+
+/** A request that the current state refuses (already on, cooling down, no snoozes left, contraindicated). */
+export class ConflictError extends UnknotError {
+  constructor(code: string, message: string) {
+    super(code, message, 'conflict');
+  }
+}
+
+/** A well-formed request whose values the rules refuse (heat minutes). */
+export class UnprocessableError extends UnknotError {
+  constructor(code: string, message: string) {
+    super(code, message, 'unprocessable');
+  }
+}
+
+/** A caller without the token. */
+export class UnauthorizedError extends UnknotError {
+  constructor(code: string, message: string) {
+    super(code, message, 'unauthorized');
+  }
+}
+
+/** A dependency (Redis) is away: nothing was changed, try again. */
+export class UnavailableError extends UnknotError {
+  constructor(code: string, message: string) {
+    super(code, message, 'unavailable');
   }
 }

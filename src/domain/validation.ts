@@ -1,6 +1,6 @@
 // zod results as unknot errors: one shape for a refused body or profile, whether it came over HTTP or MQTT.
 import type { z } from 'zod';
-import { UnknotError } from './types.js';
+import { InvalidInputError } from './types.js';
 
 export const zodIssues = (err: z.ZodError) =>
   err.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code }));
@@ -9,7 +9,7 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, code: s
   const r = schema.safeParse(body ?? {});
   if (!r.success) {
     const first = r.error.issues[0];
-    throw new UnknotError(code, `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`, 400, zodIssues(r.error));
+    throw new InvalidInputError(code, `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`, zodIssues(r.error));
   }
   return r.data;
 }

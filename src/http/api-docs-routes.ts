@@ -1,8 +1,8 @@
 // GET /api/openapi.json and /api/asyncapi.json: the interface documents, behind the same token as the rest of /api
 // (mounted through HttpExtensions.apiRouters). The AsyncAPI document names this instance's own topic roots.
 import express, { type Router } from 'express';
-import { buildAsyncApi } from '../api-docs/asyncapi.js';
-import { buildOpenApi } from '../api-docs/openapi.js';
+import { buildAsyncApi } from './api-docs/asyncapi.js';
+import { buildOpenApi } from './api-docs/openapi.js';
 import type { TopicRoots } from '../mqtt/topics.js';
 
 export function apiDocsRouter(roots: TopicRoots): Router {

@@ -8,10 +8,11 @@ import { z } from 'zod';
 import type { AppContext } from '../app/context.js';
 import type { Users } from '../app/users.js';
 import { isLoopback } from '../config.js';
-import { UnknotError, isValidId } from '../domain/types.js';
+import { InvalidInputError, isValidId, NotFoundError, UnauthorizedError, UnknotError } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { asUnavailable, isHeatStop, requireRedis, UNAVAILABLE_RETRY_AFTER_S } from './unavailable.js';
 import { browserGuard } from './browser-guard.js';
+import { STATUS_OF } from './errors.js';
 
 export interface HttpExtensions {
   /** Routers mounted under /api after the core routes (heat, routines, pain). */
@@ -28,13 +29,13 @@ export const snoozeBodySchema = z.object({ minutes: z.number().min(1).max(60).op
 
 export const userIdParam = (req: Request): string => {
   const id = String(req.params.userId);
-  if (!isValidId(id)) throw new UnknotError('invalid_user_id', 'userId must be 1–64 characters of [A-Za-z0-9_-]', 400);
+  if (!isValidId(id)) throw new InvalidInputError('invalid_user_id', 'userId must be 1–64 characters of [A-Za-z0-9_-]');
   return id;
 };
 
 export const deviceIdParam = (req: Request): string => {
   const id = String(req.params.deviceId);
-  if (!isValidId(id)) throw new UnknotError('invalid_device_id', 'deviceId must be 1–64 characters of [A-Za-z0-9_-]', 400);
+  if (!isValidId(id)) throw new InvalidInputError('invalid_device_id', 'deviceId must be 1–64 characters of [A-Za-z0-9_-]');
   return id;
 };
 
@@ -75,7 +76,7 @@ export function authMiddleware(ctx: AppContext, opts: { cookie?: boolean } = {})
   return (req: Request, res: Response, next: NextFunction) => {
     if (!expected) {
       if (isLoopback(ctx.config.http.host)) return next();
-      return next(new UnknotError('unauthorized', 'the API needs UNKNOT_API_TOKEN on a non-loopback address', 401));
+      return next(new UnauthorizedError('unauthorized', 'the API needs UNKNOT_API_TOKEN on a non-loopback address'));
     }
     const shown = bearerToken(req) ?? (opts.cookie && typeof req.query.token === 'string' ? req.query.token : undefined);
     if (matches(shown)) {
@@ -86,7 +87,7 @@ export function authMiddleware(ctx: AppContext, opts: { cookie?: boolean } = {})
     }
     if (opts.cookie && matches(cookieToken(req))) return next();
     res.set('WWW-Authenticate', 'Bearer realm="unknot"');
-    next(new UnknotError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <UNKNOT_API_TOKEN>)', 401));
+    next(new UnauthorizedError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <UNKNOT_API_TOKEN>)'));
   };
 }
 
@@ -200,7 +201,7 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
   });
   api.get('/devices/:deviceId', async (req, res) => {
     const d = await ctx.registry.getDevice(deviceIdParam(req));
-    if (!d) throw new UnknotError('unknown_device', `no device ${req.params.deviceId}`, 404);
+    if (!d) throw new NotFoundError('unknown_device', `no device ${req.params.deviceId}`);
     res.json(d);
   });
   api.delete('/devices/:deviceId', async (req, res) => {
@@ -221,7 +222,7 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
     res.json(await users.summary(userIdParam(req), req.query));
   });
   for (const r of ext.apiRouters ?? []) api.use(r);
-  api.use((req, _res, next) => next(new UnknotError('not_found', `no API route ${req.method} ${req.path}`, 404)));
+  api.use((req, _res, next) => next(new NotFoundError('not_found', `no API route ${req.method} ${req.path}`)));
   app.use('/api', api);
 
   for (const p of ext.publicRouters ?? []) app.use(p.path, p.router);
@@ -229,12 +230,12 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
     app.use(p.path, ...(limiter ? [limiter] : []), authMiddleware(ctx, { cookie: true }), requireRedis(ctx.redis), p.router);
   }
 
-  app.use((req, _res, next) => next(new UnknotError('not_found', `nothing at ${req.method} ${req.path}`, 404)));
+  app.use((req, _res, next) => next(new NotFoundError('not_found', `nothing at ${req.method} ${req.path}`)));
   app.use((thrown: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const err = asUnavailable(thrown);
     if (err instanceof UnknotError) {
-      if (err.status === 503) res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
-      res.status(err.status).json({ error: err.code, detail: err.message, ...(err.issues ? { issues: err.issues } : {}) });
+      if (err.kind === 'unavailable') res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
+      res.status(STATUS_OF[err.kind]).json({ error: err.code, detail: err.message, ...(err.issues ? { issues: err.issues } : {}) });
       return;
     }
     const e = err as { type?: string; status?: number; message?: string };

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import { parseHostValue, parseOrigin, type Config } from '../config.js';
-import { UnknotError } from '../domain/types.js';
+import { InvalidInputError, UnknotError } from '../domain/types.js';
 
 /** Methods a browser may send cross-site without consequence: they change nothing. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -75,15 +75,11 @@ export function browserGuard({ http, onRefused }: BrowserGuardOptions) {
       next(err);
     };
     const hostHeader = req.headers.host;
-    if (!hostHeader) return refuse(new UnknotError('missing_host', 'the request has no Host header', 400));
+    if (!hostHeader) return refuse(new InvalidInputError('missing_host', 'the request has no Host header'));
     const host = parseHostValue(hostHeader);
     if (!host || !hostAllowed(host.name, host.port ?? 80, req.socket.localPort)) {
       return refuse(
-        new UnknotError(
-          'unknown_host',
-          `this service does not answer for Host ${JSON.stringify(hostHeader.slice(0, 100))}; add it to UNKNOT_HTTP_ALLOWED_HOSTS if it is yours`,
-          421,
-        ),
+        new UnknotError('unknown_host', `this service does not answer for Host ${JSON.stringify(hostHeader.slice(0, 100))}; add it to UNKNOT_HTTP_ALLOWED_HOSTS if it is yours`, 'misdirected'),
       );
     }
 
@@ -95,18 +91,14 @@ export function browserGuard({ http, onRefused }: BrowserGuardOptions) {
       if (from !== undefined) {
         if (!sameOrigin(from, hostHeader) && !extraOrigins.has(parseOrigin(from) ?? '')) {
           return refuse(
-            new UnknotError(
-              'foreign_origin',
-              `a ${req.method} from the page at ${JSON.stringify(from.slice(0, 100))} is refused: state-changing requests must come from this service's own pages or an origin in UNKNOT_HTTP_ALLOWED_ORIGINS`,
-              403,
-            ),
+            new UnknotError('foreign_origin', `a ${req.method} from the page at ${JSON.stringify(from.slice(0, 100))} is refused: state-changing requests must come from this service's own pages or an origin in UNKNOT_HTTP_ALLOWED_ORIGINS`, 'forbidden'),
           );
         }
       } else {
         // Neither header (curl, scripts, Home Assistant's rest_command): allowed, unless a browser says it is cross-site.
         const site = req.get('sec-fetch-site');
         if (site === 'cross-site' || site === 'same-site') {
-          return refuse(new UnknotError('foreign_origin', `a ${req.method} the browser marks as ${site} is refused`, 403));
+          return refuse(new UnknotError('foreign_origin', `a ${req.method} the browser marks as ${site} is refused`, 'forbidden'));
         }
       }
     }
@@ -118,11 +110,7 @@ export function browserGuard({ http, onRefused }: BrowserGuardOptions) {
     const type = req.get('content-type');
     if ((hasBody || (type !== undefined && !SAFE_METHODS.has(req.method))) && !isJsonContentType(type)) {
       return refuse(
-        new UnknotError(
-          'unsupported_media_type',
-          `the request body must be JSON (content-type: application/json), not ${type === undefined ? 'a body without a content type' : JSON.stringify(type.slice(0, 100))}`,
-          415,
-        ),
+        new UnknotError('unsupported_media_type', `the request body must be JSON (content-type: application/json), not ${type === undefined ? 'a body without a content type' : JSON.stringify(type.slice(0, 100))}`, 'unsupported_media_type'),
       );
     }
     next();

@@ -5,7 +5,7 @@ import type { Heat } from '../app/heat.js';
 import { ID_PATTERN } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { userIdParam } from './app.js';
-import { isRedisUnavailable } from '../store/redis.js';
+import { isRedisUnavailable } from '../errors.js';
 import { redisReady, RedisUnavailableError, UNAVAILABLE_RETRY_AFTER_S } from './unavailable.js';
 
 // `minutes` is checked by the heat rules, not here: a non-number or non-positive value is 422 invalid_minutes

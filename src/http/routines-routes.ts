@@ -4,7 +4,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { PainLog } from '../app/pain.js';
 import type { Routines } from '../app/routines.js';
-import { isValidId, UnknotError } from '../domain/types.js';
+import { InvalidInputError, isValidId } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { userIdParam } from './app.js';
 
@@ -24,7 +24,7 @@ export function routinesRouter(routines: Routines, pain: PainLog): Router {
   r.delete('/users/:userId/routines/:routineId', async (req, res) => {
     const userId = userIdParam(req);
     const routineId = String(req.params.routineId);
-    if (!isValidId(routineId)) throw new UnknotError('invalid_routine_id', 'routineId must be 1–64 characters of [A-Za-z0-9_-]', 400);
+    if (!isValidId(routineId)) throw new InvalidInputError('invalid_routine_id', 'routineId must be 1–64 characters of [A-Za-z0-9_-]');
     res.json(await routines.stop(userId, routineId, 'stopped_via_api'));
   });
   r.post('/users/:userId/pain', async (req, res) => {

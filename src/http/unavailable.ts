@@ -1,16 +1,15 @@
 // HTTP while Redis is away: answer 503 at once instead of waiting for it, and only when nothing was changed.
 import type { NextFunction, Request, Response } from 'express';
-import { UnknotError } from '../domain/types.js';
-import { isRedisUnavailable } from '../store/redis.js';
+import { UnavailableError, UnknotError } from '../domain/types.js';
+import { isRedisUnavailable } from '../errors.js';
 
 /** Seconds a client is asked to wait before trying again (Redis reconnects every 250 ms at most). */
 export const UNAVAILABLE_RETRY_AFTER_S = 5;
 
 /** 503 `unavailable`: the request was refused before anything was written (or its command never ran). */
-export class RedisUnavailableError extends UnknotError {
+export class RedisUnavailableError extends UnavailableError {
   constructor(detail = 'redis is unavailable; nothing was changed, try again shortly') {
-    super('unavailable', detail, 503);
-    this.name = 'RedisUnavailableError';
+    super('unavailable', detail);
   }
 }
 

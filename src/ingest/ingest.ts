@@ -3,10 +3,10 @@
 import type { IPublishPacket } from 'mqtt';
 import { allSubscriptions, describeShellyReply, matchTopic } from '../adapters/index.js';
 import { decodeJsonObject } from '../adapters/common.js';
-import type { AppContext } from '../app/context.js';
+import type { AppContext, CommandRoute } from '../app/context.js';
 import { topicMatches } from '../mqtt/gateway.js';
 import type { SensorEventOptions, Sessions } from '../app/sessions.js';
-import { isValidId, UnknotError, type Action, type Device, type Observation } from '../domain/types.js';
+import { type Action, type Device, InvalidInputError, isValidId, type Observation, UnknotError } from '../domain/types.js';
 
 /** Extra handlers for observations other roles own (heat, routines), registered by those units. */
 export interface ObservationHandlers {
@@ -16,12 +16,6 @@ export interface ObservationHandlers {
   heat?: (device: Device, obs: Extract<Observation, { type: 'heat' }>) => Promise<void>;
   /** Command topics that are not device events (Home Assistant's buttons and switches), handled with the same ack. */
   commands?: CommandRoute[];
-}
-
-/** A topic filter and its handler; the handler throws only for infrastructure failures (then retried). */
-export interface CommandRoute {
-  filter: string;
-  handle: (topic: string, payload: Buffer) => Promise<void>;
 }
 
 const ERROR_INTERVAL_MS = 1000;
@@ -151,7 +145,7 @@ export class Ingest {
     const log = () => this.ctx.log.child({ userId: device.userId, deviceId: device.deviceId });
     switch (obs.type) {
       case 'posture': {
-        if (device.role === 'heatpad') throw new UnknotError('wrong_role', 'a heat pad does not report posture');
+        if (device.role === 'heatpad') throw new InvalidInputError('wrong_role', 'a heat pad does not report posture');
         const outcome = await this.sessions.sensorEvent(device, obs.posture, obs.at, obs.id, opts);
         if (this.ctx.log.isLevelEnabled('debug')) log().debug({ posture: obs.posture, at: obs.at, outcome }, 'posture');
         return;
@@ -168,14 +162,14 @@ export class Ingest {
       case 'action': {
         if (obs.action === 'snooze') {
           const r = await this.sessions.snooze(device.userId, obs.minutes);
-          if (!r.ok) throw new UnknotError(r.code, r.code === 'snooze_limit' ? 'no snoozes left for this session' : 'there is no nudge to snooze');
+          if (!r.ok) throw new InvalidInputError(r.code, r.code === 'snooze_limit' ? 'no snoozes left for this session' : 'there is no nudge to snooze');
           log().info({ nextNudgeAt: new Date(r.nextNudgeAt).toISOString() }, 'snoozed from device');
           return;
         }
         if (obs.action === 'ack') return this.sessions.ack(device.userId, device.deviceId);
         const handler = this.handlers.actions[obs.action];
         if (handler) return handler(device, obs);
-        throw new UnknotError('not_supported', `action ${obs.action} is not available on this instance`);
+        throw new InvalidInputError('not_supported', `action ${obs.action} is not available on this instance`);
       }
       case 'heat':
         if (this.handlers.heat) return this.handlers.heat(device, obs);

@@ -4,7 +4,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import type { Logger } from '../logger.js';
 import type { OutboundMessage } from '../domain/types.js';
 import type { DependencyHealth } from '../dependencies.js';
-import { InfraError, isRedisUnavailable } from '../store/redis.js';
+import { InfraError, isRedisUnavailable } from '../errors.js';
 import { assertTopicPart, type Topics } from './topics.js';
 
 export interface GatewayOptions {

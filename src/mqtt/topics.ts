@@ -1,24 +1,24 @@
 // The one place topic strings are built. Every part that comes from a user, a device or a config value
 // is validated here: no wildcards, no empty levels, no NUL, and ids follow the id rule.
-import { isValidId, UnknotError } from '../domain/types.js';
+import { InvalidInputError, isValidId } from '../domain/types.js';
 
 /** A topic level (or a `/`-separated run of levels, e.g. a Z2M friendly name) that is safe to publish to. */
 export function assertTopicPart(part: string, what = 'topic part'): string {
   if (typeof part !== 'string' || part.length === 0 || part.length > 512) {
-    throw new UnknotError('invalid_topic', `${what} must be 1–512 characters`);
+    throw new InvalidInputError('invalid_topic', `${what} must be 1–512 characters`);
   }
   if (/[+#\u0000]/.test(part)) {
-    throw new UnknotError('invalid_topic', `${what} must not contain MQTT wildcards (+, #) or NUL: ${JSON.stringify(part)}`);
+    throw new InvalidInputError('invalid_topic', `${what} must not contain MQTT wildcards (+, #) or NUL: ${JSON.stringify(part)}`);
   }
   if (part.startsWith('/') || part.endsWith('/') || part.includes('//')) {
-    throw new UnknotError('invalid_topic', `${what} must not have empty topic levels: ${JSON.stringify(part)}`);
+    throw new InvalidInputError('invalid_topic', `${what} must not have empty topic levels: ${JSON.stringify(part)}`);
   }
   return part;
 }
 
 export function assertId(id: string, what: 'userId' | 'deviceId'): string {
   if (!isValidId(id)) {
-    throw new UnknotError(`invalid_${what === 'userId' ? 'user' : 'device'}_id`, `${what} must be 1–64 characters of [A-Za-z0-9_-]`);
+    throw new InvalidInputError(`invalid_${what === 'userId' ? 'user' : 'device'}_id`, `${what} must be 1–64 characters of [A-Za-z0-9_-]`);
   }
   return id;
 }

@@ -1,5 +1,6 @@
 // Redis connections and the start-up checks BullMQ depends on (docs/configuration.md, "What Redis and the broker must provide").
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { InfraError } from '../errors.js';
 
 /** A single Redis or a Redis Cluster (REDIS_CLUSTER_NODES): every store and queue works on either. */
 export type RedisClient = Redis | Cluster;
@@ -34,12 +35,6 @@ export const blockingRedisOptions: RedisOptions = {
   autoResendUnfulfilledCommands: true,
 };
 
-/** Redis was away when the command was sent or it was lost with the connection: it did not (and will not) run. */
-export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'MaxRetriesPerRequestError') return true;
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH/.test(err.message);
-}
 
 /**
  * A Redis Cluster client from seed nodes. Unlike the single Redis of createRedis, a command whose master went away
@@ -78,9 +73,6 @@ export function duplicateClient(redis: RedisClient, opts: RedisOptions = {}): Re
     : redis.duplicate(opts);
 }
 
-export class InfraError extends Error {
-  override name = 'InfraError';
-}
 
 /**
  * Fail fast on a Redis that BullMQ cannot run on safely: older than 6.2, or able to evict keys (a `maxmemory`

@@ -4,7 +4,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis.js';
 import { compactProfile, expandProfile, type Profile } from '../domain/profile.js';
-import { UnknotError, type Device } from '../domain/types.js';
+import { ConflictError, type Device, UnavailableError } from '../domain/types.js';
 import type { Keys } from './keys.js';
 
 const topicCacheKey = (protocol: string, topic: string) => `${protocol}\n${topic}`;
@@ -300,11 +300,11 @@ export class Registry {
       const raw = await this.redis.get(this.keys.device(holder));
       const held = raw ? (JSON.parse(raw) as Device) : null;
       if (held && held.protocol === device.protocol && held.topic === device.topic) {
-        throw new UnknotError('topic_taken', `${device.protocol} topic ${JSON.stringify(device.topic)} already belongs to device ${holder}`, 409);
+        throw new ConflictError('topic_taken', `${device.protocol} topic ${JSON.stringify(device.topic)} already belongs to device ${holder}`);
       }
       if ((await this.redis.unknotSwap(topicKey, holder, device.deviceId)) === 1) return;
     }
-    throw new UnknotError('busy', 'device kept changing; try again', 503);
+    throw new UnavailableError('busy', 'device kept changing; try again');
   }
 
   async deleteDevice(deviceId: string): Promise<Device | null> {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { MqttGateway } from '../../src/mqtt/gateway.js';
 import { Topics } from '../../src/mqtt/topics.js';
-import { InfraError } from '../../src/store/redis.js';
+import { InfraError } from '../../src/errors.js';
 import { startInProcess } from '../support/in-process.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { runExpectingExit } from '../support/service-process.js';

@@ -3,8 +3,8 @@
 // of use (users, devices of each protocol, events, a nudge, heat on each kind of pad, a refused event, deletion).
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildAsyncApi, documentedFilters } from '../../src/api-docs/asyncapi.js';
-import { buildOpenApi, expressToOpenApiPath } from '../../src/api-docs/openapi.js';
+import { buildAsyncApi, documentedFilters } from '../../src/http/api-docs/asyncapi.js';
+import { buildOpenApi, expressToOpenApiPath } from '../../src/http/api-docs/openapi.js';
 import { BULL_BOARD_PATH } from '../../src/http/dashboard.js';
 import { main } from '../../src/main.js';
 import { MqttGateway } from '../../src/mqtt/gateway.js';

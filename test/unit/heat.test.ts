@@ -6,7 +6,7 @@ import {
   CLAIM_LEASE_MS,
   HEAT_DUE_TOLERANCE_MS,
   OFF_REPORT_GRACE_MS,
-  REFUSAL_STATUS,
+  REFUSAL_KIND,
   WATCHDOG_REPEAT_MS,
   autoOffSecondsFor,
   heatDurationMs,
@@ -133,19 +133,19 @@ describe('heat: refusals', () => {
   it('no_heat_pad (404): no pad at all, a device that is not a heat pad, or an unknown id', () => {
     for (const over of [{ devices: [watch] }, { devices: [] }, { deviceId: 'watch' }, { deviceId: 'someone-elses-pad' }]) {
       const r = refused(empty(), over);
-      expect(r).toMatchObject({ code: 'no_heat_pad', status: 404 });
+      expect(r).toMatchObject({ code: 'no_heat_pad', kind: 'not_found' });
     }
   });
 
   it.each(HEAT_BLOCKING.map((c) => [c]))('contraindicated (409) with %s in the profile, saying to get medical advice first', (c) => {
     const r = refused(empty(), {}, policy({ contraindications: [c] }));
-    expect(r).toMatchObject({ code: 'contraindicated', status: 409 });
+    expect(r).toMatchObject({ code: 'contraindicated', kind: 'conflict' });
     expect(r.detail).toMatch(/get medical advice first/);
   });
 
   it('contraindicated when the pain-log advice blocks heat; diabetes alone does not', () => {
     const r = refused(empty(), { heatBlocked: true });
-    expect(r).toMatchObject({ code: 'contraindicated', status: 409 });
+    expect(r).toMatchObject({ code: 'contraindicated', kind: 'conflict' });
     expect(r.detail).toMatch(/get medical advice first/);
     expect(startHeat(empty(), input(), policy({ contraindications: ['diabetes'] }), NOW).result.ok).toBe(true);
   });
@@ -153,12 +153,12 @@ describe('heat: refusals', () => {
   it.each([[0], [-1], [Number.NaN], [Number.POSITIVE_INFINITY], ['10'], [null], [true], [{}], [[5]]])(
     'invalid_minutes (422) for %j',
     (minutes) => {
-      expect(refused(empty(), { minutes })).toMatchObject({ code: 'invalid_minutes', status: 422 });
+      expect(refused(empty(), { minutes })).toMatchObject({ code: 'invalid_minutes', kind: 'unprocessable' });
     },
   );
 
   it('too_long (422) above heat.maxMinutes; exactly the limit is fine', () => {
-    expect(refused(empty(), { minutes: 15.5 })).toMatchObject({ code: 'too_long', status: 422 });
+    expect(refused(empty(), { minutes: 15.5 })).toMatchObject({ code: 'too_long', kind: 'unprocessable' });
     expect(refused(empty(), { minutes: 6 }, policy({ heat: { defaultMinutes: 5, maxMinutes: 5 } }))).toMatchObject({ code: 'too_long' });
     expect(startHeat(empty(), input({ minutes: 15 }), policy(), NOW).result.ok).toBe(true);
     expect(refused(empty(), { minutes: 21 }, { ...policy(), maxMinutes: 20 })).toMatchObject({ code: 'too_long' });
@@ -171,7 +171,7 @@ describe('heat: refusals', () => {
 
   it('already_on (409) while a session is live, and while the last OFF is still being sent', () => {
     const { state, session } = started();
-    expect(refused(state, {}, policy({ heatCooldownMinutes: 0 }), NOW + 1000)).toMatchObject({ code: 'already_on', status: 409 });
+    expect(refused(state, {}, policy({ heatCooldownMinutes: 0 }), NOW + 1000)).toMatchObject({ code: 'already_on', kind: 'conflict' });
     const stopped = stopHeat(state, 'manual', NOW + 2000).state;
     expect(refused(stopped, {}, policy({ heatCooldownMinutes: 0 }), NOW + 3000)).toMatchObject({ code: 'already_on' });
     const off = offSent(stopped, session.sessionId).state;
@@ -185,7 +185,7 @@ describe('heat: refusals', () => {
     const ended = offSent(stopHeat(state, 'manual', NOW + 500).state, session.sessionId).state;
     const p = policy({ heatCooldownMinutes: 30 }, 600); // 3 s
     const r = refused(ended, {}, p, NOW + 500 + 2999);
-    expect(r).toMatchObject({ code: 'cooling_down', status: 409 });
+    expect(r).toMatchObject({ code: 'cooling_down', kind: 'conflict' });
     expect(r.detail).toContain(new Date(NOW + 500 + 3000).toISOString());
     expect(startHeat(ended, input(), p, NOW + 500 + 3000).result.ok).toBe(true);
   });
@@ -209,7 +209,7 @@ describe('heat: refusals', () => {
     expect(r.t.effects).toEqual([
       { kind: 'log', entry: { type: 'heat_refused', at: NOW, reason: 'invalid_minutes', deviceId: 'pad-1', source: 'button' } },
     ]);
-    expect(Object.keys(REFUSAL_STATUS).sort()).toEqual(
+    expect(Object.keys(REFUSAL_KIND).sort()).toEqual(
       ['already_on', 'contraindicated', 'cooling_down', 'invalid_minutes', 'no_heat_pad', 'too_long'],
     );
   });

@@ -7,19 +7,23 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
+const ENTRY_POINTS = ['workers/nudges.ts', 'workers/heat.ts', 'workers/routines.ts', 'workers/standalone.ts'];
+
 /** Lower layers first. A file may import from a lower layer, or from its own folder. */
 const LAYERS: Array<{ name: string; rank: number; match: (f: string) => boolean }> = [
   { name: 'domain', rank: 0, match: (f) => f.startsWith('src/domain/') },
-  { name: 'base', rank: 1, match: (f) => ['src/config.ts', 'src/logger.ts', 'src/metrics.ts', 'src/errors.ts'].includes(f) },
+  { name: 'base', rank: 1, match: (f) => ['src/config.ts', 'src/logger.ts', 'src/metrics.ts', 'src/errors.ts', 'src/dependencies.ts'].includes(f) },
   { name: 'store', rank: 2, match: (f) => f.startsWith('src/store/') },
-  { name: 'queues', rank: 2, match: (f) => f.startsWith('src/queues/') },
+  // Queues take the store's client type.
+  { name: 'queues', rank: 3, match: (f) => f.startsWith('src/queues/') },
   { name: 'mqtt', rank: 2, match: (f) => f.startsWith('src/mqtt/') },
   { name: 'adapters', rank: 3, match: (f) => f.startsWith('src/adapters/') },
   { name: 'app', rank: 4, match: (f) => f.startsWith('src/app/') },
   { name: 'http', rank: 5, match: (f) => f.startsWith('src/http/') },
   { name: 'ingest', rank: 5, match: (f) => f.startsWith('src/ingest/') },
-  { name: 'workers', rank: 5, match: (f) => f.startsWith('workers/') },
-  { name: 'main', rank: 6, match: (f) => f === 'src/main.ts' },
+  { name: 'workers', rank: 5, match: (f) => f.startsWith('workers/') && !ENTRY_POINTS.includes(f) },
+  // Composition roots: the service, and each worker run on its own (which starts the service with one worker).
+  { name: 'main', rank: 6, match: (f) => f === 'src/main.ts' || ENTRY_POINTS.includes(f) },
 ];
 
 const layerOf = (file: string) => {

@@ -2,8 +2,8 @@
 // zod schemas its adapters validate with; topic roots come from the instance's config (served at
 // GET /api/asyncapi.json) or the defaults (committed as docs/reference/asyncapi.json by npm run docs:api).
 import { z } from 'zod';
-import { eventSchema } from '../adapters/unknot.js';
-import type { TopicRoots } from '../mqtt/topics.js';
+import { eventSchema } from '../../adapters/unknot.js';
+import type { TopicRoots } from '../../mqtt/topics.js';
 import { jsonSchema, packageVersion, type JsonSchema } from './json-schema.js';
 import { bridgeStateSchema, commandSchema, deviceErrorSchema, nudgeSchema, stateSchema, iso } from './payloads.js';
 

@@ -1,7 +1,7 @@
 // Shapes the service builds by hand and sends out (no zod schema checks them on the way out), described once here
 // for both documents. What the service reads is described by the schemas it validates with, imported as they are.
 import { z } from 'zod';
-import { POSTURES } from '../domain/types.js';
+import { POSTURES } from '../../domain/types.js';
 
 export const iso = z.string().describe('ISO 8601 time');
 const isoOrNull = iso.nullable();

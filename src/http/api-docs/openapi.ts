@@ -1,14 +1,14 @@
 // The OpenAPI 3.1 document of the HTTP API, built from the zod schemas the routes validate with. Served at
 // GET /api/openapi.json and committed as docs/reference/openapi.json (npm run docs:api).
 import { z } from 'zod';
-import { clearanceBodySchema, painBodySchema } from '../app/pain.js';
-import { adherenceQuerySchema, deviceBodySchema } from '../app/users.js';
-import { profileSchema } from '../domain/profile.js';
-import { CONTRAINDICATIONS, ID_PATTERN, PROTOCOLS, ROLES } from '../domain/types.js';
-import { snoozeBodySchema } from '../http/app.js';
-import { BULL_BOARD_PATH } from '../http/dashboard.js';
-import { heatRequestSchema } from '../http/heat-routes.js';
-import { routineStartBodySchema } from '../http/routines-routes.js';
+import { clearanceBodySchema, painBodySchema } from '../../app/pain.js';
+import { adherenceQuerySchema, deviceBodySchema } from '../../app/users.js';
+import { profileSchema } from '../../domain/profile.js';
+import { CONTRAINDICATIONS, ID_PATTERN, PROTOCOLS, ROLES } from '../../domain/types.js';
+import { snoozeBodySchema } from '../app.js';
+import { BULL_BOARD_PATH } from '../dashboard.js';
+import { heatRequestSchema } from '../heat-routes.js';
+import { routineStartBodySchema } from '../routines-routes.js';
 import { stateSchema } from './payloads.js';
 import { errorBodySchema, jsonSchema, packageVersion, type JsonSchema } from './json-schema.js';
 
