@@ -187,6 +187,14 @@ export const envDocs: Partial<Record<EnvName, { unset?: string; meaning: string 
     meaning: 'subscribe through `$share/<group>/…` (MQTT 5) so several ingest instances split the load; they then use clean sessions',
   },
   REDIS_URL: { meaning: 'Redis 6.2+ with `maxmemory-policy noeviction` (checked at start)' },
+  REDIS_CLUSTER_NODES: {
+    meaning:
+      '`host:port,host:port,…` of a Redis Cluster: when set, used instead of `REDIS_URL` (ioredis Cluster client); people are spread over the shards by the hash tags of their partitions ([Redis Cluster](operations/redis-cluster.md))',
+  },
+  UNKNOT_PARTITIONS: {
+    meaning:
+      'how many partitions people and devices are hashed to (1–16384); stored in Redis at first start, and a different value later stops start-up until `npm run repartition -- --to <P>` has moved the data ([partitions](operations/partitions.md))',
+  },
   UNKNOT_REDIS_PREFIX: { meaning: 'prefix of every Redis key and BullMQ queue; `{unknot}` for Redis Cluster' },
   HTTP_HOST: { meaning: 'HTTP listener address' },
   HTTP_PORT: { meaning: 'HTTP port; `0` picks a free port and logs it' },

@@ -120,7 +120,7 @@ describe('Registry', () => {
     await reg.putDevice({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1e' });
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1')).toBeNull();
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1e')).toBe('d1');
-    await expect(reg.putDevice({ deviceId: 'd2', userId: 'u', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/fp1e' })).rejects.toMatchObject({ code: 'topic_taken', status: 409 });
+    await expect(reg.putDevice({ deviceId: 'd2', userId: 'u', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/fp1e' })).rejects.toMatchObject({ code: 'topic_taken', kind: 'conflict' });
     await reg.deleteDevice('d1');
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1e')).toBeNull();
     expect(await reg.devicesOf('u')).toEqual([]);
@@ -141,6 +141,7 @@ describe('Registry cache', () => {
     prefix = uniqueNamespace('regsub').prefix;
     const keys = new Keys(prefix);
     const other = redis.duplicate();
+    await other.connect(); // lazy like its original, and without an offline queue: connected before its first command
     const cached = new Registry(redis, keys);
     const writer = new Registry(other, keys);
     await cached.startCache();

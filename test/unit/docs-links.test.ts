@@ -109,7 +109,8 @@ describe('documentation links', () => {
     for (const file of docs) {
       const spans = [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
       for (const span of spans) {
-        for (const [path] of span.matchAll(/\b(?:src|test|workers|scripts|bench|config)\/[\w./-]*\.[a-z]+\b/g)) {
+        // A path under dist/ is build output (named by its source), not a file of the repository.
+        for (const [path] of span.matchAll(/(?<![\w./-])(?:src|test|workers|scripts|bench|config)\/[\w./-]*\.[a-z]+\b/g)) {
           if (!repoFiles.has(path)) problems.push(`${file}: names ${path}, which is not in the repository`);
         }
         const bare = /^([\w-]+\.test\.ts)$/.exec(span)?.[1];
