@@ -26,7 +26,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 function shownDefault(schema: z.ZodType): string | undefined {
   const r = schema.safeParse(undefined);
   if (!r.success || r.data === undefined) return undefined;
-  return Array.isArray(r.data) ? r.data.join(',') : String(r.data);
+  return Array.isArray(r.data) ? r.data.join(',') : typeof r.data === 'string' ? r.data : JSON.stringify(r.data);
 }
 
 /** One row per variable, in the schema's order: name, default, meaning (plus the values an enum allows). */

@@ -25,7 +25,7 @@ import {
 } from '../domain/heat.js';
 import type { Profile } from '../domain/profile.js';
 import type { HeatState, UserState } from '../domain/user-state.js';
-import { type Command, type Device, type HeatOffReason, InvalidInputError, type LogEntry, NotFoundError, type OutboundMessage, UnknotError } from '../domain/types.js';
+import { type Command, type Device, type HeatOffReason, InvalidInputError, NotFoundError, type OutboundMessage, UnknotError } from '../domain/types.js';
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';

@@ -25,7 +25,7 @@ import {
   type RoutineName,
   type RoutineTransition,
 } from '../domain/routine.js';
-import { ConflictError, InvalidInputError, type LogEntry, NotFoundError, UnknotError } from '../domain/types.js';
+import { ConflictError, InvalidInputError, NotFoundError, UnknotError } from '../domain/types.js';
 import type { UserState } from '../domain/user-state.js';
 import { jobIds, type RoutineJob } from '../queues/queues.js';
 import type { Committed } from '../store/state-store.js';

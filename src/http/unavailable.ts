@@ -1,6 +1,6 @@
 // HTTP while Redis is away: answer 503 at once instead of waiting for it, and only when nothing was changed.
 import type { NextFunction, Request, Response } from 'express';
-import { UnavailableError, UnknotError } from '../domain/types.js';
+import { UnavailableError } from '../domain/types.js';
 import { isRedisUnavailable } from '../errors.js';
 
 /** Seconds a client is asked to wait before trying again (Redis reconnects every 250 ms at most). */

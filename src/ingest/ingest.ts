@@ -104,7 +104,7 @@ export class Ingest {
       const read = firstRead;
       firstRead = undefined;
       try {
-        await this.serially(device.userId, () => this.dispatch(device!, obs, { redelivered: !!packet?.dup, firstRead: read }));
+        await this.serially(device.userId, () => this.dispatch(device, obs, { redelivered: !!packet?.dup, firstRead: read }));
       } catch (err) {
         if (err instanceof UnknotError) {
           this.reject(err.code, err.message, topic, device.deviceId);

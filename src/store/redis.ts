@@ -116,9 +116,9 @@ async function checkNode(redis: Redis): Promise<{ version: string; warnings: str
   let settings: Record<string, string>;
   try {
     // Managed Redis services often refuse CONFIG: then we cannot tell, and say so.
-    const pairs = (await redis.config('GET', 'maxmemory*')) as string[];
-    const persistence = (await redis.config('GET', 'appendonly')) as string[];
-    const save = (await redis.config('GET', 'save')) as string[];
+    const pairs = (await redis.config('GET', 'maxmemory*'));
+    const persistence = (await redis.config('GET', 'appendonly'));
+    const save = (await redis.config('GET', 'save'));
     settings = Object.fromEntries(
       [...pairs, ...persistence, ...save].flatMap((v, i, a) => (i % 2 === 0 ? [[v, a[i + 1] ?? '']] : [])),
     );

@@ -5,7 +5,6 @@ import type { ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 
 const PROFILE = { breakAfterMinutes: 30, escalateAfterMinutes: 20, minBreakSeconds: 120, maxNudges: 3, snoozeMinutes: 30 };
-const SCALE = 600;
 
 let h: Harness;
 let svc: ServiceHandle;

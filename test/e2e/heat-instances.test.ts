@@ -46,7 +46,8 @@ describe('heat with two instances', () => {
           // 0.8–1 s: long enough that the ON always goes out first, even from a cold worker on a loaded machine
           // (an ON that could only go out after offAt is dropped, by design).
           const s = await startHeat(via, userId, { minutes: 8 + ((round + i) % 3), deviceId });
-          return { ...s, userId } as Started & { userId: string; stoppedBy?: string };
+          const session: Started & { userId: string; stoppedBy?: string } = { ...s, userId };
+          return session;
         }),
       );
       // One session a round is stopped by hand, on the instance that did not start it.

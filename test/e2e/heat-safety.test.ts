@@ -2,6 +2,7 @@
 // restart (by the standalone heat worker), the sweep sending an OFF whose job is gone, and the watchdog for every
 // protocol. UNKNOT_TIME_SCALE=60: 1 minute of heat lasts 1 s.
 import { Queue } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, queueOptions, sleep, type Harness } from '../support/unknot.js';
@@ -107,7 +108,7 @@ describe('heat after a crash', () => {
       await job!.remove();
     } finally {
       await queue.close();
-      if ('disconnect' in opts.connection) opts.connection.disconnect();
+      if (opts.connection instanceof Cluster) opts.connection.disconnect();
     }
     const off = await h.mqtt.waitFor(cmd, (m) => (m.json as { state: string }).state === 'off', 10_000);
     const late = off.receivedAt - Date.parse(s.offAt);

@@ -1,7 +1,6 @@
 // Operating unknot: bad input never hurts, configuration errors stop start-up clearly, health and metrics tell
 // the truth, the embedded broker works, shutdown is graceful, and events sent while it was down are not lost.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

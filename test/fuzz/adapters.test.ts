@@ -48,7 +48,7 @@ function checkResult(protocol: Protocol, device: Device, match: TopicMatch, payl
   try {
     result = adapters[protocol].parse(device, match, payload, ctx);
   } catch (err) {
-    throw new Error(`${protocol}/${match.kind} parse threw ${String(err)} on ${describePayload(payload)}`);
+    throw new Error(`${protocol}/${match.kind} parse threw ${String(err)} on ${describePayload(payload)}`, { cause: err });
   }
   const where = `${protocol}/${match.kind} (${device.role}) on ${describePayload(payload)}: ${JSON.stringify(result).slice(0, 300)}`;
   expect(result, where).toBeTypeOf('object');

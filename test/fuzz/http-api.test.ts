@@ -77,7 +77,7 @@ function sendRaw(target: ServiceHandle, req: Req): Promise<Awaited<ReturnType<Se
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
+        let body: unknown;
         try {
           body = text === '' ? '' : JSON.parse(text);
         } catch {
@@ -323,7 +323,7 @@ async function exercise(req: Req, target: string): Promise<void> {
     const to = req.viaToken ? tokenSvc! : svc;
     r = req.raw ? await sendRaw(to, req) : await to.fetchJson(req.path, { method: req.method, headers: req.headers, ...(req.body ? { body: new Uint8Array(req.body) } : {}), signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new Error(`${where}: no answer (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(`${where}: no answer (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
   counts.add(`http: ${target}`);
   const answer = `${where}${req.raw ? ` ${JSON.stringify(req.headers)}` : ''} → ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`;

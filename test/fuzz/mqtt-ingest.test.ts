@@ -44,7 +44,7 @@ beforeAll(async () => {
   shellyPrefix = `${base}-shelly/plug`;
   await putUser(svc, 'ana', { breakAfterMinutes: 120 });
   const register = async (id: string, body: Omit<Device, 'deviceId'>) =>
-    (await putDevice(svc, id, body as unknown as Record<string, unknown>)) as unknown as Device;
+    (await putDevice(svc, id, body)) as unknown as Device;
   devices.watch = await register('ana-watch', { userId: 'ana', role: 'wearable', protocol: 'unknot' });
   devices.chair = await register('ana-chair', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/chair' });
   devices.pad = await register('ana-pad', { userId: 'ana', role: 'heatpad', protocol: 'tasmota', topic: tasmotaTopic });

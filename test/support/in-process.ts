@@ -83,7 +83,7 @@ export async function inProcessHarness(
     clock,
     async start(extraEnv = {}, name = label, opts = {}) {
       const merged = { ...baseEnv, ...extraEnv };
-      const s = await startInProcess(merged, name, { ...opts, now: clock.now });
+      const s = await startInProcess(merged, name, { ...opts, now: () => clock.now() });
       services.push(s);
       return s;
     },

@@ -93,7 +93,7 @@ export async function connectClient(
       ),
     ]);
   } catch (err) {
-    throw new Error(`test MQTT client could not connect to ${mqttUrl}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`test MQTT client could not connect to ${mqttUrl}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   // A test should fail on its assertions, not crash the worker on an unhandled 'error' event.
   client.on('error', () => undefined);

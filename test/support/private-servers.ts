@@ -76,7 +76,7 @@ async function privateServer(
       });
     }
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    let last = '';
+    let last: string | undefined;
     for (;;) {
       if (exitStatus) throw new Error(`${name} on port ${port} exited (${exitStatus}):\n${tail()}`);
       try {
@@ -119,7 +119,7 @@ async function privateServer(
   }
   if (lastError) {
     await rm(dir, { recursive: true, force: true });
-    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+    throw lastError instanceof Error ? lastError : new Error(JSON.stringify(lastError));
   }
 
   return {

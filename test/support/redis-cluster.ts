@@ -117,7 +117,7 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
           await clusterInfo(port);
           break;
         } catch (err) {
-          if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start: ${(err as Error).message}`);
+          if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start: ${(err as Error).message}`, { cause: err });
           await sleep(100);
         }
       }

@@ -93,7 +93,7 @@ export async function startMosquitto(lines: (dir: string) => string[], waitFor: 
     } catch (err) {
       if (Date.now() > deadline) {
         await broker.stop();
-        throw new Error(`mosquitto did not come up: ${(err as Error).message}\n${out}`);
+        throw new Error(`mosquitto did not come up: ${(err as Error).message}\n${out}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 100));
     }

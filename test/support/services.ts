@@ -131,7 +131,7 @@ function sleep(ms: number): Promise<void> {
 
 async function waitUntil(what: string, timeoutMs: number, attempt: () => Promise<void>, gaveUp?: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no attempt made';
+  let last: string | undefined;
   for (;;) {
     const reason = gaveUp?.();
     if (reason) throw new Error(`${what}: ${reason}`);
@@ -162,7 +162,7 @@ export async function pingRedis(url: string): Promise<void> {
   try {
     await client.connect();
     const answer = await client.ping();
-    if (answer !== 'PONG') throw new Error(`PING answered ${answer}`);
+    if (answer !== 'PONG') throw new Error(`PING answered ${JSON.stringify(answer)}`);
   } catch (err) {
     throw cause ?? err;
   } finally {

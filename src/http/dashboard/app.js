@@ -457,7 +457,8 @@
 
   function setTile(id, value, sub, mood) {
     $(id).textContent = value;
-    $(`${id}-sub`) && ($(`${id}-sub`).textContent = sub || '');
+    const subEl = document.getElementById(`${id}-sub`);
+    if (subEl) subEl.textContent = sub || '';
     const tile = /** @type {HTMLElement} */ ($(id).closest('.tile'));
     tile.classList.remove('on', 'good', 'alert');
     if (mood) tile.classList.add(mood);
