@@ -120,11 +120,15 @@ export async function mqttBaseline(
       perSec: count.received / elapsed,
       seconds: elapsed,
       window,
-      incomplete: complete ? undefined : `raw MQTT: the subscriber received ${count.received} of ${pub.sent} messages within ${drainMs} ms after publishing`,
+      incomplete: complete
+        ? undefined
+        : `raw MQTT: the subscriber received ${count.received} of ${pub.sent} messages within ${drainMs} ms after publishing`,
     };
   } finally {
     worker.postMessage('stop');
-    await withTimeout(new Promise((r) => worker.once('exit', r)), 5_000, 'the raw subscriber thread to end').catch(() => worker.terminate());
+    await withTimeout(new Promise((r) => worker.once('exit', r)), 5_000, 'the raw subscriber thread to end').catch(() =>
+      worker.terminate(),
+    );
     await closeClient(pubClient);
   }
 }

@@ -40,7 +40,12 @@ export async function clusterShare(prefix: string, users: number, deadline: numb
         for (let i = k; i < users; i += lanes) {
           if (Date.now() > deadline) return;
           await registry.putProfile(userId(tag, i), PROFILE);
-          await registry.putDevice({ deviceId: deviceId(tag, i), userId: userId(tag, i), role: 'desk', protocol: 'unknot' });
+          await registry.putDevice({
+            deviceId: deviceId(tag, i),
+            userId: userId(tag, i),
+            role: 'desk',
+            protocol: 'unknot',
+          });
           written++;
         }
       }),
@@ -58,7 +63,10 @@ export async function clusterShare(prefix: string, users: number, deadline: numb
         return { people, keys: await node.dbsize() };
       }),
     );
-    const total = Math.max(1, counts.reduce((a, c) => a + c.people, 0));
+    const total = Math.max(
+      1,
+      counts.reduce((a, c) => a + c.people, 0),
+    );
     const shares = counts.map((c) => c.people / total).sort((a, b) => b - a);
     return {
       users: written,

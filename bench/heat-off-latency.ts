@@ -73,8 +73,14 @@ async function main() {
     await mqtt.subscribe(`${id}/devices/+/command`);
     const users = Array.from({ length: USERS }, (_, i) => `u${i}`);
     for (const userId of users) {
-      const u = await api.fetchJson(`/api/users/${userId}`, { method: 'PUT', json: { heatCooldownMinutes: 0, heat: { defaultMinutes: 10, maxMinutes: 20 } } });
-      const d = await api.fetchJson(`/api/devices/${userId}-pad`, { method: 'PUT', json: { userId, role: 'heatpad', protocol: 'unknot' } });
+      const u = await api.fetchJson(`/api/users/${userId}`, {
+        method: 'PUT',
+        json: { heatCooldownMinutes: 0, heat: { defaultMinutes: 10, maxMinutes: 20 } },
+      });
+      const d = await api.fetchJson(`/api/devices/${userId}-pad`, {
+        method: 'PUT',
+        json: { userId, role: 'heatpad', protocol: 'unknot' },
+      });
       if (u.status !== 200 || d.status !== 200) throw new Error(`setup failed: ${JSON.stringify([u.body, d.body])}`);
     }
 
@@ -92,11 +98,18 @@ async function main() {
         const r = await api.fetchJson(`/api/users/${userId}/heat`, { method: 'POST', json: { minutes } });
         if (r.status !== 201) throw new Error(`POST heat ${userId}: ${r.status} ${JSON.stringify(r.body)}`);
         const b = r.body as { sessionId: string; startedAt: string; offAt: string };
-        const s: Session = { userId, sessionId: b.sessionId, startedAt: Date.parse(b.startedAt), offAt: Date.parse(b.offAt) };
+        const s: Session = {
+          userId,
+          sessionId: b.sessionId,
+          startedAt: Date.parse(b.startedAt),
+          offAt: Date.parse(b.offAt),
+        };
         sessions.set(s.sessionId, s);
         const off = await mqtt.waitFor(
           `${id}/devices/${userId}-pad/command`,
-          (m) => (m.json as { state?: string; sessionId?: string }).state === 'off' && (m.json as { sessionId?: string }).sessionId === s.sessionId,
+          (m) =>
+            (m.json as { state?: string; sessionId?: string }).state === 'off' &&
+            (m.json as { sessionId?: string }).sessionId === s.sessionId,
           30_000,
         );
         s.off = off;
@@ -115,9 +128,13 @@ async function main() {
     const offLate = all.map((s) => s.off!.receivedAt - s.offAt);
     const onLate = all.filter((s) => s.on).map((s) => s.on!.receivedAt - s.startedAt);
     const rows = [describe('OFF received − offAt (ms)', offLate), describe('ON received − startedAt (ms)', onLate)];
-    console.log(`\n${all.length} sessions in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${counts} commands on the wire (expected ${all.length * 2})`);
+    console.log(
+      `\n${all.length} sessions in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${counts} commands on the wire (expected ${all.length * 2})`,
+    );
     console.table(rows);
-    console.log(JSON.stringify({ sessions: all.length, commands: counts, timeScale: Number(TIME_SCALE), results: rows }));
+    console.log(
+      JSON.stringify({ sessions: all.length, commands: counts, timeScale: Number(TIME_SCALE), results: rows }),
+    );
     if (counts !== all.length * 2) process.exitCode = 1;
   } finally {
     await svc?.stop();

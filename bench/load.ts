@@ -118,7 +118,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     while (pub.sent - committed >= maxBacklog && !pollError && Date.now() < o.publishDeadline) await sleep(5);
     if (Date.now() >= o.publishDeadline) {
       // A time-boxed run that waited for the backlog at the end has simply ended.
-      if (o.durationMs === undefined) incomplete = `${o.label}: publishing hit its time limit after ${pub.sent} of ${o.count} events`;
+      if (o.durationMs === undefined)
+        incomplete = `${o.label}: publishing hit its time limit after ${pub.sent} of ${o.count} events`;
       break;
     }
     const e = o.next(i);
@@ -146,9 +147,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (pub.failed > 0) incomplete ??= `${o.label}: ${pub.failed} publishes failed`;
   const after = lastScrapes;
   const cpu = (ss: Scrape[]) => ss.reduce((s, x) => s + progressOf(x).cpuSeconds, 0);
-  const rejected = after.reduce((s, x) => s + progressOf(x).rejected, 0) - before.reduce((s, x) => s + progressOf(x).rejected, 0);
+  const rejected =
+    after.reduce((s, x) => s + progressOf(x).rejected, 0) - before.reduce((s, x) => s + progressOf(x).rejected, 0);
   // Rejected events count as handled (they end the wait) but are not what the run means to measure.
-  if (rejected > 0) incomplete ??= `${o.label}: the service rejected ${rejected} of ${sentFinal} events (unknot_events_rejected_total)`;
+  if (rejected > 0)
+    incomplete ??= `${o.label}: the service rejected ${rejected} of ${sentFinal} events (unknot_events_rejected_total)`;
   return {
     sent: sentFinal,
     committed,
@@ -159,7 +162,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     before,
     after,
     cpuSeconds: cpu(after) - cpu(before),
-    gcSeconds: after.reduce((s, x) => s + progressOf(x).gcSeconds, 0) - before.reduce((s, x) => s + progressOf(x).gcSeconds, 0),
+    gcSeconds:
+      after.reduce((s, x) => s + progressOf(x).gcSeconds, 0) - before.reduce((s, x) => s + progressOf(x).gcSeconds, 0),
     rejected,
     publishSeconds,
     benchCpuSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,

@@ -6,8 +6,23 @@ import { runLoad, type LoadEvent, type LoadResult } from './load.js';
 import { closeClient, connectClient, sleep } from './mqtt-load.js';
 import type { Profile } from '../src/domain/profile.js';
 import { Keys } from '../src/store/keys.js';
-import { BREAK_AFTER_MINUTES, deviceId, MixedStream, postureEvent, registerUsers, userId, type StreamEvent } from './population.js';
-import { fractionAtOrBelow, histogramDelta, histogramQuantile, mergeHistograms, type HistogramDelta, type Scrape } from './prom.js';
+import {
+  BREAK_AFTER_MINUTES,
+  deviceId,
+  MixedStream,
+  postureEvent,
+  registerUsers,
+  userId,
+  type StreamEvent,
+} from './population.js';
+import {
+  fractionAtOrBelow,
+  histogramDelta,
+  histogramQuantile,
+  mergeHistograms,
+  type HistogramDelta,
+  type Scrape,
+} from './prom.js';
 import type { Progress } from './progress.js';
 import { progressOf, type UnknotProcess } from './service.js';
 import { summarize, type Summary } from './stats.js';
@@ -54,12 +69,17 @@ export const SEED_LEAD_MS = 1500;
 export function ensureTime(b: Bench, what: string, needMs: number): void {
   const left = timeLeft(b);
   if (left < needMs) {
-    throw new OutOfTime(`${what}: skipped, it needs about ${Math.ceil(needMs / 1000)} s and ${Math.max(0, Math.floor(left / 1000))} s of the time budget are left`);
+    throw new OutOfTime(
+      `${what}: skipped, it needs about ${Math.ceil(needMs / 1000)} s and ${Math.max(0, Math.floor(left / 1000))} s of the time budget are left`,
+    );
   }
 }
 
 const eventTopic = (base: string, device: string) => `${base}/devices/${device}/event`;
-const asLoad = (base: string, e: StreamEvent): LoadEvent => ({ topic: eventTopic(base, e.device), payload: postureEvent(e.posture, e.at) });
+const asLoad = (base: string, e: StreamEvent): LoadEvent => ({
+  topic: eventTopic(base, e.device),
+  payload: postureEvent(e.posture, e.at),
+});
 
 const ms = (seconds: number) => seconds * 1000;
 const perSec = (n: number, r: LoadResult) => n / Math.max(1e-3, (r.tDone - r.tFirst) / 1000);
@@ -175,7 +195,8 @@ export async function ingestPhase(b: Bench, t: Target, stream: MixedStream, seco
     maxBacklog: Math.max(500, Math.round(warmupPerSec)),
     publishDeadline: started + ms(seconds) + 1000,
     drainDeadline: started + ms(seconds) + drainLimit,
-    onProgress: (c, sent) => progress.update(`${c} of ${sent} events committed`, 0.2 + (0.8 * (Date.now() - started)) / ms(seconds)),
+    onProgress: (c, sent) =>
+      progress.update(`${c} of ${sent} events committed`, 0.2 + (0.8 * (Date.now() - started)) / ms(seconds)),
   });
   const redis1 = await redisCounters(b.admin);
   const events = r.committed;
@@ -215,7 +236,14 @@ export interface LatencyResult {
  * the retained `{base}/users/{userId}/state` message of the same change (matched by user and `since` = the
  * event's `at`), through the broker both ways.
  */
-export async function latencyPhase(b: Bench, t: Target, stream: MixedStream, rate: number, seconds: number, maxBacklog: number): Promise<LatencyResult> {
+export async function latencyPhase(
+  b: Bench,
+  t: Target,
+  stream: MixedStream,
+  rate: number,
+  seconds: number,
+  maxBacklog: number,
+): Promise<LatencyResult> {
   const { progress } = b;
   ensureTime(b, '(c) latency', ms(seconds) + 3000);
   const sub = await connectClient(b.mqttUrl, 'state-sub');
@@ -261,7 +289,8 @@ export async function latencyPhase(b: Bench, t: Target, stream: MixedStream, rat
       publishDeadline: started + ms(seconds) + 2000,
       drainDeadline: started + ms(seconds) + drainLimit,
       pollMs: 250,
-      onProgress: (c, sent) => progress.update(`${sent} sent at ${rate}/s, ${c} committed`, Math.min(1, (Date.now() - started) / ms(seconds))),
+      onProgress: (c, sent) =>
+        progress.update(`${sent} sent at ${rate}/s, ${c} committed`, Math.min(1, (Date.now() - started) / ms(seconds))),
     });
     // The last retained states are on their way.
     const until = Date.now() + 1000;
@@ -314,7 +343,8 @@ export async function registerPopulation(
     profile,
     onProgress: (n) => b.progress.update(`registering users: ${start + n}/${start + users}`, n / users),
   });
-  if (r.written < users) throw new OutOfTime(`registering ${users} users: only ${r.written} written before the time limit`);
+  if (r.written < users)
+    throw new OutOfTime(`registering ${users} users: only ${r.written} written before the time limit`);
   const memAfter = (await redisCounters(b.admin)).usedMemory;
   return { users: start + users, seconds: (more?.seconds ?? 0) + r.ms / 1000, memBefore, memAfter };
 }
@@ -450,11 +480,16 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
       const end = t0 + spreadMs + ms(plan.graceSeconds);
       const hardEnd = Math.min(end, b.deadline - 2000);
       while (lateness.length < N && Date.now() < hardEnd) {
-        progress.update(`nudges: ${lateness.length}/${N} received`, 0.3 + (0.6 * Math.max(0, Date.now() - t0)) / spreadMs);
+        progress.update(
+          `nudges: ${lateness.length}/${N} received`,
+          0.3 + (0.6 * Math.max(0, Date.now() - t0)) / spreadMs,
+        );
         await sleep(100);
       }
       if (lateness.length < N && hardEnd < end) {
-        incomplete.push(`(d) the time budget ended ${Math.round((t0 + spreadMs - hardEnd) / 1000)} s before the last nudge was due: ${N - lateness.length} of ${N} nudges not seen`);
+        incomplete.push(
+          `(d) the time budget ended ${Math.round((t0 + spreadMs - hardEnd) / 1000)} s before the last nudge was due: ${N - lateness.length} of ${N} nudges not seen`,
+        );
       } else if (lateness.length < N) {
         const late = N - lateness.length;
         // The worker is behind: follow its backlog while it makes progress (bounded).
@@ -474,12 +509,17 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
         incomplete.push(
           `(d) ${late} of ${N} nudges had not arrived ${plan.graceSeconds} s after the last was due` +
             (lateness.length === N ? `; they all came within the next ${waited} s (the worker fell behind)` : '') +
-            (lateness.length < N ? `; ${caughtUp} more came in the next ${waited} s, ${N - lateness.length} never` : ''),
+            (lateness.length < N
+              ? `; ${caughtUp} more came in the next ${waited} s, ${N - lateness.length} never`
+              : ''),
         );
       }
       collecting = false;
       const [workerAfter, r1] = await Promise.all([t.worker.scrape(), redisCounters(b.admin)]);
-      serviceLateness = bucketed(histogramDelta(workerBefore, workerAfter, 'unknot_nudge_lateness_seconds'), LATENESS_TARGET_S);
+      serviceLateness = bucketed(
+        histogramDelta(workerBefore, workerAfter, 'unknot_nudge_lateness_seconds'),
+        LATENESS_TARGET_S,
+      );
       const sent = Math.max(1, workerAfter.sum('unknot_nudges_sent_total') - w0.sum('unknot_nudges_sent_total'));
       nudgeCost = {
         workerCpuMs: ((progressOf(workerAfter).cpuSeconds - progressOf(w0).cpuSeconds) * 1000) / sent,
@@ -496,7 +536,9 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
     const costLimit = timeLeft(b);
     if (M > 0 && costLimit > 3000) {
       if (measureNudges && lateness.length < N) {
-        incomplete.push(`(f) at ${N} users ran while the worker still had nudges to send: its CPU figure includes theirs`);
+        incomplete.push(
+          `(f) at ${N} users ran while the worker still had nudges to send: its CPU figure includes theirs`,
+        );
       }
       const stride = N / M;
       const stream = new MixedStream(plan.tag, M, (k) => Math.floor(k * stride), true);
@@ -551,7 +593,12 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
 }
 
 /** Redis MEMORY USAGE of one seated user's keys and their partition's due set, for the breakdown in the report. */
-export async function sampleUserKeys(redis: Redis, prefix: string, tag: string, i: number): Promise<Array<[string, number]>> {
+export async function sampleUserKeys(
+  redis: Redis,
+  prefix: string,
+  tag: string,
+  i: number,
+): Promise<Array<[string, number]>> {
   const user = userId(tag, i);
   const keys = new Keys(prefix);
   const list: Array<[string, string]> = [
@@ -562,11 +609,17 @@ export async function sampleUserKeys(redis: Redis, prefix: string, tag: string, 
     ['adherence log', keys.log(user)],
   ];
   // No job per person: their due time is one member of their partition's due set, shared with the partition's others.
-  list.push([`partition due set (${await redis.zcard(keys.due(keys.partitionOf(user)))} people)`, keys.due(keys.partitionOf(user))]);
+  list.push([
+    `partition due set (${await redis.zcard(keys.due(keys.partitionOf(user)))} people)`,
+    keys.due(keys.partitionOf(user)),
+  ]);
   // The Redis type is looked up rather than assumed: the service's storage changes as it is optimised.
   const out: Array<[string, number]> = [];
   for (const [label, key] of list) {
-    const [type, n] = await Promise.all([redis.type(key), redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0').catch(() => null)]);
+    const [type, n] = await Promise.all([
+      redis.type(key),
+      redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0').catch(() => null),
+    ]);
     if (typeof n === 'number') out.push([`${label} (${type})`, n]);
   }
   return out;
@@ -584,7 +637,14 @@ export interface ScaleOutRun {
   incomplete?: string;
 }
 
-export async function scaleOutRun(b: Bench, base: string, ingest: UnknotProcess[], stream: MixedStream, seconds: number, backlog: number): Promise<ScaleOutRun> {
+export async function scaleOutRun(
+  b: Bench,
+  base: string,
+  ingest: UnknotProcess[],
+  stream: MixedStream,
+  seconds: number,
+  backlog: number,
+): Promise<ScaleOutRun> {
   ensureTime(b, `(g) ${ingest.length} instance(s)`, ms(seconds) + 2000);
   const started = Date.now();
   const drainLimit = Math.min(ms(20), timeLeft(b) - ms(seconds));
@@ -598,7 +658,11 @@ export async function scaleOutRun(b: Bench, base: string, ingest: UnknotProcess[
     maxBacklog: backlog,
     publishDeadline: started + ms(seconds) + 1000,
     drainDeadline: started + ms(seconds) + drainLimit,
-    onProgress: (c, sent) => b.progress.update(`${ingest.length} instance(s): ${c} of ${sent} committed`, (Date.now() - started) / ms(seconds)),
+    onProgress: (c, sent) =>
+      b.progress.update(
+        `${ingest.length} instance(s): ${c} of ${sent} committed`,
+        (Date.now() - started) / ms(seconds),
+      ),
   });
   const split = r.after.map((a, i) => {
     const before = r.before[i];
@@ -635,7 +699,12 @@ export async function warmUp(b: Bench, base: string, ingest: UnknotProcess[], st
 }
 
 /** Waits until the services have committed everything sent to them (a backlog left by an earlier phase). */
-export async function waitCommitted(services: UnknotProcess[], total: number, baseline: number, timeoutMs: number): Promise<boolean> {
+export async function waitCommitted(
+  services: UnknotProcess[],
+  total: number,
+  baseline: number,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const scrapes: Scrape[] = await Promise.all(services.map((s) => s.scrape()));

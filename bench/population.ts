@@ -24,7 +24,13 @@ export async function registerUsers(
   prefix: string,
   tag: string,
   count: number,
-  opts: { connections?: number; deadline?: number; onProgress?: (done: number) => void; start?: number; profile?: Profile } = {},
+  opts: {
+    connections?: number;
+    deadline?: number;
+    onProgress?: (done: number) => void;
+    start?: number;
+    profile?: Profile;
+  } = {},
 ): Promise<{ written: number; ms: number }> {
   const connections = Math.max(1, Math.min(opts.connections ?? 8, count));
   const start = opts.start ?? 0;
@@ -44,7 +50,12 @@ export async function registerUsers(
         for (let i = start + k; i < start + count; i += connections) {
           if (opts.deadline !== undefined && Date.now() > opts.deadline) return;
           await registry.putProfile(userId(tag, i), opts.profile ?? PROFILE);
-          await registry.putDevice({ deviceId: deviceId(tag, i), userId: userId(tag, i), role: 'desk', protocol: 'unknot' });
+          await registry.putDevice({
+            deviceId: deviceId(tag, i),
+            userId: userId(tag, i),
+            role: 'desk',
+            protocol: 'unknot',
+          });
           written++;
           if ((written & 1023) === 0) opts.onProgress?.(written);
         }
@@ -56,7 +67,8 @@ export async function registerUsers(
   return { written, ms: performance.now() - t0 };
 }
 
-export const postureEvent = (posture: 'sitting' | 'standing', at: number) => JSON.stringify({ type: 'posture', posture, at });
+export const postureEvent = (posture: 'sitting' | 'standing', at: number) =>
+  JSON.stringify({ type: 'posture', posture, at });
 
 /**
  * The mixed stream of the throughput phases. Every user's first event is "sitting" (the warm-up: a new session

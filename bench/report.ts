@@ -22,12 +22,15 @@ export interface Results {
   seconds: number;
 }
 
-const int = (n: number | null | undefined) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
-const dec = (n: number | null | undefined, d = 2) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
+const int = (n: number | null | undefined) =>
+  n === null || n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US');
+const dec = (n: number | null | undefined, d = 2) =>
+  n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d);
 const msq = (q: Quantiles | null | undefined) =>
   q && q.p50Ms !== null ? `${dec(q.p50Ms, 1)} / ${q.overflow ? '>' : ''}${dec(q.p99Ms, 1)} ms` : '—';
 const mean = (q: Quantiles | null | undefined) => (q && q.meanMs !== null ? `mean ${dec(q.meanMs, 1)} ms` : '');
-const usersLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${Math.round(n / 1000)}k` : String(n));
+const usersLabel = (n: number) =>
+  n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${Math.round(n / 1000)}k` : String(n);
 
 type Verdict = 'met' | 'MISSED' | '';
 const verdict = (ok: boolean | null): Verdict => (ok === null ? '' : ok ? 'met' : 'MISSED');
@@ -54,7 +57,8 @@ export interface Headline {
   [more: string]: unknown;
 }
 
-const round = (n: number | null | undefined, d = 3) => (n === null || n === undefined || !Number.isFinite(n) ? null : Number(n.toFixed(d)));
+const round = (n: number | null | undefined, d = 3) =>
+  n === null || n === undefined || !Number.isFinite(n) ? null : Number(n.toFixed(d));
 
 export function headline(r: Results): Headline {
   const at = (n: number) => r.populations.find((p) => p.users === n);
@@ -111,10 +115,15 @@ export function renderTable(r: Results): string {
   const row = (what: string, value: string, target = '', v: Verdict = '') => rows.push([what, value, target, v]);
   const h = headline(r);
 
-  if (r.raw) row('(a) raw MQTT QoS 1 publish → subscribe (received)', `${int(r.raw.perSec)} /s`, `window ${r.raw.window}`);
+  if (r.raw)
+    row('(a) raw MQTT QoS 1 publish → subscribe (received)', `${int(r.raw.perSec)} /s`, `window ${r.raw.window}`);
   if (r.rawWithRedis) {
     const ratio = r.raw ? ` (${dec(r.rawWithRedis.perSec / r.raw.perSec, 3)} of raw)` : '';
-    row('(a) the same subscriber + one Redis SET per message', `${int(r.rawWithRedis.perSec)} /s`, `a ceiling for keeping events${ratio}`);
+    row(
+      '(a) the same subscriber + one Redis SET per message',
+      `${int(r.rawWithRedis.perSec)} /s`,
+      `a ceiling for keeping events${ratio}`,
+    );
   }
   if (r.redis) {
     row('(a) Redis sequential round trips (PING)', `${int(r.redis.pingPerSec)} /s`);
@@ -123,8 +132,17 @@ export function renderTable(r: Results): string {
   }
   if (r.ingest) {
     const i = r.ingest;
-    row(`(b) unknot ingest, ${int(i.users)} users, ~half state changes`, `${int(i.perSec)} /s`, `${int(i.events)} events`);
-    row('(b) ingest ratio (unknot ÷ raw QoS 1)', dec(h.ingestRatio, 3), `≥ ${TARGET.ratio}`, verdict(h.ingestRatio === null ? null : h.ingestRatio >= TARGET.ratio));
+    row(
+      `(b) unknot ingest, ${int(i.users)} users, ~half state changes`,
+      `${int(i.perSec)} /s`,
+      `${int(i.events)} events`,
+    );
+    row(
+      '(b) ingest ratio (unknot ÷ raw QoS 1)',
+      dec(h.ingestRatio, 3),
+      `≥ ${TARGET.ratio}`,
+      verdict(h.ingestRatio === null ? null : h.ingestRatio >= TARGET.ratio),
+    );
     row('(b) first event per user (new session + nudge job)', `${int(i.warmupPerSec)} /s`);
     row('(b) service CPU per event (user + system)', `${dec(i.cpuMsPerEvent, 3)} ms`);
     row('(b) Redis CPU per event', `${dec(i.redisCpuMsPerEvent, 3)} ms`);
@@ -132,10 +150,25 @@ export function renderTable(r: Results): string {
   }
   if (r.latency) {
     const l = r.latency;
-    row(`(c) paced publishing, target ${int(l.targetRate)} /s`, `${int(l.achievedRate)} /s`, `${int(l.sent)} events, ${dec(l.seconds, 1)} s`);
-    const ok = l.commit.p99Ms === null ? null : l.commit.p99Ms < TARGET.commitP99Ms && !l.commit.overflow && !l.abandoned;
-    row('(c) event → commit p50 / p99 (histogram, bucketed)', msq(l.commit), `p99 < ${TARGET.commitP99Ms} ms; ${mean(l.commit)}`, verdict(ok));
-    if (l.commit.withinTarget !== null) row(`(c) events committed within ${TARGET.commitP99Ms} ms (exact: a bucket bound)`, `${dec(l.commit.withinTarget * 100, 1)} %`, '≥ 99 %');
+    row(
+      `(c) paced publishing, target ${int(l.targetRate)} /s`,
+      `${int(l.achievedRate)} /s`,
+      `${int(l.sent)} events, ${dec(l.seconds, 1)} s`,
+    );
+    const ok =
+      l.commit.p99Ms === null ? null : l.commit.p99Ms < TARGET.commitP99Ms && !l.commit.overflow && !l.abandoned;
+    row(
+      '(c) event → commit p50 / p99 (histogram, bucketed)',
+      msq(l.commit),
+      `p99 < ${TARGET.commitP99Ms} ms; ${mean(l.commit)}`,
+      verdict(ok),
+    );
+    if (l.commit.withinTarget !== null)
+      row(
+        `(c) events committed within ${TARGET.commitP99Ms} ms (exact: a bucket bound)`,
+        `${dec(l.commit.withinTarget * 100, 1)} %`,
+        '≥ 99 %',
+      );
     row(
       '(c) publish → retained state p50 / p99 (exact)',
       l.e2e ? `${dec(l.e2e.p50, 1)} / ${dec(l.e2e.p99, 1)} ms` : '—',
@@ -159,7 +192,11 @@ export function renderTable(r: Results): string {
         `bucketed${p.serviceLateness?.withinTarget != null ? `; ${dec(p.serviceLateness.withinTarget * 100, 1)} % within ${TARGET.latenessP99Ms} ms` : ''}`,
       );
       if (p.nudgeCost) {
-        row(`(d) service / Redis CPU per nudge sent, ${n}`, `${dec(p.nudgeCost.workerCpuMs, 3)} / ${dec(p.nudgeCost.redisCpuMs, 3)} ms`, `${int(p.users / p.spreadSeconds)} nudges/s due`);
+        row(
+          `(d) service / Redis CPU per nudge sent, ${n}`,
+          `${dec(p.nudgeCost.workerCpuMs, 3)} / ${dec(p.nudgeCost.redisCpuMs, 3)} ms`,
+          `${int(p.users / p.spreadSeconds)} nudges/s due`,
+        );
       }
     }
     row(
@@ -168,20 +205,42 @@ export function renderTable(r: Results): string {
       `< ${TARGET.bytesPerUser} B (${int(p.registryBytesPerUser)} + ${int(p.sessionBytesPerUser)})`,
       verdict(Number.isFinite(p.bytesPerUser) ? p.bytesPerUser < TARGET.bytesPerUser : null),
     );
-    if (p.pendingNudgeJobs !== null) row(`(e) delayed tick jobs after seating ${n} users`, int(p.pendingNudgeJobs), 'one per partition and 100 ms bucket with someone due; no job per user');
-    row(`(f) first sitting event per user, ${n}`, `${int(p.seedPerSec)} /s`, `${dec(p.seedCpuMsPerEvent, 3)} ms CPU/event`);
+    if (p.pendingNudgeJobs !== null)
+      row(
+        `(e) delayed tick jobs after seating ${n} users`,
+        int(p.pendingNudgeJobs),
+        'one per partition and 100 ms bucket with someone due; no job per user',
+      );
+    row(
+      `(f) first sitting event per user, ${n}`,
+      `${int(p.seedPerSec)} /s`,
+      `${dec(p.seedCpuMsPerEvent, 3)} ms CPU/event`,
+    );
     if (p.costEvents > 0 && Number.isFinite(p.cpuMsPerEvent)) {
-      row(`(f) per-event cost, ${n} existing users`, `${dec(p.cpuMsPerEvent, 3)} ms CPU`, `${int(p.costPerSec)} /s, ${int(p.costEvents)} events, GC ${dec(p.gcMsPerEvent, 3)} ms/event`);
+      row(
+        `(f) per-event cost, ${n} existing users`,
+        `${dec(p.cpuMsPerEvent, 3)} ms CPU`,
+        `${int(p.costPerSec)} /s, ${int(p.costEvents)} events, GC ${dec(p.gcMsPerEvent, 3)} ms/event`,
+      );
     }
   }
   if (h.perEventCostGrowth10kTo100k !== null) {
     const g = h.perEventCostGrowth10kTo100k as number;
-    row('(f) per-event CPU growth 10k → 100k users', `${g >= 0 ? '+' : ''}${dec(g * 100, 1)} %`, `within ±${TARGET.costGrowth * 100} %`, verdict(Math.abs(g) <= TARGET.costGrowth));
+    row(
+      '(f) per-event CPU growth 10k → 100k users',
+      `${g >= 0 ? '+' : ''}${dec(g * 100, 1)} %`,
+      `within ±${TARGET.costGrowth * 100} %`,
+      verdict(Math.abs(g) <= TARGET.costGrowth),
+    );
   }
   if (r.millionSkipped) row('(f) 1M users', 'skipped', r.millionSkipped.slice(0, 60));
   if (r.scaleOut.one) {
     const o = r.scaleOut.one;
-    row('(g) one ingest instance (shared group, MQTT 5)', `${int(o.perSec)} /s`, `${dec(o.cpuMsPerEvent, 3)} ms CPU/event`);
+    row(
+      '(g) one ingest instance (shared group, MQTT 5)',
+      `${int(o.perSec)} /s`,
+      `${dec(o.cpuMsPerEvent, 3)} ms CPU/event`,
+    );
   }
   if (r.scaleOut.two) {
     const t = r.scaleOut.two;
@@ -192,19 +251,33 @@ export function renderTable(r: Results): string {
   const w0 = Math.max(...rows.map((x) => x[0].length), 10);
   const w1 = Math.max(...rows.map((x) => x[1].length), 5);
   const w2 = Math.max(...rows.map((x) => x[2].length), 6);
-  const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c.padEnd(w2)}  ${d}`.trimEnd();
+  const line = (a: string, b: string, c: string, d: string) =>
+    `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c.padEnd(w2)}  ${d}`.trimEnd();
   const out: string[] = [...r.header, ''];
   out.push(line('figure', 'value', 'target / detail', ''), '-'.repeat(w0 + w1 + w2 + 14));
   for (const [a, b, c, d] of rows) out.push(line(a, b, c, d));
 
   if (r.ingest && r.ingest.commandsPerEvent.length > 0) {
-    out.push('', `Redis commands per ingested event in (b), most frequent first (commands inside Lua scripts count too):`);
-    out.push(`  ${r.ingest.commandsPerEvent.slice(0, 12).map(([c, n]) => `${c} ${dec(n, 2)}`).join(', ')}`);
+    out.push(
+      '',
+      `Redis commands per ingested event in (b), most frequent first (commands inside Lua scripts count too):`,
+    );
+    out.push(
+      `  ${r.ingest.commandsPerEvent
+        .slice(0, 12)
+        .map(([c, n]) => `${c} ${dec(n, 2)}`)
+        .join(', ')}`,
+    );
   }
   const nudged = [...r.populations].reverse().find((p) => p.nudgeCost && p.nudgeCost.commands.length > 0);
   if (nudged?.nudgeCost) {
     out.push('', `Redis commands per nudge sent in (d), ${usersLabel(nudged.users)} users:`);
-    out.push(`  ${nudged.nudgeCost.commands.slice(0, 12).map(([c, n]) => `${c} ${dec(n, 2)}`).join(', ')}`);
+    out.push(
+      `  ${nudged.nudgeCost.commands
+        .slice(0, 12)
+        .map(([c, n]) => `${c} ${dec(n, 2)}`)
+        .join(', ')}`,
+    );
   }
   const sample = [...r.populations].reverse().find((p) => p.keySample.length > 0);
   if (sample) {
@@ -212,7 +285,9 @@ export function renderTable(r: Results): string {
     out.push(`  ${sample.keySample.map(([k, n]) => `${k} ${int(n)} B`).join(', ')}`);
   }
   out.push('', 'Percentiles marked "bucketed" are interpolated inside the service\'s Prometheus histogram buckets');
-  out.push('(0.5, 1, 2, 5, 10, 20, 50, 100, 250 ms, …): only as fine as the bucket they fall in. The others are exact.');
+  out.push(
+    '(0.5, 1, 2, 5, 10, 20, 50, 100, 250 ms, …): only as fine as the bucket they fall in. The others are exact.',
+  );
   if (r.notes.length > 0) {
     out.push('', 'Notes (limits hit, phases skipped or cut short):');
     for (const n of r.notes) out.push(`  - ${n}`);

@@ -74,8 +74,11 @@ function parseArgs(argv: string[]): Options {
       o.users = n;
     } else if (a === '--cpu-prof') o.cpuProf = value();
     else if (a === '--only') {
-      const list = value().split(',').map((s) => s.trim());
-      if (list.some((p) => !(PHASES as readonly string[]).includes(p))) usage(`--only takes phases from ${PHASES.join(',')}`);
+      const list = value()
+        .split(',')
+        .map((s) => s.trim());
+      if (list.some((p) => !(PHASES as readonly string[]).includes(p)))
+        usage(`--only takes phases from ${PHASES.join(',')}`);
       o.only = new Set(list as Phase[]);
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
@@ -194,7 +197,12 @@ const sharedMqtt = !!process.env.MQTT_URL?.trim();
 /** Retained user states the service published on a shared broker: cleared at the end. */
 const retained: Array<{ base: string; tag: string; users: number }> = [];
 
-async function startUnknot(label: string, prefix: string, base: string, extra: Record<string, string> = {}): Promise<UnknotProcess> {
+async function startUnknot(
+  label: string,
+  prefix: string,
+  base: string,
+  extra: Record<string, string> = {},
+): Promise<UnknotProcess> {
   const env: Record<string, string> = {
     REDIS_URL: bench.redisUrl,
     MQTT_URL: bench.mqttUrl,
@@ -215,11 +223,18 @@ async function startUnknot(label: string, prefix: string, base: string, extra: R
     });
   }
   const code = await codeFingerprint();
-  const p = await spawnUnknot({ label, env, nodeArgs, readyTimeoutMs: Math.min(30_000, Math.max(5_000, timeLeft(bench))) });
+  const p = await spawnUnknot({
+    label,
+    env,
+    nodeArgs,
+    readyTimeoutMs: Math.min(30_000, Math.max(5_000, timeLeft(bench))),
+  });
   cleanups.push({ what: `stopping ${label}`, fn: () => p.stop() });
   if (code !== firstCode && !codesNoted.has(code)) {
     codesNoted.add(code);
-    note(`src/ or workers/ changed during the run: ${label} runs code ${code}, the run started with ${firstCode}; figures of processes started before and after differ in code`);
+    note(
+      `src/ or workers/ changed during the run: ${label} runs code ${code}, the run started with ${firstCode}; figures of processes started before and after differ in code`,
+    );
   }
   return p;
 }
@@ -252,7 +267,8 @@ async function clearRetained(client: MqttClient): Promise<void> {
   const until = Date.now() + 60_000;
   for (const r of retained) {
     // An empty retained message deletes the retained one.
-    for (let i = 0; i < r.users && Date.now() < until; i++) await pub.publish(`${r.base}/users/${r.tag}u${i}/state`, '', true);
+    for (let i = 0; i < r.users && Date.now() < until; i++)
+      await pub.publish(`${r.base}/users/${r.tag}u${i}/state`, '', true);
     await pub.publish(`${r.base}/bridge/state`, '', true);
   }
   await pub.drain(10_000);
@@ -270,12 +286,25 @@ async function run(): Promise<void> {
   cleanups.push({ what: 'closing the Redis connection', fn: () => admin.quit().catch(() => admin.disconnect()) });
   if (sharedRedis) {
     // Millions of keys after a 1M run: SCAN + UNLINK takes a while.
-    cleanups.push({ what: `deleting the Redis keys under ${runId}`, fn: () => cleanupRedisPrefix(services.redisUrl, runId), timeoutMs: 10 * 60_000 });
+    cleanups.push({
+      what: `deleting the Redis keys under ${runId}`,
+      fn: () => cleanupRedisPrefix(services.redisUrl, runId),
+      timeoutMs: 10 * 60_000,
+    });
   }
   const client = await connectClient(services.mqttUrl, 'load');
   cleanups.push({ what: 'closing the load generator', fn: () => closeClient(client) });
   if (sharedMqtt) cleanups.push({ what: 'clearing retained user states', fn: () => clearRetained(client) });
-  bench = { quick: opts.quick, redisUrl: services.redisUrl, mqttUrl: services.mqttUrl, admin, client, progress, deadline, note };
+  bench = {
+    quick: opts.quick,
+    redisUrl: services.redisUrl,
+    mqttUrl: services.mqttUrl,
+    admin,
+    client,
+    progress,
+    deadline,
+    note,
+  };
 
   // What the figures were measured on.
   const server = await admin.info('server');
@@ -292,9 +321,12 @@ async function run(): Promise<void> {
     `redis ${redisVersion}: hz ${hz}, maxmemory-policy ${await config('maxmemory-policy')}, appendonly ${await config('appendonly')}, hash-max-listpack-value ${await config('hash-max-listpack-value')}`,
   ];
   if (load > cpus().length * 0.75) {
-    note(`the machine was busy before the run (load average ${load.toFixed(2)} on ${cpus().length} cores): expect lower, noisier figures`);
+    note(
+      `the machine was busy before the run (load average ${load.toFixed(2)} on ${cpus().length} cores): expect lower, noisier figures`,
+    );
   }
-  if (hz !== '?' && Number(hz) < 100) note(`Redis runs with hz ${hz}: BullMQ's delayed jobs fire later than with hz 100 (docs/configuration.md)`);
+  if (hz !== '?' && Number(hz) < 100)
+    note(`Redis runs with hz ${hz}: BullMQ's delayed jobs fire later than with hz 100 (docs/configuration.md)`);
 
   // (a) the infrastructure alone, on a quiet machine (before any unknot process starts).
   if (opts.only.has('a')) {
@@ -304,7 +336,10 @@ async function run(): Promise<void> {
       recordIncomplete(results.raw.incomplete);
       progress.update('MQTT QoS 1 with one Redis write per message', 0.45);
       const keyPrefix = `${runId}-rawset`;
-      results.rawWithRedis = await mqttBaseline(bench.mqttUrl, `${runId}-rawset`, plan.rawSeconds, 200, 10_000, { url: bench.redisUrl, keyPrefix });
+      results.rawWithRedis = await mqttBaseline(bench.mqttUrl, `${runId}-rawset`, plan.rawSeconds, 200, 10_000, {
+        url: bench.redisUrl,
+        keyPrefix,
+      });
       recordIncomplete(results.rawWithRedis.incomplete);
       await cleanupRedisPrefix(bench.redisUrl, keyPrefix);
       progress.update('Redis round trips', 0.8);
@@ -372,7 +407,10 @@ async function run(): Promise<void> {
       st.sustainable = r.perSec;
       st.seedRate = r.warmupPerSec;
       recordIncomplete(r.incomplete);
-      if (r.benchCpuShare > 0.8) note(`(b) the load generator itself used ${Math.round(r.benchCpuShare * 100)}% of a core: the ingest figure may be limited by the benchmark`);
+      if (r.benchCpuShare > 0.8)
+        note(
+          `(b) the load generator itself used ${Math.round(r.benchCpuShare * 100)}% of a core: the ingest figure may be limited by the benchmark`,
+        );
     });
   }
 
@@ -384,7 +422,14 @@ async function run(): Promise<void> {
         st.seedRate = await warmUp(bench, t.base, t.ingest, bStream);
         st.mainSent += bStream.users;
       }
-      const r = await latencyPhase(bench, t, bStream, LATENCY_RATE, plan.latencySeconds, (st.sustainable || st.seedRate) * plan.latencyDrainSeconds);
+      const r = await latencyPhase(
+        bench,
+        t,
+        bStream,
+        LATENCY_RATE,
+        plan.latencySeconds,
+        (st.sustainable || st.seedRate) * plan.latencyDrainSeconds,
+      );
       results.latency = r;
       st.mainSent += r.sent;
       recordIncomplete(r.incomplete);
@@ -407,7 +452,10 @@ async function run(): Promise<void> {
         if (opts.quick && st.main) {
           t = st.main;
           // A backlog left by (c) would be measured along with the nudges: wait for it (bounded).
-          if (st.mainSent > 0 && !(await waitCommitted(t.ingest, st.mainSent, st.mainBaseline, Math.min(10_000, timeLeft(bench))))) {
+          if (
+            st.mainSent > 0 &&
+            !(await waitCommitted(t.ingest, st.mainSent, st.mainBaseline, Math.min(10_000, timeLeft(bench))))
+          ) {
             note('(d) the backlog of (c) was still being processed when (d) started');
           }
           // Fit the quick budget, keeping time for (f) and (g): fewer users than planned rather than no figures.
@@ -419,7 +467,8 @@ async function run(): Promise<void> {
           const laterF = (Math.min(plan.costEvents, users) / costRate) * 1000 + 1500;
           const laterG = need('g') ? G_START_MS + plan.scaleSeconds * 2000 + 3000 : 0;
           const fit = (spread: number, later: number) => {
-            const room = timeLeft(bench) - spread * 1000 - (spread > 0 ? plan.graceSeconds * 1000 : 0) - SEED_LEAD_MS - later;
+            const room =
+              timeLeft(bench) - spread * 1000 - (spread > 0 ? plan.graceSeconds * 1000 : 0) - SEED_LEAD_MS - later;
             // Each user beyond the first 1000 is registered and seated; the first 1000 only seated.
             const n = (room / 1000 + 1000 / regRateNow) / (1 / regRateNow + SEED_LEAD_FACTOR / guess);
             return Math.min(users, Math.floor(n / 1000) * 1000);
@@ -435,21 +484,40 @@ async function run(): Promise<void> {
             spreadSeconds = 0;
             costEvents = plan.costEvents;
             later = laterF + laterG;
-            note(`(d) --quick: no nudge figures, the ${plan.spreadSeconds} s nudge window does not fit in the time left (~${Math.round(guess)} users seated a second)`);
+            note(
+              `(d) --quick: no nudge figures, the ${plan.spreadSeconds} s nudge window does not fit in the time left (~${Math.round(guess)} users seated a second)`,
+            );
           }
           if (costEvents === 0) note('(f) --quick: skipped to leave time for the nudge window of (d)');
           const fitted = Math.max(1000, fit(spreadSeconds, later));
           if (fitted < users) {
-            note(`(d) --quick: ${fitted} of the ${wanted} users (registered at ~${Math.round(regRateNow)}/s, seated at ~${Math.round(guess)}/s: ${wanted} do not fit the 60 s budget)`);
+            note(
+              `(d) --quick: ${fitted} of the ${wanted} users (registered at ~${Math.round(regRateNow)}/s, seated at ~${Math.round(guess)}/s: ${wanted} do not fit the 60 s budget)`,
+            );
             users = fitted;
           }
           if (users > 1000) {
             progress.update(`registering ${users} users`);
-            registered = await registerPopulation(bench, t.prefix, 'p', users - 1000, deadline - CLEANUP_RESERVE_MS, registered);
+            registered = await registerPopulation(
+              bench,
+              t.prefix,
+              'p',
+              users - 1000,
+              deadline - CLEANUP_RESERVE_MS,
+              registered,
+            );
           }
           if (sharedMqtt) retained.push({ base: t.base, tag: 'p', users });
         } else {
-          const needMs = (users / regRate + (users / guess) * SEED_LEAD_FACTOR + plan.spreadSeconds + plan.graceSeconds + plan.costEvents / costRate) * 1000 + SEED_LEAD_MS + 5000;
+          const needMs =
+            (users / regRate +
+              (users / guess) * SEED_LEAD_FACTOR +
+              plan.spreadSeconds +
+              plan.graceSeconds +
+              plan.costEvents / costRate) *
+              1000 +
+            SEED_LEAD_MS +
+            5000;
           ensureTime(bench, `(d) ${users} users`, needMs);
           const prefix = `${runId}-n${users}`;
           const p = await startUnknot(`unknot-${users}`, prefix, prefix);
@@ -503,7 +571,10 @@ async function run(): Promise<void> {
         const prefix = st.main.prefix;
         base = `${prefix}g`;
         progress.update('starting two ingest instances');
-        ingest = await Promise.all([startUnknot('ingest-1', prefix, base, env), startUnknot('ingest-2', prefix, base, env)]);
+        ingest = await Promise.all([
+          startUnknot('ingest-1', prefix, base, env),
+          startUnknot('ingest-2', prefix, base, env),
+        ]);
         stream = bStream;
         if (sharedMqtt) retained.push({ base, tag: 'b', users: opts.users });
         if (!results.ingest && !results.latency) await warmUp(bench, base, ingest, stream);
@@ -564,14 +635,25 @@ async function millionPhase(): Promise<void> {
   }
   const pop = await phase('(e)(f) 1,000,000 users (no nudge figures: their breaks are 2 h)', async () => {
     // An estimate can be wrong: give the setup at most half as long again as the limit, then stop it.
-    const b: Bench = { ...bench, deadline: Math.min(bench.deadline, Date.now() + MILLION_SETUP_LIMIT_MS * 1.5 + 60_000) };
+    const b: Bench = {
+      ...bench,
+      deadline: Math.min(bench.deadline, Date.now() + MILLION_SETUP_LIMIT_MS * 1.5 + 60_000),
+    };
     const prefix = `${runId}-n${N}`;
     const p = await startUnknot('unknot-1M', prefix, prefix);
     if (sharedMqtt) retained.push({ base: prefix, tag: 'p', users: N });
     const t: Target = { label: p.label, prefix, base: prefix, ingest: [p], worker: p };
     let r: PopulationResult;
     try {
-      const registered = await registerPopulation(b, prefix, 'p', N, b.deadline - CLEANUP_RESERVE_MS, undefined, PROFILE_NO_NUDGE);
+      const registered = await registerPopulation(
+        b,
+        prefix,
+        'p',
+        N,
+        b.deadline - CLEANUP_RESERVE_MS,
+        undefined,
+        PROFILE_NO_NUDGE,
+      );
       r = await populationPhase(b, t, {
         tag: 'p',
         users: N,
@@ -602,6 +684,7 @@ try {
 if (!interrupted) {
   progress.begin('stopping everything');
   await cleanup();
-  if (Date.now() > deadline) note(`the run took ${Math.round((Date.now() - t0) / 1000)} s, past its ${plan.budgetMs / 1000} s budget`);
+  if (Date.now() > deadline)
+    note(`the run took ${Math.round((Date.now() - t0) / 1000)} s, past its ${plan.budgetMs / 1000} s budget`);
   finish(0);
 }

@@ -111,7 +111,9 @@ async function spawnOnce(opts: SpawnOptions, httpPort: number): Promise<UnknotPr
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${opts.label} did not answer 200 on /readyz within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms; last lines:\n${tail()}`);
+      throw new Error(
+        `${opts.label} did not answer 200 on /readyz within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms; last lines:\n${tail()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -147,12 +149,23 @@ export async function codeFingerprint(): Promise<string> {
     return files.flat();
   };
   const files = (await Promise.all(['src', 'workers'].map((d) => walk(join(REPO_ROOT, d))))).flat().sort();
-  for (const f of files) hash.update(relative(REPO_ROOT, f)).update('\0').update(await readFile(f)).update('\0');
+  for (const f of files)
+    hash
+      .update(relative(REPO_ROOT, f))
+      .update('\0')
+      .update(await readFile(f))
+      .update('\0');
   return hash.digest('hex').slice(0, 10);
 }
 
 /** Events the service has taken in and committed (the histogram counts a handled message at its end). */
-export function progressOf(s: Scrape): { received: number; committed: number; rejected: number; cpuSeconds: number; gcSeconds: number } {
+export function progressOf(s: Scrape): {
+  received: number;
+  committed: number;
+  rejected: number;
+  cpuSeconds: number;
+  gcSeconds: number;
+} {
   return {
     // prom-client's default metrics time every garbage collection.
     gcSeconds: s.sum('nodejs_gc_duration_seconds_sum'),

@@ -48,7 +48,11 @@ const { stop, ctx, httpPort } = await main({
 });
 const api = `http://127.0.0.1:${httpPort}/api`;
 const put = (path: string, body: unknown) =>
-  fetch(`${api}${path}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${api}${path}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 await put('/users/sam', { timezone: 'Europe/Berlin', breakAfterMinutes: 30, escalateAfterMinutes: 5, maxNudges: 3 });
 await put('/devices/sam-desk', { userId: 'sam', role: 'desk', protocol: 'unknot' });
@@ -58,12 +62,21 @@ const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`);
 await client.subscribeAsync(['unknot/users/sam/nudge', 'unknot/devices/sam-watch/command', 'unknot/users/sam/state']);
 let lastPosture = '';
 client.on('message', (topic, payload) => {
-  const msg = JSON.parse(payload.toString()) as { level?: number; message?: string; command?: string; posture?: string; nextNudgeAt?: string };
+  const msg = JSON.parse(payload.toString()) as {
+    level?: number;
+    message?: string;
+    command?: string;
+    posture?: string;
+    nextNudgeAt?: string;
+  };
   if (topic.endsWith('/nudge')) say(`🔔 nudge level ${msg.level ?? '?'}: "${msg.message ?? ''}"`);
-  else if (topic.endsWith('/command')) say(`⌚ the watch buzzes (command ${msg.command ?? '?'}, level ${msg.level ?? '?'})`);
+  else if (topic.endsWith('/command'))
+    say(`⌚ the watch buzzes (command ${msg.command ?? '?'}, level ${msg.level ?? '?'})`);
   else if (topic.endsWith('/state') && msg.posture !== lastPosture) {
     lastPosture = String(msg.posture);
-    say(`   state: ${msg.posture ?? 'unknown'}${msg.nextNudgeAt ? `, next nudge due in ${demoMinutes(Date.parse(msg.nextNudgeAt) - Date.now()).toFixed(0)} demo minutes` : ''}`);
+    say(
+      `   state: ${msg.posture ?? 'unknown'}${msg.nextNudgeAt ? `, next nudge due in ${demoMinutes(Date.parse(msg.nextNudgeAt) - Date.now()).toFixed(0)} demo minutes` : ''}`,
+    );
   }
 });
 const desk = (posture: string) =>
@@ -99,7 +112,9 @@ await sleep(2_000);
 const summary = (await (await fetch(`${api}/users/sam/summary?days=1`)).json()) as {
   total: Record<string, number | null>;
 };
-const log = (await (await fetch(`${api}/users/sam/adherence`)).json()) as { entries: Array<{ type: string; at: string }> };
+const log = (await (await fetch(`${api}/users/sam/adherence`)).json()) as {
+  entries: Array<{ type: string; at: string }>;
+};
 process.stdout.write('\nAdherence log:\n');
 for (const e of log.entries) process.stdout.write(`  ${e.at}  ${e.type}\n`);
 const t = summary.total;

@@ -45,7 +45,11 @@ export function mosquittoHash(password: string, salt = randomBytes(12)): string 
 }
 
 /** The accounts and their rules, service first, then bridges, then one per device (sorted by id). */
-export function accountsFor(config: Config, devices: Device[], opts: Pick<AuthOptions, 'serviceUser' | 'homeAssistant'>): Account[] {
+export function accountsFor(
+  config: Config,
+  devices: Device[],
+  opts: Pick<AuthOptions, 'serviceUser' | 'homeAssistant'>,
+): Account[] {
   const topics = new Topics(config.topics);
   const { base, z2mBase, haPrefix } = topics;
   const sorted = [...devices].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
@@ -53,7 +57,8 @@ export function accountsFor(config: Config, devices: Device[], opts: Pick<AuthOp
   const accounts: Account[] = [
     {
       username: opts.serviceUser,
-      about: 'the unknot service: device events and commands, user topics, Zigbee2MQTT, Tasmota, Shelly, Home Assistant',
+      about:
+        'the unknot service: device events and commands, user topics, Zigbee2MQTT, Tasmota, Shelly, Home Assistant',
       rules: [
         ['readwrite', `${base}/#`],
         ['readwrite', `${z2mBase}/#`],
@@ -129,7 +134,9 @@ export function accountsFor(config: Config, devices: Device[], opts: Pick<AuthOp
   for (const a of accounts) {
     const other = seen.get(a.username);
     if (other !== undefined) {
-      throw new Error(`two accounts would be called ${JSON.stringify(a.username)} (${other}; ${a.about}): rename the device`);
+      throw new Error(
+        `two accounts would be called ${JSON.stringify(a.username)} (${other}; ${a.about}): rename the device`,
+      );
     }
     seen.set(a.username, a.about);
   }
@@ -142,7 +149,12 @@ export function renderAcl(accounts: Account[]): string {
     '# Anything not listed here is denied (Mosquitto denies by default once an acl_file is set).',
   ];
   for (const a of accounts) {
-    lines.push('', `# ${a.about}`, `user ${a.username}`, ...a.rules.map(([access, topic]) => `topic ${access} ${topic}`));
+    lines.push(
+      '',
+      `# ${a.about}`,
+      `user ${a.username}`,
+      ...a.rules.map(([access, topic]) => `topic ${access} ${topic}`),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -209,7 +221,8 @@ function parseArgs(argv: string[]): AuthOptions {
     if (arg === '--out') opts.out = value();
     else if (arg === '--source') {
       const v = value();
-      if (v !== 'redis' && v !== 'static' && v !== 'both') throw new ConfigError(`--source: redis, static or both (got ${v})`);
+      if (v !== 'redis' && v !== 'static' && v !== 'both')
+        throw new ConfigError(`--source: redis, static or both (got ${v})`);
       opts.source = v;
     } else if (arg === '--passwords') {
       const file = value();
@@ -219,8 +232,15 @@ function parseArgs(argv: string[]): AuthOptions {
       } catch (err) {
         throw new ConfigError(`--passwords: cannot read ${file}: ${(err as Error).message}`);
       }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string' || v === '')) {
-        throw new ConfigError(`--passwords: ${file} must be a JSON object of account name → password (non-empty strings)`);
+      if (
+        typeof parsed !== 'object' ||
+        parsed === null ||
+        Array.isArray(parsed) ||
+        Object.values(parsed).some((v) => typeof v !== 'string' || v === '')
+      ) {
+        throw new ConfigError(
+          `--passwords: ${file} must be a JSON object of account name → password (non-empty strings)`,
+        );
       }
       opts.passwords = parsed as Record<string, string>;
     } else if (arg === '--service-user') opts.serviceUser = value();
@@ -240,7 +260,9 @@ async function registeredDevices(config: Config): Promise<Device[]> {
     await redis.connect();
     return await new Registry(redis, new Keys(config.redis.prefix)).listDevices();
   } catch (err) {
-    throw new ConfigError(`REDIS_URL: cannot read the registered devices from ${config.redis.url} (${(err as Error).message}); use --source static to generate from UNKNOT_CONFIG alone`);
+    throw new ConfigError(
+      `REDIS_URL: cannot read the registered devices from ${config.redis.url} (${(err as Error).message}); use --source static to generate from UNKNOT_CONFIG alone`,
+    );
   } finally {
     redis.disconnect();
   }
@@ -259,7 +281,12 @@ export async function run(argv: string[], env: Record<string, string | undefined
   if (opts.source !== 'static') for (const d of await registeredDevices(config)) byId.set(d.deviceId, d);
   const accounts = accountsFor(config, [...byId.values()], opts);
   const out = resolve(opts.out);
-  const r = writeAuthFiles(accounts, { out, passwords: opts.passwords, serviceUser: opts.serviceUser, servicePassword: config.mqtt.password });
+  const r = writeAuthFiles(accounts, {
+    out,
+    passwords: opts.passwords,
+    serviceUser: opts.serviceUser,
+    servicePassword: config.mqtt.password,
+  });
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`wrote ${join(out, 'passwd')} and ${join(out, 'acl')}: ${accounts.length} accounts (${byId.size} devices)`);
   if (r.kept.length > 0) say(`kept the existing passwords of: ${r.kept.join(', ')}`);
@@ -267,7 +294,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
   if (r.created.length > 0) {
     say('new passwords (shown only this once; set them on each device):');
     for (const [user, password] of r.created) say(`  ${user} ${password}`);
-    if (r.created.some(([u]) => u === opts.serviceUser)) say(`give the service MQTT_USERNAME=${opts.serviceUser} and MQTT_PASSWORD=<its password above>`);
+    if (r.created.some(([u]) => u === opts.serviceUser))
+      say(`give the service MQTT_USERNAME=${opts.serviceUser} and MQTT_PASSWORD=<its password above>`);
   }
   say('reload Mosquitto to apply: kill -HUP <pid>, or docker compose kill -s SIGHUP mosquitto');
 }

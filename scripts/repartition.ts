@@ -43,8 +43,15 @@ async function moveSetMember(redis: RedisClient, from: string, to: string, membe
 }
 
 /** Every id in partitioned sets of `partitions` partitions and in the one set earlier versions kept. */
-async function allMembers(redis: RedisClient, legacy: string, ofPartition: (n: number) => string, partitions: number): Promise<string[]> {
-  const sets = await Promise.all([legacy, ...Array.from({ length: partitions }, (_, n) => ofPartition(n))].map((k) => redis.smembers(k)));
+async function allMembers(
+  redis: RedisClient,
+  legacy: string,
+  ofPartition: (n: number) => string,
+  partitions: number,
+): Promise<string[]> {
+  const sets = await Promise.all(
+    [legacy, ...Array.from({ length: partitions }, (_, n) => ofPartition(n))].map((k) => redis.smembers(k)),
+  );
   return [...new Set(sets.flat())].sort();
 }
 
@@ -58,13 +65,21 @@ async function moveMember(redis: RedisClient, from: string, to: string, member: 
   return true;
 }
 
-export async function repartition(redis: RedisClient, prefix: string, to: number, log: (line: string) => void = () => undefined): Promise<RepartitionReport> {
-  if (!Number.isInteger(to) || to < 1 || to > 16384) throw new RepartitionError(`--to must be a whole number of partitions from 1 to 16384, not ${to}`);
+export async function repartition(
+  redis: RedisClient,
+  prefix: string,
+  to: number,
+  log: (line: string) => void = () => undefined,
+): Promise<RepartitionReport> {
+  if (!Number.isInteger(to) || to < 1 || to > 16384)
+    throw new RepartitionError(`--to must be a whole number of partitions from 1 to 16384, not ${to}`);
   const meta = new Keys(prefix).meta();
   const from = Number((await redis.hget(meta, 'partitions')) ?? DEFAULT_PARTITIONS);
   const running = await redis.hget(meta, 'repartition-to');
   if (running !== null && Number(running) !== to) {
-    throw new RepartitionError(`a move to ${running} partitions was started and not finished: run it again with --to ${running} first`);
+    throw new RepartitionError(
+      `a move to ${running} partitions was started and not finished: run it again with --to ${running} first`,
+    );
   }
   const report: RepartitionReport = { from, to, users: 0, devices: 0, keysMoved: 0 };
   if (from === to) return report;
@@ -74,7 +89,8 @@ export async function repartition(redis: RedisClient, prefix: string, to: number
   const count = (moved: boolean) => void (moved && (report.keysMoved += 1));
 
   for (const userId of await allMembers(redis, a.users(), a.usersIn, from)) {
-    for (const k of ['state', 'log', 'profile', 'userDevices'] as const) count(await moveKey(redis, a[k](userId), b[k](userId)));
+    for (const k of ['state', 'log', 'profile', 'userDevices'] as const)
+      count(await moveKey(redis, a[k](userId), b[k](userId)));
     const [pa, pb] = [a.partitionOf(userId), b.partitionOf(userId)];
     count(await moveSetMember(redis, a.usersIn(pa), b.usersIn(pb), userId));
     count(await moveMember(redis, a.due(pa), b.due(pb), userId));
@@ -91,17 +107,27 @@ export async function repartition(redis: RedisClient, prefix: string, to: number
   }
   for (const deviceId of await allMembers(redis, a.devices(), a.devicesIn, from)) {
     count(await moveKey(redis, a.device(deviceId), b.device(deviceId)));
-    count(await moveSetMember(redis, a.devicesIn(a.partitionOf(deviceId)), b.devicesIn(b.partitionOf(deviceId)), deviceId));
+    count(
+      await moveSetMember(redis, a.devicesIn(a.partitionOf(deviceId)), b.devicesIn(b.partitionOf(deviceId)), deviceId),
+    );
     const raw = await redis.get(b.device(deviceId));
     const device = raw ? (JSON.parse(raw) as Device) : null;
     if (device?.topic && device.protocol !== 'unknot') {
-      count(await moveKey(redis, a.deviceTopic(device.protocol, device.topic), b.deviceTopic(device.protocol, device.topic)));
+      count(
+        await moveKey(
+          redis,
+          a.deviceTopic(device.protocol, device.topic),
+          b.deviceTopic(device.protocol, device.topic),
+        ),
+      );
     }
     report.devices += 1;
   }
   await redis.multi().hset(meta, 'partitions', String(to)).hdel(meta, 'repartition-to').exec();
   // Processes still running would keep cached registry entries under the old keys: they must be restarted anyway.
-  log(`moved ${report.keysMoved} keys and entries of ${report.users} users and ${report.devices} devices from ${from} to ${to} partitions`);
+  log(
+    `moved ${report.keysMoved} keys and entries of ${report.users} users and ${report.devices} devices from ${from} to ${to} partitions`,
+  );
   return report;
 }
 

@@ -73,7 +73,10 @@ function commaList<T>(parse: (entry: string) => T | undefined, what: string) {
     .default('')
     .transform((s, ctx) => {
       const out: T[] = [];
-      for (const entry of s.split(',').map((e) => e.trim()).filter(Boolean)) {
+      for (const entry of s
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean)) {
         const v = parse(entry);
         if (v === undefined) {
           ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not one of: ${what}` });
@@ -97,8 +100,14 @@ export const envSchema = z.object({
   MQTT_CA_FILE: z.string().min(1).optional(),
   MQTT_CERT_FILE: z.string().min(1).optional(),
   MQTT_KEY_FILE: z.string().min(1).optional(),
-  MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, '1–100 characters of [A-Za-z0-9_-]').optional(),
-  MQTT_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-]').optional(),
+  MQTT_CLIENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/, '1–100 characters of [A-Za-z0-9_-]')
+    .optional(),
+  MQTT_SHARED_GROUP: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-]')
+    .optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/.+/, 'a URL such as redis://127.0.0.1:6379')
@@ -113,7 +122,10 @@ export const envSchema = z.object({
     .optional(),
   UNKNOT_REDIS_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_{}-]{1,64}$/, '1–64 characters of [A-Za-z0-9_-{}] (a hash tag such as {unknot} for Redis Cluster)')
+    .regex(
+      /^[A-Za-z0-9_{}-]{1,64}$/,
+      '1–64 characters of [A-Za-z0-9_-{}] (a hash tag such as {unknot} for Redis Cluster)',
+    )
     .default('unknot'),
   // How many partitions people (and devices) are hashed to; every key of one partition shares a hash tag, so a Redis
   // Cluster spreads partitions over its shards. Stored in Redis at first start: changing it needs
@@ -121,7 +133,10 @@ export const envSchema = z.object({
   UNKNOT_PARTITIONS: z
     .string()
     .default('64')
-    .refine((s) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 16384, 'a whole number of partitions from 1 to 16384')
+    .refine(
+      (s) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 16384,
+      'a whole number of partitions from 1 to 16384',
+    )
     .transform(Number),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: port('8080'),
@@ -129,15 +144,28 @@ export const envSchema = z.object({
   UNKNOT_API_RATE_LIMIT: z
     .string()
     .default('600')
-    .refine((s) => /^\d+$/.test(s) && Number(s) <= 1_000_000, 'a whole number of requests per minute from 0 (no limit) to 1000000')
+    .refine(
+      (s) => /^\d+$/.test(s) && Number(s) <= 1_000_000,
+      'a whole number of requests per minute from 0 (no limit) to 1000000',
+    )
     .transform(Number),
   // Browser-facing checks (docs/operations/browser-security.md). Each is a comma list; unset adds nothing.
-  UNKNOT_HTTP_ALLOWED_HOSTS: commaList(parseHostValue, 'names such as unknot.lan or unknot.lan:8443 (a name allows any port; name:port only that port)')
-    .describe('Host header values answered besides localhost, 127.0.0.1, [::1] and HTTP_HOST on the listening port: for a reverse proxy or a LAN name'),
-  UNKNOT_HTTP_ALLOWED_ORIGINS: commaList(originRule, 'origins such as https://ha.example:8123 (scheme, host, optional port; no path)')
-    .describe('origins besides the service itself whose pages may send state-changing requests (POST, PUT, PATCH, DELETE)'),
-  UNKNOT_HTTP_FRAME_ANCESTORS: commaList(originRule, 'origins such as http://homeassistant.local:8123 (scheme, host, optional port; no path)')
-    .describe("origins besides the service itself that may show its pages in a frame (Home Assistant's iframe panel)"),
+  UNKNOT_HTTP_ALLOWED_HOSTS: commaList(
+    parseHostValue,
+    'names such as unknot.lan or unknot.lan:8443 (a name allows any port; name:port only that port)',
+  ).describe(
+    'Host header values answered besides localhost, 127.0.0.1, [::1] and HTTP_HOST on the listening port: for a reverse proxy or a LAN name',
+  ),
+  UNKNOT_HTTP_ALLOWED_ORIGINS: commaList(
+    originRule,
+    'origins such as https://ha.example:8123 (scheme, host, optional port; no path)',
+  ).describe(
+    'origins besides the service itself whose pages may send state-changing requests (POST, PUT, PATCH, DELETE)',
+  ),
+  UNKNOT_HTTP_FRAME_ANCESTORS: commaList(
+    originRule,
+    'origins such as http://homeassistant.local:8123 (scheme, host, optional port; no path)',
+  ).describe("origins besides the service itself that may show its pages in a frame (Home Assistant's iframe panel)"),
   UNKNOT_BASE_TOPIC: topicLevel.default('unknot'),
   Z2M_BASE_TOPIC: topicLevel.default('zigbee2mqtt'),
   UNKNOT_HA_DISCOVERY: bool.default(true),
@@ -151,7 +179,12 @@ export const envSchema = z.object({
   UNKNOT_ROLES: z
     .string()
     .default('api,ingest,worker')
-    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -177,14 +210,18 @@ export const envDocs: Partial<Record<EnvName, { unset?: string; meaning: string 
     meaning:
       "PEM file of the CA that signed the broker's certificate, for `mqtts://`; read at start (an unreadable file, or a TLS file with a non-TLS `MQTT_URL`, stops start-up)",
   },
-  MQTT_CERT_FILE: { meaning: 'PEM client certificate, for a broker that asks for one (with `MQTT_KEY_FILE`: both or neither)' },
+  MQTT_CERT_FILE: {
+    meaning: 'PEM client certificate, for a broker that asks for one (with `MQTT_KEY_FILE`: both or neither)',
+  },
   MQTT_KEY_FILE: { meaning: 'PEM key of the client certificate (with `MQTT_CERT_FILE`: both or neither)' },
   MQTT_CLIENT_ID: {
     unset: '`unknot-<prefix>-<base topic>-ingest`',
-    meaning: 'client id of the persistent ingest session (see [delivery guarantees](reference/mqtt.md#delivery-guarantees))',
+    meaning:
+      'client id of the persistent ingest session (see [delivery guarantees](reference/mqtt.md#delivery-guarantees))',
   },
   MQTT_SHARED_GROUP: {
-    meaning: 'subscribe through `$share/<group>/…` (MQTT 5) so several ingest instances split the load; they then use clean sessions',
+    meaning:
+      'subscribe through `$share/<group>/…` (MQTT 5) so several ingest instances split the load; they then use clean sessions',
   },
   REDIS_URL: { meaning: 'Redis 6.2+ with `maxmemory-policy noeviction` (checked at start)' },
   REDIS_CLUSTER_NODES: {
@@ -214,7 +251,9 @@ export const envDocs: Partial<Record<EnvName, { unset?: string; meaning: string 
     meaning:
       'divides every policy duration (break interval, minimum break, escalation, snooze, heat minutes, routine steps, the 1/3/5-minute follow-up windows); for demos and tests, logged as a warning when not 1',
   },
-  UNKNOT_CONFIG: { meaning: 'policy defaults and an optional static list of users and devices ([the config file](#the-config-file))' },
+  UNKNOT_CONFIG: {
+    meaning: 'policy defaults and an optional static list of users and devices ([the config file](#the-config-file))',
+  },
   UNKNOT_ROLES: { meaning: 'which roles this process runs, comma-separated: `api`, `ingest`, `worker`' },
   LOG_LEVEL: { meaning: 'pino level; logs are JSON lines on stdout with `userId`, `deviceId`, `sessionId`' },
 };
@@ -239,7 +278,9 @@ export const fileSchema = z
   .object({
     defaults: profileSchema.partial().default({}),
     users: z
-      .array(z.object({ userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]') }).catchall(z.unknown()))
+      .array(
+        z.object({ userId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]') }).catchall(z.unknown()),
+      )
       .default([]),
     devices: z.array(staticDeviceSchema).default([]),
   })
@@ -248,7 +289,8 @@ export const fileSchema = z
     for (const [i, { userId, ...fields }] of file.users.entries()) {
       const r = profileSchema.strict().safeParse({ ...file.defaults, ...fields });
       if (!r.success) {
-        for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: ['users', i, ...issue.path] });
+        for (const issue of r.error.issues)
+          ctx.addIssue({ code: 'custom', message: issue.message, path: ['users', i, ...issue.path] });
         return z.NEVER;
       }
       users.push({ userId, ...r.data });
@@ -399,10 +441,14 @@ function readTlsFiles(e: Env, cwd: string): MqttTls | undefined {
   const tlsUrl = e.MQTT_URL !== undefined && /^(mqtts|wss|ssl):/.test(e.MQTT_URL);
   if (!tlsUrl) {
     const which = files.ca ? 'MQTT_CA_FILE' : files.cert ? 'MQTT_CERT_FILE' : 'MQTT_KEY_FILE';
-    throw new ConfigError(`${which}: set, but MQTT_URL is not a TLS URL (mqtts://, wss://); the file would be ignored and the connection unencrypted`);
+    throw new ConfigError(
+      `${which}: set, but MQTT_URL is not a TLS URL (mqtts://, wss://); the file would be ignored and the connection unencrypted`,
+    );
   }
   if (!files.cert !== !files.key) {
-    throw new ConfigError(`${files.cert ? 'MQTT_KEY_FILE' : 'MQTT_CERT_FILE'}: a client certificate needs both MQTT_CERT_FILE and MQTT_KEY_FILE`);
+    throw new ConfigError(
+      `${files.cert ? 'MQTT_KEY_FILE' : 'MQTT_CERT_FILE'}: a client certificate needs both MQTT_CERT_FILE and MQTT_KEY_FILE`,
+    );
   }
   const read = (name: string, path: string | undefined): Buffer | undefined => {
     if (!path) return undefined;
@@ -412,13 +458,18 @@ function readTlsFiles(e: Env, cwd: string): MqttTls | undefined {
       data = readFileSync(full);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+      const why =
+        code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
       throw new ConfigError(`${name}: cannot read ${full}: ${why}`);
     }
     if (!data.includes('-----BEGIN')) throw new ConfigError(`${name}: ${full} is not a PEM file (no -----BEGIN line)`);
     return data;
   };
-  return { ca: read('MQTT_CA_FILE', files.ca), cert: read('MQTT_CERT_FILE', files.cert), key: read('MQTT_KEY_FILE', files.key) };
+  return {
+    ca: read('MQTT_CA_FILE', files.ca),
+    cert: read('MQTT_CERT_FILE', files.cert),
+    key: read('MQTT_KEY_FILE', files.key),
+  };
 }
 
 /** `users.1 ("bob")` / `devices.0 ("desk-1")`: which entry of the config file a line is about. */
@@ -428,7 +479,10 @@ export const entryLabel = (list: 'users' | 'devices', index: number, id: unknown
 /** One line for a config-file issue: the entry (with its id), the field, what is allowed and what was given. */
 function describeFileIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const at = (path: readonly PropertyKey[]) =>
-    path.reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined), raw);
+    path.reduce<unknown>(
+      (v, k) => (typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+      raw,
+    );
   const [list, index, ...rest] = issue.path;
   let where = issue.path.join('.');
   if ((list === 'users' || list === 'devices') && typeof index === 'number') {

@@ -24,7 +24,10 @@ export class DependencyHealth {
     this.downSince.set(dep, Date.now());
     this.metrics.dependencyUp.set({ dependency: dep }, 0);
     const message = err instanceof Error ? err.message : String(err);
-    this.log.error({ dependency: dep, err: message, where }, `${dep} unavailable; further errors are counted in unknot_dependency_errors_total until it is back`);
+    this.log.error(
+      { dependency: dep, err: message, where },
+      `${dep} unavailable; further errors are counted in unknot_dependency_errors_total until it is back`,
+    );
   }
 
   /** `dep` answers again. */

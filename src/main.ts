@@ -71,7 +71,9 @@ async function connectRedis(cfg: Config['redis'], health: DependencyHealth): Pro
       return redis;
     } catch (err) {
       if (Date.now() > deadline) {
-        const where = cfg.clusterNodes ? `REDIS_CLUSTER_NODES: cannot reach the Redis Cluster at ${cfg.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}` : `REDIS_URL: cannot reach Redis at ${cfg.url}`;
+        const where = cfg.clusterNodes
+          ? `REDIS_CLUSTER_NODES: cannot reach the Redis Cluster at ${cfg.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+          : `REDIS_URL: cannot reach Redis at ${cfg.url}`;
         throw new InfraError(`${where} (${(err as Error).message})`);
       }
       redis.disconnect();
@@ -93,7 +95,10 @@ export async function main(
   const roles = new Set(opts.roles ?? config.roles);
   const log = createLogger(config.logLevel);
   if (config.timeScale !== 1) {
-    log.warn({ timeScale: config.timeScale }, `UNKNOT_TIME_SCALE=${config.timeScale}: every policy duration is ${config.timeScale} times shorter`);
+    log.warn(
+      { timeScale: config.timeScale },
+      `UNKNOT_TIME_SCALE=${config.timeScale}: every policy duration is ${config.timeScale} times shorter`,
+    );
   }
   const metrics = createMetrics();
   const health = new DependencyHealth(log, metrics);
@@ -104,7 +109,8 @@ export async function main(
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), UNIT_STOP_TIMEOUT_MS)));
       try {
-        if ((await Promise.race([u.stop(), limit])) === 'timeout') log.warn({ unit: u.name }, 'stop timed out; going on');
+        if ((await Promise.race([u.stop(), limit])) === 'timeout')
+          log.warn({ unit: u.name }, 'stop timed out; going on');
       } catch (err) {
         log.warn({ err, unit: u.name }, 'stop failed');
       } finally {
@@ -148,7 +154,19 @@ export async function main(
 
     const topics = new Topics(config.topics);
     const mqtt = new MqttGateway(
-      { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, tls: config.mqtt.tls, sharedGroup: config.mqtt.sharedGroup, clientIdPrefix: 'unknot', maxInFlight: 64, ingestClientId: config.mqtt.clientId ?? `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_'), health },
+      {
+        url: mqttUrl,
+        username: config.mqtt.username,
+        password: config.mqtt.password,
+        tls: config.mqtt.tls,
+        sharedGroup: config.mqtt.sharedGroup,
+        clientIdPrefix: 'unknot',
+        maxInFlight: 64,
+        ingestClientId:
+          config.mqtt.clientId ??
+          `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_'),
+        health,
+      },
       topics,
       log,
     );
@@ -265,7 +283,11 @@ export async function main(
       const server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
       }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') die(`HTTP_PORT: port ${config.http.port} on ${config.http.host} is taken; choose another (HTTP_PORT=0 picks a free one)`, 2);
+        if (err.code === 'EADDRINUSE')
+          die(
+            `HTTP_PORT: port ${config.http.port} on ${config.http.host} is taken; choose another (HTTP_PORT=0 picks a free one)`,
+            2,
+          );
         throw err;
       });
       const addr = server.address();
@@ -273,10 +295,17 @@ export async function main(
       units.push({
         name: 'http',
         start: async () => undefined,
-        stop: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        stop: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
       });
     }
-    log.info({ httpPort, roles: [...roles], mqtt: mqttUrl, redisPrefix: config.redis.prefix, baseTopic: config.topics.base }, 'unknot ready');
+    log.info(
+      { httpPort, roles: [...roles], mqtt: mqttUrl, redisPrefix: config.redis.prefix, baseTopic: config.topics.base },
+      'unknot ready',
+    );
     return { stop: stopAll, ctx, httpPort, httpApp };
   } catch (err) {
     await stopAll();
@@ -296,13 +325,19 @@ async function applyStaticConfig(ctx: AppContext, users: Users) {
       // Rules only the device registry checks (topic syntax, a topic another device already holds): still a
       // configuration error, reported like the others.
       if (err instanceof UnknotError) {
-        die(`invalid configuration: UNKNOT_CONFIG (${ctx.config.configFile}): ${entryLabel('devices', i, deviceId)}: ${err.message}`, 2);
+        die(
+          `invalid configuration: UNKNOT_CONFIG (${ctx.config.configFile}): ${entryLabel('devices', i, deviceId)}: ${err.message}`,
+          2,
+        );
       }
       throw err;
     }
   }
   if (ctx.config.file.users.length + ctx.config.file.devices.length > 0) {
-    ctx.log.info({ users: ctx.config.file.users.length, devices: ctx.config.file.devices.length }, 'static configuration applied');
+    ctx.log.info(
+      { users: ctx.config.file.users.length, devices: ctx.config.file.devices.length },
+      'static configuration applied',
+    );
   }
 }
 

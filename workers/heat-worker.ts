@@ -18,7 +18,12 @@ export class HeatWorker {
     private readonly ctx: AppContext,
     private readonly heat: Heat,
   ) {
-    this.worker = new QueueWorker<HeatJob>(ctx, 'heat', async (job, token) => settle(ctx, job, token, await heat.runJob(job.data)), 64);
+    this.worker = new QueueWorker<HeatJob>(
+      ctx,
+      'heat',
+      async (job, token) => settle(ctx, job, token, await heat.runJob(job.data)),
+      64,
+    );
   }
 
   async start(): Promise<void> {

@@ -44,7 +44,8 @@ export class QueueWorker<T> {
       else ctx.log.warn({ queue, jobId: job?.id, err: err.message, attempts: job?.attemptsMade }, 'job failed');
     });
     this.worker.on('error', (err) => {
-      if (ctx.health && (isRedisUnavailable(err) || ctx.health.isDown('redis'))) ctx.health.failed('redis', err, `worker ${queue}`);
+      if (ctx.health && (isRedisUnavailable(err) || ctx.health.isDown('redis')))
+        ctx.health.failed('redis', err, `worker ${queue}`);
       else ctx.log.error({ queue, err: err.message }, 'worker error');
     });
     await this.worker.waitUntilReady();
@@ -60,7 +61,12 @@ export class QueueWorker<T> {
  * What a processor in src/app returns, as BullMQ needs it: a result, or `{until}` — the job is moved back to
  * delayed until then (by the injected clock) and BullMQ is told so by DelayedError.
  */
-export async function settle<T>(ctx: AppContext, job: Job<T>, token: string | undefined, r: string | { until: number }): Promise<string> {
+export async function settle<T>(
+  ctx: AppContext,
+  job: Job<T>,
+  token: string | undefined,
+  r: string | { until: number },
+): Promise<string> {
   if (typeof r === 'string') return r;
   await job.moveToDelayed(Math.max(r.until, ctx.now() + 1), token);
   throw new DelayedError();

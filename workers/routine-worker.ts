@@ -12,7 +12,12 @@ export class RoutineWorker {
     private readonly ctx: AppContext,
     private readonly routines: Routines,
   ) {
-    this.worker = new QueueWorker<RoutineJob>(ctx, 'routines', async (job, token) => settle(ctx, job, token, await routines.runStep(job.data)), 32);
+    this.worker = new QueueWorker<RoutineJob>(
+      ctx,
+      'routines',
+      async (job, token) => settle(ctx, job, token, await routines.runStep(job.data)),
+      32,
+    );
   }
 
   async start(): Promise<void> {

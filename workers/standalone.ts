@@ -7,7 +7,9 @@ export async function runStandaloneWorker(name: 'nudges' | 'heat' | 'routines'):
     const { stop, ctx } = await main({ roles: ['worker'], workers: [name] });
     stopOnSignals(stop, ctx.log);
   } catch (err) {
-    process.stderr.write(`unknot: worker ${name} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `unknot: worker ${name} failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     process.exit(1);
   }
 }

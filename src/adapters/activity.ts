@@ -24,7 +24,10 @@ const ACTIVITY_POSTURE: Readonly<Record<string, Posture>> = {
  */
 export function activityToPosture(activity: string): Posture | null {
   if (typeof activity !== 'string') return null;
-  const key = activity.trim().toLowerCase().replace(/[\s-]+/g, '_');
+  const key = activity
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
   return Object.hasOwn(ACTIVITY_POSTURE, key) ? (ACTIVITY_POSTURE[key] ?? null) : null;
 }
 

@@ -18,9 +18,7 @@ export interface TopicMatch {
   kind: string;
 }
 
-export type ParseResult =
-  | { ok: true; observations: Observation[] }
-  | { ok: false; code: string; detail: string };
+export type ParseResult = { ok: true; observations: Observation[] } | { ok: false; code: string; detail: string };
 
 export interface Adapter {
   readonly protocol: Protocol;

@@ -107,7 +107,8 @@ export type ParsedAt = { ok: true; at: number } | { ok: false; detail: string; c
  */
 export const MAX_EVENT_AGE_MS = 24 * 3_600_000;
 
-const ageText = (ms: number) => (ms >= 2 * 86_400_000 ? `${Math.floor(ms / 86_400_000)} days` : `${Math.floor(ms / 3_600_000)} hours`);
+const ageText = (ms: number) =>
+  ms >= 2 * 86_400_000 ? `${Math.floor(ms / 86_400_000)} days` : `${Math.floor(ms / 3_600_000)} hours`;
 
 /**
  * A device-supplied time (`at`: ISO 8601 string or epoch ms) as epoch ms. Absent → `now` (time of receipt);
@@ -126,10 +127,14 @@ export function parseAt(at: unknown, now: number): ParsedAt {
   } else if (typeof at === 'string') {
     ms = parseIso(at.trim());
     if (ms === null) {
-      return { ok: false, detail: `at must be an ISO 8601 date-time with an offset, e.g. "2025-01-31T09:30:00Z"; got ${preview(at)}` };
+      return {
+        ok: false,
+        detail: `at must be an ISO 8601 date-time with an offset, e.g. "2025-01-31T09:30:00Z"; got ${preview(at)}`,
+      };
     }
     // Same floor as epoch ms: a device whose clock was never set reports 1970, which would start a decades-long session.
-    if (ms < MIN_EPOCH_MS) return { ok: false, detail: `at is before 2000-01-01; is the device's clock set? got ${preview(at)}` };
+    if (ms < MIN_EPOCH_MS)
+      return { ok: false, detail: `at is before 2000-01-01; is the device's clock set? got ${preview(at)}` };
   } else {
     return { ok: false, detail: 'at must be an ISO 8601 string or a number of epoch milliseconds' };
   }
@@ -152,7 +157,8 @@ export function subscriptionFilter(...levels: string[]): string {
     .map((level, i) => {
       if (level === '+') return level;
       if (level === '#') {
-        if (i !== levels.length - 1) throw new InvalidInputError('invalid_topic', '# must be the last level of a filter');
+        if (i !== levels.length - 1)
+          throw new InvalidInputError('invalid_topic', '# must be the last level of a filter');
         return level;
       }
       return assertTopicPart(level);
@@ -175,7 +181,10 @@ export function isConcreteLevels(path: string): boolean {
 /** The device's protocol address, which format() needs to address it at all. */
 export function requireDeviceTopic(device: Device): string {
   if (typeof device.topic !== 'string' || device.topic.length === 0) {
-    throw new InvalidInputError('invalid_device', `device ${device.deviceId} uses protocol ${device.protocol} but has no topic`);
+    throw new InvalidInputError(
+      'invalid_device',
+      `device ${device.deviceId} uses protocol ${device.protocol} but has no topic`,
+    );
   }
   return device.topic;
 }

@@ -70,7 +70,10 @@ function parseLwt(payload: Buffer, now: number): ParseResult {
 function tasmotaTopic(device: Device): string {
   const topic = requireDeviceTopic(device);
   if (topic.includes('/')) {
-    throw new InvalidInputError('invalid_device', `Tasmota topic must be a single topic level, got ${JSON.stringify(topic)}`);
+    throw new InvalidInputError(
+      'invalid_device',
+      `Tasmota topic must be a single topic level, got ${JSON.stringify(topic)}`,
+    );
   }
   return topic;
 }

@@ -64,12 +64,18 @@ function foreignIdentity(raw: Record<string, unknown>, device: Device): ParseRes
   const shown = (v: unknown) => (typeof v === 'string' ? preview(v, 64) : describeJson(v));
   for (const key of ['userId', 'user'] as const) {
     if (key in raw && raw[key] !== device.userId) {
-      return fail('wrong_user', `device ${device.deviceId} reports for user ${device.userId} only; this event names ${key} ${shown(raw[key])}`);
+      return fail(
+        'wrong_user',
+        `device ${device.deviceId} reports for user ${device.userId} only; this event names ${key} ${shown(raw[key])}`,
+      );
     }
   }
   for (const key of ['deviceId', 'device'] as const) {
     if (key in raw && raw[key] !== device.deviceId) {
-      return fail('wrong_device', `device ${device.deviceId} acts only as itself (its topic); this event names ${key} ${shown(raw[key])}`);
+      return fail(
+        'wrong_device',
+        `device ${device.deviceId} acts only as itself (its topic); this event names ${key} ${shown(raw[key])}`,
+      );
     }
   }
   return null;
@@ -155,7 +161,9 @@ export const unknotAdapter: Adapter = {
   parse: neverThrows((device, _match, payload, ctx) => parseEvent(device, payload, ctx.now)),
 
   format(device, command, topics) {
-    const send = () => [{ topic: topics.deviceCommand(device.deviceId), payload: JSON.stringify(command), qos: 1 as const }];
+    const send = () => [
+      { topic: topics.deviceCommand(device.deviceId), payload: JSON.stringify(command), qos: 1 as const },
+    ];
     switch (device.role) {
       case 'wearable':
       case 'hub':

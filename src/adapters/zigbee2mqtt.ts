@@ -58,7 +58,10 @@ function parseState(device: Device, payload: Buffer, now: number): ParseResult {
     for (const field of SEAT_FIELDS) {
       const v = state[field];
       if (v !== undefined && v !== null && typeof v !== 'boolean') {
-        return fail('invalid_event', `${field} must be true or false (or null before a first reading), got ${JSON.stringify(v).slice(0, 40)}`);
+        return fail(
+          'invalid_event',
+          `${field} must be true or false (or null before a first reading), got ${JSON.stringify(v).slice(0, 40)}`,
+        );
       }
     }
     const seat = seatObservation(device, state, now);

@@ -36,14 +36,21 @@ export class DueSweep {
     private readonly delivery: NudgeDelivery,
     private readonly batch = SWEEP_BATCH,
   ) {
-    if (!('unknotClaimDue' in ctx.redis)) ctx.redis.defineCommand('unknotClaimDue', { numberOfKeys: 2, lua: CLAIM_DUE_LUA });
+    if (!('unknotClaimDue' in ctx.redis))
+      ctx.redis.defineCommand('unknotClaimDue', { numberOfKeys: 2, lua: CLAIM_DUE_LUA });
     this.redis = ctx.redis as SweepRedis;
   }
 
   /** One claim round: who is now this sweep's to handle. */
   claim(partition: number): Promise<string[]> {
     const { keys } = this.ctx;
-    return this.redis.unknotClaimDue(keys.due(partition), keys.claims(partition), this.ctx.now(), this.batch, CLAIM_LEASE_MS);
+    return this.redis.unknotClaimDue(
+      keys.due(partition),
+      keys.claims(partition),
+      this.ctx.now(),
+      this.batch,
+      CLAIM_LEASE_MS,
+    );
   }
 
   async sweepPartition(partition: number): Promise<SweepResult> {

@@ -104,14 +104,22 @@ export class HaDiscovery implements UserHooks {
     for (const userId of userIds) {
       await this.guard(this.publishUser(userId), { userId, why }, 'could not publish discovery for user');
     }
-    this.ctx.log.info({ users: userIds.length, why, prefix: this.ctx.topics.haPrefix }, 'Home Assistant discovery published');
+    this.ctx.log.info(
+      { users: userIds.length, why, prefix: this.ctx.topics.haPrefix },
+      'Home Assistant discovery published',
+    );
   }
 
   private async publishUser(userId: string): Promise<void> {
     const profile = await this.ctx.registry.getProfile(userId);
     if (!profile) return;
     const devices = await this.ctx.registry.devicesOf(userId);
-    const configs = discoveryConfigs(this.ctx.topics, userId, profile, devices.some((d) => d.role === 'heatpad'));
+    const configs = discoveryConfigs(
+      this.ctx.topics,
+      userId,
+      profile,
+      devices.some((d) => d.role === 'heatpad'),
+    );
     await Promise.all(configs.map((c) => this.ctx.mqtt.publishJson(c.topic, c.config, { qos: 1, retain: true })));
     await this.publishAdherence(userId);
   }
@@ -120,7 +128,12 @@ export class HaDiscovery implements UserHooks {
     const remove = async () => {
       const devices = await this.ctx.registry.devicesOf(userId);
       if (devices.some((d) => d.role === 'heatpad')) return;
-      await this.ctx.mqtt.publish({ topic: configTopic(this.ctx.topics, userId, HEAT), payload: '', qos: 1, retain: true });
+      await this.ctx.mqtt.publish({
+        topic: configTopic(this.ctx.topics, userId, HEAT),
+        payload: '',
+        qos: 1,
+        retain: true,
+      });
       this.ctx.log.info({ userId }, 'last heat pad gone: Home Assistant heat switch removed');
     };
     await this.guard(remove(), { userId }, 'could not remove the heat switch');
@@ -184,7 +197,8 @@ export class HaDiscovery implements UserHooks {
       metrics.eventsRejected.inc({ reason: code });
       log.warn({ code, detail, topic }, 'rejected Home Assistant command');
     };
-    if (!isValidId(userId)) return reject('invalid_user_id', 'the user id in the topic is not 1–64 characters of [A-Za-z0-9_-]');
+    if (!isValidId(userId))
+      return reject('invalid_user_id', 'the user id in the topic is not 1–64 characters of [A-Za-z0-9_-]');
     const text = payload.length > 64 ? null : payload.toString('utf8').trim();
     try {
       if (what === 'snooze') {
@@ -194,7 +208,10 @@ export class HaDiscovery implements UserHooks {
           log.info({ reason: r.code }, 'snooze pressed with nothing to snooze');
           return;
         }
-        log.info({ nextNudgeAt: new Date(r.nextNudgeAt).toISOString(), snoozes: r.snoozes }, 'snoozed from Home Assistant');
+        log.info(
+          { nextNudgeAt: new Date(r.nextNudgeAt).toISOString(), snoozes: r.snoozes },
+          'snoozed from Home Assistant',
+        );
         return;
       }
       const on = onOff(text);
@@ -208,7 +225,10 @@ export class HaDiscovery implements UserHooks {
       if (!(err instanceof UnknotError)) throw err;
       if (err.code === 'unknown_user') return reject(err.code, err.message);
       // The heat service logs its own refusals (contraindicated, cooling_down, …).
-      log[what === 'heat' ? 'debug' : 'info']({ code: err.code, detail: err.message }, 'Home Assistant command refused');
+      log[what === 'heat' ? 'debug' : 'info'](
+        { code: err.code, detail: err.message },
+        'Home Assistant command refused',
+      );
       // The switch is not optimistic: show it the state that stands.
       if (what === 'heat') await this.sessions.publishState(userId);
     }

@@ -25,7 +25,15 @@ import {
 } from '../domain/heat.js';
 import type { Profile } from '../domain/profile.js';
 import type { HeatState, UserState } from '../domain/user-state.js';
-import { type Command, type Device, type HeatOffReason, InvalidInputError, NotFoundError, type OutboundMessage, UnknotError } from '../domain/types.js';
+import {
+  type Command,
+  type Device,
+  type HeatOffReason,
+  InvalidInputError,
+  NotFoundError,
+  type OutboundMessage,
+  UnknotError,
+} from '../domain/types.js';
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';
@@ -70,7 +78,6 @@ const KNOWN_PADS_MAX = 100_000;
 const PENDING_STOP_RETRY_MS = 250;
 const PENDING_STOP_MAX_MS = 3_600_000;
 
-
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class Heat {
@@ -90,8 +97,7 @@ export class Heat {
   constructor(
     private readonly ctx: AppContext,
     private readonly sessions: Sessions,
-  ) {
-  }
+  ) {}
 
   private token(): string {
     this.attempt = (this.attempt + 1) % Number.MAX_SAFE_INTEGER;
@@ -126,7 +132,12 @@ export class Heat {
     const heatBlocked = adviseProfessional(entries, profile.contraindications, now).heatBlocked;
     const policy = heatPolicyOf(profile, this.ctx.config.timeScale);
     const c = await this.transact(userId, (heat, st) =>
-      startHeat(heat, { minutes: opts.minutes, deviceId: opts.deviceId, source, devices, heatBlocked, epoch: st.session.epoch }, policy, now),
+      startHeat(
+        heat,
+        { minutes: opts.minutes, deviceId: opts.deviceId, source, devices, heatBlocked, epoch: st.session.epoch },
+        policy,
+        now,
+      ),
     );
     await this.afterCommit(userId, c.result.effects, c.before, c.state, profile);
     const r = c.result.result;
@@ -137,7 +148,10 @@ export class Heat {
     }
     const s = r.session;
     this.ctx.metrics.heatSessions.inc();
-    log.info({ sessionId: s.sessionId, deviceId: s.deviceId, minutes: s.minutes, offAt: iso(s.offAt), source }, 'heat on');
+    log.info(
+      { sessionId: s.sessionId, deviceId: s.deviceId, minutes: s.minutes, offAt: iso(s.offAt), source },
+      'heat on',
+    );
     return { sessionId: s.sessionId, deviceId: s.deviceId, minutes: s.minutes, startedAt: s.startedAt, offAt: s.offAt };
   }
 
@@ -186,7 +200,10 @@ export class Heat {
       }),
     );
     deviceIds.sort();
-    this.ctx.log.warn({ userId, deviceIds, failed }, 'heat stop with Redis unavailable: OFF sent directly; recorded once Redis is back');
+    this.ctx.log.warn(
+      { userId, deviceIds, failed },
+      'heat stop with Redis unavailable: OFF sent directly; recorded once Redis is back',
+    );
     if (deviceIds.length > 0) this.recordStopLater(userId);
     return { deviceIds, failed };
   }
@@ -235,15 +252,18 @@ export class Heat {
 
   /** A heat pad reported its state (ingest). */
   async padReport(device: Device, report: 'on' | 'off', at: number): Promise<void> {
-    if (device.role !== 'heatpad') throw new InvalidInputError('wrong_role', 'only a device with role heatpad reports heat state');
+    if (device.role !== 'heatpad')
+      throw new InvalidInputError('wrong_role', 'only a device with role heatpad reports heat state');
     this.rememberPad(device);
     const profile = await this.ctx.registry.getProfile(device.userId);
     const now = this.ctx.now();
     const c = await this.transact(device.userId, (heat) => padReport(heat, device.deviceId, report, at, now));
     const r = c.result.result;
     const log = this.ctx.log.child({ userId: device.userId, deviceId: device.deviceId });
-    if (r.kind === 'watchdog') log.warn({ report, sessionId: r.sessionId }, 'watchdog: heat pad on without a live session; switching it off');
-    else if (r.kind === 'ended') log.info({ sessionId: r.sessionId, reason: r.reason }, 'heat pad reported off: session ended');
+    if (r.kind === 'watchdog')
+      log.warn({ report, sessionId: r.sessionId }, 'watchdog: heat pad on without a live session; switching it off');
+    else if (r.kind === 'ended')
+      log.info({ sessionId: r.sessionId, reason: r.reason }, 'heat pad reported off: session ended');
     else log.debug({ report, outcome: r }, 'heat pad report');
     await this.afterCommit(device.userId, c.result.effects, c.before, c.state, profile, device);
   }
@@ -262,7 +282,10 @@ export class Heat {
         const r = await this.sendOff(data.userId, data.sessionId);
         if (typeof r === 'object') return r;
         if (r === 'sent' && this.ctx.now() - data.dueAt > 1000) {
-          this.ctx.log.warn({ userId: data.userId, sessionId: data.sessionId, lateMs: this.ctx.now() - data.dueAt }, 'heat OFF went out late');
+          this.ctx.log.warn(
+            { userId: data.userId, sessionId: data.sessionId, lateMs: this.ctx.now() - data.dueAt },
+            'heat OFF went out late',
+          );
         }
         return r;
       }
@@ -303,7 +326,11 @@ export class Heat {
       return 'no_device';
     }
     try {
-      await this.publish(device, { command: 'heat', state: 'on', sessionId, autoOffSeconds: r.autoOffSeconds }, 'start');
+      await this.publish(
+        device,
+        { command: 'heat', state: 'on', sessionId, autoOffSeconds: r.autoOffSeconds },
+        'start',
+      );
     } catch (err) {
       await this.transact(userId, (heat) => onReleased(heat, sessionId, token)).catch(() => undefined);
       throw err;
@@ -351,8 +378,14 @@ export class Heat {
     }
     if (r.kind === 'not_due' || r.kind === 'wait') return { until: r.until };
     // Taken over from a process that died while publishing: the broker's retained record says whether it got there.
-    if (r.takeover && (await this.ctx.mqtt.retainedHas(this.ctx.topics.userLastHeatOff(userId), 'sessionId', sessionId))) {
-      log.warn({ deviceId: r.deviceId }, 'heat OFF was delivered by a process that stopped before recording it: not sent again');
+    if (
+      r.takeover &&
+      (await this.ctx.mqtt.retainedHas(this.ctx.topics.userLastHeatOff(userId), 'sessionId', sessionId))
+    ) {
+      log.warn(
+        { deviceId: r.deviceId },
+        'heat OFF was delivered by a process that stopped before recording it: not sent again',
+      );
       return this.recordOff(userId, sessionId, key);
     }
     const device = await this.ctx.registry.getDevice(r.deviceId);
@@ -470,7 +503,12 @@ export class Heat {
           );
           break;
         case 'schedule_on':
-          await queues.ensureAt(queues.heat, jobIds.heatOn(userId, e.sessionId), { kind: 'heat-on', userId, sessionId: e.sessionId }, e.dueAt);
+          await queues.ensureAt(
+            queues.heat,
+            jobIds.heatOn(userId, e.sessionId),
+            { kind: 'heat-on', userId, sessionId: e.sessionId },
+            e.dueAt,
+          );
           break;
         case 'send_off':
           // Indexed as due now first: if this process dies before the OFF is recorded, the sweep finds it.
@@ -484,7 +522,12 @@ export class Heat {
           break;
         case 'publish_off': {
           const device = reporter?.deviceId === e.deviceId ? reporter : await this.ctx.registry.getDevice(e.deviceId);
-          if (device) await this.publish(device, { command: 'heat', state: 'off', sessionId: e.sessionId, reason: e.reason }, e.reason);
+          if (device)
+            await this.publish(
+              device,
+              { command: 'heat', state: 'off', sessionId: e.sessionId, reason: e.reason },
+              e.reason,
+            );
           break;
         }
         case 'log':
@@ -521,7 +564,12 @@ export class Heat {
     }
     try {
       const { queues } = this.ctx;
-      await queues.ensureAt(queues.heat, jobIds.heatOff(userId, sessionId), { kind: 'heat-off', userId, sessionId, dueAt: until }, until);
+      await queues.ensureAt(
+        queues.heat,
+        jobIds.heatOff(userId, sessionId),
+        { kind: 'heat-off', userId, sessionId, dueAt: until },
+        until,
+      );
     } catch (err) {
       this.ctx.log.error({ err, userId, sessionId }, 'could not reschedule the heat OFF; the sweep sends it');
     }
@@ -534,7 +582,11 @@ export class Heat {
    */
   private async publish(device: Device, command: Command, reason: string, record?: OutboundMessage): Promise<void> {
     const messages = adapters[device.protocol].format(device, command, this.ctx.topics);
-    if (messages.length === 0) throw new InvariantError('no_heat_command', `protocol ${device.protocol} has no heat command for device ${device.deviceId}`);
+    if (messages.length === 0)
+      throw new InvariantError(
+        'no_heat_command',
+        `protocol ${device.protocol} has no heat command for device ${device.deviceId}`,
+      );
     await Promise.all([...messages, ...(record ? [record] : [])].map((m) => this.ctx.mqtt.publish(m)));
     if (command.command === 'heat') this.ctx.metrics.heatCommands.inc({ state: command.state, reason });
   }
@@ -553,8 +605,15 @@ export class Heat {
       const profile = await this.ctx.registry.getProfile(device.userId);
       await this.afterCommit(device.userId, c.result.effects, c.before, c.state, profile);
       if (r.sendOff) {
-        this.ctx.log.info({ userId: device.userId, deviceId: device.deviceId, sessionId: r.sessionId }, 'heat pad removed mid-session: OFF sent');
-        await this.publish(device, { command: 'heat', state: 'off', sessionId: r.sessionId, reason: r.reason }, r.reason);
+        this.ctx.log.info(
+          { userId: device.userId, deviceId: device.deviceId, sessionId: r.sessionId },
+          'heat pad removed mid-session: OFF sent',
+        );
+        await this.publish(
+          device,
+          { command: 'heat', state: 'off', sessionId: r.sessionId, reason: r.reason },
+          r.reason,
+        );
       }
     };
     const guard = async (what: string, fn: () => Promise<void>) => {
@@ -565,22 +624,28 @@ export class Heat {
       }
     };
     return {
-      deviceDeleted: (device) => guard('device deleted', async () => {
-        this.knownPads.get(device.userId)?.delete(device.deviceId);
-        if (device.role === 'heatpad') await gone(device);
-      }),
-      deviceChanged: (device, previous) => guard('device changed', async () => {
-        this.rememberPad(device);
-        if (previous?.role !== 'heatpad') return;
-        const moved =
-          device.role !== 'heatpad' || device.userId !== previous.userId || device.protocol !== previous.protocol || device.topic !== previous.topic;
-        if (moved) await gone(previous);
-      }),
-      userDeleted: (userId, devices) => guard('user deleted', async () => {
-        for (const d of devices.filter((x) => x.role === 'heatpad')) {
-          await this.publish(d, { command: 'heat', state: 'off', sessionId: 'none', reason: 'manual' }, 'manual');
-        }
-      }),
+      deviceDeleted: (device) =>
+        guard('device deleted', async () => {
+          this.knownPads.get(device.userId)?.delete(device.deviceId);
+          if (device.role === 'heatpad') await gone(device);
+        }),
+      deviceChanged: (device, previous) =>
+        guard('device changed', async () => {
+          this.rememberPad(device);
+          if (previous?.role !== 'heatpad') return;
+          const moved =
+            device.role !== 'heatpad' ||
+            device.userId !== previous.userId ||
+            device.protocol !== previous.protocol ||
+            device.topic !== previous.topic;
+          if (moved) await gone(previous);
+        }),
+      userDeleted: (userId, devices) =>
+        guard('user deleted', async () => {
+          for (const d of devices.filter((x) => x.role === 'heatpad')) {
+            await this.publish(d, { command: 'heat', state: 'off', sessionId: 'none', reason: 'manual' }, 'manual');
+          }
+        }),
     };
   }
 }

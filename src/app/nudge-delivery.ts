@@ -37,9 +37,16 @@ export class NudgeDelivery {
         // Due during an outage: wait for the events of the gap before judging (domain rule, lateHold).
         const dueAt = nextDueAt(st.session, policy);
         const hold = dueAt === null ? null : lateHold(dueAt, now, caughtUpAt);
-        if (hold !== null) return { state: st, logs: [], changed: false, result: { kind: 'held', until: hold }, due: hold };
+        if (hold !== null)
+          return { state: st, logs: [], changed: false, result: { kind: 'held', until: hold }, due: hold };
         const t = dueStep(st.session, policy, now);
-        return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t.result!, due: nextDueAt(t.state, policy) };
+        return {
+          state: { ...st, session: t.state },
+          logs: logsOf(t.effects),
+          changed: t.changed,
+          result: t.result!,
+          due: nextDueAt(t.state, policy),
+        };
       },
       // The claim took the person out of the due set: the commit puts them back even when nothing else changed.
       { firstRead, writeDue: () => true },
@@ -55,9 +62,15 @@ export class NudgeDelivery {
     const log = this.ctx.log.child({ userId, sessionId });
     // Sent but not recorded as published: a worker died in between, or its publish failed. The broker's retained
     // record of the last nudge it got says which (publishNudge), so a nudge that went out is not sent twice.
-    if (r.kind === 'already' && (await this.ctx.mqtt.retainedHas(this.ctx.topics.userLastNudge(userId), 'nudgeId', r.nudgeId))) {
+    if (
+      r.kind === 'already' &&
+      (await this.ctx.mqtt.retainedHas(this.ctx.topics.userLastNudge(userId), 'nudgeId', r.nudgeId))
+    ) {
       await this.recordPublished(userId, sessionId, r.level);
-      log.warn({ level: r.level, nudgeId: r.nudgeId }, 'nudge was delivered by a worker that stopped before recording it: not sent again');
+      log.warn(
+        { level: r.level, nudgeId: r.nudgeId },
+        'nudge was delivered by a worker that stopped before recording it: not sent again',
+      );
       return `delivered ${r.level}`;
     }
     await this.publishNudge(userId, sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now, version);
@@ -106,7 +119,17 @@ export class NudgeDelivery {
       mqtt.publishJson(
         topics.userNudge(userId),
         // event_type lets a Home Assistant `event` entity take the payload as it is.
-        { nudgeId, userId, level, sittingSeconds, message, at, sessionId, maxNudges: profile.maxNudges, event_type: 'nudge' },
+        {
+          nudgeId,
+          userId,
+          level,
+          sittingSeconds,
+          message,
+          at,
+          sessionId,
+          maxNudges: profile.maxNudges,
+          event_type: 'nudge',
+        },
         { qos: 1 },
       ),
       ...devices

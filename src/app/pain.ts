@@ -40,8 +40,13 @@ export class PainLog {
     const b = parseBody(painBodySchema, body, 'invalid_pain');
     const now = this.ctx.now();
     const at = b.at === undefined ? now : typeof b.at === 'number' ? b.at : Date.parse(b.at);
-    if (!Number.isFinite(at)) throw new InvalidInputError('invalid_pain', 'at: expected an ISO 8601 time such as 2026-11-24T08:00:00Z or epoch ms');
-    if (at > now + FUTURE_SLACK_MS) throw new InvalidInputError('invalid_pain', 'at: pain cannot be logged for the future');
+    if (!Number.isFinite(at))
+      throw new InvalidInputError(
+        'invalid_pain',
+        'at: expected an ISO 8601 time such as 2026-11-24T08:00:00Z or epoch ms',
+      );
+    if (at > now + FUTURE_SLACK_MS)
+      throw new InvalidInputError('invalid_pain', 'at: pain cannot be logged for the future');
     if (at < now - PAIN_BACKDATE_DAYS * 86_400_000) {
       throw new InvalidInputError('invalid_pain', `at: pain can be logged at most ${PAIN_BACKDATE_DAYS} days late`);
     }
@@ -72,7 +77,9 @@ export class PainLog {
     await this.append(userId, entry);
     const history = await this.ctx.adherence.read(userId, now - HISTORY_MS, now + 1);
     const advice = adviseProfessional(history, profile.contraindications, now);
-    const stillListed = profile.contraindications.filter((c) => ['recent_injury', 'swelling', 'fever', 'numbness', 'impaired_sensation'].includes(c));
+    const stillListed = profile.contraindications.filter((c) =>
+      ['recent_injury', 'swelling', 'fever', 'numbness', 'impaired_sensation'].includes(c),
+    );
     this.ctx.log.info({ userId, heatBlocked: advice.heatBlocked }, 'medical clearance logged');
     return {
       at: new Date(now).toISOString(),

@@ -2,7 +2,8 @@
 import { sessionSummary, type Policy } from '../domain/session.js';
 import type { UserState } from '../domain/user-state.js';
 
-export const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+export const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
 export function publicState(state: UserState, policy: Policy, now: number) {
   const s = sessionSummary(state.session, policy, now);
@@ -13,20 +14,34 @@ export function publicState(state: UserState, policy: Policy, now: number) {
     since: iso(s.since),
     sittingSeconds: s.sittingSeconds,
     nextNudgeAt: iso(s.nextNudgeAt),
-    heat: { on: heatOn, offAt: heatOn ? iso(heat.offAt) : null, sessionId: heatOn ? heat.sessionId : null, deviceId: heatOn ? heat.deviceId : null },
+    heat: {
+      on: heatOn,
+      offAt: heatOn ? iso(heat.offAt) : null,
+      sessionId: heatOn ? heat.sessionId : null,
+      deviceId: heatOn ? heat.deviceId : null,
+    },
     sessionId: s.sessionId,
     sittingSince: iso(s.sittingSince),
     nudgesSent: s.nudgesSent,
     snoozes: s.snoozes,
     breakDue: s.breakDue,
     routine:
-      state.routine && !state.routine.ended
-        ? { routineId: state.routine.routineId, index: state.routine.index }
-        : null,
+      state.routine && !state.routine.ended ? { routineId: state.routine.routineId, index: state.routine.index } : null,
     updatedAt: new Date(now).toISOString(),
   };
 }
 
 /** What changes the retained state is worth publishing for (not the ticking sittingSeconds or updatedAt). */
 export const stateKey = (p: ReturnType<typeof publicState>) =>
-  JSON.stringify([p.posture, p.since, p.nextNudgeAt, p.heat, p.sessionId, p.nudgesSent, p.snoozes, p.breakDue, p.routine, p.sittingSince]);
+  JSON.stringify([
+    p.posture,
+    p.since,
+    p.nextNudgeAt,
+    p.heat,
+    p.sessionId,
+    p.nudgesSent,
+    p.snoozes,
+    p.breakDue,
+    p.routine,
+    p.sittingSince,
+  ]);

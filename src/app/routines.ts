@@ -33,7 +33,6 @@ import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';
 import type { Sessions } from './sessions.js';
 
-
 /** Minutes of heat the checklist asks for; capped by the user's own heat limit. */
 const ROUTINE_HEAT_MINUTES = 10;
 /** How far back the pain log is read for "is heat refused" (the advice looks back 30 days). */
@@ -55,22 +54,34 @@ export class Routines {
     const profile = await this.sessions.profile(userId);
     const routine = name ?? DEFAULT_ROUTINE;
     if (!isRoutineName(routine)) {
-      throw new InvalidInputError('unknown_routine', `no routine ${JSON.stringify(routine)}; available: ${ROUTINE_NAMES.join(', ')}`);
+      throw new InvalidInputError(
+        'unknown_routine',
+        `no routine ${JSON.stringify(routine)}; available: ${ROUTINE_NAMES.join(', ')}`,
+      );
     }
     const expectSkip = await this.expectedHeatSkip(userId, profile, routine);
     const now = this.ctx.now();
     let heat: HeatOutcome | undefined;
     for (;;) {
-      const c = await this.transact(userId, (st) => startRoutine(st, routine, st.session.epoch, this.ctx.config.timeScale, now, heat));
+      const c = await this.transact(userId, (st) =>
+        startRoutine(st, routine, st.session.epoch, this.ctx.config.timeScale, now, heat),
+      );
       const r = c.result.result;
       if (!r.ok && r.code === 'needs_heat') {
-        if (heat) throw new InvariantError('heat_step_loop', `routine ${r.routineId}: the heat step still needs heat after it was given`);
+        if (heat)
+          throw new InvariantError(
+            'heat_step_loop',
+            `routine ${r.routineId}: the heat step still needs heat after it was given`,
+          );
         heat = await this.startHeat(userId, profile, now);
         continue;
       }
       if (!r.ok) {
         if (heat?.ok) await this.stopHeat(userId, heat.sessionId, c.state);
-        throw new ConflictError('routine_running', `routine ${r.routineId} is still running; stop it with DELETE /api/users/${userId}/routines/${r.routineId}`);
+        throw new ConflictError(
+          'routine_running',
+          `routine ${r.routineId} is still running; stop it with DELETE /api/users/${userId}/routines/${r.routineId}`,
+        );
       }
       await this.afterCommit(userId, c, profile);
       const routineState = (await this.ctx.store.read(userId)).state.routine ?? c.state.routine!;
@@ -96,7 +107,12 @@ export class Routines {
     }
     await this.afterCommit(userId, c, profile);
     this.ctx.log.info({ userId, routineId: r.routineId, index: r.index, reason }, 'routine stopped');
-    return { routineId: r.routineId, stoppedAt: new Date(now).toISOString(), index: r.index, heatStopped: r.heatSessionId !== null };
+    return {
+      routineId: r.routineId,
+      stoppedAt: new Date(now).toISOString(),
+      index: r.index,
+      heatStopped: r.heatSessionId !== null,
+    };
   }
 
   /** GET /api/users/{userId}/routines: the current (or last) routine and this week's progress. */
@@ -110,7 +126,12 @@ export class Routines {
     const recent = new Map<string, { routineId: string; routine: string; startedAt: string; outcome: string }>();
     for (const e of entries) {
       if (e.type === 'routine_started' && localDate(e.at, profile.timezone) >= week.weekStart) {
-        recent.set(e.routineId, { routineId: e.routineId, routine: e.routine, startedAt: new Date(e.at).toISOString(), outcome: 'running' });
+        recent.set(e.routineId, {
+          routineId: e.routineId,
+          routine: e.routine,
+          startedAt: new Date(e.at).toISOString(),
+          outcome: 'running',
+        });
       } else if (e.type === 'routine_completed' || e.type === 'routine_abandoned') {
         const o = recent.get(e.routineId);
         if (o) o.outcome = e.type === 'routine_completed' ? 'completed' : 'abandoned';
@@ -121,7 +142,10 @@ export class Routines {
       last: r && !isRunning(r) ? routineView(r, now) : null,
       week: { ...week, remaining: Math.max(0, week.target - week.doneThisWeek) },
       recent: [...recent.values()],
-      available: ROUTINE_NAMES.map((n) => ({ routine: n, steps: planRoutine(n, 1).map((s) => ({ step: s.step, kind: s.kind, seconds: s.seconds })) })),
+      available: ROUTINE_NAMES.map((n) => ({
+        routine: n,
+        steps: planRoutine(n, 1).map((s) => ({ step: s.step, kind: s.kind, seconds: s.seconds })),
+      })),
     };
   }
 
@@ -150,7 +174,10 @@ export class Routines {
         case 'wait':
           return { until: r.until };
         case 'advanced':
-          log.info({ index: r.index, step: c.state.routine?.steps[r.index]?.step ?? null, completed: r.completed }, r.completed ? 'routine completed' : 'routine step');
+          log.info(
+            { index: r.index, step: c.state.routine?.steps[r.index]?.step ?? null, completed: r.completed },
+            r.completed ? 'routine completed' : 'routine step',
+          );
           return r.completed ? 'completed' : `step ${r.index}`;
         case 'already':
           // A retry after a crash between commit and effects: make sure they happened.
@@ -172,13 +199,18 @@ export class Routines {
     const { state } = await this.ctx.store.read(userId);
     const r = state.routine;
     if (!isRunning(r)) return;
-    const effects: RoutineEffect[] = [{ kind: 'schedule_step', routineId: r.routineId, index: r.index + 1, dueAt: r.stepEndsAt }];
+    const effects: RoutineEffect[] = [
+      { kind: 'schedule_step', routineId: r.routineId, index: r.index + 1, dueAt: r.stepEndsAt },
+    ];
     const todo = unpublished(r);
     if (todo) effects.push({ kind: 'publish_steps', routineId: r.routineId, ...todo });
     await this.runEffects(userId, effects, state);
   }
 
-  private transact<R>(userId: string, fn: (st: UserState) => RoutineTransition<R>): Promise<Committed<RoutineTransition<R>>> {
+  private transact<R>(
+    userId: string,
+    fn: (st: UserState) => RoutineTransition<R>,
+  ): Promise<Committed<RoutineTransition<R>>> {
     return this.ctx.store.transact(userId, (st) => {
       const t = fn(st);
       return {
@@ -229,14 +261,23 @@ export class Routines {
   }
 
   /** Send the commands of the steps that began, in order; returns the state with them marked as sent. */
-  private async publishSteps(userId: string, routineId: string, from: number, to: number, state: UserState): Promise<UserState> {
+  private async publishSteps(
+    userId: string,
+    routineId: string,
+    from: number,
+    to: number,
+    state: UserState,
+  ): Promise<UserState> {
     const r = state.routine;
     if (!r || r.routineId !== routineId) return state;
-    const devices = (await this.ctx.registry.devicesOf(userId)).filter((d) => d.role === 'wearable' || d.role === 'hub');
+    const devices = (await this.ctx.registry.devicesOf(userId)).filter(
+      (d) => d.role === 'wearable' || d.role === 'hub',
+    );
     for (let i = Math.max(from, r.published + 1); i <= to; i++) {
       const command = stepCommand(r, i);
       // In order: a wearable shows the steps as they come.
-      for (const m of devices.flatMap((d) => adapters[d.protocol].format(d, command, this.ctx.topics))) await this.ctx.mqtt.publish(m);
+      for (const m of devices.flatMap((d) => adapters[d.protocol].format(d, command, this.ctx.topics)))
+        await this.ctx.mqtt.publish(m);
     }
     const publishedAt = this.ctx.now();
     const c = await this.ctx.store.transact(userId, (st) => {
@@ -250,12 +291,19 @@ export class Routines {
   private async startHeat(userId: string, profile: Profile, now: number): Promise<HeatOutcome> {
     // Fever, swelling or an injury in the pain log refuses heat until cleared (safety first, so this reason wins).
     const entries = await this.ctx.adherence.read(userId, now - ADVICE_WINDOW_MS, now + 1);
-    if (adviseProfessional(entries, profile.contraindications, now).heatBlocked) return { ok: false, reason: 'contraindicated' };
+    if (adviseProfessional(entries, profile.contraindications, now).heatBlocked)
+      return { ok: false, reason: 'contraindicated' };
     if (!this.heat) return { ok: false, reason: 'heat_unavailable' };
     const minutes = Math.min(ROUTINE_HEAT_MINUTES, profile.heat.maxMinutes);
     try {
       const s = await this.heat.start(userId, { minutes, source: 'routine' });
-      return { ok: true, sessionId: s.sessionId, minutes: s.minutes, startedAt: toMs(s.startedAt), offAt: toMs(s.offAt) };
+      return {
+        ok: true,
+        sessionId: s.sessionId,
+        minutes: s.minutes,
+        startedAt: toMs(s.startedAt),
+        offAt: toMs(s.offAt),
+      };
     } catch (err) {
       if (err instanceof UnknotError) {
         this.ctx.log.info({ userId, code: err.code, detail: err.message }, 'routine heat step skipped');

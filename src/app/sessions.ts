@@ -87,7 +87,13 @@ export class Sessions {
   }
 
   /** One posture observation from one device. */
-  async sensorEvent(device: Device, posture: Posture, at: number, id?: string, opts: SensorEventOptions = {}): Promise<SensorOutcome> {
+  async sensorEvent(
+    device: Device,
+    posture: Posture,
+    at: number,
+    id?: string,
+    opts: SensorEventOptions = {},
+  ): Promise<SensorOutcome> {
     const kept = opts.firstRead ? undefined : this.recent.get(device.userId);
     const firstRead = opts.firstRead ?? (kept ? Promise.resolve(kept) : this.ctx.store.read(device.userId));
     const profile = await this.profile(device.userId, opts.version).catch(async (err: unknown) => {
@@ -97,7 +103,12 @@ export class Sessions {
     const policy = this.policy(profile);
     const now = this.ctx.now();
     const step = (st: UserState) => {
-      const t = applySensorEvent(st.session, { deviceId: device.deviceId, role: device.role, posture, at, id }, policy, now);
+      const t = applySensorEvent(
+        st.session,
+        { deviceId: device.deviceId, role: device.role, posture, at, id },
+        policy,
+        now,
+      );
       return {
         state: { ...st, session: t.state },
         logs: logsOf(t.effects),
@@ -127,10 +138,17 @@ export class Sessions {
     const profile = await this.profile(userId);
     const policy = this.policy(profile);
     const now = this.ctx.now();
-    const snoozeMs = minutes === undefined ? undefined : Math.max(1, Math.round((minutes * 60_000) / this.ctx.config.timeScale));
+    const snoozeMs =
+      minutes === undefined ? undefined : Math.max(1, Math.round((minutes * 60_000) / this.ctx.config.timeScale));
     const c = await this.ctx.store.transact(userId, (st) => {
       const t = snooze(st.session, policy, now, snoozeMs);
-      return { state: { ...st, session: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t.result!, due: nextDueAt(t.state, policy) };
+      return {
+        state: { ...st, session: t.state },
+        logs: logsOf(t.effects),
+        changed: t.changed,
+        result: t.result!,
+        due: nextDueAt(t.state, policy),
+      };
     });
     await this.afterCommit(userId, c.logs, c.before, c.state, policy, c.due);
     return c.result;
@@ -142,7 +160,12 @@ export class Sessions {
     const now = this.ctx.now();
     await this.ctx.store.transact(userId, (st) => {
       const cur = view(st.session, policy).cur;
-      const entry: LogEntry = { type: 'nudge_acked', at: now, sessionId: cur ? sessionIdOf(st.session, cur.seq) : null, deviceId };
+      const entry: LogEntry = {
+        type: 'nudge_acked',
+        at: now,
+        sessionId: cur ? sessionIdOf(st.session, cur.seq) : null,
+        deviceId,
+      };
       return { state: st, logs: [entry], changed: false, result: undefined };
     });
   }
@@ -151,7 +174,14 @@ export class Sessions {
    * What follows a committed transition. Its due time is already in the due set (same script); a tick must sweep
    * it when it comes. Then the retained state and the log listeners.
    */
-  async afterCommit(userId: string, logs: LogEntry[], before: UserState, after: UserState, policy: Policy, due: number | null | 'keep' | undefined): Promise<void> {
+  async afterCommit(
+    userId: string,
+    logs: LogEntry[],
+    before: UserState,
+    after: UserState,
+    policy: Policy,
+    due: number | null | 'keep' | undefined,
+  ): Promise<void> {
     if (typeof due === 'number') await this.ticks.ensure(this.ctx.keys.partitionOf(userId), due);
     await this.publishStateIfChanged(userId, before, after, policy);
     this.notifyLogs(userId, logs);

@@ -4,7 +4,16 @@ import { summarize } from '../domain/adherence.js';
 import { adviseProfessional } from '../domain/advice.js';
 import { toCsv } from '../domain/csv.js';
 import { profileSchema, type Profile } from '../domain/profile.js';
-import { ConflictError, type Device, ID_PATTERN, InvalidInputError, type LogEntry, NotFoundError, PROTOCOLS, ROLES } from '../domain/types.js';
+import {
+  ConflictError,
+  type Device,
+  ID_PATTERN,
+  InvalidInputError,
+  type LogEntry,
+  NotFoundError,
+  PROTOCOLS,
+  ROLES,
+} from '../domain/types.js';
 import { zodIssues } from '../domain/validation.js';
 import { matchTopic } from '../adapters/index.js';
 import { assertTopicPart, type Topics } from '../mqtt/topics.js';
@@ -58,7 +67,10 @@ function assertReadable(device: Device, topics: Topics): void {
       shelly: 'a Shelly topic prefix has one or two levels',
       unknot: '',
     }[device.protocol];
-    throw new InvalidInputError('invalid_device', `topic: unknot would never read ${JSON.stringify(topic)} as a ${device.protocol} device (${rule})`);
+    throw new InvalidInputError(
+      'invalid_device',
+      `topic: unknot would never read ${JSON.stringify(topic)} as a ${device.protocol} device (${rule})`,
+    );
   }
 }
 
@@ -101,7 +113,11 @@ export class Users {
     const r = profileSchema.strict().safeParse({ ...this.ctx.config.file.defaults, ...body });
     if (!r.success) {
       const first = r.error.issues[0];
-      throw new InvalidInputError('invalid_profile', `${first?.path.join('.') || 'profile'}: ${first?.message}`, zodIssues(r.error));
+      throw new InvalidInputError(
+        'invalid_profile',
+        `${first?.path.join('.') || 'profile'}: ${first?.message}`,
+        zodIssues(r.error),
+      );
     }
     return r.data;
   }
@@ -157,13 +173,20 @@ export class Users {
     const r = deviceBodySchema.safeParse(body ?? {});
     if (!r.success) {
       const first = r.error.issues[0];
-      throw new InvalidInputError('invalid_device', `${first?.path.join('.') || 'device'}: ${first?.message}`, zodIssues(r.error));
+      throw new InvalidInputError(
+        'invalid_device',
+        `${first?.path.join('.') || 'device'}: ${first?.message}`,
+        zodIssues(r.error),
+      );
     }
     if (r.data.deviceId !== undefined && r.data.deviceId !== deviceId) {
       throw new InvalidInputError('invalid_device', 'deviceId in the body differs from the one in the path');
     }
     if (!(await this.ctx.registry.getProfile(r.data.userId))) {
-      throw new NotFoundError('unknown_user', `no user ${r.data.userId}; create it with PUT /api/users/${r.data.userId} first`);
+      throw new NotFoundError(
+        'unknown_user',
+        `no user ${r.data.userId}; create it with PUT /api/users/${r.data.userId} first`,
+      );
     }
     const { deviceId: _ignored, ...rest } = r.data;
     const device: Device = { deviceId, ...rest };
@@ -201,7 +224,9 @@ export class Users {
     }
     if (from > to) throw new InvalidInputError('invalid_range', 'from must not be after to');
     const entries = (await this.ctx.adherence.read(userId, from, to)).map(toIsoEntry);
-    return q.data.format === 'csv' ? { format: 'csv' as const, csv: toCsv(entries) } : { format: 'json' as const, entries };
+    return q.data.format === 'csv'
+      ? { format: 'csv' as const, csv: toCsv(entries) }
+      : { format: 'json' as const, entries };
   }
 
   async summary(userId: string, query: Record<string, unknown>) {

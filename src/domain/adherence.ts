@@ -87,13 +87,7 @@ export const FOLLOW_UP_WINDOWS_SECONDS = [60, 180, 300] as const;
  * The `snoozedThenFollowed` flag is Workrave's postponed followed by taken.
  */
 export type SessionOutcomeKind =
-  | 'natural'
-  | 'followed_1'
-  | 'followed_3'
-  | 'followed_5'
-  | 'followed_late'
-  | 'ignored'
-  | 'open';
+  'natural' | 'followed_1' | 'followed_3' | 'followed_5' | 'followed_late' | 'ignored' | 'open';
 
 export interface SessionOutcome {
   outcome: SessionOutcomeKind;

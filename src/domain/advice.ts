@@ -61,7 +61,11 @@ const AREA_NAMES: Record<PainArea, string> = {
 
 const THERAPIST = 'a licensed massage, physical or sports therapist';
 
-const normalize = (symptom: string): string => symptom.trim().toLowerCase().replace(/[\s-]+/g, '_');
+const normalize = (symptom: string): string =>
+  symptom
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 
 const list = (items: readonly string[]): string =>
   items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
@@ -81,7 +85,10 @@ function tellThem(who: string, area: PainArea | undefined, refers: string | unde
 
 /** The latest `refers` given for an area among `entries`. */
 const refersOf = (entries: readonly PainEntry[], area: PainArea): string | undefined =>
-  [...entries].reverse().find((e) => e.area === area && e.refers)?.refers?.trim() || undefined;
+  [...entries]
+    .reverse()
+    .find((e) => e.area === area && e.refers)
+    ?.refers?.trim() || undefined;
 
 function painEntries(entries: readonly LogEntry[], now: number): PainEntry[] {
   return entries
@@ -95,9 +102,15 @@ function symptomsOf(entry: PainEntry, table: Record<string, string>): string[] {
   return unique((entry.symptoms ?? []).map(normalize).flatMap((s) => (table[s] ? [table[s]] : [])));
 }
 
-function medicalFirst(recent: readonly PainEntry[], all: readonly PainEntry[], contraindications: readonly string[]): AdviceReason[] {
+function medicalFirst(
+  recent: readonly PainEntry[],
+  all: readonly PainEntry[],
+  contraindications: readonly string[],
+): AdviceReason[] {
   const reasons: AdviceReason[] = [];
-  const fromProfile = unique(contraindications.filter((c) => MEDICAL_CONTRAINDICATIONS.includes(c)).map((c) => MEDICAL[c] ?? c));
+  const fromProfile = unique(
+    contraindications.filter((c) => MEDICAL_CONTRAINDICATIONS.includes(c)).map((c) => MEDICAL[c] ?? c),
+  );
   const flagged = recent.filter((e) => symptomsOf(e, MEDICAL).length > 0);
   const areas = unique(flagged.map((e) => e.area));
   for (const area of areas) {
@@ -231,7 +244,9 @@ export function adviceForPain(
   now: number,
 ): PainAdvice {
   const already = history.some(
-    (e) => e === entry || (e.type === 'pain_logged' && e.at === entry.at && e.area === entry.area && e.level === entry.level),
+    (e) =>
+      e === entry ||
+      (e.type === 'pain_logged' && e.at === entry.at && e.area === entry.area && e.level === entry.level),
   );
   const advice = adviseProfessional(already ? history : [...history, entry], profile.contraindications, now);
   let message: string;

@@ -73,7 +73,8 @@ export interface HeatTransition<R> {
   result: R;
 }
 
-export const isLive = (s: HeatSession | null | undefined): s is HeatSession & { ended: null } => !!s && s.ended === null;
+export const isLive = (s: HeatSession | null | undefined): s is HeatSession & { ended: null } =>
+  !!s && s.ended === null;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -103,7 +104,8 @@ function endCurrent(
 
 // ------------------------------------------------------------------------------------------------ start
 
-export type HeatRefusal = 'no_heat_pad' | 'contraindicated' | 'invalid_minutes' | 'too_long' | 'already_on' | 'cooling_down';
+export type HeatRefusal =
+  'no_heat_pad' | 'contraindicated' | 'invalid_minutes' | 'too_long' | 'already_on' | 'cooling_down';
 
 /** What kind of refusal each is (docs/concepts/heat-safety.md, "Limits and refusals": 404, 409 or 422 over HTTP). */
 export const REFUSAL_KIND: Readonly<Record<HeatRefusal, ErrorKind>> = {
@@ -130,8 +132,7 @@ export interface StartInput {
 }
 
 export type StartResult =
-  | { ok: true; session: HeatSession }
-  | { ok: false; code: HeatRefusal; kind: ErrorKind; detail: string };
+  { ok: true; session: HeatSession } | { ok: false; code: HeatRefusal; kind: ErrorKind; detail: string };
 
 export const heatSessionIdOf = (epoch: string, seq: number) => `${epoch}h${seq}`;
 
@@ -139,7 +140,12 @@ export const heatSessionIdOf = (epoch: string, seq: number) => `${epoch}h${seq}`
  * A request to switch heat on. Refusals, in this order: no heat pad, contraindicated, invalid minutes, too long,
  * already on, cooling down. A refusal changes nothing but logs `heat_refused`.
  */
-export function startHeat(s: HeatState, input: StartInput, policy: HeatPolicy, now: number): HeatTransition<StartResult> {
+export function startHeat(
+  s: HeatState,
+  input: StartInput,
+  policy: HeatPolicy,
+  now: number,
+): HeatTransition<StartResult> {
   const pads = input.devices.filter((d) => d.role === 'heatpad');
   const pad = input.deviceId === undefined ? pads[0] : pads.find((p) => p.deviceId === input.deviceId);
   const refuse = (code: HeatRefusal, detail: string): HeatTransition<StartResult> =>
@@ -183,19 +189,31 @@ export function startHeat(s: HeatState, input: StartInput, policy: HeatPolicy, n
     return refuse('invalid_minutes', 'minutes must be a number greater than 0');
   }
   if (minutes > policy.maxMinutes) {
-    return refuse('too_long', `at most ${policy.maxMinutes} minutes of heat at a time (heat.maxMinutes in your profile)`);
+    return refuse(
+      'too_long',
+      `at most ${policy.maxMinutes} minutes of heat at a time (heat.maxMinutes in your profile)`,
+    );
   }
   const cur = s.current;
   if (isLive(cur)) {
-    return refuse('already_on', `heat is already on (session ${cur.sessionId}, until ${iso(cur.offAt)}); stop it first`);
+    return refuse(
+      'already_on',
+      `heat is already on (session ${cur.sessionId}, until ${iso(cur.offAt)}); stop it first`,
+    );
   }
   if (s.lastEndedAt !== null && now < s.lastEndedAt + policy.cooldownMs) {
     const at = s.lastEndedAt + policy.cooldownMs;
-    return refuse('cooling_down', `the heat pad needs a rest after the last session: heat is available again at ${iso(at)}`);
+    return refuse(
+      'cooling_down',
+      `the heat pad needs a rest after the last session: heat is available again at ${iso(at)}`,
+    );
   }
   if (cur && !cur.offPublished) {
     // Its OFF has not gone out yet (it will within moments): a new ON must not race it.
-    return refuse('already_on', `the last heat session (${cur.sessionId}) is still being switched off; try again in a moment`);
+    return refuse(
+      'already_on',
+      `the last heat session (${cur.sessionId}) is still being switched off; try again in a moment`,
+    );
   }
 
   const seq = s.seq + 1;
@@ -251,7 +269,10 @@ export function stopHeat(s: HeatState, reason: HeatOffReason, now: number): Heat
   return {
     state: e.state,
     changed: true,
-    effects: [{ kind: 'log', entry: e.entry }, { kind: 'send_off', sessionId: cur.sessionId }],
+    effects: [
+      { kind: 'log', entry: e.entry },
+      { kind: 'send_off', sessionId: cur.sessionId },
+    ],
     result: { ok: true, sessionId: cur.sessionId, stoppedAt: now },
   };
 }
@@ -269,14 +290,24 @@ export type OnOutcome =
  * session that has ended (a stale job after a restart is dropped), nor twice. `autoOffSeconds` is the session's,
  * or the time left rounded up when the job runs late, so the pad's own timer never outlasts `offAt` by a second.
  */
-export function onDue(s: HeatState, sessionId: string, token: string, now: number, leaseMs = CLAIM_LEASE_MS): HeatTransition<OnOutcome> {
+export function onDue(
+  s: HeatState,
+  sessionId: string,
+  token: string,
+  now: number,
+  leaseMs = CLAIM_LEASE_MS,
+): HeatTransition<OnOutcome> {
   const cur = s.current;
   if (!cur || cur.sessionId !== sessionId) return unchanged(s, { kind: 'stale', why: 'not the current session' });
   if (cur.onPublished) return unchanged(s, { kind: 'already' });
   if (cur.ended !== null) return unchanged(s, { kind: 'stale', why: `session ended (${cur.ended.reason})` });
   if (now >= cur.offAt) return unchanged(s, { kind: 'stale', why: 'past offAt' });
   if (liveClaim(cur.onClaim, now) && cur.onClaim.token !== token) {
-    return unchanged(s, { kind: 'wait', until: Math.min(cur.onClaim.until, now + CLAIM_RECHECK_MS), why: 'ON in flight elsewhere' });
+    return unchanged(s, {
+      kind: 'wait',
+      until: Math.min(cur.onClaim.until, now + CLAIM_RECHECK_MS),
+      why: 'ON in flight elsewhere',
+    });
   }
   const full = cur.autoOffSeconds ?? autoOffSecondsFor(cur.offAt - cur.startedAt);
   const autoOffSeconds = Math.max(1, Math.min(full, Math.ceil((cur.offAt - now) / 1000)));
@@ -292,7 +323,11 @@ export function onDue(s: HeatState, sessionId: string, token: string, now: numbe
  * The ON went out. `resendOff` is true when the session's OFF was published before this ON arrived (the ON's
  * publisher outlived its claim): the caller sends the OFF again, so the last word the pad hears is OFF.
  */
-export function onSent(s: HeatState, sessionId: string, now: number): HeatTransition<{ resendOff: HeatOffReason | null }> {
+export function onSent(
+  s: HeatState,
+  sessionId: string,
+  now: number,
+): HeatTransition<{ resendOff: HeatOffReason | null }> {
   const cur = s.current;
   if (!cur || cur.sessionId !== sessionId) return unchanged(s, { resendOff: null });
   const resendOff = cur.ended !== null && cur.offPublished ? cur.ended.reason : null;
@@ -326,7 +361,13 @@ export type OffOutcome =
  * past `offAt` ends now (`timer`); an ended session whose OFF has not gone out is claimed for publishing. It waits
  * while an ON is in flight, so that the OFF always comes after it.
  */
-export function offDue(s0: HeatState, sessionId: string, token: string, now: number, leaseMs = CLAIM_LEASE_MS): HeatTransition<OffOutcome> {
+export function offDue(
+  s0: HeatState,
+  sessionId: string,
+  token: string,
+  now: number,
+  leaseMs = CLAIM_LEASE_MS,
+): HeatTransition<OffOutcome> {
   let s = s0;
   const effects: HeatEffect[] = [];
   let cur = s.current;
@@ -342,16 +383,36 @@ export function offDue(s0: HeatState, sessionId: string, token: string, now: num
   const ended = cur.ended!;
   if (cur.offPublished) return { state: s, effects, changed, result: { kind: 'done', why: 'OFF already published' } };
   if (liveClaim(cur.onClaim, now)) {
-    return { state: s, effects, changed, result: { kind: 'wait', until: Math.min(cur.onClaim.until, now + CLAIM_RECHECK_MS), why: 'ON in flight' } };
+    return {
+      state: s,
+      effects,
+      changed,
+      result: { kind: 'wait', until: Math.min(cur.onClaim.until, now + CLAIM_RECHECK_MS), why: 'ON in flight' },
+    };
   }
   if (liveClaim(cur.offClaim, now) && cur.offClaim.token !== token) {
-    return { state: s, effects, changed, result: { kind: 'wait', until: Math.min(cur.offClaim.until, now + CLAIM_RECHECK_MS), why: 'OFF in flight elsewhere' } };
+    return {
+      state: s,
+      effects,
+      changed,
+      result: {
+        kind: 'wait',
+        until: Math.min(cur.offClaim.until, now + CLAIM_RECHECK_MS),
+        why: 'OFF in flight elsewhere',
+      },
+    };
   }
   return {
     state: { ...s, current: { ...cur, offClaim: { token, until: now + leaseMs } } },
     effects,
     changed: true,
-    result: { kind: 'claimed', deviceId: cur.deviceId, reason: ended.reason, offAt: cur.offAt, takeover: !!cur.offClaim },
+    result: {
+      kind: 'claimed',
+      deviceId: cur.deviceId,
+      reason: ended.reason,
+      offAt: cur.offAt,
+      takeover: !!cur.offClaim,
+    },
   };
 }
 
@@ -359,7 +420,12 @@ export function offDue(s0: HeatState, sessionId: string, token: string, now: num
 export function offSent(s: HeatState, sessionId: string): HeatTransition<undefined> {
   const cur = s.current;
   if (!cur || cur.sessionId !== sessionId || cur.offPublished) return unchanged(s, undefined);
-  return { state: { ...s, current: { ...cur, offPublished: true, offClaim: null } }, effects: [], changed: true, result: undefined };
+  return {
+    state: { ...s, current: { ...cur, offPublished: true, offClaim: null } },
+    effects: [],
+    changed: true,
+    result: undefined,
+  };
 }
 
 /** Publishing the OFF failed: give the claim back so a retry (or the sweep) can take it at once. */
@@ -405,30 +471,44 @@ export function padReport(
     if (at >= cur.offAt - Math.max(HEAT_DUE_TOLERANCE_MS, early)) {
       // Its own auto-off: the OFF job still sends OFF at offAt, for a pad that only says it is off.
       const e = endCurrent(s, cur, 'timer', now);
-      return { state: e.state, effects: [{ kind: 'log', entry: e.entry }], changed: true, result: { kind: 'ended', sessionId: cur.sessionId, reason: 'timer' } };
+      return {
+        state: e.state,
+        effects: [{ kind: 'log', entry: e.entry }],
+        changed: true,
+        result: { kind: 'ended', sessionId: cur.sessionId, reason: 'timer' },
+      };
     }
     const e = endCurrent(s, cur, 'manual', now, { offPublished: true, offClaim: null });
     return {
       state: e.state,
-      effects: [{ kind: 'log', entry: e.entry }, { kind: 'session_done', sessionId: cur.sessionId }],
+      effects: [
+        { kind: 'log', entry: e.entry },
+        { kind: 'session_done', sessionId: cur.sessionId },
+      ],
       changed: true,
       result: { kind: 'ended', sessionId: cur.sessionId, reason: 'manual' },
     };
   }
 
   if (isLive(cur)) {
-    if (now < cur.offAt - HEAT_DUE_TOLERANCE_MS) return unchanged(s, { kind: 'consistent', why: 'on during its session' });
+    if (now < cur.offAt - HEAT_DUE_TOLERANCE_MS)
+      return unchanged(s, { kind: 'consistent', why: 'on during its session' });
     // On after offAt and our timer has not ended it yet: end it here and switch it off through the session's path.
     const e = endCurrent(s, cur, 'watchdog', now);
     return {
       state: { ...e.state, watchdog: stamp(s, deviceId, now) },
-      effects: [{ kind: 'log', entry: e.entry }, { kind: 'send_off', sessionId: cur.sessionId }],
+      effects: [
+        { kind: 'log', entry: e.entry },
+        { kind: 'send_off', sessionId: cur.sessionId },
+      ],
       changed: true,
       result: { kind: 'watchdog', sessionId: cur.sessionId },
     };
   }
   if (cur && !cur.offPublished) {
-    return unchanged(s, { kind: 'off_pending', sessionId: cur.sessionId }, [{ kind: 'send_off', sessionId: cur.sessionId }]);
+    return unchanged(s, { kind: 'off_pending', sessionId: cur.sessionId }, [
+      { kind: 'send_off', sessionId: cur.sessionId },
+    ]);
   }
   const last = s.watchdog?.[deviceId];
   if (last !== undefined && now - last < WATCHDOG_REPEAT_MS && now >= last) return unchanged(s, { kind: 'suppressed' });
@@ -446,7 +526,9 @@ export function padReport(
 
 /** The watchdog's per-pad stamps, with old ones dropped so the map stays small. */
 function stamp(s: HeatState, deviceId: string, now: number): Record<string, number> {
-  const kept = Object.entries(s.watchdog ?? {}).filter(([id, t]) => id !== deviceId && now - t < WATCHDOG_REPEAT_MS && t <= now);
+  const kept = Object.entries(s.watchdog ?? {}).filter(
+    ([id, t]) => id !== deviceId && now - t < WATCHDOG_REPEAT_MS && t <= now,
+  );
   return { ...Object.fromEntries(kept), [deviceId]: now };
 }
 
@@ -460,12 +542,16 @@ export type DeviceGoneOutcome = { sendOff: false } | { sendOff: true; sessionId:
  */
 export function padGone(s: HeatState, deviceId: string, now: number): HeatTransition<DeviceGoneOutcome> {
   const cur = s.current;
-  if (!cur || cur.deviceId !== deviceId || (cur.ended !== null && cur.offPublished)) return unchanged(s, { sendOff: false });
+  if (!cur || cur.deviceId !== deviceId || (cur.ended !== null && cur.offPublished))
+    return unchanged(s, { sendOff: false });
   if (cur.ended === null) {
     const e = endCurrent(s, cur, 'manual', now, { offPublished: true, offClaim: null });
     return {
       state: e.state,
-      effects: [{ kind: 'log', entry: e.entry }, { kind: 'session_done', sessionId: cur.sessionId }],
+      effects: [
+        { kind: 'log', entry: e.entry },
+        { kind: 'session_done', sessionId: cur.sessionId },
+      ],
       changed: true,
       result: { sendOff: true, sessionId: cur.sessionId, reason: 'manual' },
     };
@@ -484,7 +570,8 @@ export function heatReconcile(s: HeatState, now: number): HeatEffect[] {
   if (!cur) return [];
   if (cur.ended === null) {
     const effects: HeatEffect[] = [{ kind: 'schedule_off', sessionId: cur.sessionId, dueAt: cur.offAt }];
-    if (!cur.onPublished && now < cur.offAt) effects.push({ kind: 'schedule_on', sessionId: cur.sessionId, dueAt: now });
+    if (!cur.onPublished && now < cur.offAt)
+      effects.push({ kind: 'schedule_on', sessionId: cur.sessionId, dueAt: now });
     return effects;
   }
   if (!cur.offPublished) return [{ kind: 'schedule_off', sessionId: cur.sessionId, dueAt: now }];

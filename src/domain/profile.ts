@@ -75,7 +75,9 @@ const BUILT_IN_JSON = new Map(Object.entries(BUILT_IN).map(([k, v]) => [k, JSON.
  * ~350 bytes of Redis less per person). Config-file defaults differ from the built-in ones, so they are kept.
  */
 export function compactProfile(p: Profile): Partial<Profile> {
-  return Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== BUILT_IN_JSON.get(k)));
+  return Object.fromEntries(
+    Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== BUILT_IN_JSON.get(k)),
+  );
 }
 
 /** The inverse of compactProfile. */

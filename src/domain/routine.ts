@@ -39,14 +39,25 @@ export const ROUTINES = {
       seconds: 600,
       message: 'Heat: the heat pad is switching on. Lay it over the knot for 10 minutes and relax your shoulders.',
     },
-    { step: 'neck_side_stretch', kind: 'stretch', seconds: 30, message: `Neck side stretch: ${NECK_STRETCH} Hold for 30 seconds.` },
     {
       step: 'neck_side_stretch',
       kind: 'stretch',
       seconds: 30,
-      message: 'Neck side stretch once more: ear towards shoulder, shoulder on the other side down. Hold for 30 seconds.',
+      message: `Neck side stretch: ${NECK_STRETCH} Hold for 30 seconds.`,
     },
-    { step: 'doorway_chest_stretch', kind: 'stretch', seconds: 30, message: `Doorway chest stretch: ${CHEST_STRETCH} Hold for 30 seconds.` },
+    {
+      step: 'neck_side_stretch',
+      kind: 'stretch',
+      seconds: 30,
+      message:
+        'Neck side stretch once more: ear towards shoulder, shoulder on the other side down. Hold for 30 seconds.',
+    },
+    {
+      step: 'doorway_chest_stretch',
+      kind: 'stretch',
+      seconds: 30,
+      message: `Doorway chest stretch: ${CHEST_STRETCH} Hold for 30 seconds.`,
+    },
     {
       step: 'doorway_chest_stretch',
       kind: 'stretch',
@@ -97,8 +108,7 @@ export const isRunning = (r: RoutineState | null | undefined): r is RoutineState
 
 /** What the heat service answered when the heat step began. */
 export type HeatOutcome =
-  | { ok: true; sessionId: string; minutes: number; startedAt: number; offAt: number }
-  | { ok: false; reason: string };
+  { ok: true; sessionId: string; minutes: number; startedAt: number; offAt: number } | { ok: false; reason: string };
 
 export type RoutineEffect =
   | { kind: 'log'; entry: LogEntry }
@@ -142,7 +152,13 @@ function enter(
   let r = r0;
   for (let i = index; ; i++) {
     if (i >= r.steps.length) {
-      r = { ...r, index: r.steps.length, stepStartedAt: now, stepEndsAt: now, ended: { at: now, outcome: 'completed' } };
+      r = {
+        ...r,
+        index: r.steps.length,
+        stepStartedAt: now,
+        stepEndsAt: now,
+        ended: { at: now, outcome: 'completed' },
+      };
       effects.push({ kind: 'log', entry: { type: 'routine_completed', at: now, routineId: r.routineId } });
       return { routine: r, needsHeat: false };
     }
@@ -155,11 +171,22 @@ function enter(
     if (step.kind === 'heat') {
       if (!heat) return { routine: r, needsHeat: true };
       if (!heat.ok) {
-        steps = steps.map((s, k) => (k === i ? { ...s, skipped: heat.reason, message: heatSkipMessage(heat.reason) } : s));
+        steps = steps.map((s, k) =>
+          k === i ? { ...s, skipped: heat.reason, message: heatSkipMessage(heat.reason) } : s,
+        );
         r = { ...r, steps, index: i, stepStartedAt: now, stepEndsAt: now };
         effects.push({
           kind: 'log',
-          entry: { type: 'routine_step', at: now, routineId: r.routineId, index: i, step: step.step, seconds: 0, skipped: true, reason: heat.reason },
+          entry: {
+            type: 'routine_step',
+            at: now,
+            routineId: r.routineId,
+            index: i,
+            step: step.step,
+            seconds: 0,
+            skipped: true,
+            reason: heat.reason,
+          },
         });
         continue;
       }
@@ -261,7 +288,13 @@ export type StepDueResult =
   | { kind: 'stale'; why: string };
 
 /** The step job for (routineId, index) fired: begin that step, wait, or drop the job as stale. */
-export function stepDue(s: Slice, routineId: string, index: number, now: number, heat?: HeatOutcome): RoutineTransition<StepDueResult> {
+export function stepDue(
+  s: Slice,
+  routineId: string,
+  index: number,
+  now: number,
+  heat?: HeatOutcome,
+): RoutineTransition<StepDueResult> {
   const r = s.routine;
   if (!r || r.routineId !== routineId) return unchanged(s, { kind: 'stale', why: 'routine replaced or gone' });
   if (index <= r.index) return unchanged(s, { kind: 'already', index });
@@ -285,7 +318,12 @@ export type StopResult =
   | { ok: false; code: 'no_routine' | 'unknown_routine' };
 
 /** Stop the running routine (`routineId` undefined: whichever is running). Logs `routine_abandoned`. */
-export function stopRoutine(s: Slice, routineId: string | undefined, now: number, reason: string): RoutineTransition<StopResult> {
+export function stopRoutine(
+  s: Slice,
+  routineId: string | undefined,
+  now: number,
+  reason: string,
+): RoutineTransition<StopResult> {
   const r = s.routine;
   if (!isRunning(r)) return unchanged(s, { ok: false, code: 'no_routine' });
   if (routineId !== undefined && r.routineId !== routineId) return unchanged(s, { ok: false, code: 'unknown_routine' });
@@ -310,7 +348,12 @@ export function stopRoutine(s: Slice, routineId: string | undefined, now: number
  * A timed step runs its full length from the moment the person was told (a late publish does not shorten it);
  * the heat step keeps the heat session's own end.
  */
-export function stepsPublished(s: Slice, routineId: string, index: number, publishedAt: number): RoutineTransition<undefined> {
+export function stepsPublished(
+  s: Slice,
+  routineId: string,
+  index: number,
+  publishedAt: number,
+): RoutineTransition<undefined> {
   const r = s.routine;
   if (!r || r.routineId !== routineId || r.published >= index) return unchanged(s, undefined);
   const step = r.steps[r.index];

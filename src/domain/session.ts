@@ -230,11 +230,7 @@ export function applySensorEvent(
 }
 
 /** When the next nudge of the current session is due, and which level it is; null when none will come. */
-export function nextNudge(
-  fs: FoldState,
-  book: Book | null,
-  policy: Policy,
-): { level: number; dueAt: number } | null {
+export function nextNudge(fs: FoldState, book: Book | null, policy: Policy): { level: number; dueAt: number } | null {
   const cur = fs.cur;
   if (!cur) return null;
   const b = book && book.seq === cur.seq ? book : null;
@@ -249,7 +245,13 @@ export function nextNudge(
 }
 
 /** Effects that follow from going from `prev` to `next` without a commit: a new session, an interruption. */
-function derive(prev: SessionState, next: SessionState, policy: Policy, now: number, before = view(prev, policy)): Transition {
+function derive(
+  prev: SessionState,
+  next: SessionState,
+  policy: Policy,
+  now: number,
+  before = view(prev, policy),
+): Transition {
   const after = view(next, policy);
   const effects: SessionEffect[] = [];
   // A late event can merge two sessions into one, so the counter may go down: never past what the view has.
@@ -345,7 +347,10 @@ export function commit(s: SessionState, policy: Policy, now: number): Transition
         },
       });
     } else {
-      effects.push({ kind: 'log', entry: { type: 'natural_break', at, sessionId, sittingSeconds, breakStartedAt: x.upSince } });
+      effects.push({
+        kind: 'log',
+        entry: { type: 'natural_break', at, sessionId, sittingSeconds, breakStartedAt: x.upSince },
+      });
     }
     effects.push({ kind: 'session_ended', sessionId });
     if (b) book = null;
@@ -400,7 +405,13 @@ export function nudgeDue(
     const due = pre.cur && sessionIdOf(s0, pre.cur.seq) === sessionId ? nextNudge(pre, s0.book, policy) : null;
     const until = due && due.level === level ? lateHold(due.dueAt, now, caughtUpAt) : null;
     // No commit: the horizon stays, so the events of the gap still count when they arrive.
-    if (until !== null) return { state: s0, effects: [], changed: false, result: { kind: 'wait', until, why: 'ingest catching up after an outage' } };
+    if (until !== null)
+      return {
+        state: s0,
+        effects: [],
+        changed: false,
+        result: { kind: 'wait', until, why: 'ingest catching up after an outage' },
+      };
   }
   const c = commit(s0, policy, now);
   const s = c.state;
@@ -417,9 +428,23 @@ export function nudgeDue(
   const book: Book =
     s.book && s.book.seq === cur.seq
       ? s.book
-      : { seq: cur.seq, nudgesSent: 0, nudgesPublished: 0, firstNudgeAt: null, lastNudgeAt: null, snoozes: 0, snoozedUntil: null, ignored: false };
+      : {
+          seq: cur.seq,
+          nudgesSent: 0,
+          nudgesPublished: 0,
+          firstNudgeAt: null,
+          lastNudgeAt: null,
+          snoozes: 0,
+          snoozedUntil: null,
+          ignored: false,
+        };
   if (level <= book.nudgesSent) {
-    return done({ kind: 'already', level, nudgeId: nudgeIdOf(sessionId, level), published: book.nudgesPublished >= level });
+    return done({
+      kind: 'already',
+      level,
+      nudgeId: nudgeIdOf(sessionId, level),
+      published: book.nudgesPublished >= level,
+    });
   }
   if (book.ignored) return done({ kind: 'stale', why: 'session ignored' });
   const n = nextNudge(fs, book, policy);
@@ -459,13 +484,19 @@ export function nudgePublished(s: SessionState, sessionId: string, level: number
   return { state: { ...s, book: { ...b, nudgesPublished: level } }, effects: [], changed: true };
 }
 
-export type SnoozeResult = { ok: true; nextNudgeAt: number; snoozes: number } | { ok: false; code: 'nothing_to_snooze' | 'snooze_limit' };
+export type SnoozeResult =
+  { ok: true; nextNudgeAt: number; snoozes: number } | { ok: false; code: 'nothing_to_snooze' | 'snooze_limit' };
 
 /**
  * Snooze: the next nudge comes `snoozeMs` from now, or `snoozeMs` later than it would have if that is later still
  * (snoozing before the first nudge); at most `maxSnoozes` times a session.
  */
-export function snooze(s0: SessionState, policy: Policy, now: number, snoozeMs = policy.snoozeMs): Transition<SnoozeResult> {
+export function snooze(
+  s0: SessionState,
+  policy: Policy,
+  now: number,
+  snoozeMs = policy.snoozeMs,
+): Transition<SnoozeResult> {
   const c = commit(s0, policy, now);
   const s = c.state;
   const cur = s.base.cur;
@@ -477,7 +508,16 @@ export function snooze(s0: SessionState, policy: Policy, now: number, snoozeMs =
   const book: Book =
     s.book && s.book.seq === cur.seq
       ? s.book
-      : { seq: cur.seq, nudgesSent: 0, nudgesPublished: 0, firstNudgeAt: null, lastNudgeAt: null, snoozes: 0, snoozedUntil: null, ignored: false };
+      : {
+          seq: cur.seq,
+          nudgesSent: 0,
+          nudgesPublished: 0,
+          firstNudgeAt: null,
+          lastNudgeAt: null,
+          snoozes: 0,
+          snoozedUntil: null,
+          ignored: false,
+        };
   if (book.ignored) return fail('nothing_to_snooze');
   if (book.snoozes >= policy.maxSnoozes) return fail('snooze_limit');
   const was = nextNudge(s.base, book, policy);
@@ -554,6 +594,7 @@ export function dueStep(s: SessionState, policy: Policy, now: number): Transitio
   const book = c.state.book && c.state.book.seq === cur.seq ? c.state.book : null;
   if (book && book.nudgesSent > book.nudgesPublished) return nudgeDue(s, sessionId, book.nudgesSent, policy, now);
   const n = nextNudge(c.state.base, c.state.book, policy);
-  if (cur.upSince === null && n && n.dueAt <= now + DUE_TOLERANCE_MS) return nudgeDue(s, sessionId, n.level, policy, now);
+  if (cur.upSince === null && n && n.dueAt <= now + DUE_TOLERANCE_MS)
+    return nudgeDue(s, sessionId, n.level, policy, now);
   return { ...c, result: { kind: 'checked' } };
 }

@@ -82,7 +82,15 @@ export type LogEntry =
   | { type: 'natural_break'; at: number; sessionId: string; sittingSeconds: number; breakStartedAt: number }
   | { type: 'nudge_ignored'; at: number; sessionId: string; nudges: number }
   | { type: 'nudge_acked'; at: number; sessionId: string | null; deviceId?: string }
-  | { type: 'heat_on'; at: number; sessionId: string; minutes: number; deviceId: string; offAt: number; source?: string }
+  | {
+      type: 'heat_on';
+      at: number;
+      sessionId: string;
+      minutes: number;
+      deviceId: string;
+      offAt: number;
+      source?: string;
+    }
   | { type: 'heat_off'; at: number; sessionId: string; reason: HeatOffReason; deviceId: string }
   | { type: 'heat_refused'; at: number; reason: string; deviceId?: string; source?: string }
   | { type: 'routine_started'; at: number; routineId: string; routine: string }

@@ -9,7 +9,11 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, code: s
   const r = schema.safeParse(body ?? {});
   if (!r.success) {
     const first = r.error.issues[0];
-    throw new InvalidInputError(code, `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`, zodIssues(r.error));
+    throw new InvalidInputError(
+      code,
+      `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`,
+      zodIssues(r.error),
+    );
   }
   return r.data;
 }

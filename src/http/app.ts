@@ -35,7 +35,8 @@ export const userIdParam = (req: Request): string => {
 
 export const deviceIdParam = (req: Request): string => {
   const id = String(req.params.deviceId);
-  if (!isValidId(id)) throw new InvalidInputError('invalid_device_id', 'deviceId must be 1–64 characters of [A-Za-z0-9_-]');
+  if (!isValidId(id))
+    throw new InvalidInputError('invalid_device_id', 'deviceId must be 1–64 characters of [A-Za-z0-9_-]');
   return id;
 };
 
@@ -78,7 +79,8 @@ export function authMiddleware(ctx: AppContext, opts: { cookie?: boolean } = {})
       if (isLoopback(ctx.config.http.host)) return next();
       return next(new UnauthorizedError('unauthorized', 'the API needs UNKNOT_API_TOKEN on a non-loopback address'));
     }
-    const shown = bearerToken(req) ?? (opts.cookie && typeof req.query.token === 'string' ? req.query.token : undefined);
+    const shown =
+      bearerToken(req) ?? (opts.cookie && typeof req.query.token === 'string' ? req.query.token : undefined);
     if (matches(shown)) {
       if (opts.cookie) {
         res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 12 * 3600_000 });
@@ -87,7 +89,9 @@ export function authMiddleware(ctx: AppContext, opts: { cookie?: boolean } = {})
     }
     if (opts.cookie && matches(cookieToken(req))) return next();
     res.set('WWW-Authenticate', 'Bearer realm="unknot"');
-    next(new UnauthorizedError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <UNKNOT_API_TOKEN>)'));
+    next(
+      new UnauthorizedError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <UNKNOT_API_TOKEN>)'),
+    );
   };
 }
 
@@ -148,7 +152,9 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
   });
   app.get('/readyz', async (_req, res) => {
     const r = ext.ready ? await ext.ready() : { redis: true, mqtt: true };
-    const down = Object.entries(r).filter(([, ok]) => !ok).map(([k]) => k);
+    const down = Object.entries(r)
+      .filter(([, ok]) => !ok)
+      .map(([k]) => k);
     if (down.length === 0) res.json({ status: 'ready', redis: 'up', mqtt: 'up' });
     else {
       res.status(503).json({
@@ -215,7 +221,10 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
   api.get('/users/:userId/adherence', async (req, res) => {
     const out = await users.adherence(userIdParam(req), req.query);
     if (out.format === 'csv') {
-      res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${req.params.userId}-adherence.csv"`).send(out.csv);
+      res
+        .type('text/csv; charset=utf-8')
+        .set('Content-Disposition', `attachment; filename="${req.params.userId}-adherence.csv"`)
+        .send(out.csv);
     } else res.json({ entries: out.entries });
   });
   api.get('/users/:userId/summary', async (req, res) => {
@@ -227,7 +236,13 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
 
   for (const p of ext.publicRouters ?? []) app.use(p.path, p.router);
   for (const p of ext.protectedRouters ?? []) {
-    app.use(p.path, ...(limiter ? [limiter] : []), authMiddleware(ctx, { cookie: true }), requireRedis(ctx.redis), p.router);
+    app.use(
+      p.path,
+      ...(limiter ? [limiter] : []),
+      authMiddleware(ctx, { cookie: true }),
+      requireRedis(ctx.redis),
+      p.router,
+    );
   }
 
   app.use((req, _res, next) => next(new NotFoundError('not_found', `nothing at ${req.method} ${req.path}`)));
@@ -235,7 +250,9 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
     const err = asUnavailable(thrown);
     if (err instanceof UnknotError) {
       if (err.kind === 'unavailable') res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
-      res.status(STATUS_OF[err.kind]).json({ error: err.code, detail: err.message, ...(err.issues ? { issues: err.issues } : {}) });
+      res
+        .status(STATUS_OF[err.kind])
+        .json({ error: err.code, detail: err.message, ...(err.issues ? { issues: err.issues } : {}) });
       return;
     }
     const e = err as { type?: string; status?: number; message?: string };

@@ -79,7 +79,11 @@ export function browserGuard({ http, onRefused }: BrowserGuardOptions) {
     const host = parseHostValue(hostHeader);
     if (!host || !hostAllowed(host.name, host.port ?? 80, req.socket.localPort)) {
       return refuse(
-        new UnknotError('unknown_host', `this service does not answer for Host ${JSON.stringify(hostHeader.slice(0, 100))}; add it to UNKNOT_HTTP_ALLOWED_HOSTS if it is yours`, 'misdirected'),
+        new UnknotError(
+          'unknown_host',
+          `this service does not answer for Host ${JSON.stringify(hostHeader.slice(0, 100))}; add it to UNKNOT_HTTP_ALLOWED_HOSTS if it is yours`,
+          'misdirected',
+        ),
       );
     }
 
@@ -91,14 +95,20 @@ export function browserGuard({ http, onRefused }: BrowserGuardOptions) {
       if (from !== undefined) {
         if (!sameOrigin(from, hostHeader) && !extraOrigins.has(parseOrigin(from) ?? '')) {
           return refuse(
-            new UnknotError('foreign_origin', `a ${req.method} from the page at ${JSON.stringify(from.slice(0, 100))} is refused: state-changing requests must come from this service's own pages or an origin in UNKNOT_HTTP_ALLOWED_ORIGINS`, 'forbidden'),
+            new UnknotError(
+              'foreign_origin',
+              `a ${req.method} from the page at ${JSON.stringify(from.slice(0, 100))} is refused: state-changing requests must come from this service's own pages or an origin in UNKNOT_HTTP_ALLOWED_ORIGINS`,
+              'forbidden',
+            ),
           );
         }
       } else {
         // Neither header (curl, scripts, Home Assistant's rest_command): allowed, unless a browser says it is cross-site.
         const site = req.get('sec-fetch-site');
         if (site === 'cross-site' || site === 'same-site') {
-          return refuse(new UnknotError('foreign_origin', `a ${req.method} the browser marks as ${site} is refused`, 'forbidden'));
+          return refuse(
+            new UnknotError('foreign_origin', `a ${req.method} the browser marks as ${site} is refused`, 'forbidden'),
+          );
         }
       }
     }
@@ -110,7 +120,11 @@ export function browserGuard({ http, onRefused }: BrowserGuardOptions) {
     const type = req.get('content-type');
     if ((hasBody || (type !== undefined && !SAFE_METHODS.has(req.method))) && !isJsonContentType(type)) {
       return refuse(
-        new UnknotError('unsupported_media_type', `the request body must be JSON (content-type: application/json), not ${type === undefined ? 'a body without a content type' : JSON.stringify(type.slice(0, 100))}`, 'unsupported_media_type'),
+        new UnknotError(
+          'unsupported_media_type',
+          `the request body must be JSON (content-type: application/json), not ${type === undefined ? 'a body without a content type' : JSON.stringify(type.slice(0, 100))}`,
+          'unsupported_media_type',
+        ),
       );
     }
     next();

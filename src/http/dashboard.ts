@@ -14,7 +14,11 @@ import type { AppContext } from '../app/context.js';
 /** The folder of the dashboard's files: next to this module from src/, or src/http/dashboard from dist/. */
 function dashboardDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'dashboard'), join(here, '../../../src/http/dashboard'), join(here, '../../src/http/dashboard')];
+  const candidates = [
+    join(here, 'dashboard'),
+    join(here, '../../../src/http/dashboard'),
+    join(here, '../../src/http/dashboard'),
+  ];
   return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0]!;
 }
 
@@ -34,7 +38,9 @@ export function dashboardRouter(ctx: AppContext): Router {
   r.get('/', (_req, res) => res.sendFile(join(dir, 'index.html'), noStore));
   r.get('/dashboard/app.js', (_req, res) => res.type('text/javascript').sendFile(join(dir, 'app.js'), noStore));
   r.get('/dashboard/style.css', (_req, res) => res.type('text/css').sendFile(join(dir, 'style.css'), noStore));
-  r.get('/dashboard/vendor/chart.umd.min.js', (_req, res) => res.type('text/javascript').sendFile(chartJs, { maxAge: '1d' }));
+  r.get('/dashboard/vendor/chart.umd.min.js', (_req, res) =>
+    res.type('text/javascript').sendFile(chartJs, { maxAge: '1d' }),
+  );
   // What the page needs to know before it has a token: whether to ask for one, and the demo time scale.
   r.get('/dashboard/config.json', (_req, res) => {
     res.json({ tokenRequired: !!ctx.config.http.token, timeScale: ctx.config.timeScale, queuesPath: BULL_BOARD_PATH });

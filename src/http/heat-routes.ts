@@ -12,7 +12,10 @@ import { redisReady, RedisUnavailableError, UNAVAILABLE_RETRY_AFTER_S } from './
 // (docs/concepts/heat-safety.md), while a body that is not this object at all is 400 invalid_heat_request.
 export const heatRequestSchema = z
   .object({
-    minutes: z.unknown().optional().describe('minutes of heat, at most the profile\'s heat.maxMinutes (default: heat.defaultMinutes)'),
+    minutes: z
+      .unknown()
+      .optional()
+      .describe("minutes of heat, at most the profile's heat.maxMinutes (default: heat.defaultMinutes)"),
     deviceId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]').optional(),
   })
   .strict();
@@ -27,7 +30,13 @@ export function heatRoutes(heat: Heat, redis: { status: string }): Router {
     const userId = userIdParam(req);
     const body = parseBody(heatRequestSchema, req.body, 'invalid_heat_request');
     const s = await heat.start(userId, { minutes: body.minutes, deviceId: body.deviceId, source: 'api' });
-    res.status(201).json({ sessionId: s.sessionId, deviceId: s.deviceId, minutes: s.minutes, startedAt: iso(s.startedAt), offAt: iso(s.offAt) });
+    res.status(201).json({
+      sessionId: s.sessionId,
+      deviceId: s.deviceId,
+      minutes: s.minutes,
+      startedAt: iso(s.startedAt),
+      offAt: iso(s.offAt),
+    });
   });
 
   router.delete('/users/:userId/heat', async (req, res) => {
@@ -45,13 +54,16 @@ export function heatRoutes(heat: Heat, redis: { status: string }): Router {
           `redis is unavailable and this instance knows no heat pad of ${userId}${r.failed.length ? ` it could reach (${r.failed.join(', ')})` : ''}; no OFF was sent, try again shortly`,
         );
       }
-      res.status(202).set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S)).json({
-        offSent: true,
-        recorded: false,
-        deviceIds: r.deviceIds,
-        stoppedAt: iso(Date.now()),
-        detail: `redis is unavailable: OFF sent directly to ${r.deviceIds.join(', ')}; the stop is recorded when Redis is back`,
-      });
+      res
+        .status(202)
+        .set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S))
+        .json({
+          offSent: true,
+          recorded: false,
+          deviceIds: r.deviceIds,
+          stoppedAt: iso(Date.now()),
+          detail: `redis is unavailable: OFF sent directly to ${r.deviceIds.join(', ')}; the stop is recorded when Redis is back`,
+        });
     }
   });
 

@@ -24,7 +24,8 @@ export function routinesRouter(routines: Routines, pain: PainLog): Router {
   r.delete('/users/:userId/routines/:routineId', async (req, res) => {
     const userId = userIdParam(req);
     const routineId = String(req.params.routineId);
-    if (!isValidId(routineId)) throw new InvalidInputError('invalid_routine_id', 'routineId must be 1–64 characters of [A-Za-z0-9_-]');
+    if (!isValidId(routineId))
+      throw new InvalidInputError('invalid_routine_id', 'routineId must be 1–64 characters of [A-Za-z0-9_-]');
     res.json(await routines.stop(userId, routineId, 'stopped_via_api'));
   });
   r.post('/users/:userId/pain', async (req, res) => {

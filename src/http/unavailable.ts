@@ -28,8 +28,13 @@ export function requireRedis(redis: { status: string }, except: (req: Request) =
 
 /** An ioredis connection error as the 503 the client sees; anything else unchanged. */
 export function asUnavailable(err: unknown): unknown {
-  return isRedisUnavailable(err) ? new RedisUnavailableError(`redis is unavailable (${(err as Error).message}); nothing was changed, try again shortly`) : err;
+  return isRedisUnavailable(err)
+    ? new RedisUnavailableError(
+        `redis is unavailable (${(err as Error).message}); nothing was changed, try again shortly`,
+      )
+    : err;
 }
 
 /** Is this the heat pad stop (DELETE /api/users/{id}/heat), which has its own fallback without Redis? */
-export const isHeatStop = (req: Request): boolean => req.method === 'DELETE' && /^\/users\/[^/]+\/heat\/?$/.test(req.path);
+export const isHeatStop = (req: Request): boolean =>
+  req.method === 'DELETE' && /^\/users\/[^/]+\/heat\/?$/.test(req.path);

@@ -6,7 +6,14 @@ import { decodeJsonObject } from '../adapters/common.js';
 import type { AppContext, CommandRoute } from '../app/context.js';
 import { topicMatches } from '../mqtt/gateway.js';
 import type { SensorEventOptions, Sessions } from '../app/sessions.js';
-import { type Action, type Device, InvalidInputError, isValidId, type Observation, UnknotError } from '../domain/types.js';
+import {
+  type Action,
+  type Device,
+  InvalidInputError,
+  isValidId,
+  type Observation,
+  UnknotError,
+} from '../domain/types.js';
 
 /** Extra handlers for observations other roles own (heat, routines), registered by those units. */
 export interface ObservationHandlers {
@@ -67,18 +74,32 @@ export class Ingest {
 
     // The look-ups below answer from this process's registry cache (kept current by pub/sub). When the device is
     // already known and nothing of its person's is queued here, their state read starts now, alongside them.
-    const hint = this.ctx.registry.peekDevice(match.protocol === 'unknot' ? match.key : this.ctx.registry.peekTopic(match.protocol, match.key));
-    const prefetch = hint && !this.chains.has(hint.userId) && !this.sessions.hasRecent(hint.userId) ? this.ctx.store.read(hint.userId) : undefined;
+    const hint = this.ctx.registry.peekDevice(
+      match.protocol === 'unknot' ? match.key : this.ctx.registry.peekTopic(match.protocol, match.key),
+    );
+    const prefetch =
+      hint && !this.chains.has(hint.userId) && !this.sessions.hasRecent(hint.userId)
+        ? this.ctx.store.read(hint.userId)
+        : undefined;
     prefetch?.catch(() => undefined); // awaited (or dropped) below; never an unhandled rejection
 
     let device: Device | null;
     if (match.protocol === 'unknot') {
       if (!isValidId(match.key)) {
-        return this.reject('invalid_id', `device id ${JSON.stringify(match.key)} is not 1–64 characters of [A-Za-z0-9_-]`, topic);
+        return this.reject(
+          'invalid_id',
+          `device id ${JSON.stringify(match.key)} is not 1–64 characters of [A-Za-z0-9_-]`,
+          topic,
+        );
       }
       device = await this.ctx.registry.getDevice(match.key);
       if (!device) {
-        return this.reject('unknown_device', `no device ${match.key}; register it with PUT /api/devices/${match.key}`, topic, match.key);
+        return this.reject(
+          'unknown_device',
+          `no device ${match.key}; register it with PUT /api/devices/${match.key}`,
+          topic,
+          match.key,
+        );
       }
     } else {
       // A Shelly's answer to one of our heat commands: nothing to apply, but worth a log line (an error means the
@@ -92,7 +113,12 @@ export class Ingest {
       if (!device) return;
     }
     if (device.protocol !== match.protocol) {
-      return this.reject('wrong_protocol', `device ${device.deviceId} is registered with protocol ${device.protocol}`, topic, device.deviceId);
+      return this.reject(
+        'wrong_protocol',
+        `device ${device.deviceId} is registered with protocol ${device.protocol}`,
+        topic,
+        device.deviceId,
+      );
     }
 
     const parsed = adapter.parse(device, match, payload, { topics: this.ctx.topics, now: this.ctx.now() });
@@ -104,7 +130,9 @@ export class Ingest {
       const read = firstRead;
       firstRead = undefined;
       try {
-        await this.serially(device.userId, () => this.dispatch(device, obs, { redelivered: !!packet?.dup, firstRead: read }));
+        await this.serially(device.userId, () =>
+          this.dispatch(device, obs, { redelivered: !!packet?.dup, firstRead: read }),
+        );
       } catch (err) {
         if (err instanceof UnknotError) {
           this.reject(err.code, err.message, topic, device.deviceId);
@@ -112,8 +140,16 @@ export class Ingest {
         }
         if (isDeterministic(err)) {
           // A retry would fail the same way and hold every message behind this one: refuse it instead.
-          this.ctx.log.error({ err, topic, deviceId: device.deviceId, userId: device.userId }, 'a message failed with an error that a retry would repeat');
-          this.reject('internal_error', `unknot could not handle this event (${(err as Error).message}); it is logged`, topic, device.deviceId);
+          this.ctx.log.error(
+            { err, topic, deviceId: device.deviceId, userId: device.userId },
+            'a message failed with an error that a retry would repeat',
+          );
+          this.reject(
+            'internal_error',
+            `unknot could not handle this event (${(err as Error).message}); it is logged`,
+            topic,
+            device.deviceId,
+          );
           continue;
         }
         throw err;
@@ -162,7 +198,11 @@ export class Ingest {
       case 'action': {
         if (obs.action === 'snooze') {
           const r = await this.sessions.snooze(device.userId, obs.minutes);
-          if (!r.ok) throw new InvalidInputError(r.code, r.code === 'snooze_limit' ? 'no snoozes left for this session' : 'there is no nudge to snooze');
+          if (!r.ok)
+            throw new InvalidInputError(
+              r.code,
+              r.code === 'snooze_limit' ? 'no snoozes left for this session' : 'there is no nudge to snooze',
+            );
           log().info({ nextNudgeAt: new Date(r.nextNudgeAt).toISOString() }, 'snoozed from device');
           return;
         }
@@ -197,7 +237,11 @@ export class Ingest {
     this.lastError.set(deviceId, now);
     if (this.lastError.size > 10_000) this.lastError.clear();
     this.ctx.mqtt
-      .publishJson(this.ctx.topics.deviceError(deviceId), { error: code, detail, topic, at: new Date(now).toISOString() }, { qos: 0 })
+      .publishJson(
+        this.ctx.topics.deviceError(deviceId),
+        { error: code, detail, topic, at: new Date(now).toISOString() },
+        { qos: 0 },
+      )
       .catch((err) => this.ctx.log.warn({ err }, 'could not publish error'));
   }
 }

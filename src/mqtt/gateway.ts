@@ -138,12 +138,7 @@ export class MqttGateway {
     const persistent = !this.opts.sharedGroup;
     const client = mqtt.connect(
       this.opts.url,
-      this.clientOptions(
-        'ingest',
-        persistent
-          ? { clientId: this.opts.ingestClientId, clean: false }
-          : {},
-      ),
+      this.clientOptions('ingest', persistent ? { clientId: this.opts.ingestClientId, clean: false } : {}),
     );
     this.sub = client;
     // Installed before the connection opens: a persistent session delivers what it kept right after CONNACK.
@@ -214,10 +209,16 @@ export class MqttGateway {
     // MQTT.js has no public way to hold a PUBACK past handleMessage's callback without also stopping the reading of
     // the next message, so its private _sendPacket is wrapped; mqtt is pinned to an exact version for it, and
     // test/integration/ack-after-commit.test.ts fails if an upgrade changes it (docs/development/ack-after-commit.md).
-    type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+    type SendPacket = (
+      packet: { cmd: string; messageId?: number },
+      cb?: (err?: Error) => void,
+      ...rest: unknown[]
+    ) => void;
     const internals = client as unknown as { _sendPacket?: SendPacket };
     if (typeof internals._sendPacket !== 'function') {
-      throw new Error('this mqtt (MQTT.js) version has no _sendPacket: ack-after-commit cannot be kept; install the version package.json pins');
+      throw new Error(
+        'this mqtt (MQTT.js) version has no _sendPacket: ack-after-commit cannot be kept; install the version package.json pins',
+      );
     }
     const send = internals._sendPacket.bind(client);
     internals._sendPacket = (packet, cb, ...rest) => {
@@ -270,7 +271,11 @@ export class MqttGateway {
    * `shared`: with MQTT_SHARED_GROUP set, subscribe through `$share/<group>/` so that one instance handles each
    * message (commands that must not run once per instance, e.g. a snooze button).
    */
-  async subscribe(filter: string, fn: (topic: string, payload: Buffer) => void, opts: { shared?: boolean } = {}): Promise<void> {
+  async subscribe(
+    filter: string,
+    fn: (topic: string, payload: Buffer) => void,
+    opts: { shared?: boolean } = {},
+  ): Promise<void> {
     this.extraHandlers.push({ filter, fn });
     const group = opts.shared ? this.opts.sharedGroup : undefined;
     await this.pub!.subscribeAsync(group ? `$share/${group}/${filter}` : filter, { qos: 1 });
@@ -285,7 +290,9 @@ export class MqttGateway {
     assertTopicPart(topic, 'retained topic');
     const client = await mqtt.connectAsync(this.opts.url, this.clientOptions('probe', { reconnectPeriod: 0 }));
     try {
-      const got = new Promise<Buffer>((resolve) => client.on('message', (t, payload, packet) => t === topic && packet.retain && resolve(payload)));
+      const got = new Promise<Buffer>((resolve) =>
+        client.on('message', (t, payload, packet) => t === topic && packet.retain && resolve(payload)),
+      );
       await client.subscribeAsync(topic, { qos: 1 });
       const payload = await Promise.race([got, sleep(graceMs).then(() => null)]);
       return payload && payload.length > 0 ? payload : null;
@@ -328,8 +335,8 @@ export class MqttGateway {
     const deadline = Date.now() + INGEST_DRAIN_MS;
     if (this.opts.sharedGroup && client.connected) {
       const filters = this.filters.map((f) => `$share/${this.opts.sharedGroup}/${f}`);
-      await Promise.race([client.unsubscribeAsync(filters), sleep(Math.max(0, deadline - Date.now()))]).catch((err: unknown) =>
-        this.log.warn({ err }, 'could not unsubscribe ingest'),
+      await Promise.race([client.unsubscribeAsync(filters), sleep(Math.max(0, deadline - Date.now()))]).catch(
+        (err: unknown) => this.log.warn({ err }, 'could not unsubscribe ingest'),
       );
     }
     const p = this.pipeline;
@@ -354,9 +361,7 @@ export class MqttGateway {
     this.stopping = true;
     await this.stopIngest();
     if (this.pub) {
-      await this.pub
-        .publishAsync(this.topics.bridgeState(), OFFLINE, { qos: 1, retain: true })
-        .catch(() => undefined);
+      await this.pub.publishAsync(this.topics.bridgeState(), OFFLINE, { qos: 1, retain: true }).catch(() => undefined);
       await this.pub.endAsync().catch(() => undefined);
     }
   }
@@ -375,14 +380,23 @@ function connectError(url: string, err: unknown): InfraError {
   const code = typeof e.code === 'string' ? e.code : '';
   const where = url.replace(/\/\/[^@/]*@/, '//'); // never echo credentials embedded in the URL
   let hint = '';
-  if (/not authori[sz]ed|bad user ?name or password/i.test(message) || e.code === 4 || e.code === 5 || e.code === 134 || e.code === 135) {
-    hint = '; check MQTT_USERNAME and MQTT_PASSWORD (and the broker\'s password file and ACL)';
-  } else if (/certificate required|alert (bad certificate|unknown ca|certificate unknown|handshake failure)/i.test(message)) {
+  if (
+    /not authori[sz]ed|bad user ?name or password/i.test(message) ||
+    e.code === 4 ||
+    e.code === 5 ||
+    e.code === 134 ||
+    e.code === 135
+  ) {
+    hint = "; check MQTT_USERNAME and MQTT_PASSWORD (and the broker's password file and ACL)";
+  } else if (
+    /certificate required|alert (bad certificate|unknown ca|certificate unknown|handshake failure)/i.test(message)
+  ) {
     hint = '; the broker wants a client certificate it trusts: set MQTT_CERT_FILE and MQTT_KEY_FILE';
   } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    hint = '; the broker\'s certificate does not name this host: use the host name the certificate was issued for in MQTT_URL';
+    hint =
+      "; the broker's certificate does not name this host: use the host name the certificate was issued for in MQTT_URL";
   } else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code) || /certificate/i.test(message)) {
-    hint = '; the broker\'s certificate is not trusted: set MQTT_CA_FILE to the CA certificate (PEM) that signed it';
+    hint = "; the broker's certificate is not trusted: set MQTT_CA_FILE to the CA certificate (PEM) that signed it";
   } else if (/EPROTO|wrong version number|packet length too long/i.test(`${code} ${message}`)) {
     hint = '; does this port speak TLS? mqtts:// needs a TLS listener (8883), mqtt:// a plain one (1883)';
   } else if (code === 'ECONNREFUSED') {

@@ -3,8 +3,6 @@
 import type { Profile } from '../domain/profile.js';
 import type { Topics } from './topics.js';
 
-
-
 export type HaComponent = 'sensor' | 'binary_sensor' | 'button' | 'switch' | 'event';
 
 export interface DiscoveryConfig {
@@ -37,7 +35,12 @@ export const configTopic = (topics: Topics, userId: string, e: { component: HaCo
  * The discovery configs of one user (pure). Every topic in them is one the service publishes (user state,
  * adherence, nudge, bridge state) or handles (snooze and heat commands).
  */
-export function discoveryConfigs(topics: Topics, userId: string, profile: Pick<Profile, 'name'>, hasHeatPad: boolean): DiscoveryConfig[] {
+export function discoveryConfigs(
+  topics: Topics,
+  userId: string,
+  profile: Pick<Profile, 'name'>,
+  hasHeatPad: boolean,
+): DiscoveryConfig[] {
   const nodeId = nodeIdOf(userId);
   const state = topics.userState(userId);
   const common = (component: HaComponent, object: string, name: string) => ({
@@ -63,7 +66,12 @@ export function discoveryConfigs(topics: Topics, userId: string, profile: Pick<P
     ],
     qos: 1,
   });
-  const entity = (component: HaComponent, object: string, name: string, rest: Record<string, unknown>): DiscoveryConfig => ({
+  const entity = (
+    component: HaComponent,
+    object: string,
+    name: string,
+    rest: Record<string, unknown>,
+  ): DiscoveryConfig => ({
     component,
     object,
     topic: configTopic(topics, userId, { component, object }),

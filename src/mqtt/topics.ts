@@ -8,7 +8,10 @@ export function assertTopicPart(part: string, what = 'topic part'): string {
     throw new InvalidInputError('invalid_topic', `${what} must be 1–512 characters`);
   }
   if (/[+#\u0000]/.test(part)) {
-    throw new InvalidInputError('invalid_topic', `${what} must not contain MQTT wildcards (+, #) or NUL: ${JSON.stringify(part)}`);
+    throw new InvalidInputError(
+      'invalid_topic',
+      `${what} must not contain MQTT wildcards (+, #) or NUL: ${JSON.stringify(part)}`,
+    );
   }
   if (part.startsWith('/') || part.endsWith('/') || part.includes('//')) {
     throw new InvalidInputError('invalid_topic', `${what} must not have empty topic levels: ${JSON.stringify(part)}`);
@@ -18,7 +21,10 @@ export function assertTopicPart(part: string, what = 'topic part'): string {
 
 export function assertId(id: string, what: 'userId' | 'deviceId'): string {
   if (!isValidId(id)) {
-    throw new InvalidInputError(`invalid_${what === 'userId' ? 'user' : 'device'}_id`, `${what} must be 1–64 characters of [A-Za-z0-9_-]`);
+    throw new InvalidInputError(
+      `invalid_${what === 'userId' ? 'user' : 'device'}_id`,
+      `${what} must be 1–64 characters of [A-Za-z0-9_-]`,
+    );
   }
   return id;
 }
@@ -53,7 +59,8 @@ export class Topics {
   /** Extension: retained figures of the user's local today (Home Assistant's compliance sensor reads it). */
   userAdherence = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'adherence');
   /** Extension: HA button and switch command topics for a user. */
-  userCommand = (userId: string, what: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), what, 'set');
+  userCommand = (userId: string, what: string) =>
+    joinTopic(this.base, 'users', assertId(userId, 'userId'), what, 'set');
   deviceEvent = (deviceId: string) => joinTopic(this.base, 'devices', assertId(deviceId, 'deviceId'), 'event');
   deviceCommand = (deviceId: string) => joinTopic(this.base, 'devices', assertId(deviceId, 'deviceId'), 'command');
   deviceError = (deviceId: string) => joinTopic(this.base, 'devices', assertId(deviceId, 'deviceId'), 'error');

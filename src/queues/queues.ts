@@ -55,7 +55,12 @@ export class Queues {
   ) {
     // Nothing reads BullMQ's event streams (no QueueEvents): keep the last 1,000 events of a queue, not 10,000
     // (~1.5 MB of Redis per queue otherwise).
-    const opts = { connection, prefix: queuePrefix(prefix), defaultJobOptions: DEFAULT_JOB_OPTS, streams: { events: { maxLen: 1000 } } };
+    const opts = {
+      connection,
+      prefix: queuePrefix(prefix),
+      defaultJobOptions: DEFAULT_JOB_OPTS,
+      streams: { events: { maxLen: 1000 } },
+    };
     this.nudges = new Queue<NudgeJob>('nudges', opts);
     this.heat = new Queue<HeatJob>('heat', opts);
     this.routines = new Queue<RoutineJob>('routines', opts);

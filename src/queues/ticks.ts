@@ -39,7 +39,11 @@ export class Ticks {
     const key = `${partition}.${bucket}`;
     if (this.ensured.has(key)) return;
     const fireAt = (bucket + 1) * BUCKET_MS;
-    await this.queues.nudges.add('tick', { kind: 'tick', partition, bucket }, { jobId: jobIds.tick(partition, bucket), delay: Math.max(0, fireAt - now) });
+    await this.queues.nudges.add(
+      'tick',
+      { kind: 'tick', partition, bucket },
+      { jobId: jobIds.tick(partition, bucket), delay: Math.max(0, fireAt - now) },
+    );
     this.remember(key, bucket, now);
   }
 

@@ -28,7 +28,8 @@ export class Keys {
   devices = () => `${this.prefix}:devices`;
   device = (deviceId: string) => `${this.of(deviceId)}:device:${deviceId}`;
   /** Reverse index: a protocol address (Z2M friendly name, Tasmota topic, Shelly prefix) → deviceId. */
-  deviceTopic = (protocol: string, topic: string) => `${this.of(`${protocol}:${topic}`)}:device-topic:${protocol}:${topic}`;
+  deviceTopic = (protocol: string, topic: string) =>
+    `${this.of(`${protocol}:${topic}`)}:device-topic:${protocol}:${topic}`;
   /** Partition n's timer wheel: member userId, score = when the person is next due (epoch ms). */
   due = (n: number) => `${this.tag(n)}:due`;
   /** People of partition n a sweep has claimed from the due set, scored by when the claim's lease lapses. */

@@ -24,7 +24,10 @@ export class PartitionMismatchError extends Error {
  * the wrong partition. `stored` says what Redis held before (null: a new deployment).
  */
 export async function checkPartitions(
-  redis: { hsetnx(key: string, field: string, value: string): Promise<number>; hget(key: string, field: string): Promise<string | null> },
+  redis: {
+    hsetnx(key: string, field: string, value: string): Promise<number>;
+    hget(key: string, field: string): Promise<string | null>;
+  },
   metaKey: string,
   partitions: number,
 ): Promise<void> {

@@ -35,7 +35,6 @@ export const blockingRedisOptions: RedisOptions = {
   autoResendUnfulfilledCommands: true,
 };
 
-
 /**
  * A Redis Cluster client from seed nodes. Unlike the single Redis of createRedis, a command whose master went away
  * is retried while a replica takes over (every ~200 ms, up to ~13 s) instead of failing at once: a failover is
@@ -57,7 +56,10 @@ export function createRedisCluster(nodes: Array<{ host: string; port: number }>,
 }
 
 /** The client REDIS_CLUSTER_NODES or REDIS_URL asks for (lazy: call connect()). */
-export function createRedisClient(cfg: { url: string; clusterNodes?: Array<{ host: string; port: number }> }, opts: RedisOptions = {}): RedisClient {
+export function createRedisClient(
+  cfg: { url: string; clusterNodes?: Array<{ host: string; port: number }> },
+  opts: RedisOptions = {},
+): RedisClient {
   return cfg.clusterNodes ? createRedisCluster(cfg.clusterNodes, opts) : createRedis(cfg.url, opts);
 }
 
@@ -72,7 +74,6 @@ export function duplicateClient(redis: RedisClient, opts: RedisOptions = {}): Re
     ? redis.duplicate([], { redisOptions: { ...redis.options.redisOptions, ...opts } })
     : redis.duplicate(opts);
 }
-
 
 /**
  * Fail fast on a Redis that BullMQ cannot run on safely: older than 6.2, or able to evict keys (a `maxmemory`
@@ -89,7 +90,11 @@ export async function checkRedis(redis: RedisClient): Promise<{ version: string;
   const ok = results as Array<{ version: string; warnings: string[] }>;
   // One line per warning, naming the masters it applies to when there are several.
   const byText = new Map<string, string[]>();
-  ok.forEach((r, i) => r.warnings.forEach((w) => byText.set(w, [...(byText.get(w) ?? []), `${masters[i]!.options.host}:${masters[i]!.options.port}`])));
+  ok.forEach((r, i) =>
+    r.warnings.forEach((w) =>
+      byText.set(w, [...(byText.get(w) ?? []), `${masters[i]!.options.host}:${masters[i]!.options.port}`]),
+    ),
+  );
   return {
     version: ok.map((r) => r.version).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))[0]!,
     warnings: [...byText].map(([w, where]) => (masters.length > 1 ? `${w} (masters ${where.join(', ')})` : w)),
@@ -116,14 +121,16 @@ async function checkNode(redis: Redis): Promise<{ version: string; warnings: str
   let settings: Record<string, string>;
   try {
     // Managed Redis services often refuse CONFIG: then we cannot tell, and say so.
-    const pairs = (await redis.config('GET', 'maxmemory*'));
-    const persistence = (await redis.config('GET', 'appendonly'));
-    const save = (await redis.config('GET', 'save'));
+    const pairs = await redis.config('GET', 'maxmemory*');
+    const persistence = await redis.config('GET', 'appendonly');
+    const save = await redis.config('GET', 'save');
     settings = Object.fromEntries(
       [...pairs, ...persistence, ...save].flatMap((v, i, a) => (i % 2 === 0 ? [[v, a[i + 1] ?? '']] : [])),
     );
   } catch (err) {
-    warnings.push(`could not read the Redis configuration (${(err as Error).message}); make sure maxmemory-policy is noeviction and persistence is on`);
+    warnings.push(
+      `could not read the Redis configuration (${(err as Error).message}); make sure maxmemory-policy is noeviction and persistence is on`,
+    );
     return { version, warnings };
   }
   const policy = settings['maxmemory-policy'];
@@ -139,7 +146,9 @@ async function checkNode(redis: Redis): Promise<{ version: string; warnings: str
     );
   }
   if (settings.appendonly === 'no' && !settings.save) {
-    warnings.push('Redis keeps nothing on disk (appendonly no, no save points): a Redis restart loses every session, nudge and heat timer; run it with --appendonly yes --appendfsync everysec');
+    warnings.push(
+      'Redis keeps nothing on disk (appendonly no, no save points): a Redis restart loses every session, nudge and heat timer; run it with --appendonly yes --appendfsync everysec',
+    );
   }
   return { version, warnings };
 }

@@ -134,7 +134,12 @@ export class Registry {
       const nodes = this.redis.nodes('all');
       const node = nodes[Math.floor(Math.random() * nodes.length)];
       if (!node) throw new Error('no Redis Cluster node to subscribe on');
-      sub = node.duplicate({ lazyConnect: true, autoResubscribe: false, retryStrategy: () => null, connectionName: 'unknot-registry' });
+      sub = node.duplicate({
+        lazyConnect: true,
+        autoResubscribe: false,
+        retryStrategy: () => null,
+        connectionName: 'unknot-registry',
+      });
     } else {
       sub = this.redis.duplicate({ lazyConnect: true, autoResubscribe: false, connectionName: 'unknot-registry' });
     }
@@ -178,7 +183,10 @@ export class Registry {
   /** Tell every process (this one first) what changed. */
   private async changed(change: RegistryChange): Promise<void> {
     this.cache.drop(change);
-    await Promise.all([this.redis.publish(this.keys.registryChannel(), JSON.stringify(change)), this.redis.incr(this.keys.registryVersion())]);
+    await Promise.all([
+      this.redis.publish(this.keys.registryChannel(), JSON.stringify(change)),
+      this.redis.incr(this.keys.registryVersion()),
+    ]);
   }
 
   /** A local count of cache invalidations (no Redis round trip); the look-ups no longer need it. */
@@ -214,7 +222,11 @@ export class Registry {
 
   async putProfile(userId: string, profile: Profile): Promise<void> {
     const n = this.keys.partitionOf(userId);
-    await this.redis.multi().set(this.keys.profile(userId), JSON.stringify(compactProfile(profile))).sadd(this.keys.usersIn(n), userId).exec();
+    await this.redis
+      .multi()
+      .set(this.keys.profile(userId), JSON.stringify(compactProfile(profile)))
+      .sadd(this.keys.usersIn(n), userId)
+      .exec();
     await this.changed({ users: [userId] });
   }
 
@@ -224,7 +236,11 @@ export class Registry {
   }
 
   private async listed(ofPartition: (n: number) => string, legacy: string): Promise<string[]> {
-    const sets = await Promise.all([legacy, ...Array.from({ length: this.keys.partitions }, (_, n) => ofPartition(n))].map((k) => this.redis.smembers(k)));
+    const sets = await Promise.all(
+      [legacy, ...Array.from({ length: this.keys.partitions }, (_, n) => ofPartition(n))].map((k) =>
+        this.redis.smembers(k),
+      ),
+    );
     return [...new Set(sets.flat())].sort();
   }
 
@@ -236,7 +252,9 @@ export class Registry {
   }
 
   deviceIdForTopic(protocol: string, topic: string, _version?: number): Promise<string | null> {
-    return this.cache.through('topic', topicCacheKey(protocol, topic), () => this.redis.get(this.keys.deviceTopic(protocol, topic)));
+    return this.cache.through('topic', topicCacheKey(protocol, topic), () =>
+      this.redis.get(this.keys.deviceTopic(protocol, topic)),
+    );
   }
 
   /** A person's devices. Devices live in their own partitions: one GET each (pipelined), not an MGET across slots. */
@@ -269,7 +287,8 @@ export class Registry {
    * then the record, then the old owner's set and the old address are cleaned up.
    */
   async putDevice(device: Device): Promise<Device | null> {
-    const topicKey = device.topic && device.protocol !== 'unknot' ? this.keys.deviceTopic(device.protocol, device.topic) : null;
+    const topicKey =
+      device.topic && device.protocol !== 'unknot' ? this.keys.deviceTopic(device.protocol, device.topic) : null;
     if (topicKey) await this.claimTopic(topicKey, device);
     await this.redis.sadd(this.keys.userDevices(device.userId), device.deviceId);
     const [[, oldRaw] = []] = ((await this.redis
@@ -300,7 +319,10 @@ export class Registry {
       const raw = await this.redis.get(this.keys.device(holder));
       const held = raw ? (JSON.parse(raw) as Device) : null;
       if (held && held.protocol === device.protocol && held.topic === device.topic) {
-        throw new ConflictError('topic_taken', `${device.protocol} topic ${JSON.stringify(device.topic)} already belongs to device ${holder}`);
+        throw new ConflictError(
+          'topic_taken',
+          `${device.protocol} topic ${JSON.stringify(device.topic)} already belongs to device ${holder}`,
+        );
       }
       if ((await this.redis.unknotSwap(topicKey, holder, device.deviceId)) === 1) return;
     }
@@ -312,7 +334,11 @@ export class Registry {
     if (!raw) return null;
     const old = JSON.parse(raw) as Device;
     // The record first: from then on the device is unknown; the index entries left behind are filtered or stale.
-    await this.redis.multi().del(this.keys.device(deviceId)).srem(this.keys.devicesIn(this.keys.partitionOf(deviceId)), deviceId).exec();
+    await this.redis
+      .multi()
+      .del(this.keys.device(deviceId))
+      .srem(this.keys.devicesIn(this.keys.partitionOf(deviceId)), deviceId)
+      .exec();
     await this.redis.srem(this.keys.devices(), deviceId);
     await this.redis.srem(this.keys.userDevices(old.userId), deviceId);
     const change: Required<RegistryChange> = { users: [old.userId], devices: [deviceId], topics: [] };
@@ -328,7 +354,11 @@ export class Registry {
     const devices = await this.devicesOf(userId);
     for (const d of devices) await this.deleteDevice(d.deviceId);
     const n = this.keys.partitionOf(userId);
-    await this.redis.multi().del(this.keys.profile(userId), this.keys.userDevices(userId)).srem(this.keys.usersIn(n), userId).exec();
+    await this.redis
+      .multi()
+      .del(this.keys.profile(userId), this.keys.userDevices(userId))
+      .srem(this.keys.usersIn(n), userId)
+      .exec();
     await this.redis.srem(this.keys.users(), userId);
     await this.changed({ users: [userId] });
     return devices;

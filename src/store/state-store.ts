@@ -102,7 +102,11 @@ export class StateStore {
    * with the fresh state. The transition must be pure: it may run several times. The step's due time goes into the
    * partition's due set in the same script.
    */
-  async transact<R>(userId: string, fn: (state: UserState) => Step<R>, opts: TransactOptions<R> | Promise<Versioned> = {}): Promise<Committed<R>> {
+  async transact<R>(
+    userId: string,
+    fn: (state: UserState) => Step<R>,
+    opts: TransactOptions<R> | Promise<Versioned> = {},
+  ): Promise<Committed<R>> {
     const { firstRead, writeDue } = opts instanceof Promise ? { firstRead: opts, writeDue: undefined } : opts;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // A caller may start the first read early, alongside its other lookups (one round trip fewer).

@@ -36,31 +36,59 @@ describe('kill -9 of a Redis Cluster master during an ingest burst', () => {
     });
     const base = hh.ns.baseTopic;
     await hh.mqtt.subscribe(`${base}/users/+/state`);
-    const sitting = () => new Set(hh.mqtt.messages(`${base}/users/+/state`).filter((m) => (m.json as { posture?: string }).posture === 'sitting').map((m) => m.topic.split('/')[2]!));
+    const sitting = () =>
+      new Set(
+        hh.mqtt
+          .messages(`${base}/users/+/state`)
+          .filter((m) => (m.json as { posture?: string }).posture === 'sitting')
+          .map((m) => m.topic.split('/')[2]!),
+      );
 
     const mastersBefore = await cluster.masters();
     expect(mastersBefore).toHaveLength(3);
     const victim = mastersBefore[0]!;
     const burst = Promise.all(
-      ids.map((u) => hh.mqtt.publish(`${base}/devices/${u}-desk/event`, { type: 'posture', posture: 'sitting', id: `${u}-sit`, at: Date.now() })),
+      ids.map((u) =>
+        hh.mqtt.publish(`${base}/devices/${u}-desk/event`, {
+          type: 'posture',
+          posture: 'sitting',
+          id: `${u}-sit`,
+          at: Date.now(),
+        }),
+      ),
     );
-    await hh.mqtt.waitForCount(`${base}/users/+/state`, 5, (m) => (m.json as { posture?: string }).posture === 'sitting', 15_000);
+    await hh.mqtt.waitForCount(
+      `${base}/users/+/state`,
+      5,
+      (m) => (m.json as { posture?: string }).posture === 'sitting',
+      15_000,
+    );
     const killedAt = Date.now();
     cluster.kill(victim);
     const appliedBeforeKill = sitting().size;
     expect(appliedBeforeKill).toBeLessThan(N); // the kill came in the middle of the burst
     await burst;
 
-    await eventually(async () => ids.every((u) => sitting().has(u)) || undefined, 45_000, `every user sitting (got ${sitting().size} of ${N})`);
+    await eventually(
+      async () => ids.every((u) => sitting().has(u)) || undefined,
+      45_000,
+      `every user sitting (got ${sitting().size} of ${N})`,
+    );
     const allAppliedMs = Date.now() - killedAt;
-    const mastersAfter = await eventually(async () => {
-      const m = await cluster.masters();
-      return m.length === 3 && !m.includes(victim) ? m : undefined;
-    }, 15_000, 'a replica promoted in place of the killed master');
+    const mastersAfter = await eventually(
+      async () => {
+        const m = await cluster.masters();
+        return m.length === 3 && !m.includes(victim) ? m : undefined;
+      },
+      15_000,
+      'a replica promoted in place of the killed master',
+    );
     await sleep(1_000); // time for a doubled session to show
 
     const counts = new Map<string, number>();
-    await inBatches(ids, 8, async (u) => counts.set(u, (await adherence(svc, u)).filter((e) => e.type === 'sitting_started').length));
+    await inBatches(ids, 8, async (u) =>
+      counts.set(u, (await adherence(svc, u)).filter((e) => e.type === 'sitting_started').length),
+    );
     const metrics = await metricsOf(svc);
     const figures = {
       eventsSent: N,

@@ -4,7 +4,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 
-const PROFILE = { breakAfterMinutes: 30, escalateAfterMinutes: 20, minBreakSeconds: 120, maxNudges: 3, snoozeMinutes: 30 };
+const PROFILE = {
+  breakAfterMinutes: 30,
+  escalateAfterMinutes: 20,
+  minBreakSeconds: 120,
+  maxNudges: 3,
+  snoozeMinutes: 30,
+};
 
 let h: Harness;
 let svc: ServiceHandle;
@@ -31,26 +37,43 @@ describe('sit → nudge → escalate → break', () => {
   it('sends level 1 after the scaled break interval, level 2 after escalation, and logs the break', async () => {
     const satAt = Date.now();
     await sit('ana-desk', 'sitting');
-    const l1 = await h.mqtt.waitFor(topic('users', 'ana', 'nudge'), (m) => (m.json as { level: number }).level === 1, 15_000);
+    const l1 = await h.mqtt.waitFor(
+      topic('users', 'ana', 'nudge'),
+      (m) => (m.json as { level: number }).level === 1,
+      15_000,
+    );
     const elapsed = l1.receivedAt - satAt;
     // 30 min / 600 = 3 s; generous upper bound for a loaded machine.
     expect(elapsed).toBeGreaterThanOrEqual(2900);
     expect(elapsed).toBeLessThan(8000);
-    expect(l1.json).toMatchObject({ userId: 'ana', level: 1, nudgeId: expect.any(String), message: expect.stringContaining('sitting') });
+    expect(l1.json).toMatchObject({
+      userId: 'ana',
+      level: 1,
+      nudgeId: expect.any(String),
+      message: expect.stringContaining('sitting'),
+    });
     // The wearable gets the nudge as a command.
     const cmd = await h.mqtt.waitFor(topic('devices', 'ana-watch', 'command'));
     expect(cmd.json).toMatchObject({ command: 'nudge', level: 1, nudgeId: (l1.json as { nudgeId: string }).nudgeId });
     // The desk sensor (role desk) gets no nudge command.
     expect(h.mqtt.messages(topic('devices', 'ana-desk', 'command'))).toHaveLength(0);
 
-    const l2 = await h.mqtt.waitFor(topic('users', 'ana', 'nudge'), (m) => (m.json as { level: number }).level === 2, 15_000);
+    const l2 = await h.mqtt.waitFor(
+      topic('users', 'ana', 'nudge'),
+      (m) => (m.json as { level: number }).level === 2,
+      15_000,
+    );
     expect(l2.receivedAt - l1.receivedAt).toBeGreaterThanOrEqual(1900);
 
     await sit('ana-desk', 'standing');
-    const entries = await eventually(async () => {
-      const e = await adherence(svc, 'ana');
-      return e.some((x) => x.type === 'break_taken') ? e : undefined;
-    }, 10_000, 'break_taken');
+    const entries = await eventually(
+      async () => {
+        const e = await adherence(svc, 'ana');
+        return e.some((x) => x.type === 'break_taken') ? e : undefined;
+      },
+      10_000,
+      'break_taken',
+    );
     expect(types(entries)).toEqual(['sitting_started', 'nudge_sent', 'nudge_sent', 'break_taken']);
     const brk = entries.find((e) => e.type === 'break_taken')!;
     expect(brk).toMatchObject({ nudged: true, snoozes: 0 });
@@ -61,18 +84,31 @@ describe('sit → nudge → escalate → break', () => {
     const levels = h.mqtt.messages(topic('users', 'ana', 'nudge')).map((m) => (m.json as { level: number }).level);
     expect(levels).toEqual([1, 2]);
     // The retained state shows the session over.
-    const state = await h.mqtt.waitFor(topic('users', 'ana', 'state'), (m) => (m.json as { sessionId: unknown }).sessionId === null && (m.json as { posture: string }).posture === 'standing');
-    expect(state.json).toMatchObject({ posture: 'standing', sittingSeconds: 0, nextNudgeAt: null, heat: { on: false } });
+    const state = await h.mqtt.waitFor(
+      topic('users', 'ana', 'state'),
+      (m) =>
+        (m.json as { sessionId: unknown }).sessionId === null && (m.json as { posture: string }).posture === 'standing',
+    );
+    expect(state.json).toMatchObject({
+      posture: 'standing',
+      sittingSeconds: 0,
+      nextNudgeAt: null,
+      heat: { on: false },
+    });
   });
 
   it('standing up before the nudge is a natural break and no nudge comes', async () => {
     await sit('ana-desk', 'sitting');
     await sleep(1000);
     await sit('ana-desk', 'standing');
-    const entries = await eventually(async () => {
-      const e = await adherence(svc, 'ana');
-      return e.some((x) => x.type === 'natural_break') ? e : undefined;
-    }, 10_000, 'natural_break');
+    const entries = await eventually(
+      async () => {
+        const e = await adherence(svc, 'ana');
+        return e.some((x) => x.type === 'natural_break') ? e : undefined;
+      },
+      10_000,
+      'natural_break',
+    );
     expect(types(entries)).toEqual(['sitting_started', 'natural_break']);
     // Past the time level 1 would have been due.
     await sleep(3000);
@@ -91,12 +127,19 @@ describe('sit → nudge → escalate → break', () => {
   });
 
   it('logs ignored once after the last level and sends nothing more', async () => {
-    await svc.fetchJson('/api/users/ana', { method: 'PUT', json: { ...PROFILE, escalateAfterMinutes: 5, maxNudges: 2 } });
+    await svc.fetchJson('/api/users/ana', {
+      method: 'PUT',
+      json: { ...PROFILE, escalateAfterMinutes: 5, maxNudges: 2 },
+    });
     await sit('ana-desk', 'sitting');
-    await eventually(async () => {
-      const e = await adherence(svc, 'ana');
-      return e.some((x) => x.type === 'nudge_ignored') ? e : undefined;
-    }, 15_000, 'nudge_ignored');
+    await eventually(
+      async () => {
+        const e = await adherence(svc, 'ana');
+        return e.some((x) => x.type === 'nudge_ignored') ? e : undefined;
+      },
+      15_000,
+      'nudge_ignored',
+    );
     await sleep(1500);
     const entries = await adherence(svc, 'ana');
     expect(types(entries)).toEqual(['sitting_started', 'nudge_sent', 'nudge_sent', 'nudge_ignored']);
@@ -130,22 +173,34 @@ describe('snooze', () => {
 
     // The button on the watch is the second snooze.
     await h.mqtt.publish(topic('devices', 'ana-watch', 'event'), { type: 'action', action: 'snooze' });
-    await eventually(async () => {
-      const e = await adherence(svc, 'ana');
-      return e.filter((x) => x.type === 'nudge_snoozed').length === 2 || undefined;
-    }, 5000, 'second snooze');
+    await eventually(
+      async () => {
+        const e = await adherence(svc, 'ana');
+        return e.filter((x) => x.type === 'nudge_snoozed').length === 2 || undefined;
+      },
+      5000,
+      'second snooze',
+    );
     const third = await svc.fetchJson('/api/users/ana/snooze', { method: 'POST', json: {} });
     expect(third.status).toBe(409);
     expect(third.body).toMatchObject({ error: 'snooze_limit' });
 
     // Level 2 comes once, after the snooze.
-    const l2 = await h.mqtt.waitFor(topic('users', 'ana', 'nudge'), (m) => (m.json as { level: number }).level === 2, 15_000);
+    const l2 = await h.mqtt.waitFor(
+      topic('users', 'ana', 'nudge'),
+      (m) => (m.json as { level: number }).level === 2,
+      15_000,
+    );
     expect(l2.receivedAt).toBeGreaterThanOrEqual(next - 50);
     await sit('ana-desk', 'away');
-    const entries = await eventually(async () => {
-      const e = await adherence(svc, 'ana');
-      return e.find((x) => x.type === 'break_taken');
-    }, 10_000, 'break_taken');
+    const entries = await eventually(
+      async () => {
+        const e = await adherence(svc, 'ana');
+        return e.find((x) => x.type === 'break_taken');
+      },
+      10_000,
+      'break_taken',
+    );
     expect(entries).toMatchObject({ snoozes: 2, nudged: true });
   });
 
@@ -162,13 +217,20 @@ describe('active hours', () => {
     const hh = (d: Date) => `${String(d.getUTCHours()).padStart(2, '0')}:00`;
     const later = new Date(Date.now() + 6 * 3600_000);
     const end = new Date(Date.now() + 7 * 3600_000);
-    await putUser(svc, 'ana', { ...PROFILE, activeHours: { days: [1, 2, 3, 4, 5, 6, 7], start: hh(later), end: hh(end) } });
+    await putUser(svc, 'ana', {
+      ...PROFILE,
+      activeHours: { days: [1, 2, 3, 4, 5, 6, 7], start: hh(later), end: hh(end) },
+    });
     await sit('ana-desk', 'sitting');
-    const state = await eventually(async () => {
-      const r = await svc.fetchJson('/api/users/ana');
-      const s = (r.body as { state: { nextNudgeAt: string | null } }).state;
-      return s.nextNudgeAt ? s : undefined;
-    }, 5000, 'nextNudgeAt');
+    const state = await eventually(
+      async () => {
+        const r = await svc.fetchJson('/api/users/ana');
+        const s = (r.body as { state: { nextNudgeAt: string | null } }).state;
+        return s.nextNudgeAt ? s : undefined;
+      },
+      5000,
+      'nextNudgeAt',
+    );
     expect(Date.parse(state.nextNudgeAt!)).toBeGreaterThan(Date.now() + 5 * 3600_000);
     await sleep(4000);
     expect(h.mqtt.messages(topic('users', 'ana', 'nudge'))).toHaveLength(0);
@@ -188,10 +250,16 @@ describe('crash and restart', () => {
     await svc.kill9();
     await sleep(3500); // past the due time while nothing runs
     const again = await h.start({}, 'core-restarted');
-    const l1 = await h.mqtt.waitFor(topic('users', 'ana', 'nudge'), (m) => (m.json as { level: number }).level === 1, 15_000);
+    const l1 = await h.mqtt.waitFor(
+      topic('users', 'ana', 'nudge'),
+      (m) => (m.json as { level: number }).level === 1,
+      15_000,
+    );
     expect(l1.json).toMatchObject({ level: 1 });
     await sleep(1000);
-    const level1 = h.mqtt.messages(topic('users', 'ana', 'nudge')).filter((m) => (m.json as { level: number }).level === 1);
+    const level1 = h.mqtt
+      .messages(topic('users', 'ana', 'nudge'))
+      .filter((m) => (m.json as { level: number }).level === 1);
     expect(level1).toHaveLength(1);
     expect(types(await adherence(again, 'ana')).filter((t) => t === 'nudge_sent')).toHaveLength(1);
   });

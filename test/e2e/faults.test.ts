@@ -11,7 +11,16 @@ import { counter, inBatches, metricsOf, recordFigures } from '../support/fault-f
 import type { ReceivedMessage } from '../support/mqtt-client.js';
 import { startPrivateMosquitto, startPrivateRedis, type PrivateServer } from '../support/private-servers.js';
 import type { ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, queueOptions, sleep, type Harness } from '../support/unknot.js';
+import {
+  adherence,
+  eventually,
+  harness,
+  putDevice,
+  putUser,
+  queueOptions,
+  sleep,
+  type Harness,
+} from '../support/unknot.js';
 
 let redis: PrivateServer;
 let broker: PrivateServer;
@@ -34,11 +43,17 @@ afterAll(async () => {
 
 const servers = () => ({ redisUrl: redis.url, mqttUrl: broker.url });
 /** With UNKNOT_TEST_REDIS=cluster the process-kill tests run on the suite's Redis Cluster (the Redis kill cannot). */
-const onCluster = (): Record<string, string> => (inject('redisClusterNodes') ? { REDIS_CLUSTER_NODES: inject('redisClusterNodes') } : {});
+const onCluster = (): Record<string, string> =>
+  inject('redisClusterNodes') ? { REDIS_CLUSTER_NODES: inject('redisClusterNodes') } : {};
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** Each user with one desk sensor (unknot protocol), and optionally a heat pad, registered through `svc`. */
-async function register(svc: ServiceHandle, ids: string[], profile: Record<string, unknown>, heatPad = false): Promise<void> {
+async function register(
+  svc: ServiceHandle,
+  ids: string[],
+  profile: Record<string, unknown>,
+  heatPad = false,
+): Promise<void> {
   await inBatches(ids, 8, async (u) => {
     await putUser(svc, u, profile);
     await putDevice(svc, `${u}-desk`, { userId: u, role: 'desk', protocol: 'unknot' });
@@ -49,13 +64,25 @@ async function register(svc: ServiceHandle, ids: string[], profile: Record<strin
 /** One sitting event per user, with an id and the time it was sent, published QoS 1 by the test's own client. */
 function publishSitting(hh: Harness, ids: string[]): Promise<void[]> {
   return Promise.all(
-    ids.map((u) => hh.mqtt.publish(`${hh.ns.baseTopic}/devices/${u}-desk/event`, { type: 'posture', posture: 'sitting', id: `${u}-sit`, at: Date.now() })),
+    ids.map((u) =>
+      hh.mqtt.publish(`${hh.ns.baseTopic}/devices/${u}-desk/event`, {
+        type: 'posture',
+        posture: 'sitting',
+        id: `${u}-sit`,
+        at: Date.now(),
+      }),
+    ),
   );
 }
 
 /** Resolves the moment the `count`-th "sitting" state arrives (no polling: the kills must land mid-burst). */
 async function firstApplied(hh: Harness, count: number): Promise<void> {
-  await hh.mqtt.waitForCount(`${hh.ns.baseTopic}/users/+/state`, count, (m) => (m.json as { posture?: string }).posture === 'sitting', 15_000);
+  await hh.mqtt.waitForCount(
+    `${hh.ns.baseTopic}/users/+/state`,
+    count,
+    (m) => (m.json as { posture?: string }).posture === 'sitting',
+    15_000,
+  );
 }
 
 /** Users whose retained state has said "sitting" so far. */
@@ -68,20 +95,37 @@ function sittingUsers(hh: Harness): Set<string> {
 }
 
 async function waitAllSitting(hh: Harness, ids: string[], timeoutMs: number, what: string): Promise<void> {
-  await eventually(async () => ids.every((u) => sittingUsers(hh).has(u)) || undefined, timeoutMs, `${what}: every user sitting (got ${sittingUsers(hh).size} of ${ids.length})`).catch((err: Error) => {
+  await eventually(
+    async () => ids.every((u) => sittingUsers(hh).has(u)) || undefined,
+    timeoutMs,
+    `${what}: every user sitting (got ${sittingUsers(hh).size} of ${ids.length})`,
+  ).catch((err: Error) => {
     const missing = ids.filter((u) => !sittingUsers(hh).has(u));
-    throw new Error(`${err.message}; never sitting: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`);
+    throw new Error(
+      `${err.message}; never sitting: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`,
+    );
   });
 }
 
 /** What a failing test prints about a service: readiness, event counters and its last warnings and errors. */
 async function diagnose(svc: ServiceHandle): Promise<string> {
-  const ready = await svc.fetchJson('/readyz').then((r) => `${r.status} ${JSON.stringify(r.body)}`, (e: Error) => e.message);
-  const metrics = await metricsOf(svc).then(
-    (m) => m.split('\n').filter((l) => /^unknot_events_(received|stale|rejected)_total/.test(l)).join('; '),
+  const ready = await svc.fetchJson('/readyz').then(
+    (r) => `${r.status} ${JSON.stringify(r.body)}`,
     (e: Error) => e.message,
   );
-  const logs = svc.logs().filter((e) => e.json && (e.json.level as number) >= 40).slice(-15).map((e) => e.line.slice(0, 300));
+  const metrics = await metricsOf(svc).then(
+    (m) =>
+      m
+        .split('\n')
+        .filter((l) => /^unknot_events_(received|stale|rejected)_total/.test(l))
+        .join('; '),
+    (e: Error) => e.message,
+  );
+  const logs = svc
+    .logs()
+    .filter((e) => e.json && (e.json.level as number) >= 40)
+    .slice(-15)
+    .map((e) => e.line.slice(0, 300));
   return `${svc.label}: /readyz ${ready}; ${metrics}\nlast warnings:\n${logs.join('\n')}`;
 }
 
@@ -108,9 +152,14 @@ function copies(messages: ReceivedMessage[], key: (m: ReceivedMessage) => string
 
 /** How many jobs of the nudge and heat queues BullMQ holds as active (read straight from the test's Redis). */
 async function activeJobs(prefix: string): Promise<{ nudges: number; heat: number }> {
-  const opts = inject('redisClusterNodes') ? queueOptions(prefix) : { connection: new Redis(redis.url, { maxRetriesPerRequest: 3 }), prefix: queuePrefix(prefix) };
+  const opts = inject('redisClusterNodes')
+    ? queueOptions(prefix)
+    : { connection: new Redis(redis.url, { maxRetriesPerRequest: 3 }), prefix: queuePrefix(prefix) };
   const connection = opts.connection as Redis | Cluster;
-  const queues = [new Queue('nudges', { connection, prefix: opts.prefix }), new Queue('heat', { connection, prefix: opts.prefix })];
+  const queues = [
+    new Queue('nudges', { connection, prefix: opts.prefix }),
+    new Queue('heat', { connection, prefix: opts.prefix }),
+  ];
   try {
     const [nudges, heat] = await Promise.all(queues.map((q) => q.getActiveCount()));
     return { nudges: nudges ?? 0, heat: heat ?? 0 };
@@ -134,10 +183,14 @@ describe('Redis killed and restarted during an ingest burst', () => {
     await firstApplied(h, 5);
     await redis.kill('SIGKILL');
     const appliedBeforeKill = sittingUsers(h).size;
-    const down = await eventually(async () => {
-      const r = await svc.fetchJson('/readyz');
-      return r.status === 503 ? r : undefined;
-    }, 10_000, '/readyz 503');
+    const down = await eventually(
+      async () => {
+        const r = await svc.fetchJson('/readyz');
+        return r.status === 503 ? r : undefined;
+      },
+      10_000,
+      '/readyz 503',
+    );
     expect(down.body).toMatchObject({ redis: 'down', mqtt: 'up', detail: expect.stringContaining('redis') });
     expect(appliedBeforeKill).toBeLessThan(N); // the kill did come in the middle of the burst
     await burst;
@@ -147,7 +200,11 @@ describe('Redis killed and restarted during an ingest burst', () => {
     await redis.start();
     await waitAllSitting(h, ids, 30_000, 'after the Redis restart').catch(async (err: Error) => {
       const missing = ids.filter((u) => !sittingUsers(h!).has(u));
-      const logged = await Promise.all(missing.slice(0, 5).map(async (u) => `${u}: ${(await adherence(svc, u)).map((e) => e.type).join(',') || 'nothing logged'}`));
+      const logged = await Promise.all(
+        missing
+          .slice(0, 5)
+          .map(async (u) => `${u}: ${(await adherence(svc, u)).map((e) => e.type).join(',') || 'nothing logged'}`),
+      );
       throw new Error(`${err.message}\n${logged.join('; ')}\n${await diagnose(svc)}`);
     });
     expect((await svc.fetchJson('/readyz')).status).toBe(200);
@@ -186,10 +243,14 @@ describe('the broker restarted', () => {
     await publishSitting(h, ids.slice(0, N / 2));
     await broker.kill('SIGTERM');
     const appliedBeforeStop = sittingUsers(h).size;
-    const down = await eventually(async () => {
-      const r = await svc.fetchJson('/readyz');
-      return r.status === 503 ? r : undefined;
-    }, 10_000, '/readyz 503');
+    const down = await eventually(
+      async () => {
+        const r = await svc.fetchJson('/readyz');
+        return r.status === 503 ? r : undefined;
+      },
+      10_000,
+      '/readyz 503',
+    );
     expect(down.body).toMatchObject({ mqtt: 'down', detail: expect.stringContaining('mqtt') });
 
     // Keep the service from reconnecting (SIGSTOP) until the broker is back and has queued the second half for its
@@ -207,15 +268,27 @@ describe('the broker restarted', () => {
       resumed = true;
 
       const reconnectStarted = Date.now();
-      const online = await h.mqtt.waitFor(`${base}/bridge/state`, (m) => (m.json as { state?: string }).state === 'online', 15_000);
-      await eventually(async () => {
-        const all = new Set([...sittingUsers(h!)]);
-        return all.size >= N / 2 || undefined;
-      }, 30_000, 'the queued half applied');
-      const counts = await eventually(async () => {
-        const c = await logCounts(svc, ids);
-        return tally(c, 'sitting_started', (n) => n >= 1) === N ? c : undefined;
-      }, 30_000, 'every event applied');
+      const online = await h.mqtt.waitFor(
+        `${base}/bridge/state`,
+        (m) => (m.json as { state?: string }).state === 'online',
+        15_000,
+      );
+      await eventually(
+        async () => {
+          const all = new Set([...sittingUsers(h!)]);
+          return all.size >= N / 2 || undefined;
+        },
+        30_000,
+        'the queued half applied',
+      );
+      const counts = await eventually(
+        async () => {
+          const c = await logCounts(svc, ids);
+          return tally(c, 'sitting_started', (n) => n >= 1) === N ? c : undefined;
+        },
+        30_000,
+        'every event applied',
+      );
       expect((await svc.fetchJson('/readyz')).status).toBe(200);
       const metrics = await metricsOf(svc);
       const figures = {
@@ -242,7 +315,11 @@ describe('kill -9 of an ingest process in the middle of a burst', () => {
   it('loses no event once it is restarted, and the redelivered duplicates double no session and no nudge', async () => {
     const N = 120;
     // 10 policy minutes = 5 s: one nudge per user a few seconds after the burst, then "ignored".
-    h = await harness('fault-ingest', { UNKNOT_TIME_SCALE: '120', UNKNOT_HA_DISCOVERY: 'false', ...onCluster() }, servers());
+    h = await harness(
+      'fault-ingest',
+      { UNKNOT_TIME_SCALE: '120', UNKNOT_HA_DISCOVERY: 'false', ...onCluster() },
+      servers(),
+    );
     const base = h.ns.baseTopic;
     await h.start({ UNKNOT_ROLES: 'worker' }, 'worker');
     let ingest = await h.start({ UNKNOT_ROLES: 'api,ingest' }, 'ingest-1');
@@ -263,7 +340,12 @@ describe('kill -9 of an ingest process in the middle of a burst', () => {
     await waitAllSitting(h, ids, 30_000, 'after the ingest restart');
     await h.mqtt.waitForCount(`${base}/users/+/nudge`, N, undefined, 30_000);
     await sleep(1_500); // time for a doubled nudge to show
-    const nudges = new Map([...copies(h.mqtt.messages(`${base}/users/+/nudge`), (m) => m.topic.split('/')[2] as string)].map(([u, c]) => [u, c.length]));
+    const nudges = new Map(
+      [...copies(h.mqtt.messages(`${base}/users/+/nudge`), (m) => m.topic.split('/')[2] as string)].map(([u, c]) => [
+        u,
+        c.length,
+      ]),
+    );
     const counts = await logCounts(ingest, ids);
     const metrics = await metricsOf(ingest);
     const figures = {
@@ -292,12 +374,27 @@ describe('kill -9 of a worker with jobs active', () => {
     // UNKNOT_TIME_SCALE 60: 10 policy minutes = 10 s. Every user's first nudge falls due at one instant, nudgesAt,
     // and every heat session's OFF 5 s later, offsAt: the worker is killed once while the nudges go out, and
     // again (after its restart) while the OFFs go out.
-    h = await harness('fault-worker', { UNKNOT_TIME_SCALE: '60', UNKNOT_HA_DISCOVERY: 'false', ...onCluster() }, servers());
+    h = await harness(
+      'fault-worker',
+      { UNKNOT_TIME_SCALE: '60', UNKNOT_HA_DISCOVERY: 'false', ...onCluster() },
+      servers(),
+    );
     const base = h.ns.baseTopic;
     const api = await h.start({ UNKNOT_ROLES: 'api,ingest' }, 'api-ingest');
     let worker = await h.start({ UNKNOT_ROLES: 'worker' }, 'worker-1');
     const ids = users('w', N);
-    await register(api, ids, { breakAfterMinutes: 10, maxNudges: 1, escalateAfterMinutes: 1, heatCooldownMinutes: 0, heat: { defaultMinutes: 10, maxMinutes: 20 } }, true);
+    await register(
+      api,
+      ids,
+      {
+        breakAfterMinutes: 10,
+        maxNudges: 1,
+        escalateAfterMinutes: 1,
+        heatCooldownMinutes: 0,
+        heat: { defaultMinutes: 10, maxMinutes: 20 },
+      },
+      true,
+    );
     await h.mqtt.subscribe([`${base}/users/+/state`, `${base}/users/+/nudge`, `${base}/devices/+/command`]);
 
     const nudgesAt = Date.now() + 10_000;
@@ -307,16 +404,38 @@ describe('kill -9 of a worker with jobs active', () => {
       const r = await api.fetchJson(`/api/users/${u}/heat`, { method: 'POST', json: { minutes } });
       if (r.status !== 201) throw new Error(`POST heat ${u}: ${r.status} ${JSON.stringify(r.body)}`);
     });
-    await Promise.all(ids.map((u) => h!.mqtt.publish(`${base}/devices/${u}-desk/event`, { type: 'posture', posture: 'sitting', id: `${u}-sit`, at: nudgesAt - 10_000 })));
+    await Promise.all(
+      ids.map((u) =>
+        h!.mqtt.publish(`${base}/devices/${u}-desk/event`, {
+          type: 'posture',
+          posture: 'sitting',
+          id: `${u}-sit`,
+          at: nudgesAt - 10_000,
+        }),
+      ),
+    );
     const nudgeMsgs = () => h!.mqtt.messages(`${base}/users/+/nudge`);
     const heatCommands = (state: string) =>
-      h!.mqtt.messages(`${base}/devices/+/command`).filter((m) => (m.json as { command?: string; state?: string }).command === 'heat' && (m.json as { state?: string }).state === state);
+      h!.mqtt
+        .messages(`${base}/devices/+/command`)
+        .filter(
+          (m) =>
+            (m.json as { command?: string; state?: string }).command === 'heat' &&
+            (m.json as { state?: string }).state === state,
+        );
     await eventually(async () => heatCommands('on').length === N || undefined, 20_000, 'every heat ON');
     await waitAllSitting(h, ids, 20_000, 'before the kill');
     expect(Date.now()).toBeLessThan(nudgesAt); // set-up done in time: nothing due yet
 
     // Kill the worker the moment the first command of a kind is on the wire, with the rest of them in its hands.
-    const kills: Array<{ what: string; killedAt: number; respawnAt: number; readyAt: number; receivedBefore: number; active: { nudges: number; heat: number } }> = [];
+    const kills: Array<{
+      what: string;
+      killedAt: number;
+      respawnAt: number;
+      readyAt: number;
+      receivedBefore: number;
+      active: { nudges: number; heat: number };
+    }> = [];
     const killWhen = async (what: string, first: (m: ReceivedMessage) => boolean, sent: () => number) => {
       await h!.mqtt.waitFor(first, 20_000);
       const killed = worker.kill9();
@@ -330,15 +449,27 @@ describe('kill -9 of a worker with jobs active', () => {
       kills.push({ what, killedAt, respawnAt, readyAt: Date.now(), receivedBefore, active });
       expect(receivedBefore, `${what}: the worker died with work left to do`).toBeLessThan(N);
     };
-    await killWhen('nudges', (m) => m.topic.endsWith('/nudge'), () => nudgeMsgs().length);
+    await killWhen(
+      'nudges',
+      (m) => m.topic.endsWith('/nudge'),
+      () => nudgeMsgs().length,
+    );
     expect(Date.now(), 'the worker was back before the OFFs fell due').toBeLessThan(offsAt);
-    await killWhen('offs', (m) => (m.json as { state?: string }).state === 'off', () => heatCommands('off').length);
+    await killWhen(
+      'offs',
+      (m) => (m.json as { state?: string }).state === 'off',
+      () => heatCommands('off').length,
+    );
 
-    await eventually(async () => {
-      const nudged = new Set(nudgeMsgs().map((m) => m.topic));
-      const offed = new Set(heatCommands('off').map((m) => m.topic));
-      return (nudged.size >= N && offed.size >= N) || undefined;
-    }, 30_000, `a nudge and an OFF for each of the ${N} users`).catch((err: Error) => {
+    await eventually(
+      async () => {
+        const nudged = new Set(nudgeMsgs().map((m) => m.topic));
+        const offed = new Set(heatCommands('off').map((m) => m.topic));
+        return (nudged.size >= N && offed.size >= N) || undefined;
+      },
+      30_000,
+      `a nudge and an OFF for each of the ${N} users`,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}: got ${nudgeMsgs().length} nudges, ${heatCommands('off').length} OFFs`);
     });
     const allSentAt = Date.now();

@@ -86,10 +86,21 @@ describe('Home Assistant discovery', () => {
     h = await harness('ha-shape');
     await h.mqtt.subscribe([`${ha()}/#`, `${base()}/#`]);
     const svc = await h.start();
-    await putUser(svc, 'ana', { name: 'Ana', breakAfterMinutes: 10, escalateAfterMinutes: 20, snoozeMinutes: 60, maxSnoozes: 2 });
+    await putUser(svc, 'ana', {
+      name: 'Ana',
+      breakAfterMinutes: 10,
+      escalateAfterMinutes: 20,
+      snoozeMinutes: 60,
+      maxSnoozes: 2,
+    });
     await putUser(svc, 'bo');
     await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' });
-    await putDevice(svc, 'ana-pad', { userId: 'ana', role: 'heatpad', protocol: 'zigbee2mqtt', topic: 'office/heat plug' });
+    await putDevice(svc, 'ana-pad', {
+      userId: 'ana',
+      role: 'heatpad',
+      protocol: 'zigbee2mqtt',
+      topic: 'office/heat plug',
+    });
 
     const ana = await configsOf(h.mqtt, 'ana', 8);
     const bo = await configsOf(h.mqtt, 'bo', 7);
@@ -108,7 +119,10 @@ describe('Home Assistant discovery', () => {
 
     // Shape: required keys per component, ids, device, availability, QoS.
     const uniqueIds = new Set<string>();
-    for (const [userId, configs] of [['ana', ana], ['bo', bo]] as const) {
+    for (const [userId, configs] of [
+      ['ana', ana],
+      ['bo', bo],
+    ] as const) {
       for (const [key, cfg] of configs) {
         const [component, object] = key.split('/') as [string, string];
         for (const k of REQUIRED[component]!) expect(cfg, `${userId} ${key} needs ${k}`).toHaveProperty(k);
@@ -116,9 +130,18 @@ describe('Home Assistant discovery', () => {
         expect(cfg.default_entity_id).toBe(`${component}.unknot_${userId}_${object}`);
         expect(cfg.unique_id).toMatch(/^[a-zA-Z0-9_-]+$/);
         expect(typeof cfg.name).toBe('string');
-        expect(cfg.device).toMatchObject({ identifiers: [`unknot_${userId}`], manufacturer: 'unknot', model: expect.any(String) });
+        expect(cfg.device).toMatchObject({
+          identifiers: [`unknot_${userId}`],
+          manufacturer: 'unknot',
+          model: expect.any(String),
+        });
         expect(cfg.availability).toEqual([
-          { topic: `${base()}/bridge/state`, value_template: '{{ value_json.state }}', payload_available: 'online', payload_not_available: 'offline' },
+          {
+            topic: `${base()}/bridge/state`,
+            value_template: '{{ value_json.state }}',
+            payload_available: 'online',
+            payload_not_available: 'offline',
+          },
         ]);
         expect(cfg.qos).toBe(1);
         uniqueIds.add(cfg.unique_id);
@@ -128,7 +151,11 @@ describe('Home Assistant discovery', () => {
     expect(ana.get('sensor/sitting_minutes')).toMatchObject({ unit_of_measurement: 'min' });
     expect(ana.get('sensor/next_nudge')).toMatchObject({ device_class: 'timestamp' });
     expect(ana.get('event/nudge')).toMatchObject({ event_types: ['nudge'] });
-    expect(ana.get('switch/heat')).toMatchObject({ payload_on: 'ON', payload_off: 'OFF', command_topic: `${base()}/users/ana/heat/set` });
+    expect(ana.get('switch/heat')).toMatchObject({
+      payload_on: 'ON',
+      payload_off: 'OFF',
+      command_topic: `${base()}/users/ana/heat/set`,
+    });
     expect(ana.get('button/snooze')).toMatchObject({ command_topic: `${base()}/users/ana/snooze/set` });
     expect(ana.get('sensor/sitting_minutes')!.device.name).toContain('Ana');
 
@@ -138,27 +165,44 @@ describe('Home Assistant discovery', () => {
 
     // Every topic a config reads is one the service publishes: subscribe to each and see a message. The nudge
     // topic is not retained, so sit down and wait for the nudge.
-    await h.mqtt.publish(`${h.env.Z2M_BASE_TOPIC}/office/fp1`, { presence: true, presence_event: 'enter', linkquality: 80 });
+    await h.mqtt.publish(`${h.env.Z2M_BASE_TOPIC}/office/fp1`, {
+      presence: true,
+      presence_event: 'enter',
+      linkquality: 80,
+    });
     const readTopics = new Set<string>();
     for (const cfg of ana.values()) {
-      for (const t of [cfg.state_topic, cfg.json_attributes_topic, ...cfg.availability.map((a) => a.topic)]) if (t) readTopics.add(t);
+      for (const t of [cfg.state_topic, cfg.json_attributes_topic, ...cfg.availability.map((a) => a.topic)])
+        if (t) readTopics.add(t);
     }
     expect(readTopics).toEqual(
-      new Set([`${base()}/users/ana/state`, `${base()}/users/ana/adherence`, `${base()}/users/ana/nudge`, `${base()}/bridge/state`]),
+      new Set([
+        `${base()}/users/ana/state`,
+        `${base()}/users/ana/adherence`,
+        `${base()}/users/ana/nudge`,
+        `${base()}/bridge/state`,
+      ]),
     );
     const watcher = await client();
     await watcher.subscribe([...readTopics]);
     for (const t of readTopics) await watcher.waitFor(t, 15_000);
     const adherenceMsg = await watcher.waitFor(`${base()}/users/ana/adherence`);
     expect(adherenceMsg.retain).toBe(true);
-    expect(adherenceMsg.json).toMatchObject({ date: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), compliance: null, timezone: 'UTC' });
+    expect(adherenceMsg.json).toMatchObject({
+      date: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+      compliance: null,
+      timezone: 'UTC',
+    });
 
     // The snooze button, while the next level is pending: garbage first (logged, counted, harmless), then PRESS.
     const snoozeTopic = ana.get('button/snooze')!.command_topic!;
     await h.mqtt.publish(snoozeTopic, 'not a press');
     await h.mqtt.publish(snoozeTopic, Buffer.from([0xff, 0x00, 0xfe]));
     await svc.waitForLog((e) => e.msg === 'rejected Home Assistant command');
-    const before = h.mqtt.messages(`${base()}/users/ana/state`).map((m) => m.json as State).at(-1)!;
+    const before = h.mqtt
+      .messages(`${base()}/users/ana/state`)
+      .map((m) => m.json as State)
+      .at(-1)!;
     expect(before.nextNudgeAt).not.toBeNull();
     await h.mqtt.publish(snoozeTopic, ana.get('button/snooze')!.payload_press as string);
     const after = await h.mqtt.waitFor(`${base()}/users/ana/state`, (m) => (m.json as State).snoozes === 1);
@@ -169,7 +213,11 @@ describe('Home Assistant discovery', () => {
     expect(retainedState.json).toMatchObject({ snoozes: 1, nextNudgeAt: (after.json as State).nextNudgeAt });
 
     // Compliance: the adherence topic follows committed entries.
-    await h.mqtt.publish(`${h.env.Z2M_BASE_TOPIC}/office/fp1`, { presence: false, presence_event: 'leave', linkquality: 80 });
+    await h.mqtt.publish(`${h.env.Z2M_BASE_TOPIC}/office/fp1`, {
+      presence: false,
+      presence_event: 'leave',
+      linkquality: 80,
+    });
     const fig = await h.mqtt.waitFor(
       `${base()}/users/ana/adherence`,
       (m) => (m.json as { breaks: number }).breaks === 1,
@@ -184,10 +232,16 @@ describe('Home Assistant discovery', () => {
     await h.mqtt.publish(`${base()}/users/ghost/snooze/set`, 'PRESS');
     await h.mqtt.publish(`${base()}/users/bad id!/snooze/set`, 'PRESS');
     await h.mqtt.publish(ana.get('switch/heat')!.command_topic!, 'MAYBE');
-    await eventually(async () => {
-      const text = String((await svc.fetchJson('/metrics')).body);
-      return ['reason="invalid_command"} 3', 'reason="invalid_user_id"} 1', 'reason="unknown_user"} 1'].every((s) => text.includes(s));
-    }, 10_000, 'rejections counted');
+    await eventually(
+      async () => {
+        const text = String((await svc.fetchJson('/metrics')).body);
+        return ['reason="invalid_command"} 3', 'reason="invalid_user_id"} 1', 'reason="unknown_user"} 1'].every((s) =>
+          text.includes(s),
+        );
+      },
+      10_000,
+      'rejections counted',
+    );
     expect((await svc.fetchJson('/healthz')).status).toBe(200);
   });
 
@@ -230,11 +284,17 @@ describe('Home Assistant discovery', () => {
     const stateOf = (userId: string) => `${base()}/users/${userId}/state`;
 
     await h.mqtt.publish(sw.command_topic!, sw.payload_on as string);
-    const on = await h.mqtt.waitFor(`${base()}/devices/ana-pad/command`, (m) => (m.json as { state: string }).state === 'on');
+    const on = await h.mqtt.waitFor(
+      `${base()}/devices/ana-pad/command`,
+      (m) => (m.json as { state: string }).state === 'on',
+    );
     expect(on.json).toMatchObject({ command: 'heat', state: 'on', autoOffSeconds: expect.any(Number) });
     await h.mqtt.waitFor(stateOf('ana'), (m) => (m.json as State).heat.on === true);
     await h.mqtt.publish(sw.command_topic!, sw.payload_off as string);
-    const off = await h.mqtt.waitFor(`${base()}/devices/ana-pad/command`, (m) => (m.json as { state: string }).state === 'off');
+    const off = await h.mqtt.waitFor(
+      `${base()}/devices/ana-pad/command`,
+      (m) => (m.json as { state: string }).state === 'off',
+    );
     expect(off.json).toMatchObject({ command: 'heat', state: 'off', reason: 'manual' });
     await h.mqtt.waitFor(stateOf('ana'), (m) => (m.json as State).heat.on === false && m.receivedAt >= off.receivedAt);
 

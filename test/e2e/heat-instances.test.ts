@@ -88,14 +88,17 @@ describe('heat with two instances', () => {
       const entries = (await adherence(a, userId)).filter((e) => e.type === 'heat_on' || e.type === 'heat_off');
       const mine = sessions.filter((s) => s.userId === userId);
       expect(entries.filter((e) => e.type === 'heat_on').map((e) => e.sessionId)).toEqual(mine.map((s) => s.sessionId));
-      expect(entries.filter((e) => e.type === 'heat_off').map((e) => e.sessionId)).toEqual(mine.map((s) => s.sessionId));
+      expect(entries.filter((e) => e.type === 'heat_off').map((e) => e.sessionId)).toEqual(
+        mine.map((s) => s.sessionId),
+      );
       for (const s of mine) {
         const off = entries.find((e) => e.type === 'heat_off' && e.sessionId === s.sessionId)!;
         expect(off.reason).toBe(s.stoppedBy ? 'manual' : 'timer');
       }
     }
     // Both instances did some of the work.
-    const sent = (svc: ServiceHandle) => svc.logs().filter((e) => e.msg === 'heat ON sent' || e.msg === 'heat OFF sent').length;
+    const sent = (svc: ServiceHandle) =>
+      svc.logs().filter((e) => e.msg === 'heat ON sent' || e.msg === 'heat OFF sent').length;
     console.log(`[heat e2e] commands sent by instance a: ${sent(a)}, by b: ${sent(b)}`);
     expect(sent(a) + sent(b)).toBe(unknot.length + plugs.length);
   });

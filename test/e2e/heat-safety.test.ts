@@ -5,7 +5,16 @@ import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceHandle } from '../support/service-process.js';
-import { adherence, eventually, harness, putDevice, putUser, queueOptions, sleep, type Harness } from '../support/unknot.js';
+import {
+  adherence,
+  eventually,
+  harness,
+  putDevice,
+  putUser,
+  queueOptions,
+  sleep,
+  type Harness,
+} from '../support/unknot.js';
 import { heatOff, report, startHeat } from './heat-support.js';
 
 let h: Harness;
@@ -32,7 +41,6 @@ async function userWithPad(userId: string, pad: Record<string, unknown>, profile
 
 const heatEntries = async (userId: string) =>
   (await adherence(svc, userId)).filter((e) => String(e.type).startsWith('heat'));
-
 
 describe('heat after a crash', () => {
   it('kill -9 while a pad is on; restarted after offAt, the OFF goes out as soon as the service is back', async () => {
@@ -65,11 +73,18 @@ describe('heat after a crash', () => {
     // Both the past-due BullMQ job and the start-up sweep go for it; whichever claims it first sends it, once.
     const bySweep = svc.logs().some((e) => e.msg === 'heat sweep sent an OFF that its job had not');
     console.log(`[heat e2e] restart: the OFF was sent by the ${bySweep ? 'start-up sweep' : 'past-due OFF job'}`);
-    const log = await eventually(async () => {
-      const e = await heatEntries('kai');
-      return e.length === 2 ? e : undefined;
-    }, 5000, 'heat_off logged');
-    expect(log).toMatchObject([{ type: 'heat_on', sessionId: s.sessionId }, { type: 'heat_off', sessionId: s.sessionId, reason: 'timer' }]);
+    const log = await eventually(
+      async () => {
+        const e = await heatEntries('kai');
+        return e.length === 2 ? e : undefined;
+      },
+      5000,
+      'heat_off logged',
+    );
+    expect(log).toMatchObject([
+      { type: 'heat_on', sessionId: s.sessionId },
+      { type: 'heat_off', sessionId: s.sessionId, reason: 'timer' },
+    ]);
   });
 
   it('a stale ON job is dropped after a restart: the pad is never switched on after its session ended', async () => {
@@ -82,7 +97,11 @@ describe('heat after a crash', () => {
     const apiOnly = await h.start({ UNKNOT_ROLES: 'api,ingest' }, 'heat-api-only');
     const s = await startHeat(apiOnly, 'sol', { minutes: 1 });
     await sleep(Math.max(0, Date.parse(s.offAt) - Date.now()) + 300);
-    const worker = await startService({ entry: 'workers/heat.ts', env: { ...h.env, UNKNOT_ROLES: 'worker' }, label: 'workers/heat.ts' });
+    const worker = await startService({
+      entry: 'workers/heat.ts',
+      env: { ...h.env, UNKNOT_ROLES: 'worker' },
+      label: 'workers/heat.ts',
+    });
     try {
       const off = await h.mqtt.waitFor(cmd, 15_000);
       expect(off.json).toEqual({ command: 'heat', state: 'off', sessionId: s.sessionId, reason: 'timer' });
@@ -141,10 +160,14 @@ describe('heat watchdog', () => {
     const cmd = await h.mqtt.waitFor(`${base}/devices/wd-unknot/command`);
     expect(cmd.json).toEqual({ command: 'heat', state: 'off', sessionId: 'none', reason: 'watchdog' });
 
-    const log = await eventually(async () => {
-      const e = await heatEntries('wd');
-      return e.length >= 4 ? e : undefined;
-    }, 5000, 'watchdog entries');
+    const log = await eventually(
+      async () => {
+        const e = await heatEntries('wd');
+        return e.length >= 4 ? e : undefined;
+      },
+      5000,
+      'watchdog entries',
+    );
     expect(log.map((e) => [e.type, e.sessionId, e.reason, e.deviceId])).toEqual([
       ['heat_off', 'none', 'watchdog', 'wd-z2m'],
       ['heat_off', 'none', 'watchdog', 'wd-tas'],
@@ -172,10 +195,14 @@ describe('heat watchdog', () => {
     await h.mqtt.publish(`${z2m}/rex-plug`, { state: 'ON' });
     const again = await h.mqtt.waitForCount(set, 3);
     expect(again[2]!.payload).toBe('{"state":"OFF"}');
-    const log = await eventually(async () => {
-      const e = await heatEntries('rex');
-      return e.length >= 3 ? e : undefined;
-    }, 5000, 'entries');
+    const log = await eventually(
+      async () => {
+        const e = await heatEntries('rex');
+        return e.length >= 3 ? e : undefined;
+      },
+      5000,
+      'entries',
+    );
     expect(log.map((e) => [e.type, e.sessionId, e.reason])).toEqual([
       ['heat_on', s.sessionId, undefined],
       ['heat_off', s.sessionId, 'timer'],

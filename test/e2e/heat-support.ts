@@ -10,14 +10,21 @@ export interface Started {
   offAt: string;
 }
 
-export const heatOn = (svc: Pick<ServiceHandle, 'fetchJson'>, userId: string, body: unknown = {}): Promise<FetchJsonResult> =>
-  svc.fetchJson(`/api/users/${userId}/heat`, { method: 'POST', json: body });
+export const heatOn = (
+  svc: Pick<ServiceHandle, 'fetchJson'>,
+  userId: string,
+  body: unknown = {},
+): Promise<FetchJsonResult> => svc.fetchJson(`/api/users/${userId}/heat`, { method: 'POST', json: body });
 
 export const heatOff = (svc: Pick<ServiceHandle, 'fetchJson'>, userId: string): Promise<FetchJsonResult> =>
   svc.fetchJson(`/api/users/${userId}/heat`, { method: 'DELETE' });
 
 /** POST …/heat that must succeed. */
-export async function startHeat(svc: Pick<ServiceHandle, 'fetchJson'>, userId: string, body: unknown = {}): Promise<Started> {
+export async function startHeat(
+  svc: Pick<ServiceHandle, 'fetchJson'>,
+  userId: string,
+  body: unknown = {},
+): Promise<Started> {
   const r = await heatOn(svc, userId, body);
   if (r.status !== 201) throw new Error(`POST heat for ${userId}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body as Started;

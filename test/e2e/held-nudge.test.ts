@@ -20,12 +20,16 @@ afterAll(async () => {
   await h?.close();
 });
 
-const post = (posture: string) => h.mqtt.publish(`${h.ns.baseTopic}/devices/ida-desk/event`, { type: 'posture', posture });
+const post = (posture: string) =>
+  h.mqtt.publish(`${h.ns.baseTopic}/devices/ida-desk/event`, { type: 'posture', posture });
 
 describe('a nudge held during a short interruption', () => {
   it('is sent when the person sits back down, not when the interruption would have become a break', async () => {
     await post('sitting');
-    const seated = await h.mqtt.waitFor(`${h.ns.baseTopic}/users/ida/state`, (m) => (m.json as { nextNudgeAt?: string | null }).nextNudgeAt != null);
+    const seated = await h.mqtt.waitFor(
+      `${h.ns.baseTopic}/users/ida/state`,
+      (m) => (m.json as { nextNudgeAt?: string | null }).nextNudgeAt != null,
+    );
     const dueAt = Date.parse((seated.json as { nextNudgeAt: string }).nextNudgeAt);
     await sleep(500);
     await post('standing');

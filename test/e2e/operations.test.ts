@@ -17,7 +17,6 @@ import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness
 // generous so that load never turns into a SIGKILL (exit code null); a fast machine does not wait longer.
 const EXIT_WAIT_MS = 50_000;
 
-
 // Only what needs a process runs one (exit codes, SIGTERM, kill -9); the rest runs main() in-process.
 let h: Harness | InProcessHarness | undefined;
 afterEach(async () => {
@@ -37,24 +36,34 @@ describe('bad input over MQTT', () => {
 
     await h.mqtt.publish(`${base}/devices/kim-desk/event`, 'not json at all');
     await h.mqtt.publish(`${base}/devices/kim-desk/event`, { type: 'posture', posture: 'lying' });
-    await h.mqtt.publish(`${base}/devices/kim-desk/event`, JSON.stringify({ type: 'posture', posture: 'sitting', pad: 'x'.repeat(17 * 1024) }));
+    await h.mqtt.publish(
+      `${base}/devices/kim-desk/event`,
+      JSON.stringify({ type: 'posture', posture: 'sitting', pad: 'x'.repeat(17 * 1024) }),
+    );
     await h.mqtt.publish(`${base}/devices/nobody/event`, { type: 'posture', posture: 'sitting' });
     await h.mqtt.publish(`${base}/devices/bad$id/event`, { type: 'posture', posture: 'sitting' });
     await h.mqtt.publish(`${base}/devices/kim-desk/event`, Buffer.from([0xff, 0xfe, 0x00, 0x01]));
     // The good one after all of that.
     await h.mqtt.publish(`${base}/devices/kim-desk/event`, { type: 'posture', posture: 'sitting' });
 
-    const state = await h.mqtt.waitFor(`${base}/users/kim/state`, (m) => (m.json as { posture: string }).posture === 'sitting');
+    const state = await h.mqtt.waitFor(
+      `${base}/users/kim/state`,
+      (m) => (m.json as { posture: string }).posture === 'sitting',
+    );
     expect(state.json).toMatchObject({ posture: 'sitting' });
     const unknown = await h.mqtt.waitFor(`${base}/devices/nobody/error`);
     expect(unknown.json).toMatchObject({ error: 'unknown_device', detail: expect.stringContaining('nobody') });
     const first = await h.mqtt.waitFor(`${base}/devices/kim-desk/error`);
     expect(first.json).toMatchObject({ error: 'not_json', detail: expect.any(String) });
 
-    const metrics = await eventually(async () => {
-      const text = (await svc.fetchJson('/metrics')).body as string;
-      return text.includes('reason="unknown_device"') && text.includes('reason="invalid_id"') ? text : undefined;
-    }, 5000, 'rejection metrics');
+    const metrics = await eventually(
+      async () => {
+        const text = (await svc.fetchJson('/metrics')).body as string;
+        return text.includes('reason="unknown_device"') && text.includes('reason="invalid_id"') ? text : undefined;
+      },
+      5000,
+      'rejection metrics',
+    );
     for (const reason of ['not_json', 'invalid_event', 'too_large', 'unknown_device', 'invalid_id']) {
       expect(metrics).toMatch(new RegExp(`unknot_events_rejected_total\\{reason="${reason}"\\} [1-9]`));
     }
@@ -71,42 +80,117 @@ describe('HTTP API errors', () => {
     const ih = (h = await inProcessHarness('httperr'));
     const svc = await ih.start();
     const call = async (method: string, path: string, json?: unknown, raw?: string) => {
-      const r = raw !== undefined
-        ? await svc.fetchJson(path, { method, body: raw, headers: { 'content-type': 'application/json' } })
-        : await svc.fetchJson(path, { method, ...(json !== undefined ? { json } : {}) });
+      const r =
+        raw !== undefined
+          ? await svc.fetchJson(path, { method, body: raw, headers: { 'content-type': 'application/json' } })
+          : await svc.fetchJson(path, { method, ...(json !== undefined ? { json } : {}) });
       return { status: r.status, body: r.body as Record<string, unknown> };
     };
     expect(await call('GET', '/api/users/ghost')).toMatchObject({ status: 404, body: { error: 'unknown_user' } });
-    expect(await call('PUT', `/api/users/${'x'.repeat(65)}`, {})).toMatchObject({ status: 400, body: { error: 'invalid_user_id' } });
-    expect(await call('PUT', '/api/users/has.dot', {})).toMatchObject({ status: 400, body: { error: 'invalid_user_id' } });
-    const bad = await call('PUT', '/api/users/lea', { breakAfterMinutes: 5, timezone: 'Mars/Olympus', heat: { maxMinutes: 25 } });
+    expect(await call('PUT', `/api/users/${'x'.repeat(65)}`, {})).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_user_id' },
+    });
+    expect(await call('PUT', '/api/users/has.dot', {})).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_user_id' },
+    });
+    const bad = await call('PUT', '/api/users/lea', {
+      breakAfterMinutes: 5,
+      timezone: 'Mars/Olympus',
+      heat: { maxMinutes: 25 },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('invalid_profile');
-    expect((bad.body.issues as Array<{ path: string }>).map((i) => i.path).sort()).toEqual(['breakAfterMinutes', 'heat.maxMinutes', 'timezone']);
-    expect(await call('PUT', '/api/users/lea', undefined, '{"timezone":')).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+    expect((bad.body.issues as Array<{ path: string }>).map((i) => i.path).sort()).toEqual([
+      'breakAfterMinutes',
+      'heat.maxMinutes',
+      'timezone',
+    ]);
+    expect(await call('PUT', '/api/users/lea', undefined, '{"timezone":')).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_json' },
+    });
     const ok = await call('PUT', '/api/users/lea', { timezone: 'Europe/Vienna', breakAfterMinutes: 45 });
-    expect(ok).toMatchObject({ status: 200, body: { userId: 'lea', timezone: 'Europe/Vienna', breakAfterMinutes: 45, minBreakSeconds: 120, maxNudges: 3, heat: { defaultMinutes: 10, maxMinutes: 15 }, routineTargetPerWeek: 3 } });
+    expect(ok).toMatchObject({
+      status: 200,
+      body: {
+        userId: 'lea',
+        timezone: 'Europe/Vienna',
+        breakAfterMinutes: 45,
+        minBreakSeconds: 120,
+        maxNudges: 3,
+        heat: { defaultMinutes: 10, maxMinutes: 15 },
+        routineTargetPerWeek: 3,
+      },
+    });
 
-    expect(await call('PUT', '/api/devices/d1', { userId: 'lea', protocol: 'unknot' })).toMatchObject({ status: 400, body: { error: 'invalid_device' } });
-    expect(await call('PUT', '/api/devices/d1', { userId: 'ghost', role: 'desk', protocol: 'unknot' })).toMatchObject({ status: 404, body: { error: 'unknown_user' } });
-    expect(await call('PUT', '/api/devices/d1', { userId: 'lea', role: 'desk', protocol: 'zigbee2mqtt' })).toMatchObject({ status: 400, body: { error: 'invalid_device' } });
-    expect(await call('PUT', '/api/devices/d1', { userId: 'lea', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/+' })).toMatchObject({ status: 400, body: { error: 'invalid_device' } });
-    expect(await call('PUT', '/api/devices/d%20d', { userId: 'lea', role: 'desk', protocol: 'unknot' })).toMatchObject({ status: 400, body: { error: 'invalid_device_id' } });
-    expect(await call('PUT', '/api/devices/d1', { userId: 'lea', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' })).toMatchObject({ status: 200 });
-    expect(await call('PUT', '/api/devices/d2', { userId: 'lea', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/fp1' })).toMatchObject({ status: 409, body: { error: 'topic_taken' } });
-    expect(await call('GET', '/api/devices/d1')).toMatchObject({ status: 200, body: { deviceId: 'd1', userId: 'lea', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' } });
+    expect(await call('PUT', '/api/devices/d1', { userId: 'lea', protocol: 'unknot' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_device' },
+    });
+    expect(await call('PUT', '/api/devices/d1', { userId: 'ghost', role: 'desk', protocol: 'unknot' })).toMatchObject({
+      status: 404,
+      body: { error: 'unknown_user' },
+    });
+    expect(
+      await call('PUT', '/api/devices/d1', { userId: 'lea', role: 'desk', protocol: 'zigbee2mqtt' }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_device' } });
+    expect(
+      await call('PUT', '/api/devices/d1', { userId: 'lea', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/+' }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_device' } });
+    expect(await call('PUT', '/api/devices/d%20d', { userId: 'lea', role: 'desk', protocol: 'unknot' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_device_id' },
+    });
+    expect(
+      await call('PUT', '/api/devices/d1', {
+        userId: 'lea',
+        role: 'desk',
+        protocol: 'zigbee2mqtt',
+        topic: 'office/fp1',
+      }),
+    ).toMatchObject({ status: 200 });
+    expect(
+      await call('PUT', '/api/devices/d2', {
+        userId: 'lea',
+        role: 'chair',
+        protocol: 'zigbee2mqtt',
+        topic: 'office/fp1',
+      }),
+    ).toMatchObject({ status: 409, body: { error: 'topic_taken' } });
+    expect(await call('GET', '/api/devices/d1')).toMatchObject({
+      status: 200,
+      body: { deviceId: 'd1', userId: 'lea', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' },
+    });
     expect(await call('GET', '/api/devices/d9')).toMatchObject({ status: 404, body: { error: 'unknown_device' } });
     expect((await call('DELETE', '/api/devices/d1')).status).toBe(204);
     expect(await call('DELETE', '/api/devices/d1')).toMatchObject({ status: 404, body: { error: 'unknown_device' } });
     // The topic is free again once its device is gone.
-    expect((await call('PUT', '/api/devices/d2', { userId: 'lea', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/fp1' })).status).toBe(200);
+    expect(
+      (
+        await call('PUT', '/api/devices/d2', {
+          userId: 'lea',
+          role: 'chair',
+          protocol: 'zigbee2mqtt',
+          topic: 'office/fp1',
+        })
+      ).status,
+    ).toBe(200);
 
-    expect(await call('GET', '/api/users/lea/adherence?from=yesterday')).toMatchObject({ status: 400, body: { error: 'invalid_range' } });
+    expect(await call('GET', '/api/users/lea/adherence?from=yesterday')).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_range' },
+    });
     expect(await call('GET', '/api/users/lea/summary?days=0')).toMatchObject({ status: 400 });
     expect(await call('GET', '/api/users/lea/summary?days=91')).toMatchObject({ status: 400 });
     const summary = await call('GET', '/api/users/lea/summary?days=3');
     expect(summary.status).toBe(200);
-    expect(summary.body).toMatchObject({ userId: 'lea', timezone: 'Europe/Vienna', total: { breaks: 0, compliance: null } });
+    expect(summary.body).toMatchObject({
+      userId: 'lea',
+      timezone: 'Europe/Vienna',
+      total: { breaks: 0, compliance: null },
+    });
     expect(summary.body.days).toHaveLength(3);
     const csv = await svc.fetchJson('/api/users/lea/adherence?format=csv');
     expect(csv.status).toBe(200);
@@ -200,26 +284,64 @@ describe('health, readiness and shutdown', () => {
   it('/readyz says which dependency is down, and SIGTERM stops cleanly with the bridge offline', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unknot-redis-'));
     const port = await freePort();
-    const redis: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const redis: ChildProcess = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      { stdio: 'ignore' },
+    );
     killOnExit(redis);
     const redisUrl = `redis://127.0.0.1:${port}`;
-    await eventually(async () => pingRedis(redisUrl).then(() => true, () => false), 10_000, 'private redis');
+    await eventually(
+      async () =>
+        pingRedis(redisUrl).then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+      'private redis',
+    );
     const ns = uniqueNamespace('ready');
     const mqtt = await connectClient(inject('mqttUrl'));
     await mqtt.subscribe(`${ns.baseTopic}/bridge/state`);
-    const svc = await startService({ env: { REDIS_URL: redisUrl, MQTT_URL: inject('mqttUrl'), UNKNOT_REDIS_PREFIX: ns.prefix, UNKNOT_BASE_TOPIC: ns.baseTopic }, label: 'ready' });
+    const svc = await startService({
+      env: {
+        REDIS_URL: redisUrl,
+        MQTT_URL: inject('mqttUrl'),
+        UNKNOT_REDIS_PREFIX: ns.prefix,
+        UNKNOT_BASE_TOPIC: ns.baseTopic,
+      },
+      label: 'ready',
+    });
     try {
       expect(await svc.fetchJson('/readyz')).toMatchObject({ status: 200, body: { redis: 'up', mqtt: 'up' } });
       const metrics = (await svc.fetchJson('/metrics')).body as string;
-      for (const name of ['unknot_events_received_total', 'unknot_events_rejected_total', 'unknot_nudges_sent_total', 'unknot_heat_sessions_total', 'unknot_queue_jobs', 'unknot_event_to_commit_seconds', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) {
+      for (const name of [
+        'unknot_events_received_total',
+        'unknot_events_rejected_total',
+        'unknot_nudges_sent_total',
+        'unknot_heat_sessions_total',
+        'unknot_queue_jobs',
+        'unknot_event_to_commit_seconds',
+        'process_cpu_user_seconds_total',
+        'nodejs_eventloop_lag_seconds',
+      ]) {
         expect(metrics).toContain(name);
       }
       redis.kill('SIGKILL');
-      const down = await eventually(async () => {
-        const r = await svc.fetchJson('/readyz');
-        return r.status === 503 ? r : undefined;
-      }, 15_000, 'readyz 503');
-      expect(down.body).toMatchObject({ error: 'not_ready', redis: 'down', mqtt: 'up', detail: expect.stringContaining('redis') });
+      const down = await eventually(
+        async () => {
+          const r = await svc.fetchJson('/readyz');
+          return r.status === 503 ? r : undefined;
+        },
+        15_000,
+        'readyz 503',
+      );
+      expect(down.body).toMatchObject({
+        error: 'not_ready',
+        redis: 'down',
+        mqtt: 'up',
+        detail: expect.stringContaining('redis'),
+      });
       expect((await svc.fetchJson('/healthz')).status).toBe(200);
     } finally {
       redis.kill('SIGKILL');
@@ -230,8 +352,16 @@ describe('health, readiness and shutdown', () => {
     const code = await svc.exited;
     expect(code).toBe(0);
     // Closing our own connections is no error: it used to log "MQTT publisher error … write after end".
-    expect(svc.logs().filter((e) => /write after end|MQTT publisher error/.test(e.line)).map((e) => e.line)).toEqual([]);
-    const offline = await mqtt.waitFor(`${ns.baseTopic}/bridge/state`, (m) => (m.json as { state: string }).state === 'offline');
+    expect(
+      svc
+        .logs()
+        .filter((e) => /write after end|MQTT publisher error/.test(e.line))
+        .map((e) => e.line),
+    ).toEqual([]);
+    const offline = await mqtt.waitFor(
+      `${ns.baseTopic}/bridge/state`,
+      (m) => (m.json as { state: string }).state === 'offline',
+    );
     expect(offline.retain).toBe(false); // a live message; a new subscriber would get the retained copy
     await mqtt.end();
   }, 120_000);
@@ -244,14 +374,22 @@ describe('no event lost while the service is down', () => {
     await putUser(svc, 'pia');
     await putDevice(svc, 'pia-desk', { userId: 'pia', role: 'desk', protocol: 'unknot' });
     await svc.kill9();
-    await h.mqtt.publish(`${h.ns.baseTopic}/devices/pia-desk/event`, { type: 'posture', posture: 'sitting', id: 'while-down' });
+    await h.mqtt.publish(`${h.ns.baseTopic}/devices/pia-desk/event`, {
+      type: 'posture',
+      posture: 'sitting',
+      id: 'while-down',
+    });
     await sleep(200);
     // Back in-process: what matters is that the broker kept the event for the ingest session, not how we start.
     const again = await startInProcess({ ...h.env, LOG_LEVEL: 'silent' }, 'persist-2');
-    const entries = await eventually(async () => {
-      const e = await adherence(again, 'pia');
-      return e.length > 0 ? e : undefined;
-    }, 10_000, 'sitting_started after restart');
+    const entries = await eventually(
+      async () => {
+        const e = await adherence(again, 'pia');
+        return e.length > 0 ? e : undefined;
+      },
+      10_000,
+      'sitting_started after restart',
+    );
     expect(entries.map((e) => e.type)).toEqual(['sitting_started']);
     await again.stop();
     await cleanupRedisPrefix(inject('redisUrl'), h.ns.prefix);

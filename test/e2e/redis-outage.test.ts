@@ -29,7 +29,11 @@ afterAll(async () => {
 const servers = () => ({ redisUrl: redis.url, mqttUrl: broker.url });
 
 /** The request, and how long its answer took. */
-async function timed(svc: ServiceHandle, path: string, init?: RequestInit & { json?: unknown }): Promise<FetchJsonResult & { ms: number }> {
+async function timed(
+  svc: ServiceHandle,
+  path: string,
+  init?: RequestInit & { json?: unknown },
+): Promise<FetchJsonResult & { ms: number }> {
   const t0 = Date.now();
   const r = await svc.fetchJson(path, init);
   return { ...r, ms: Date.now() - t0 };
@@ -37,12 +41,20 @@ async function timed(svc: ServiceHandle, path: string, init?: RequestInit & { js
 
 /** Waits for /readyz to answer `status`; returns how long that took from `since`. */
 async function readyzAt(svc: ServiceHandle, status: number, since: number, timeoutMs = 15_000): Promise<number> {
-  await eventually(async () => (await svc.fetchJson('/readyz')).status === status || undefined, timeoutMs, `/readyz ${status}`);
+  await eventually(
+    async () => (await svc.fetchJson('/readyz')).status === status || undefined,
+    timeoutMs,
+    `/readyz ${status}`,
+  );
   return Date.now() - since;
 }
 
 /** Warnings and errors the service logged since line `from`. */
-const complaints = (svc: ServiceHandle, from: number) => svc.logs().slice(from).filter((e) => ((e.json?.level as number) ?? 0) >= 40);
+const complaints = (svc: ServiceHandle, from: number) =>
+  svc
+    .logs()
+    .slice(from)
+    .filter((e) => ((e.json?.level as number) ?? 0) >= 40);
 
 describe('the HTTP API while Redis is away', () => {
   it('answers 503 within 2 s and changes nothing; DELETE heat still switches the pad off; ready again within 1 s', async () => {
@@ -54,7 +66,11 @@ describe('the HTTP API while Redis is away', () => {
     await h.mqtt.subscribe(`${base}/devices/alice-pad/command`);
     const on = await svc.fetchJson('/api/users/alice/heat', { method: 'POST', json: { minutes: 10 } });
     expect(on.status).toBe(201);
-    await h.mqtt.waitFor(`${base}/devices/alice-pad/command`, (m) => (m.json as { state?: string }).state === 'on', 10_000);
+    await h.mqtt.waitFor(
+      `${base}/devices/alice-pad/command`,
+      (m) => (m.json as { state?: string }).state === 'on',
+      10_000,
+    );
     // The profile without its live state (which the heat stop below changes).
     const profileOf = async () => {
       const { state: _state, ...p } = (await svc.fetchJson('/api/users/alice')).body as Record<string, unknown>;
@@ -82,7 +98,8 @@ describe('the HTTP API while Redis is away', () => {
       ['/admin/queues/api/queues', {}],
     ];
     const answers = [];
-    for (const [path, init] of calls) answers.push({ path, method: init.method ?? 'GET', ...(await timed(svc, path, init)) });
+    for (const [path, init] of calls)
+      answers.push({ path, method: init.method ?? 'GET', ...(await timed(svc, path, init)) });
     for (const a of answers) {
       expect(a.status, `${a.method} ${a.path}: ${JSON.stringify(a.body)}`).toBe(503);
       expect(a.body).toMatchObject({ error: 'unavailable', detail: expect.stringMatching(/^redis /) });
@@ -94,9 +111,18 @@ describe('the HTTP API while Redis is away', () => {
     h.mqtt.clear();
     const stop = await timed(svc, '/api/users/alice/heat', { method: 'DELETE' });
     expect(stop.status).toBe(202);
-    expect(stop.body).toMatchObject({ offSent: true, recorded: false, deviceIds: ['alice-pad'], detail: expect.stringContaining('redis is unavailable') });
+    expect(stop.body).toMatchObject({
+      offSent: true,
+      recorded: false,
+      deviceIds: ['alice-pad'],
+      detail: expect.stringContaining('redis is unavailable'),
+    });
     expect(stop.ms).toBeLessThan(2_000);
-    const off = await h.mqtt.waitFor(`${base}/devices/alice-pad/command`, (m) => (m.json as { state?: string }).state === 'off', 5_000);
+    const off = await h.mqtt.waitFor(
+      `${base}/devices/alice-pad/command`,
+      (m) => (m.json as { state?: string }).state === 'off',
+      5_000,
+    );
     expect(off.json).toMatchObject({ command: 'heat', state: 'off' });
 
     await sleep(3_000); // an outage of a few seconds, for the log-line count
@@ -111,7 +137,11 @@ describe('the HTTP API while Redis is away', () => {
     expect((await svc.fetchJson('/api/users/bob')).status).toBe(404);
     expect((await svc.fetchJson('/api/devices/bob-desk')).status).toBe(404);
     // The stop made without Redis is recorded once it is back: the session is over, with one heat_off.
-    await eventually(async () => ((await svc.fetchJson('/api/users/alice/heat')).body as { on?: boolean }).on === false || undefined, 5_000, 'heat recorded off');
+    await eventually(
+      async () => ((await svc.fetchJson('/api/users/alice/heat')).body as { on?: boolean }).on === false || undefined,
+      5_000,
+      'heat recorded off',
+    );
     const log = await adherence(svc, 'alice');
     expect(log.filter((e) => e.type === 'heat_off')).toHaveLength(1);
     expect(log.filter((e) => e.type === 'heat_on')).toHaveLength(1);
@@ -126,7 +156,9 @@ describe('the HTTP API while Redis is away', () => {
       readyAfterRedisAnswersMs: readyMs,
       outageMs: answeringAt - killedAt,
       warnAndErrorLines: lines.length,
-      redisErrorsCounted: counter(metricsAfter, 'unknot_dependency_errors_total', 'dependency="redis"') - counter(metricsBefore, 'unknot_dependency_errors_total', 'dependency="redis"'),
+      redisErrorsCounted:
+        counter(metricsAfter, 'unknot_dependency_errors_total', 'dependency="redis"') -
+        counter(metricsBefore, 'unknot_dependency_errors_total', 'dependency="redis"'),
     };
     await recordFigures('redis-away-http', figures);
     console.log('[redis outage] http', JSON.stringify(figures));
@@ -135,7 +167,12 @@ describe('the HTTP API while Redis is away', () => {
     expect(lines.length, lines.map((l) => l.line.slice(0, 200)).join('\n')).toBeLessThanOrEqual(4);
     expect(figures.redisErrorsCounted).toBeGreaterThan(0);
     expect(counter(metricsAfter, 'unknot_dependency_up', 'dependency="redis"')).toBe(1);
-    expect(svc.logs().slice(logFrom).some((e) => e.msg === 'redis available again')).toBe(true);
+    expect(
+      svc
+        .logs()
+        .slice(logFrom)
+        .some((e) => e.msg === 'redis available again'),
+    ).toBe(true);
   }, 90_000);
 });
 
@@ -155,12 +192,24 @@ describe('events during a Redis outage', () => {
     await putDevice(svc, 'erin-desk', { userId: 'erin', role: 'desk', protocol: 'unknot' });
     await h.mqtt.subscribe([`${base}/users/+/state`, `${base}/users/+/nudge`, `${base}/devices/+/command`]);
     const posture = (user: string, p: string) =>
-      h!.mqtt.publish(`${base}/devices/${user}-desk/event`, { type: 'posture', posture: p, at: Date.now() }, { qos: 1 });
+      h!.mqtt.publish(
+        `${base}/devices/${user}-desk/event`,
+        { type: 'posture', posture: p, at: Date.now() },
+        { qos: 1 },
+      );
 
     await posture('carol', 'sitting');
     await posture('erin', 'sitting');
-    await h.mqtt.waitFor(`${base}/users/carol/state`, (m) => (m.json as { posture?: string }).posture === 'sitting', 10_000);
-    await h.mqtt.waitFor(`${base}/users/erin/state`, (m) => (m.json as { posture?: string }).posture === 'sitting', 10_000);
+    await h.mqtt.waitFor(
+      `${base}/users/carol/state`,
+      (m) => (m.json as { posture?: string }).posture === 'sitting',
+      10_000,
+    );
+    await h.mqtt.waitFor(
+      `${base}/users/erin/state`,
+      (m) => (m.json as { posture?: string }).posture === 'sitting',
+      10_000,
+    );
     await redis.kill('SIGKILL');
     await readyzAt(svc, 503, Date.now());
     // During the outage: carol stands up before her nudge is due; dave sits down.
@@ -174,27 +223,45 @@ describe('events during a Redis outage', () => {
     await redis.start();
     const backAt = Date.now();
     const [carolUp, daveSitting] = await Promise.all([
-      h.mqtt.waitFor(`${base}/users/carol/state`, (m) => (m.json as { posture?: string }).posture !== 'sitting', 15_000),
+      h.mqtt.waitFor(
+        `${base}/users/carol/state`,
+        (m) => (m.json as { posture?: string }).posture !== 'sitting',
+        15_000,
+      ),
       h.mqtt.waitFor(`${base}/users/dave/state`, (m) => (m.json as { posture?: string }).posture === 'sitting', 15_000),
     ]);
     const appliedMs = Math.max(carolUp.receivedAt, daveSitting.receivedAt) - backAt;
 
     // Carol's session ended with a break she took by herself; no nudge went out, none is logged as ignored.
-    const carolLog = await eventually(async () => {
-      const log = await adherence(svc, 'carol');
-      return log.some((e) => e.type === 'natural_break' || e.type === 'break_taken') ? log : undefined;
-    }, 10_000, "carol's break logged");
+    const carolLog = await eventually(
+      async () => {
+        const log = await adherence(svc, 'carol');
+        return log.some((e) => e.type === 'natural_break' || e.type === 'break_taken') ? log : undefined;
+      },
+      10_000,
+      "carol's break logged",
+    );
     await sleep(1_000); // a held nudge job that was going to fire wrongly would have by now
     const types = (await adherence(svc, 'carol')).map((e) => e.type);
     expect(types).not.toContain('nudge_ignored');
     expect(types).not.toContain('nudge_sent');
-    expect(carolLog.find((e) => e.type === 'natural_break' || e.type === 'break_taken')).toMatchObject({ type: 'natural_break' });
+    expect(carolLog.find((e) => e.type === 'natural_break' || e.type === 'break_taken')).toMatchObject({
+      type: 'natural_break',
+    });
     expect(h.mqtt.messages(`${base}/users/carol/nudge`)).toHaveLength(0);
     // Dave sat down during the outage: his session started and his nudge comes after Redis is back.
-    await eventually(async () => (await adherence(svc, 'dave')).some((e) => e.type === 'nudge_sent') || undefined, 15_000, "dave's nudge");
+    await eventually(
+      async () => (await adherence(svc, 'dave')).some((e) => e.type === 'nudge_sent') || undefined,
+      15_000,
+      "dave's nudge",
+    );
 
     // Erin's press waited at the broker until Redis was back, then moved her nudge: not dropped.
-    const snoozed = await eventually(async () => (await adherence(svc, 'erin')).find((e) => e.type === 'nudge_snoozed'), 10_000, "erin's snooze");
+    const snoozed = await eventually(
+      async () => (await adherence(svc, 'erin')).find((e) => e.type === 'nudge_snoozed'),
+      10_000,
+      "erin's snooze",
+    );
     expect(Date.parse(String(snoozed.at))).toBeGreaterThanOrEqual(backAt - 1_000);
 
     await recordFigures('redis-away-events', { outageMs: 6_500, eventsAppliedAfterRedisBackMs: appliedMs });

@@ -11,7 +11,10 @@ let ingest: ServiceHandle;
 
 beforeAll(async () => {
   h = await harness('regcache', { UNKNOT_HA_DISCOVERY: 'false' });
-  [api, ingest] = await Promise.all([h.start({ UNKNOT_ROLES: 'api' }, 'api'), h.start({ UNKNOT_ROLES: 'api,ingest,worker' }, 'ingest')]);
+  [api, ingest] = await Promise.all([
+    h.start({ UNKNOT_ROLES: 'api' }, 'api'),
+    h.start({ UNKNOT_ROLES: 'api,ingest,worker' }, 'ingest'),
+  ]);
   await h.mqtt.subscribe(`${h.ns.baseTopic}/devices/+/error`);
 });
 
@@ -24,7 +27,8 @@ const posture = (userId: string) => async () => {
   return (r.body as { state: { posture: string } }).state.posture;
 };
 
-const sit = (deviceId: string, p: string) => h.mqtt.publish(`${h.ns.baseTopic}/devices/${deviceId}/event`, { type: 'posture', posture: p });
+const sit = (deviceId: string, p: string) =>
+  h.mqtt.publish(`${h.ns.baseTopic}/devices/${deviceId}/event`, { type: 'posture', posture: p });
 
 describe('registry changes made in another process', () => {
   it('a device moved to another person reports for the new owner from the next event on', async () => {
@@ -78,7 +82,11 @@ describe('registry changes made in another process', () => {
     await sit('fay-desk', 'sitting');
     await eventually(async () => (await posture('fay')()) === 'sitting', 10_000, 'fay sitting');
     await sit('fay-desk', 'away');
-    await eventually(async () => (await adherence(ingest, 'fay')).some((e) => e.type === 'natural_break'), 10_000, 'fay’s break');
+    await eventually(
+      async () => (await adherence(ingest, 'fay')).some((e) => e.type === 'natural_break'),
+      10_000,
+      'fay’s break',
+    );
 
     const patched = await api.fetchJson('/api/users/fay', { method: 'PATCH', json: { breakAfterMinutes: 30 } });
     expect(patched.status).toBe(200);
@@ -112,7 +120,9 @@ describe('registry changes made in another process', () => {
     await eventually(async () => (await posture('gus')()) === 'sitting', 10_000, 'gus sitting');
     await sit('gus-desk', 'standing');
     await eventually(async () => (await posture('gus')()) === 'standing', 10_000, 'gus standing');
-    expect((await api.fetchJson('/api/users/gus', { method: 'PATCH', json: { breakAfterMinutes: 30 } })).status).toBe(200);
+    expect((await api.fetchJson('/api/users/gus', { method: 'PATCH', json: { breakAfterMinutes: 30 } })).status).toBe(
+      200,
+    );
     await sit('gus-desk', 'sitting');
     // Level 1 is due 3 s after sitting began; the old 120 min would be 12 s.
     await h.mqtt.waitFor(`${h.ns.baseTopic}/users/gus/nudge`, 9_000);

@@ -19,8 +19,17 @@ const topic = (...parts: string[]) => [h.ns.baseTopic, ...parts].join('/');
 const stepsOn = (deviceId: string, routineId?: string) =>
   h.mqtt
     .messages(topic('devices', deviceId, 'command'))
-    .filter((m) => (m.json as StepCommand).command === 'routine_step' && (!routineId || (m.json as StepCommand).routineId === routineId));
-const waitSteps = (deviceId: string, routineId: string, count: number, timeoutMs = 15_000): Promise<ReceivedMessage[]> =>
+    .filter(
+      (m) =>
+        (m.json as StepCommand).command === 'routine_step' &&
+        (!routineId || (m.json as StepCommand).routineId === routineId),
+    );
+const waitSteps = (
+  deviceId: string,
+  routineId: string,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<ReceivedMessage[]> =>
   h.mqtt.waitForCount(
     topic('devices', deviceId, 'command'),
     count,
@@ -29,7 +38,10 @@ const waitSteps = (deviceId: string, routineId: string, count: number, timeoutMs
   );
 const startRoutine = async (userId = 'ana', body: unknown = {}) => {
   const r = await svc.fetchJson(`/api/users/${userId}/routines`, { method: 'POST', json: body });
-  return r as { status: number; body: Record<string, unknown> & { routineId: string; steps: Array<Record<string, unknown>> } };
+  return r as {
+    status: number;
+    body: Record<string, unknown> & { routineId: string; steps: Array<Record<string, unknown>> };
+  };
 };
 const routines = async (userId = 'ana') =>
   (await svc.fetchJson(`/api/users/${userId}/routines`)).body as {
@@ -74,7 +86,8 @@ describe('a guided routine over MQTT', () => {
     const got = await waitSteps('ana-watch', routineId, 6);
     const cmds = got.map((m) => m.json as StepCommand);
     expect(cmds.map((c) => c.index)).toEqual([0, 1, 2, 3, 4, 5]);
-    for (const c of cmds) expect(c).toMatchObject({ command: 'routine_step', routineId, of: 6, message: expect.any(String) });
+    for (const c of cmds)
+      expect(c).toMatchObject({ command: 'routine_step', routineId, of: 6, message: expect.any(String) });
     expect(cmds[0]).toMatchObject({ step: 'pressure', seconds: 1 });
     expect(cmds[0]!.message).toContain('60 seconds');
     expect(cmds[1]).toMatchObject({ step: 'heat', skipped: true, reason: 'no_heat_pad', seconds: 0 });
@@ -97,10 +110,14 @@ describe('a guided routine over MQTT', () => {
     expect(hub.map((m) => (m.json as StepCommand).index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(stepsOn('ana-chair')).toHaveLength(0);
 
-    const done = await eventually(async () => {
-      const r = await routines();
-      return r.last?.status === 'completed' ? r : undefined;
-    }, 10_000, 'routine completed');
+    const done = await eventually(
+      async () => {
+        const r = await routines();
+        return r.last?.status === 'completed' ? r : undefined;
+      },
+      10_000,
+      'routine completed',
+    );
     expect(done.current).toBeNull();
     expect(done.week).toMatchObject({ doneThisWeek: 1, target: 3, remaining: 2 });
     expect(done.recent).toEqual([expect.objectContaining({ routineId, outcome: 'completed' })]);
@@ -121,13 +138,16 @@ describe('a guided routine over MQTT', () => {
     // tolerance for clock skew between processes, as the worker allows).
     const began = log.slice(1, 7).map((e) => Date.parse(String(e.at)));
     const lengths = [1000, 0, 500, 500, 500, 500];
-    for (let i = 1; i < 6; i++) expect(began[i]! - began[i - 1]!, `step ${i}`).toBeGreaterThanOrEqual(lengths[i - 1]! - 50);
+    for (let i = 1; i < 6; i++)
+      expect(began[i]! - began[i - 1]!, `step ${i}`).toBeGreaterThanOrEqual(lengths[i - 1]! - 50);
     expect(Date.parse(String(log[7]!.at)) - began[5]!).toBeGreaterThanOrEqual(450);
     // No step was sent twice.
     expect(stepsOn('ana-watch', routineId)).toHaveLength(6);
 
     // The summary counts it against the weekly target.
-    const summary = (await svc.fetchJson('/api/users/ana/summary')).body as { routines: { doneThisWeek: number; target: number } };
+    const summary = (await svc.fetchJson('/api/users/ana/summary')).body as {
+      routines: { doneThisWeek: number; target: number };
+    };
     expect(summary.routines).toMatchObject({ doneThisWeek: 1, target: 3 });
   });
 
@@ -136,13 +156,19 @@ describe('a guided routine over MQTT', () => {
     expect(first.status).toBe(201);
     const again = await startRoutine();
     expect(again.status).toBe(409);
-    expect(again.body).toMatchObject({ error: 'routine_running', detail: expect.stringContaining(first.body.routineId) });
+    expect(again.body).toMatchObject({
+      error: 'routine_running',
+      detail: expect.stringContaining(first.body.routineId),
+    });
 
     expect((await startRoutine('nobody')).body).toMatchObject({ error: 'unknown_user' });
     expect((await startRoutine('nobody')).status).toBe(404);
     const unknown = await startRoutine('ana', { routine: 'yoga_marathon' });
     expect(unknown.status).toBe(400);
-    expect(unknown.body).toMatchObject({ error: 'unknown_routine', detail: expect.stringContaining('daily_checklist') });
+    expect(unknown.body).toMatchObject({
+      error: 'unknown_routine',
+      detail: expect.stringContaining('daily_checklist'),
+    });
     expect((await startRoutine('ana', { routine: 7 })).status).toBe(400);
     expect((await startRoutine('ana', { routine: 'daily_checklist', extra: true })).status).toBe(400);
     expect((await startRoutine('ana', [1, 2])).status).toBe(400);
@@ -168,7 +194,12 @@ describe('stopping a routine', () => {
     await waitSteps('ana-watch', routineA, 1);
     const del = await svc.fetchJson(`/api/users/ana/routines/${routineA}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
-    expect(del.body).toMatchObject({ routineId: routineA, index: 0, heatStopped: false, stoppedAt: expect.any(String) });
+    expect(del.body).toMatchObject({
+      routineId: routineA,
+      index: 0,
+      heatStopped: false,
+      stoppedAt: expect.any(String),
+    });
     expect((await svc.fetchJson(`/api/users/ana/routines/${routineA}`, { method: 'DELETE' })).status).toBe(404);
 
     const r = await routines();
@@ -183,7 +214,11 @@ describe('stopping a routine', () => {
     await waitSteps('ana-watch', routineB, 6);
     expect(stepsOn('ana-watch', routineA)).toHaveLength(1);
     const log = await adherence(svc, 'ana');
-    expect(log.filter((e) => e.routineId === routineA).map((e) => e.type)).toEqual(['routine_started', 'routine_step', 'routine_abandoned']);
+    expect(log.filter((e) => e.routineId === routineA).map((e) => e.type)).toEqual([
+      'routine_started',
+      'routine_step',
+      'routine_abandoned',
+    ]);
     expect(log.find((e) => e.type === 'routine_abandoned')).toMatchObject({ reason: 'stopped_via_api' });
   });
 
@@ -192,16 +227,22 @@ describe('stopping a routine', () => {
     const routineId = a.body.routineId;
     await waitSteps('ana-watch', routineId, 1);
     await h.mqtt.publish(topic('devices', 'ana-watch', 'event'), { type: 'action', action: 'routine_stop' });
-    const stopped = await eventually(async () => {
-      const r = await routines();
-      return r.last?.status === 'abandoned' ? r : undefined;
-    }, 10_000, 'routine abandoned');
+    const stopped = await eventually(
+      async () => {
+        const r = await routines();
+        return r.last?.status === 'abandoned' ? r : undefined;
+      },
+      10_000,
+      'routine abandoned',
+    );
     expect(stopped.last).toMatchObject({ routineId, reason: 'stopped_on_device' });
     // Past the time step 1 would have come: nothing more for this routine.
     await sleep(1500);
     expect(stepsOn('ana-watch', routineId)).toHaveLength(1);
     const log = await adherence(svc, 'ana');
-    expect(log.filter((e) => e.type === 'routine_abandoned')).toEqual([expect.objectContaining({ routineId, reason: 'stopped_on_device' })]);
+    expect(log.filter((e) => e.type === 'routine_abandoned')).toEqual([
+      expect.objectContaining({ routineId, reason: 'stopped_on_device' }),
+    ]);
 
     await h.mqtt.publish(topic('devices', 'ana-watch', 'event'), { type: 'action', action: 'routine_stop' });
     const err = await h.mqtt.waitFor(topic('devices', 'ana-watch', 'error'));
@@ -219,7 +260,8 @@ describe('the heat step with a heat pad', () => {
     await putUser(svc, 'ana', { heat: { defaultMinutes: 2, maxMinutes: 2 } });
     await putDevice(svc, 'ana-pad', { userId: 'ana', role: 'heatpad', protocol: 'unknot' });
   };
-  const padCommands = () => h.mqtt.messages(topic('devices', 'ana-pad', 'command')).map((m) => m.json as Record<string, unknown>);
+  const padCommands = () =>
+    h.mqtt.messages(topic('devices', 'ana-pad', 'command')).map((m) => m.json as Record<string, unknown>);
 
   it('runs a real heat session for as long as the step, then goes on', async () => {
     await withPad();
@@ -236,11 +278,18 @@ describe('the heat step with a heat pad', () => {
     expect(got[2]!.receivedAt - got[1]!.receivedAt).toBeGreaterThanOrEqual(1200);
     const on = padCommands().find((c) => c.state === 'on');
     expect(on).toMatchObject({ command: 'heat', state: 'on', sessionId: expect.any(String) });
-    const log = await eventually(async () => {
-      const e = await adherence(svc, 'ana');
-      return e.some((x) => x.type === 'routine_completed') && e.some((x) => x.type === 'heat_off') ? e : undefined;
-    }, 10_000, 'routine completed and heat off');
-    expect(log.find((e) => e.type === 'routine_step' && e.index === 1)).toMatchObject({ step: 'heat', heatSessionId: on!.sessionId });
+    const log = await eventually(
+      async () => {
+        const e = await adherence(svc, 'ana');
+        return e.some((x) => x.type === 'routine_completed') && e.some((x) => x.type === 'heat_off') ? e : undefined;
+      },
+      10_000,
+      'routine completed and heat off',
+    );
+    expect(log.find((e) => e.type === 'routine_step' && e.index === 1)).toMatchObject({
+      step: 'heat',
+      heatSessionId: on!.sessionId,
+    });
     expect(log.find((e) => e.type === 'heat_on')).toMatchObject({ sessionId: on!.sessionId, minutes: 2 });
     // On the service's clock the stretches began once the 2-minute (2 s) heat session was over.
     const heatOnAt = Date.parse(String(log.find((e) => e.type === 'heat_on')!.at));
@@ -253,11 +302,17 @@ describe('the heat step with a heat pad', () => {
     await withPad();
     const { body } = await startRoutine();
     await waitSteps('ana-watch', body.routineId, 2);
-    const on = await h.mqtt.waitFor(topic('devices', 'ana-pad', 'command'), (m) => (m.json as { state?: string }).state === 'on');
+    const on = await h.mqtt.waitFor(
+      topic('devices', 'ana-pad', 'command'),
+      (m) => (m.json as { state?: string }).state === 'on',
+    );
     const sessionId = (on.json as { sessionId: string }).sessionId;
     const del = await svc.fetchJson(`/api/users/ana/routines/${body.routineId}`, { method: 'DELETE' });
     expect(del).toMatchObject({ status: 200, body: { index: 1, heatStopped: true } });
-    const off = await h.mqtt.waitFor(topic('devices', 'ana-pad', 'command'), (m) => (m.json as { state?: string }).state === 'off');
+    const off = await h.mqtt.waitFor(
+      topic('devices', 'ana-pad', 'command'),
+      (m) => (m.json as { state?: string }).state === 'off',
+    );
     expect(off.json).toMatchObject({ command: 'heat', state: 'off', sessionId, reason: 'manual' });
     const log = await adherence(svc, 'ana');
     expect(log.find((e) => e.type === 'heat_off')).toMatchObject({ sessionId, reason: 'manual' });
@@ -269,7 +324,6 @@ describe('the heat step with a heat pad', () => {
     expect(user.state).toMatchObject({ heat: { on: false }, routine: null });
   });
 });
-
 
 describe('split roles', () => {
   it('times the steps from workers/routines.ts running alone, next to an API-and-ingest instance', async () => {

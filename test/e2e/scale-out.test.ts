@@ -10,7 +10,10 @@ let ingestA: ServiceHandle;
 let ingestB: ServiceHandle;
 
 const counter = (metrics: string, name: string) =>
-  [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'gm'))].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 
 beforeAll(async () => {
   h = await harness('scale', { MQTT_SHARED_GROUP: 'scale', UNKNOT_HA_DISCOVERY: 'false' });
@@ -37,29 +40,50 @@ describe('two ingest instances and two workers', () => {
     const sent: Array<Promise<void>> = [];
     for (let round = 0; round < 10; round++) {
       for (const u of USERS) {
-        sent.push(h.mqtt.publish(`${h.ns.baseTopic}/devices/${u}-desk/event`, { type: 'posture', posture: 'sitting', id: `${u}-${round}` }));
+        sent.push(
+          h.mqtt.publish(`${h.ns.baseTopic}/devices/${u}-desk/event`, {
+            type: 'posture',
+            posture: 'sitting',
+            id: `${u}-${round}`,
+          }),
+        );
       }
     }
     await Promise.all(sent);
     const total = USERS.length * 10;
-    const [received, a, b] = await eventually(async () => {
-      const ma = (await ingestA.fetchJson('/metrics')).body as string;
-      const mb = (await ingestB.fetchJson('/metrics')).body as string;
-      const ra = counter(ma, 'unknot_events_received_total');
-      const rb = counter(mb, 'unknot_events_received_total');
-      return ra + rb >= total ? [ra + rb, ra, rb] : undefined;
-    }, 20_000, 'all events received');
+    const [received, a, b] = await eventually(
+      async () => {
+        const ma = (await ingestA.fetchJson('/metrics')).body as string;
+        const mb = (await ingestB.fetchJson('/metrics')).body as string;
+        const ra = counter(ma, 'unknot_events_received_total');
+        const rb = counter(mb, 'unknot_events_received_total');
+        return ra + rb >= total ? [ra + rb, ra, rb] : undefined;
+      },
+      20_000,
+      'all events received',
+    );
     expect(received).toBe(total);
     // Both instances took a share (Mosquitto round-robins a shared subscription).
     expect(a).toBeGreaterThan(0);
     expect(b).toBeGreaterThan(0);
 
     // Level 1 (3 s) and level 2 (5 s) for every user, each exactly once, whichever worker ran it.
-    await eventually(async () => h.mqtt.messages(`${h.ns.baseTopic}/users/+/nudge`).length >= USERS.length * 2 || undefined, 20_000, 'two nudges per user');
+    await eventually(
+      async () => h.mqtt.messages(`${h.ns.baseTopic}/users/+/nudge`).length >= USERS.length * 2 || undefined,
+      20_000,
+      'two nudges per user',
+    );
     await sleep(1500);
-    const nudges = h.mqtt.messages(`${h.ns.baseTopic}/users/+/nudge`).map((m) => m.json as { userId: string; level: number });
+    const nudges = h.mqtt
+      .messages(`${h.ns.baseTopic}/users/+/nudge`)
+      .map((m) => m.json as { userId: string; level: number });
     for (const u of USERS) {
-      expect(nudges.filter((n) => n.userId === u).map((n) => n.level).sort()).toEqual([1, 2]);
+      expect(
+        nudges
+          .filter((n) => n.userId === u)
+          .map((n) => n.level)
+          .sort(),
+      ).toEqual([1, 2]);
       const log = await adherence(ingestA, u);
       expect(log.filter((e) => e.type === 'sitting_started')).toHaveLength(1);
       expect(log.filter((e) => e.type === 'nudge_sent')).toHaveLength(2);

@@ -62,11 +62,26 @@ beforeAll(async () => {
   const port = await freePort();
   url = `mqtt://127.0.0.1:${port}`;
   broker = await startMosquitto(
-    () => [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${join(gen, 'passwd')}`, `acl_file ${join(gen, 'acl')}`],
+    () => [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${join(gen, 'passwd')}`,
+      `acl_file ${join(gen, 'acl')}`,
+    ],
     async () => (await connectOnce(url, { username: 'unknot', password: SERVICE_PASSWORD })).endAsync(),
   );
   // The service in-process: what is under test is the broker's ACL and the generated files, not the process.
-  svc = await startInProcess({ ...genEnv, MQTT_URL: url, UNKNOT_TIME_SCALE: '600', UNKNOT_API_RATE_LIMIT: '0', HTTP_PORT: '0', LOG_LEVEL: 'silent' }, 'acl');
+  svc = await startInProcess(
+    {
+      ...genEnv,
+      MQTT_URL: url,
+      UNKNOT_TIME_SCALE: '600',
+      UNKNOT_API_RATE_LIMIT: '0',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'silent',
+    },
+    'acl',
+  );
   await putUser(svc, 'ann');
   await putUser(svc, 'bob');
   await putDevice(svc, 'ann-desk', { userId: 'ann', role: 'desk', protocol: 'unknot' });
@@ -80,7 +95,15 @@ beforeAll(async () => {
   expect(second.code, second.stderr).toBe(0);
   printed = passwordsIn(second.stdout);
   broker.reload();
-  await eventually(async () => (await as('ann-desk', 'ann-desk-password').then(() => true, () => false)), 10_000, 'ann-desk accepted after SIGHUP');
+  await eventually(
+    async () =>
+      await as('ann-desk', 'ann-desk-password').then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+    'ann-desk accepted after SIGHUP',
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -97,9 +120,17 @@ describe('npm run mosquitto-auth', () => {
     expect(acl).toContain(
       `user ann-desk\ntopic write ${base}/devices/ann-desk/event\ntopic read ${base}/devices/ann-desk/command\ntopic read ${base}/devices/ann-desk/error\n`,
     );
-    expect(acl).toContain('user bob-plug\ntopic read cmnd/bobplug/#\ntopic write stat/bobplug/#\ntopic write tele/bobplug/#\n');
+    expect(acl).toContain(
+      'user bob-plug\ntopic read cmnd/bobplug/#\ntopic write stat/bobplug/#\ntopic write tele/bobplug/#\n',
+    );
     const passwd = readFileSync(join(gen, 'passwd'), 'utf8');
-    expect(passwd.trim().split('\n').map((l) => l.split(':')[0]).sort()).toEqual(['ann-desk', 'bob-desk', 'bob-pad', 'bob-plug', 'homeassistant', 'unknot']);
+    expect(
+      passwd
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[0])
+        .sort(),
+    ).toEqual(['ann-desk', 'bob-desk', 'bob-pad', 'bob-plug', 'homeassistant', 'unknot']);
     expect(passwd).toMatch(/^ann-desk:\$7\$101\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/m);
     expect(passwd).not.toContain('ann-desk-password');
     // Password hashes and the ACL are readable by their owner only (Mosquitto reads them before dropping root).
@@ -114,15 +145,39 @@ describe('npm run mosquitto-auth', () => {
     const shipped = readFileSync(join(REPO_ROOT, 'config/mosquitto.conf'), 'utf8')
       .split('\n')
       .filter((l) => !/^persistence/.test(l))
-      .map((l) => l.replace('/mosquitto/config/generated', gen).replace(/^listener 1883$/, `listener ${port} 127.0.0.1`));
+      .map((l) =>
+        l.replace('/mosquitto/config/generated', gen).replace(/^listener 1883$/, `listener ${port} 127.0.0.1`),
+      );
     expect(shipped).toContain(`password_file ${gen}/passwd`);
     expect(shipped).toContain('allow_anonymous false');
     const shippedUrl = `mqtt://127.0.0.1:${port}`;
-    const b = await startMosquitto(() => shipped, async () => (await connectOnce(shippedUrl, { username: 'unknot', password: SERVICE_PASSWORD })).endAsync());
+    const b = await startMosquitto(
+      () => shipped,
+      async () => (await connectOnce(shippedUrl, { username: 'unknot', password: SERVICE_PASSWORD })).endAsync(),
+    );
     try {
       await expect(connectOnce(shippedUrl, {})).rejects.toThrow(/Not authorized|Bad username or password/i);
       // docker-compose.yml's health check, as the container runs it.
-      const uptime = execFileSync('mosquitto_sub', ['-p', String(port), '-h', '127.0.0.1', '-u', 'unknot', '-P', SERVICE_PASSWORD, '-t', '$SYS/broker/uptime', '-C', '1', '-W', '3'], { timeout: 10_000 });
+      const uptime = execFileSync(
+        'mosquitto_sub',
+        [
+          '-p',
+          String(port),
+          '-h',
+          '127.0.0.1',
+          '-u',
+          'unknot',
+          '-P',
+          SERVICE_PASSWORD,
+          '-t',
+          '$SYS/broker/uptime',
+          '-C',
+          '1',
+          '-W',
+          '3',
+        ],
+        { timeout: 10_000 },
+      );
       expect(uptime.toString()).toMatch(/\d+ seconds/);
     } finally {
       await b.stop();
@@ -131,7 +186,9 @@ describe('npm run mosquitto-auth', () => {
 
   it('refuses anonymous clients and wrong passwords', async () => {
     await expect(connectOnce(url, {})).rejects.toThrow(/Not authorized|Bad username or password/i);
-    await expect(connectOnce(url, { username: 'ann-desk', password: 'guess' })).rejects.toThrow(/Not authorized|Bad username or password/i);
+    await expect(connectOnce(url, { username: 'ann-desk', password: 'guess' })).rejects.toThrow(
+      /Not authorized|Bad username or password/i,
+    );
   });
 
   it("a device's event on its own topic is processed; one published on another device's topic is dropped by the broker", async () => {
@@ -140,22 +197,36 @@ describe('npm run mosquitto-auth', () => {
     // 3.1.1 allows either (§3.3.5). Either way the message goes nowhere.
     const forger = await as('ann-desk', 'ann-desk-password');
     const closed = new Promise<'closed'>((r) => forger.once('close', () => r('closed')));
-    const forged = forger.publishAsync(`${base}/devices/bob-desk/event`, JSON.stringify({ type: 'posture', posture: 'sitting', id: 'forged' }), { qos: 1 });
+    const forged = forger.publishAsync(
+      `${base}/devices/bob-desk/event`,
+      JSON.stringify({ type: 'posture', posture: 'sitting', id: 'forged' }),
+      { qos: 1 },
+    );
     expect(['acked', 'closed']).toContain(await Promise.race([forged.then(() => 'acked' as const), closed]));
     forger.end(true);
     const ann = await as('ann-desk', 'ann-desk-password');
-    await ann.publishAsync(`${base}/devices/ann-desk/event`, JSON.stringify({ type: 'posture', posture: 'sitting', id: 'own' }), { qos: 1 });
+    await ann.publishAsync(
+      `${base}/devices/ann-desk/event`,
+      JSON.stringify({ type: 'posture', posture: 'sitting', id: 'own' }),
+      { qos: 1 },
+    );
     await eventually(async () => (await adherence(svc, 'ann')).length > 0, 10_000, "ann's sitting_started");
     const metrics = (await svc.fetchJson('/metrics')).body as string;
     expect(metrics).toMatch(/unknot_events_received_total\{protocol="unknot"\} 1\n/);
     expect(await adherence(svc, 'bob')).toEqual([]);
     // Bob's own desk, with its own account, works.
     const bob = await as('bob-desk', 'bob-desk-password');
-    await bob.publishAsync(`${base}/devices/bob-desk/event`, JSON.stringify({ type: 'posture', posture: 'sitting' }), { qos: 1 });
-    const bobLog = await eventually(async () => {
-      const e = await adherence(svc, 'bob');
-      return e.length > 0 ? e : undefined;
-    }, 10_000, "bob's sitting_started");
+    await bob.publishAsync(`${base}/devices/bob-desk/event`, JSON.stringify({ type: 'posture', posture: 'sitting' }), {
+      qos: 1,
+    });
+    const bobLog = await eventually(
+      async () => {
+        const e = await adherence(svc, 'bob');
+        return e.length > 0 ? e : undefined;
+      },
+      10_000,
+      "bob's sitting_started",
+    );
     expect(bobLog.map((e) => e.type)).toEqual(['sitting_started']);
   });
 
@@ -167,12 +238,24 @@ describe('npm run mosquitto-auth', () => {
     const annGot = collect(ann);
     await ann.subscribeAsync([`${base}/devices/bob-pad/command`, `${base}/#`, '#'], { qos: 1 });
 
-    const heat = await svc.fetchJson('/api/users/bob/heat', { method: 'POST', json: { minutes: 5, deviceId: 'bob-pad' } });
+    const heat = await svc.fetchJson('/api/users/bob/heat', {
+      method: 'POST',
+      json: { minutes: 5, deviceId: 'bob-pad' },
+    });
     expect(heat.status).toBe(201);
-    await eventually(async () => padGot.some((m) => m.topic === `${base}/devices/bob-pad/command` && JSON.parse(m.payload).state === 'on'), 10_000, 'the ON at bob-pad');
+    await eventually(
+      async () =>
+        padGot.some((m) => m.topic === `${base}/devices/bob-pad/command` && JSON.parse(m.payload).state === 'on'),
+      10_000,
+      'the ON at bob-pad',
+    );
     // Ann's own error topic reaches her (bad input), which also shows her subscriptions are live.
     await ann.publishAsync(`${base}/devices/ann-desk/event`, 'not json', { qos: 1 });
-    await eventually(async () => annGot.some((m) => m.topic === `${base}/devices/ann-desk/error`), 10_000, "ann-desk's error");
+    await eventually(
+      async () => annGot.some((m) => m.topic === `${base}/devices/ann-desk/error`),
+      10_000,
+      "ann-desk's error",
+    );
     await sleep(300);
     const allowed = new Set([`${base}/devices/ann-desk/command`, `${base}/devices/ann-desk/error`]);
     expect(annGot.filter((m) => !allowed.has(m.topic))).toEqual([]);

@@ -32,10 +32,24 @@ interface Answer {
 }
 
 /** One HTTP/1.1 request with exactly these headers (Host included: fetch would not let us choose it). */
-function send(svc: ServiceHandle, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+function send(
+  svc: ServiceHandle,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: svc.httpPort, method, path, headers: { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers }, timeout: 10_000, setHost: false },
+      {
+        host: '127.0.0.1',
+        port: svc.httpPort,
+        method,
+        path,
+        headers: { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers },
+        timeout: 10_000,
+        setHost: false,
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -95,7 +109,10 @@ async function refusedCount({ svc, own }: Setup, reason: string): Promise<number
 async function expectNothingChanged({ svc, pad, mqtt }: Setup, why: string) {
   // A command would be published while the request is answered; a short grace covers a slow broker.
   await sleep(300);
-  expect(mqtt.messages(`cmnd/${pad}/#`).map((m) => `${m.topic} ${m.payload}`), `heat command sent: ${why}`).toEqual([]);
+  expect(
+    mqtt.messages(`cmnd/${pad}/#`).map((m) => `${m.topic} ${m.payload}`),
+    `heat command sent: ${why}`,
+  ).toEqual([]);
   const heat = await svc.fetchJson('/api/users/ana/heat');
   expect(heat.status).toBe(200);
   expect(JSON.stringify(heat.body), `heat on: ${why}`).not.toMatch(/"on":true|"sessionId":"/);
@@ -111,13 +128,28 @@ const csrfAttempts = (own: string): Array<[string, string, Record<string, string
     ['POST', '/api/users/ana/heat', { ...plain, ...evil }, '{"minutes":15}'],
     ['POST', '/api/users/ana/heat', { ...json, ...evil }, '{"minutes":15}'],
     ['POST', '/api/users/ana/heat', { ...json, origin: 'null' }, '{"minutes":15}'],
-    ['POST', '/api/users/ana/heat', { ...json, origin: `http://127.0.0.2:${own.split(':')[1]}`, 'sec-fetch-site': 'same-site' }, '{}'],
+    [
+      'POST',
+      '/api/users/ana/heat',
+      { ...json, origin: `http://127.0.0.2:${own.split(':')[1]}`, 'sec-fetch-site': 'same-site' },
+      '{}',
+    ],
     ['POST', '/api/users/ana/heat', { ...json, referer: 'https://evil.example/page.html' }, '{}'],
     ['POST', '/api/users/ana/heat', { ...json, 'sec-fetch-site': 'cross-site' }, '{}'],
     ['POST', '/api/users/ana/heat', { ...evil }, undefined],
     ['POST', '/api/users/ana/pain', { ...plain, ...evil }, '{"level":4,"area":"neck"}'],
-    ['POST', '/api/users/ana/pain', { 'content-type': 'application/x-www-form-urlencoded', ...evil }, 'level=4&area=neck'],
-    ['POST', '/api/users/ana/pain', { 'content-type': 'multipart/form-data; boundary=x', ...evil }, '--x\r\nContent-Disposition: form-data; name="level"\r\n\r\n4\r\n--x--\r\n'],
+    [
+      'POST',
+      '/api/users/ana/pain',
+      { 'content-type': 'application/x-www-form-urlencoded', ...evil },
+      'level=4&area=neck',
+    ],
+    [
+      'POST',
+      '/api/users/ana/pain',
+      { 'content-type': 'multipart/form-data; boundary=x', ...evil },
+      '--x\r\nContent-Disposition: form-data; name="level"\r\n\r\n4\r\n--x--\r\n',
+    ],
     ['POST', '/api/users/ana/pain', { ...json, origin: `https://${own}.evil.example` }, '{"level":4,"area":"neck"}'],
     ['PUT', '/api/users/ana', { ...json, ...evil }, '{"contraindications":[]}'],
     ['DELETE', '/api/users/ana', { ...evil }, undefined],
@@ -130,26 +162,67 @@ describe('DNS rebinding: the Host check', () => {
     it(`a Host the service does not answer for is a 421 on every path, before any route (${token ? 'token set' : 'loopback, no token'})`, async () => {
       const s = await setUp(token ? 'brw-host-tok' : 'brw-host', token ? { UNKNOT_API_TOKEN: TOKEN } : {});
       const port = s.svc.httpPort;
-      const paths = ['/healthz', '/readyz', '/metrics', '/', '/dashboard/app.js', '/dashboard/config.json', '/admin/queues/', '/api/users', '/api/users/ana', '/api/users/ana/adherence?format=csv', '/nothing-here'];
-      for (const host of [`rebind.evil.example:${port}`, 'rebind.evil.example', `localhost:${port + 1}`, `127.0.0.1:${port}.evil.example`, `evil.example@127.0.0.1:${port}`, `localhost.:${port}`]) {
+      const paths = [
+        '/healthz',
+        '/readyz',
+        '/metrics',
+        '/',
+        '/dashboard/app.js',
+        '/dashboard/config.json',
+        '/admin/queues/',
+        '/api/users',
+        '/api/users/ana',
+        '/api/users/ana/adherence?format=csv',
+        '/nothing-here',
+      ];
+      for (const host of [
+        `rebind.evil.example:${port}`,
+        'rebind.evil.example',
+        `localhost:${port + 1}`,
+        `127.0.0.1:${port}.evil.example`,
+        `evil.example@127.0.0.1:${port}`,
+        `localhost.:${port}`,
+      ]) {
         for (const path of paths) {
           const r = await send(s.svc, 'GET', path, { host, ...s.auth });
           const why = `GET ${path} with Host ${JSON.stringify(host)}`;
           expect(r.status, why).toBe(421);
           expect(r.headers['content-type'], why).toMatch(/^application\/json/);
-          expect(r.json, why).toEqual({ error: 'unknown_host', detail: expect.stringContaining('UNKNOT_HTTP_ALLOWED_HOSTS') });
+          expect(r.json, why).toEqual({
+            error: 'unknown_host',
+            detail: expect.stringContaining('UNKNOT_HTTP_ALLOWED_HOSTS'),
+          });
           // The refusal carries the same security headers as every other answer.
           expect(r.headers['x-content-type-options'], why).toBe('nosniff');
         }
       }
       // A rebound page's POST gets no further either.
-      const post = await send(s.svc, 'POST', '/api/users/ana/heat', { host: `rebind.evil.example:${port}`, 'content-type': 'application/json', origin: `http://rebind.evil.example:${port}`, ...s.auth }, '{"minutes":15}');
+      const post = await send(
+        s.svc,
+        'POST',
+        '/api/users/ana/heat',
+        {
+          host: `rebind.evil.example:${port}`,
+          'content-type': 'application/json',
+          origin: `http://rebind.evil.example:${port}`,
+          ...s.auth,
+        },
+        '{"minutes":15}',
+      );
       expect(post.status).toBe(421);
       expect(await sendWithoutHost(s.svc, '/api/users/ana')).toMatch(/^HTTP\/1\.1 400[^]*"error":"missing_host"/);
-      expect((await send(s.svc, 'GET', '/api/users/ana', { host: '', ...s.auth })).json).toMatchObject({ error: 'missing_host' });
+      expect((await send(s.svc, 'GET', '/api/users/ana', { host: '', ...s.auth })).json).toMatchObject({
+        error: 'missing_host',
+      });
       await expectNothingChanged(s, 'refused Hosts');
       // The names of this machine, on the port it listens on (HTTP_PORT=0 here: the port it picked), are answered.
-      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, `[0:0:0:0:0:0:0:1]:${port}`]) {
+      for (const host of [
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        `LOCALHOST:${port}`,
+        `[::1]:${port}`,
+        `[0:0:0:0:0:0:0:1]:${port}`,
+      ]) {
         const r = await send(s.svc, 'GET', '/api/users/ana', { host, ...s.auth });
         expect(r.status, host).toBe(200);
       }
@@ -166,7 +239,13 @@ describe('DNS rebinding: the Host check', () => {
     expect(await status('proxy.example:443')).toBe(421);
     expect(await status('other.lan')).toBe(421);
     // Behind a TLS proxy the page is https://proxy.example:8443: its own POSTs are same-origin.
-    const r = await send(s.svc, 'POST', '/api/users/ana/pain', { host: 'proxy.example:8443', origin: 'https://proxy.example:8443', 'content-type': 'application/json' }, '{"level":2,"area":"neck"}');
+    const r = await send(
+      s.svc,
+      'POST',
+      '/api/users/ana/pain',
+      { host: 'proxy.example:8443', origin: 'https://proxy.example:8443', 'content-type': 'application/json' },
+      '{"level":2,"area":"neck"}',
+    );
     expect(r.status, r.body).toBe(201);
   });
 
@@ -208,21 +287,53 @@ describe('CSRF: the Origin check and JSON only', () => {
         const why = `${method} ${path} ${JSON.stringify(headers)} → ${r.status} ${r.body}`;
         // Origin first (403), then the content type (415): both before any route, whatever the token.
         expect([403, 415], why).toContain(r.status);
-        if (headers.origin || headers.referer || headers['sec-fetch-site']) expect(r.json, why).toMatchObject({ error: 'foreign_origin' });
+        if (headers.origin || headers.referer || headers['sec-fetch-site'])
+          expect(r.json, why).toMatchObject({ error: 'foreign_origin' });
         else expect(r.json, why).toMatchObject({ error: 'unsupported_media_type' });
         expect(r.json, why).toEqual({ error: expect.any(String), detail: expect.stringMatching(/\S/) });
       }
       // JSON only even without any Origin: text/plain, a form, a body with no content type.
-      for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, {}] as Array<Record<string, string>>) {
-        const r = await send(s.svc, 'POST', '/api/users/ana/pain', { host: s.own, ...headers, ...s.auth }, '{"level":4,"area":"neck"}');
-        expect({ status: r.status, body: r.json }, JSON.stringify(headers)).toEqual({ status: 415, body: { error: 'unsupported_media_type', detail: expect.stringContaining('application/json') } });
+      for (const headers of [
+        { 'content-type': 'text/plain' },
+        { 'content-type': 'application/x-www-form-urlencoded' },
+        {},
+      ] as Array<Record<string, string>>) {
+        const r = await send(
+          s.svc,
+          'POST',
+          '/api/users/ana/pain',
+          { host: s.own, ...headers, ...s.auth },
+          '{"level":4,"area":"neck"}',
+        );
+        expect({ status: r.status, body: r.json }, JSON.stringify(headers)).toEqual({
+          status: 415,
+          body: { error: 'unsupported_media_type', detail: expect.stringContaining('application/json') },
+        });
       }
       await expectNothingChanged(s, 'cross-site and non-JSON writes');
 
       // What must keep working: the dashboard's own origin, any spelling of JSON, curl without a body or Origin.
-      const pain = await send(s.svc, 'POST', '/api/users/ana/pain', { host: s.own, origin: `http://${s.own}`, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json; charset=UTF-8', ...s.auth }, '{"level":3,"area":"neck"}');
+      const pain = await send(
+        s.svc,
+        'POST',
+        '/api/users/ana/pain',
+        {
+          host: s.own,
+          origin: `http://${s.own}`,
+          'sec-fetch-site': 'same-origin',
+          'content-type': 'application/json; charset=UTF-8',
+          ...s.auth,
+        },
+        '{"level":3,"area":"neck"}',
+      );
       expect(pain.status, pain.body).toBe(201);
-      const patch = await send(s.svc, 'PATCH', '/api/users/ana', { host: s.own, 'content-type': 'application/merge-patch+json', ...s.auth }, '{"maxSnoozes":3}');
+      const patch = await send(
+        s.svc,
+        'PATCH',
+        '/api/users/ana',
+        { host: s.own, 'content-type': 'application/merge-patch+json', ...s.auth },
+        '{"maxSnoozes":3}',
+      );
       expect(patch.status, patch.body).toBe(200);
       const on = await send(s.svc, 'POST', '/api/users/ana/heat', { host: `localhost:${s.svc.httpPort}`, ...s.auth });
       expect(on.status, on.body).toBe(201);
@@ -230,7 +341,12 @@ describe('CSRF: the Origin check and JSON only', () => {
       const off = await send(s.svc, 'DELETE', '/api/users/ana/heat', { host: s.own, ...s.auth });
       expect(off.status, off.body).toBe(200);
       // GETs, the CSV export included, are unaffected by Origin and content type.
-      const csv = await send(s.svc, 'GET', '/api/users/ana/adherence?format=csv', { host: s.own, origin: 'https://evil.example', 'content-type': 'text/plain', ...s.auth });
+      const csv = await send(s.svc, 'GET', '/api/users/ana/adherence?format=csv', {
+        host: s.own,
+        origin: 'https://evil.example',
+        'content-type': 'text/plain',
+        ...s.auth,
+      });
       expect(csv.status).toBe(200);
       expect(csv.headers['content-type']).toMatch(/^text\/csv/);
       expect(csv.body).toContain('pain_logged');
@@ -240,7 +356,13 @@ describe('CSRF: the Origin check and JSON only', () => {
   it('UNKNOT_HTTP_ALLOWED_ORIGINS lets a named origin write, with JSON; every other origin stays refused', async () => {
     const s = await setUp('brw-origin-extra', { UNKNOT_HTTP_ALLOWED_ORIGINS: 'https://ha.example:8123' });
     const pain = (origin: string, type = 'application/json') =>
-      send(s.svc, 'POST', '/api/users/ana/pain', { host: s.own, origin, 'content-type': type }, '{"level":2,"area":"neck"}');
+      send(
+        s.svc,
+        'POST',
+        '/api/users/ana/pain',
+        { host: s.own, origin, 'content-type': type },
+        '{"level":2,"area":"neck"}',
+      );
     expect((await pain('https://ha.example:8123')).status).toBe(201);
     expect((await pain('HTTPS://HA.example:8123')).status).toBe(201);
     expect((await pain('http://ha.example:8123')).status).toBe(403);
@@ -260,7 +382,9 @@ describe('clickjacking: framing', () => {
     }
     const ha = await h!.start({ UNKNOT_HTTP_FRAME_ANCESTORS: 'http://homeassistant.local:8123' }, 'brw-frame-ha');
     const r = await send(ha, 'GET', '/', { host: `127.0.0.1:${ha.httpPort}` });
-    expect(r.headers['content-security-policy']).toMatch(/frame-ancestors 'self' http:\/\/homeassistant\.local:8123(;|$)/);
+    expect(r.headers['content-security-policy']).toMatch(
+      /frame-ancestors 'self' http:\/\/homeassistant\.local:8123(;|$)/,
+    );
     // X-Frame-Options cannot name Home Assistant; browsers that read frame-ancestors ignore it.
     expect(r.headers['x-frame-options']).toBeUndefined();
   });
@@ -279,18 +403,29 @@ async function attackerSite(html: string, host: string): Promise<{ origin: strin
   return {
     origin: `http://${host}:${port}`,
     // The browser keeps connections open: close them, or close() waits for them.
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 async function launchChromium(resolverRules?: string): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install -y chromium)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install -y chromium)`);
   const profile = mkdtempSync(join(tmpdir(), 'unknot-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       ...(resolverRules ? [`--host-resolver-rules=${resolverRules}`] : []),
     ],
   });
@@ -333,17 +468,31 @@ describe('in a real browser (headless Chromium)', () => {
       const out = await page.evaluate(() => (window as unknown as { attack: () => Promise<string[]> }).attack());
       expect(out, out.join('\n')).toHaveLength(4);
       // The CORS request with JSON never left the browser: its preflight got no Access-Control-Allow-Origin.
-      expect(out.find((o) => o.startsWith('cors json heat')), out.join('\n')).toMatch(/Failed to fetch/);
+      expect(
+        out.find((o) => o.startsWith('cors json heat')),
+        out.join('\n'),
+      ).toMatch(/Failed to fetch/);
       await expectNothingChanged(s, `attack page: ${out.join('; ')}`);
       // The other five (three no-cors fetches, two forms) did reach the service, and the Origin check refused them.
-      await eventually(async () => (await refusedCount(s, 'foreign_origin')) - refusedBefore >= 5 || undefined, 10_000, 'five refusals counted');
+      await eventually(
+        async () => (await refusedCount(s, 'foreign_origin')) - refusedBefore >= 5 || undefined,
+        10_000,
+        'five refusals counted',
+      );
       expect((await refusedCount(s, 'foreign_origin')) - refusedBefore).toBe(5);
 
       // Control: the browser and the observation work. The service's own page, same origin, JSON, switches it on.
       const own = await context.newPage();
       await own.goto(`${s.svc.baseUrl}/dashboard/config.json`);
       const status = await own.evaluate(
-        async ([auth]) => (await fetch('/api/users/ana/heat', { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: '{"minutes":10}' })).status,
+        async ([auth]) =>
+          (
+            await fetch('/api/users/ana/heat', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', ...auth },
+              body: '{"minutes":10}',
+            })
+          ).status,
         [s.auth] as const,
       );
       expect(status).toBe(201);
@@ -367,8 +516,16 @@ describe('in a real browser (headless Chromium)', () => {
       return [
         await read('/api/users/ana/adherence?format=csv'),
         await read('/api/users/ana'),
-        await read('/api/users/ana/heat', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"minutes":15}' }),
-        await read('/api/users/ana/pain', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"level":4,"area":"neck"}' }),
+        await read('/api/users/ana/heat', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"minutes":15}',
+        }),
+        await read('/api/users/ana/pain', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"level":4,"area":"neck"}',
+        }),
       ];
     });
     for (const answer of got) expect(answer).toMatch(/^421 \{"error":"unknown_host"/);
@@ -389,7 +546,16 @@ describe('in a real browser (headless Chromium)', () => {
     await eventually(async () => blocked.length > 0 || undefined, 10_000, 'the framing to be refused');
     expect(blocked[0]).toContain("frame-ancestors 'self'");
     // The frame holds no dashboard: Chromium replaced it by its error page.
-    await eventually(async () => page.frames().some((f) => f.url().startsWith('chrome-error:')) || undefined, 10_000, 'the frame to show the error page');
-    expect(page.frames().map((f) => f.url()).filter((u) => u.startsWith(s.svc.baseUrl))).toEqual([]);
+    await eventually(
+      async () => page.frames().some((f) => f.url().startsWith('chrome-error:')) || undefined,
+      10_000,
+      'the frame to show the error page',
+    );
+    expect(
+      page
+        .frames()
+        .map((f) => f.url())
+        .filter((u) => u.startsWith(s.svc.baseUrl)),
+    ).toEqual([]);
   }, 120_000);
 });

@@ -17,17 +17,22 @@ afterEach(async () => {
 
 /** GET from a chosen local address (the whole of 127/8 is loopback on Linux): a second client for the limiter. */
 function getFrom(svc: ServiceHandle, path: string, localAddress: string, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: svc.httpPort, path, localAddress, headers, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+    (resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: svc.httpPort, path, localAddress, headers, timeout: 10_000 },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+      req.end();
+    },
+  );
 }
 
 /** `n` requests, `parallel` at a time; the statuses in order of sending. */
@@ -61,7 +66,14 @@ describe('the API token', () => {
       expect(await r.json()).toEqual({ error: 'unauthorized', detail: expect.stringContaining('bearer token') });
     };
     const wrongSameLength = TOKEN.slice(0, -1) + (TOKEN.endsWith('9') ? '8' : '9');
-    for (const path of ['/api/users', '/api/users/ana', '/api/users/ana/summary?days=7', '/api/users/ana/adherence', '/admin/queues/', '/admin/queues/api/queues']) {
+    for (const path of [
+      '/api/users',
+      '/api/users/ana',
+      '/api/users/ana/summary?days=7',
+      '/api/users/ana/adherence',
+      '/admin/queues/',
+      '/admin/queues/api/queues',
+    ]) {
       await refused(path);
       await refused(path, { authorization: `Bearer ${wrongSameLength}` });
       await refused(path, { authorization: `Bearer ${TOKEN.slice(0, 16)}` });
@@ -114,10 +126,14 @@ describe('helmet headers', () => {
 
   it('bull-board still works in a browser under the CSP (its page, scripts and API calls)', async () => {
     const CHROMIUM = '/usr/bin/chromium';
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install -y chromium)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install -y chromium)`);
     h = await harness('sec-board', { UNKNOT_API_TOKEN: TOKEN });
     const svc = await h.start();
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
     try {
       const page = await browser.newPage();
       const blocked: string[] = [];
@@ -137,7 +153,10 @@ describe('helmet headers', () => {
   it('a body over 64 KiB is a 413 too_large and stores nothing', async () => {
     h = await harness('sec-body');
     const svc = await h.start();
-    const r = await svc.fetchJson('/api/users/big', { method: 'PUT', json: { timezone: 'UTC', pad: 'x'.repeat(70 * 1024) } });
+    const r = await svc.fetchJson('/api/users/big', {
+      method: 'PUT',
+      json: { timezone: 'UTC', pad: 'x'.repeat(70 * 1024) },
+    });
     expect(r).toMatchObject({ status: 413, body: { error: 'too_large' } });
     expect((await svc.fetchJson('/api/users/big')).status).toBe(404);
   });
@@ -149,12 +168,20 @@ describe('rate limiting', () => {
     const svc = await h.start();
     const auth = { authorization: `Bearer ${TOKEN}` };
     // Wrong tokens count too: guessing the token is as slow as using it.
-    const statuses = await burst(40, 4, async () => (await getFrom(svc, '/api/users', '127.0.0.1', { authorization: 'Bearer wrong-token-guess-000000' })).status);
+    const statuses = await burst(
+      40,
+      4,
+      async () =>
+        (await getFrom(svc, '/api/users', '127.0.0.1', { authorization: 'Bearer wrong-token-guess-000000' })).status,
+    );
     expect(count(statuses, 401)).toBe(30);
     expect(count(statuses, 429)).toBe(10);
     const limited = await getFrom(svc, '/api/users', '127.0.0.1', auth);
     expect(limited.status).toBe(429);
-    expect(JSON.parse(limited.body)).toEqual({ error: 'rate_limited', detail: expect.stringMatching(/more than 30 requests a minute.*try again in \d+ s/) });
+    expect(JSON.parse(limited.body)).toEqual({
+      error: 'rate_limited',
+      detail: expect.stringMatching(/more than 30 requests a minute.*try again in \d+ s/),
+    });
     const retryAfter = Number(limited.headers['retry-after']);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
@@ -162,7 +189,8 @@ describe('rate limiting', () => {
     expect((await getFrom(svc, '/admin/queues/', '127.0.0.1', auth)).status).toBe(429);
     // Another client address has its own budget; health, readiness and metrics are never limited.
     expect((await getFrom(svc, '/api/users', '127.0.0.2', auth)).status).toBe(200);
-    for (const path of ['/healthz', '/readyz', '/metrics', '/']) expect((await getFrom(svc, path, '127.0.0.1')).status, path).toBe(200);
+    for (const path of ['/healthz', '/readyz', '/metrics', '/'])
+      expect((await getFrom(svc, path, '127.0.0.1')).status, path).toBe(200);
   });
 
   it('the default is 600 a minute, and 0 turns the limit off', async () => {

@@ -22,17 +22,33 @@ afterEach(() => {
 async function redisWith(args: string[]): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'unknot-redis-policy-'));
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...args], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...args], {
+    stdio: 'ignore',
+  });
   killOnExit(child);
   started.push({ child, dir });
   const url = `redis://127.0.0.1:${port}`;
-  await eventually(async () => pingRedis(url).then(() => true, () => false), 10_000, 'private redis');
+  await eventually(
+    async () =>
+      pingRedis(url).then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+    'private redis',
+  );
   return url;
 }
 
 const envFor = (redisUrl: string) => {
   const ns = uniqueNamespace('sec-redis');
-  return { REDIS_URL: redisUrl, MQTT_URL: inject('mqttUrl'), UNKNOT_REDIS_PREFIX: ns.prefix, UNKNOT_BASE_TOPIC: ns.baseTopic, UNKNOT_HA_DISCOVERY: 'false' };
+  return {
+    REDIS_URL: redisUrl,
+    MQTT_URL: inject('mqttUrl'),
+    UNKNOT_REDIS_PREFIX: ns.prefix,
+    UNKNOT_BASE_TOPIC: ns.baseTopic,
+    UNKNOT_HA_DISCOVERY: 'false',
+  };
 };
 
 const warningsOf = (logs: Array<{ json?: Record<string, unknown> }>) =>
@@ -40,12 +56,23 @@ const warningsOf = (logs: Array<{ json?: Record<string, unknown> }>) =>
 
 describe('Redis start-up checks', () => {
   it('refuses a Redis with a memory limit and an evicting policy: exit 1, one line', async () => {
-    const url = await redisWith(['--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lru', '--save', '', '--appendonly', 'no']);
+    const url = await redisWith([
+      '--maxmemory',
+      '100mb',
+      '--maxmemory-policy',
+      'allkeys-lru',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
     const r = await runExpectingExit(envFor(url));
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^unknot: REDIS_URL: maxmemory-policy is allkeys-lru with maxmemory 104857600, .*needs? noeviction/);
+    expect(lines[0]).toMatch(
+      /^unknot: REDIS_URL: maxmemory-policy is allkeys-lru with maxmemory 104857600, .*needs? noeviction/,
+    );
   });
 
   it('warns about an evicting policy without a limit, and about a Redis that keeps nothing on disk', async () => {
@@ -53,8 +80,12 @@ describe('Redis start-up checks', () => {
     const svc = await startService({ env: envFor(url), label: 'redis-warn' });
     try {
       const warnings = warningsOf(svc.logs());
-      expect(warnings).toContainEqual(expect.stringMatching(/maxmemory-policy is volatile-lru; nothing is evicted while maxmemory is 0/));
-      expect(warnings).toContainEqual(expect.stringMatching(/keeps nothing on disk.*--appendonly yes --appendfsync everysec/));
+      expect(warnings).toContainEqual(
+        expect.stringMatching(/maxmemory-policy is volatile-lru; nothing is evicted while maxmemory is 0/),
+      );
+      expect(warnings).toContainEqual(
+        expect.stringMatching(/keeps nothing on disk.*--appendonly yes --appendfsync everysec/),
+      );
       expect((await svc.fetchJson('/readyz')).status).toBe(200);
     } finally {
       await svc.stop();
@@ -62,7 +93,14 @@ describe('Redis start-up checks', () => {
   });
 
   it('says nothing about a Redis set up as docker-compose.yml runs it (AOF everysec, noeviction)', async () => {
-    const url = await redisWith(['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction']);
+    const url = await redisWith([
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
     const svc = await startService({ env: envFor(url), label: 'redis-ok' });
     try {
       expect(warningsOf(svc.logs()).filter((m) => /Redis|maxmemory/.test(m))).toEqual([]);

@@ -51,7 +51,10 @@ beforeAll(async () => {
         'require_certificate true',
       ];
     },
-    async () => (await connectOnce(tlsUrl, { ca: readFileSync(pki.caCert), username: 'desk', password: 'desk-secret-1' })).endAsync(),
+    async () =>
+      (
+        await connectOnce(tlsUrl, { ca: readFileSync(pki.caCert), username: 'desk', password: 'desk-secret-1' })
+      ).endAsync(),
   );
 }, 60_000);
 
@@ -88,7 +91,15 @@ const baseEnv = (label: string) => {
 async function refusal(env: Record<string, string | undefined>): Promise<string> {
   const config = loadConfig(env);
   const gateway = new MqttGateway(
-    { url: config.mqtt.url!, username: config.mqtt.username, password: config.mqtt.password, tls: config.mqtt.tls, clientIdPrefix: 'unknot-test', ingestClientId: 'unknot-test-ingest', maxInFlight: 64 },
+    {
+      url: config.mqtt.url!,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      tls: config.mqtt.tls,
+      clientIdPrefix: 'unknot-test',
+      ingestClientId: 'unknot-test-ingest',
+      maxInFlight: 64,
+    },
     new Topics(config.topics),
     pino({ level: 'silent' }),
   );
@@ -135,7 +146,11 @@ describe('unknot over TLS with a password', () => {
       expect(await svc.fetchJson('/readyz')).toMatchObject({ status: 200, body: { mqtt: 'up', redis: 'up' } });
       await putUser(svc, 'tia');
       await putDevice(svc, 'tia-desk', { userId: 'tia', role: 'desk', protocol: 'unknot' });
-      const device = await connectOnce(tlsUrl, { ca: readFileSync(pki.caCert), username: 'desk', password: 'desk-secret-1' });
+      const device = await connectOnce(tlsUrl, {
+        ca: readFileSync(pki.caCert),
+        username: 'desk',
+        password: 'desk-secret-1',
+      });
       await device.subscribeAsync(`${ns.baseTopic}/users/tia/state`, { qos: 1 });
       const state = new Promise<Record<string, unknown>>((resolve) => {
         device.on('message', (_t, p) => {
@@ -143,12 +158,20 @@ describe('unknot over TLS with a password', () => {
           if (s.posture === 'sitting') resolve(s);
         });
       });
-      await device.publishAsync(`${ns.baseTopic}/devices/tia-desk/event`, JSON.stringify({ type: 'posture', posture: 'sitting' }), { qos: 1 });
+      await device.publishAsync(
+        `${ns.baseTopic}/devices/tia-desk/event`,
+        JSON.stringify({ type: 'posture', posture: 'sitting' }),
+        { qos: 1 },
+      );
       expect(await state).toMatchObject({ posture: 'sitting' });
-      const entries = await eventually(async () => {
-        const e = await adherence(svc, 'tia');
-        return e.length > 0 ? e : undefined;
-      }, 10_000, 'sitting_started');
+      const entries = await eventually(
+        async () => {
+          const e = await adherence(svc, 'tia');
+          return e.length > 0 ? e : undefined;
+        },
+        10_000,
+        'sitting_started',
+      );
       expect(entries.map((e) => e.type)).toEqual(['sitting_started']);
       await device.endAsync();
     } finally {
@@ -159,7 +182,10 @@ describe('unknot over TLS with a password', () => {
 
   it('with a client certificate, connects to a listener that demands one', async () => {
     const { ns, env } = baseEnv('mtls');
-    const svc = await startInProcess({ ...env, MQTT_URL: mtlsUrl, MQTT_CERT_FILE: pki.clientCert, MQTT_KEY_FILE: pki.clientKey }, 'mtls');
+    const svc = await startInProcess(
+      { ...env, MQTT_URL: mtlsUrl, MQTT_CERT_FILE: pki.clientCert, MQTT_KEY_FILE: pki.clientKey },
+      'mtls',
+    );
     try {
       expect(await svc.fetchJson('/readyz')).toMatchObject({ status: 200, body: { mqtt: 'up' } });
     } finally {
@@ -168,7 +194,11 @@ describe('unknot over TLS with a password', () => {
     }
     // Without it, the broker ends the handshake: unknot says it cannot connect and exits.
     const without = await refusal({ ...env, MQTT_URL: mtlsUrl });
-    expect(without).toMatch(new RegExp(`^MQTT_URL: cannot connect to ${mtlsUrl.replace(/\./g, '\\.')}: .*set MQTT_CERT_FILE and MQTT_KEY_FILE$`));
+    expect(without).toMatch(
+      new RegExp(
+        `^MQTT_URL: cannot connect to ${mtlsUrl.replace(/\./g, '\\.')}: .*set MQTT_CERT_FILE and MQTT_KEY_FILE$`,
+      ),
+    );
   });
 });
 
@@ -177,13 +207,17 @@ describe('a broker that refuses unknot at start-up', () => {
     const { env } = baseEnv('tls-badpw');
     const r = await runExpectingExit({ ...env, MQTT_PASSWORD: 'not-the-password' }, EXIT_WAIT_MS);
     expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(/^unknot: MQTT_URL: cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(Not authorized|Bad username or password).*check MQTT_USERNAME and MQTT_PASSWORD/);
+    expect(oneLine(r.stderr)).toMatch(
+      /^unknot: MQTT_URL: cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(Not authorized|Bad username or password).*check MQTT_USERNAME and MQTT_PASSWORD/,
+    );
     expect(r.stderr).not.toContain('not-the-password');
   }, 120_000);
 
   it('no credentials at all: refused the same way (the broker allows no anonymous client)', async () => {
     const { env } = baseEnv('tls-anon');
-    expect(await refusal({ ...env, MQTT_USERNAME: undefined, MQTT_PASSWORD: undefined })).toMatch(/cannot connect.*check MQTT_USERNAME and MQTT_PASSWORD/);
+    expect(await refusal({ ...env, MQTT_USERNAME: undefined, MQTT_PASSWORD: undefined })).toMatch(
+      /cannot connect.*check MQTT_USERNAME and MQTT_PASSWORD/,
+    );
   });
 
   it.each([
@@ -204,13 +238,27 @@ describe('a broker that refuses unknot at start-up', () => {
 
 describe('TLS files are configuration', () => {
   it.each([
-    [{ MQTT_CA_FILE: '/nonexistent/ca.pem' }, /^unknot: invalid configuration: MQTT_CA_FILE: cannot read \/nonexistent\/ca\.pem: file not found$/],
-    [{ MQTT_CA_FILE: 'package.json' }, /^unknot: invalid configuration: MQTT_CA_FILE: .*package\.json is not a PEM file/],
-    [{ MQTT_CERT_FILE: 'CLIENT_CERT' }, /^unknot: invalid configuration: MQTT_KEY_FILE: a client certificate needs both/],
-    [{ MQTT_URL: 'mqtt://127.0.0.1:1883' }, /^unknot: invalid configuration: MQTT_CA_FILE: set, but MQTT_URL is not a TLS URL/],
+    [
+      { MQTT_CA_FILE: '/nonexistent/ca.pem' },
+      /^unknot: invalid configuration: MQTT_CA_FILE: cannot read \/nonexistent\/ca\.pem: file not found$/,
+    ],
+    [
+      { MQTT_CA_FILE: 'package.json' },
+      /^unknot: invalid configuration: MQTT_CA_FILE: .*package\.json is not a PEM file/,
+    ],
+    [
+      { MQTT_CERT_FILE: 'CLIENT_CERT' },
+      /^unknot: invalid configuration: MQTT_KEY_FILE: a client certificate needs both/,
+    ],
+    [
+      { MQTT_URL: 'mqtt://127.0.0.1:1883' },
+      /^unknot: invalid configuration: MQTT_CA_FILE: set, but MQTT_URL is not a TLS URL/,
+    ],
   ])('%o is a configuration error of one line', (extra, pattern) => {
     const { env } = baseEnv('tls-conf');
-    const given = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, v === 'CLIENT_CERT' ? pki.clientCert : v]));
+    const given = Object.fromEntries(
+      Object.entries(extra).map(([k, v]) => [k, v === 'CLIENT_CERT' ? pki.clientCert : v]),
+    );
     expect(`unknot: invalid configuration: ${configError({ ...env, ...given })}`).toMatch(pattern);
   });
 });

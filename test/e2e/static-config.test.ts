@@ -60,7 +60,11 @@ describe('static configuration', () => {
     // main() returns once the file is applied (that is the order of start-up).
     await ih.start({ UNKNOT_CONFIG: file });
 
-    await ih.mqtt.publish(`${ih.env.Z2M_BASE_TOPIC}/office/desk fp1`, { presence: true, presence_event: 'enter', linkquality: 87 });
+    await ih.mqtt.publish(`${ih.env.Z2M_BASE_TOPIC}/office/desk fp1`, {
+      presence: true,
+      presence_event: 'enter',
+      linkquality: 87,
+    });
     await ih.mqtt.waitFor(`${base}/users/ana/state`, (m) => (m.json as { posture: string }).posture === 'sitting');
     // The user's own breakAfterMinutes (10 → 1 s) wins over the file's defaults (40 → 4 s).
     const nudge = await ih.mqtt.waitFor(`${base}/users/ana/nudge`, 15_000);
@@ -76,11 +80,31 @@ describe('static configuration', () => {
   // What the file's own schema refuses is checked on loadConfig (no process needed); main() prints
   // "unknot: invalid configuration: <message>" and exits 2, which the whole-process cases below prove once.
   it.each([
-    ['a bad user id', { users: [{ userId: 'ana smith' }] }, 'users.0 ("ana smith").userId: 1–64 characters of [A-Za-z0-9_-]'],
-    ['an unknown user in a device', { users: [{ userId: 'ana' }], devices: [{ ...fp1, userId: 'bob' }] }, 'devices.0 ("ana-fp1"): userId "bob" is not declared under "users"'],
-    ['a protocol without a topic', { users: [{ userId: 'ana' }], devices: [{ ...fp1, topic: undefined }] }, 'devices.0 ("ana-fp1"): protocol zigbee2mqtt needs a "topic"'],
-    ['a bad profile value', { users: [{ userId: 'ana' }, { userId: 'bo', breakAfterMinutes: 5 }] }, 'users.1 ("bo").breakAfterMinutes: Too small'],
-    ['a misspelt profile field', { users: [{ userId: 'ana', breakAfterMinuts: 20 }] }, 'users.0 ("ana"): Unrecognized key: "breakAfterMinuts"'],
+    [
+      'a bad user id',
+      { users: [{ userId: 'ana smith' }] },
+      'users.0 ("ana smith").userId: 1–64 characters of [A-Za-z0-9_-]',
+    ],
+    [
+      'an unknown user in a device',
+      { users: [{ userId: 'ana' }], devices: [{ ...fp1, userId: 'bob' }] },
+      'devices.0 ("ana-fp1"): userId "bob" is not declared under "users"',
+    ],
+    [
+      'a protocol without a topic',
+      { users: [{ userId: 'ana' }], devices: [{ ...fp1, topic: undefined }] },
+      'devices.0 ("ana-fp1"): protocol zigbee2mqtt needs a "topic"',
+    ],
+    [
+      'a bad profile value',
+      { users: [{ userId: 'ana' }, { userId: 'bo', breakAfterMinutes: 5 }] },
+      'users.1 ("bo").breakAfterMinutes: Too small',
+    ],
+    [
+      'a misspelt profile field',
+      { users: [{ userId: 'ana', breakAfterMinuts: 20 }] },
+      'users.0 ("ana"): Unrecognized key: "breakAfterMinuts"',
+    ],
   ])('%s is a configuration error of one line naming the entry', async (_what, content, expected) => {
     const file = await configFile(`bad-${Math.random().toString(16).slice(2)}`, content);
     let caught: unknown;
@@ -99,13 +123,19 @@ describe('static configuration', () => {
   it('a schema error stops the process: exit code 2, one line, no stack trace', async () => {
     h = await harness('static-bad');
     const file = await configFile('bad-process', { users: [{ userId: 'ana', breakAfterMinuts: 20 }] });
-    await expectOneLineExit2({ ...h.env, UNKNOT_CONFIG: file }, 'users.0 ("ana"): Unrecognized key: "breakAfterMinuts"');
+    await expectOneLineExit2(
+      { ...h.env, UNKNOT_CONFIG: file },
+      'users.0 ("ana"): Unrecognized key: "breakAfterMinuts"',
+    );
   }, 120_000);
 
   it('a device topic only the registry refuses (a wildcard) stops the process the same way', async () => {
     // Checked while the file is applied, after Redis and MQTT are up: a different path to the same exit.
     h = await harness('static-bad');
-    const file = await configFile('bad-topic', { users: [{ userId: 'ana' }], devices: [{ ...fp1, topic: 'office/+' }] });
+    const file = await configFile('bad-topic', {
+      users: [{ userId: 'ana' }],
+      devices: [{ ...fp1, topic: 'office/+' }],
+    });
     await expectOneLineExit2({ ...h.env, UNKNOT_CONFIG: file }, 'devices.0 ("ana-fp1"): topic: ');
   }, 120_000);
 });

@@ -10,13 +10,19 @@ let h: Harness;
 let svc: ServiceHandle;
 
 const topic = (...parts: string[]) => [h.ns.baseTopic, ...parts].join('/');
-const posture = (posture: string) => h.mqtt.publish(topic('devices', 'bo-chair', 'event'), { type: 'posture', posture });
+const posture = (posture: string) =>
+  h.mqtt.publish(topic('devices', 'bo-chair', 'event'), { type: 'posture', posture });
 
 beforeEach(async () => {
   h = await harness('summary', { UNKNOT_TIME_SCALE: '120' });
   await h.mqtt.subscribe(`${h.ns.baseTopic}/#`);
   svc = await h.start();
-  await putUser(svc, 'bo', { breakAfterMinutes: 10, minBreakSeconds: 30, escalateAfterMinutes: 5, routineTargetPerWeek: 2 });
+  await putUser(svc, 'bo', {
+    breakAfterMinutes: 10,
+    minBreakSeconds: 30,
+    escalateAfterMinutes: 5,
+    routineTargetPerWeek: 2,
+  });
   await putDevice(svc, 'bo-chair', { userId: 'bo', role: 'chair', protocol: 'unknot' });
   await putDevice(svc, 'bo-watch', { userId: 'bo', role: 'wearable', protocol: 'unknot' });
 });
@@ -31,17 +37,36 @@ describe('summary and CSV on real data', () => {
     await posture('sitting');
     await h.mqtt.waitFor(topic('users', 'bo', 'nudge'), 20_000);
     await posture('standing');
-    await eventually(async () => (await adherence(svc, 'bo')).some((e) => e.type === 'break_taken'), 10_000, 'break_taken');
+    await eventually(
+      async () => (await adherence(svc, 'bo')).some((e) => e.type === 'break_taken'),
+      10_000,
+      'break_taken',
+    );
     // A natural break: up after a second, well before the nudge.
     await posture('sitting');
     await sleep(1000);
     await posture('standing');
-    await eventually(async () => (await adherence(svc, 'bo')).some((e) => e.type === 'natural_break'), 10_000, 'natural_break');
+    await eventually(
+      async () => (await adherence(svc, 'bo')).some((e) => e.type === 'natural_break'),
+      10_000,
+      'natural_break',
+    );
     // Pain and a routine.
-    expect((await svc.fetchJson('/api/users/bo/pain', { method: 'POST', json: { level: 4, area: 'neck', refers: 'to the shoulder, sometimes' } })).status).toBe(201);
+    expect(
+      (
+        await svc.fetchJson('/api/users/bo/pain', {
+          method: 'POST',
+          json: { level: 4, area: 'neck', refers: 'to the shoulder, sometimes' },
+        })
+      ).status,
+    ).toBe(201);
     const routine = await svc.fetchJson('/api/users/bo/routines', { method: 'POST', json: {} });
     expect(routine.status).toBe(201);
-    await eventually(async () => (await adherence(svc, 'bo')).some((e) => e.type === 'routine_completed'), 20_000, 'routine_completed');
+    await eventually(
+      async () => (await adherence(svc, 'bo')).some((e) => e.type === 'routine_completed'),
+      20_000,
+      'routine_completed',
+    );
 
     const s = await svc.fetchJson('/api/users/bo/summary?days=3');
     expect(s.status).toBe(200);
@@ -77,7 +102,9 @@ describe('summary and CSV on real data', () => {
     expect(body.days[2]).toMatchObject({ breaks: 2, naturalBreaks: 1, nudgesSent: 1 });
     expect(body.days[0]).toMatchObject({ breaks: 0, sittingMinutes: 0 });
     expect(body.routines).toMatchObject({ doneThisWeek: 1, target: 2 });
-    expect(body.pain).toEqual([expect.objectContaining({ area: 'neck', trend: 'same', latest: expect.objectContaining({ level: 4 }) })]);
+    expect(body.pain).toEqual([
+      expect.objectContaining({ area: 'neck', trend: 'same', latest: expect.objectContaining({ level: 4 }) }),
+    ]);
     expect(body.seeProfessional).toEqual({ recommended: false, reasons: [] });
     expect((await svc.fetchJson('/api/users/bo/summary?days=0')).status).toBe(400);
 
@@ -85,10 +112,21 @@ describe('summary and CSV on real data', () => {
     const csv = await svc.fetchJson('/api/users/bo/adherence?format=csv');
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-type')).toContain('text/csv');
-    const lines = String(csv.body).split('\r\n').filter((l) => l !== '');
+    const lines = String(csv.body)
+      .split('\r\n')
+      .filter((l) => l !== '');
     const header = lines[0]!.split(',');
     expect(header.slice(0, 2)).toEqual(['at', 'type']);
-    for (const col of ['sessionId', 'nudgeId', 'level', 'sittingSeconds', 'latencySeconds', 'routineId', 'area', 'refers']) {
+    for (const col of [
+      'sessionId',
+      'nudgeId',
+      'level',
+      'sittingSeconds',
+      'latencySeconds',
+      'routineId',
+      'area',
+      'refers',
+    ]) {
       expect(header).toContain(col);
     }
     expect(lines).toHaveLength(json.length + 1);

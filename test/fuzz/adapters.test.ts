@@ -48,7 +48,9 @@ function checkResult(protocol: Protocol, device: Device, match: TopicMatch, payl
   try {
     result = adapters[protocol].parse(device, match, payload, ctx);
   } catch (err) {
-    throw new Error(`${protocol}/${match.kind} parse threw ${String(err)} on ${describePayload(payload)}`, { cause: err });
+    throw new Error(`${protocol}/${match.kind} parse threw ${String(err)} on ${describePayload(payload)}`, {
+      cause: err,
+    });
   }
   const where = `${protocol}/${match.kind} (${device.role}) on ${describePayload(payload)}: ${JSON.stringify(result).slice(0, 300)}`;
   expect(result, where).toBeTypeOf('object');
@@ -78,7 +80,8 @@ function checkResult(protocol: Protocol, device: Device, match: TopicMatch, payl
           expect(ACTIONS, where).toContain(o.action);
           if (o.minutes !== undefined) expect(Number.isFinite(o.minutes) && o.minutes > 0, where).toBe(true);
           // The API's snooze range; the domain has no other bound on it.
-          if (o.action === 'snooze' && o.minutes !== undefined) expect(o.minutes >= 1 && o.minutes <= 60, where).toBe(true);
+          if (o.action === 'snooze' && o.minutes !== undefined)
+            expect(o.minutes >= 1 && o.minutes <= 60, where).toBe(true);
           break;
         case 'heat':
           expect(['on', 'off'], where).toContain(o.state);
@@ -128,7 +131,9 @@ function z2mStateOracle(payload: Buffer, device: Device): boolean {
   if (!isJsonObjectPayload(payload)) return false;
   if (device.role !== 'desk' && device.role !== 'chair') return true;
   const v = JSON.parse(textOf(payload)!) as Record<string, unknown>;
-  return ['presence', 'occupancy', 'contact'].every((f) => v[f] === undefined || v[f] === null || typeof v[f] === 'boolean');
+  return ['presence', 'occupancy', 'contact'].every(
+    (f) => v[f] === undefined || v[f] === null || typeof v[f] === 'boolean',
+  );
 }
 
 interface Target {
@@ -148,7 +153,14 @@ const plainOracle = (accepted: (t: string) => boolean) => (payload: Buffer) => {
 };
 
 const TARGETS: Target[] = [
-  { name: 'unknot event', protocol: 'unknot', kind: 'event', roles: ALL_ROLES, payloads: hostilePayload(unknotEventText), numRuns: 3_000 },
+  {
+    name: 'unknot event',
+    protocol: 'unknot',
+    kind: 'event',
+    roles: ALL_ROLES,
+    payloads: hostilePayload(unknotEventText),
+    numRuns: 3_000,
+  },
   {
     name: 'zigbee2mqtt state',
     protocol: 'zigbee2mqtt',
@@ -236,7 +248,10 @@ describe('every adapter parse function, on generated payloads', () => {
           const result = checkResult(target.protocol, device, match, payload);
           if (result.ok) accepted++;
           if (target.oracle) {
-            expect(result.ok, `${target.name} on ${describePayload(payload)}: ${JSON.stringify(result).slice(0, 200)}`).toBe(target.oracle(payload, device));
+            expect(
+              result.ok,
+              `${target.name} on ${describePayload(payload)}: ${JSON.stringify(result).slice(0, 200)}`,
+            ).toBe(target.oracle(payload, device));
           }
         }),
         { numRuns: scaled(target.numRuns) },
@@ -258,12 +273,20 @@ describe('every adapter parse function, on generated payloads', () => {
       fc.property(deviceArb('unknot', ['wearable', 'hub']), wearableEvent, (device, ev) => {
         runs++;
         const payload = Buffer.from(ev.text, 'utf8');
-        const result = checkResult('unknot', device, { protocol: 'unknot', key: device.deviceId, kind: 'event' }, payload);
+        const result = checkResult(
+          'unknot',
+          device,
+          { protocol: 'unknot', key: device.deviceId, kind: 'event' },
+          payload,
+        );
         const where = `${ev.text}: ${JSON.stringify(result)}`;
         if (ev.kind === 'activity') {
           if (typeof ev.activity !== 'string') return void expect(result.ok, where).toBe(false);
           expect(result.ok, where).toBe(true);
-          const name = ev.activity.trim().toLowerCase().replace(/[\s-]+/g, '_');
+          const name = ev.activity
+            .trim()
+            .toLowerCase()
+            .replace(/[\s-]+/g, '_');
           const expected = MOVING.includes(name) ? 'moving' : AWAY.includes(name) ? 'away' : null;
           const got = result.ok ? result.observations.map((o) => (o.type === 'posture' ? o.posture : o.type)) : [];
           expect(got, where).toEqual(expected ? [expected] : []);
@@ -271,12 +294,19 @@ describe('every adapter parse function, on generated payloads', () => {
         }
         const { count, periodSeconds } = ev;
         const valid =
-          Number.isInteger(count) && (count as number) >= 0 && Number.isInteger(periodSeconds) && (periodSeconds as number) >= 1 && (periodSeconds as number) <= 86_400;
+          Number.isInteger(count) &&
+          (count as number) >= 0 &&
+          Number.isInteger(periodSeconds) &&
+          (periodSeconds as number) >= 1 &&
+          (periodSeconds as number) <= 86_400;
         expect(result.ok, where).toBe(valid);
         if (!valid || !result.ok) return;
         // At least 10 steps and at least 20 steps a minute over the period count as moving; less says nothing.
         const moving = (count as number) >= 10 && (count as number) / ((periodSeconds as number) / 60) >= 20;
-        expect(result.observations.map((o) => (o.type === 'posture' ? o.posture : o.type)), where).toEqual(moving ? ['moving'] : []);
+        expect(
+          result.observations.map((o) => (o.type === 'posture' ? o.posture : o.type)),
+          where,
+        ).toEqual(moving ? ['moving'] : []);
       }),
       { numRuns },
     );
@@ -288,22 +318,40 @@ describe('every adapter parse function, on generated payloads', () => {
     const numRuns = scaled(300);
     let runs = 0;
     fc.assert(
-      fc.property(fc.constantFrom(...HOSTILE_KEYS), fc.constantFrom('posture', 'type', 'at', 'id', 'minutes'), (key, field) => {
-        runs++;
-        // Only the smuggled field would make this event valid; an own property is what JSON.parse makes of it.
-        const smuggled = { posture: '"sitting"', type: '"posture"', at: '"2026-11-24T09:00:00Z"', id: '"e-1"', minutes: '5' }[field];
-        const base: Record<string, string> = { type: '"posture"', posture: '"sitting"' };
-        delete base[field];
-        const text = `{${Object.entries(base).map(([k, v]) => `"${k}":${v}`).concat(`"${key}":{"${field}":${smuggled}}`).join(',')}}`;
-        const result = checkResult('unknot', { deviceId: 'd', userId: 'u', role: 'desk', protocol: 'unknot' }, { protocol: 'unknot', key: 'd', kind: 'event' }, Buffer.from(text));
-        if (field === 'posture' || field === 'type') expect(result.ok, text).toBe(false);
-        else if (result.ok) {
-          const o = result.observations[0] as Record<string, unknown>;
-          expect(o, text).not.toHaveProperty('minutes');
-          expect(o.id, text).toBeUndefined();
-          expect(o.at, text).toBe(NOW);
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...HOSTILE_KEYS),
+        fc.constantFrom('posture', 'type', 'at', 'id', 'minutes'),
+        (key, field) => {
+          runs++;
+          // Only the smuggled field would make this event valid; an own property is what JSON.parse makes of it.
+          const smuggled = {
+            posture: '"sitting"',
+            type: '"posture"',
+            at: '"2026-11-24T09:00:00Z"',
+            id: '"e-1"',
+            minutes: '5',
+          }[field];
+          const base: Record<string, string> = { type: '"posture"', posture: '"sitting"' };
+          delete base[field];
+          const text = `{${Object.entries(base)
+            .map(([k, v]) => `"${k}":${v}`)
+            .concat(`"${key}":{"${field}":${smuggled}}`)
+            .join(',')}}`;
+          const result = checkResult(
+            'unknot',
+            { deviceId: 'd', userId: 'u', role: 'desk', protocol: 'unknot' },
+            { protocol: 'unknot', key: 'd', kind: 'event' },
+            Buffer.from(text),
+          );
+          if (field === 'posture' || field === 'type') expect(result.ok, text).toBe(false);
+          else if (result.ok) {
+            const o = result.observations[0] as Record<string, unknown>;
+            expect(o, text).not.toHaveProperty('minutes');
+            expect(o.id, text).toBeUndefined();
+            expect(o.at, text).toBe(NOW);
+          }
+        },
+      ),
       { numRuns },
     );
     counts.add('parse: prototype keys', runs);
@@ -311,8 +359,38 @@ describe('every adapter parse function, on generated payloads', () => {
 });
 
 describe('topic matching, on generated topics', () => {
-  const LEVELS = ['unknot', 'devices', 'event', 'zigbee2mqtt', 'stat', 'tele', 'POWER', 'POWER1', 'RESULT', 'STATE', 'LWT', 'status', 'switch:0', 'events', 'rpc', 'online', 'availability', 'set', 'get', 'bridge', 'shelly', '', '..', '+', '#', '$SYS'];
-  const level = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...LEVELS) }, { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 70 }) });
+  const LEVELS = [
+    'unknot',
+    'devices',
+    'event',
+    'zigbee2mqtt',
+    'stat',
+    'tele',
+    'POWER',
+    'POWER1',
+    'RESULT',
+    'STATE',
+    'LWT',
+    'status',
+    'switch:0',
+    'events',
+    'rpc',
+    'online',
+    'availability',
+    'set',
+    'get',
+    'bridge',
+    'shelly',
+    '',
+    '..',
+    '+',
+    '#',
+    '$SYS',
+  ];
+  const level = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...LEVELS) },
+    { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 70 }) },
+  );
 
   it('never throws, and a match names a concrete key of a protocol that reads that topic', () => {
     const numRuns = scaled(1_500);
@@ -344,16 +422,37 @@ describe('topic matching, on generated topics', () => {
     const numRuns = scaled(500);
     let runs = 0;
     fc.assert(
-      fc.property(idArb, levelArb, fc.array(levelArb, { minLength: 1, maxLength: 3 }), (id, tasmotaTopic, nameLevels) => {
-        runs++;
-        expect(matchTopic(topics.deviceEvent(id), topics)?.match).toEqual({ protocol: 'unknot', key: id, kind: 'event' });
-        if (tasmotaTopic !== 'unknot' && tasmotaTopic !== 'zigbee2mqtt') {
-          expect(matchTopic(topics.tasmotaStat(tasmotaTopic, 'POWER'), topics)?.match).toEqual({ protocol: 'tasmota', key: tasmotaTopic, kind: 'POWER' });
-        }
-        const name = nameLevels.join('/');
-        const readable = nameLevels[0] !== 'bridge' && !nameLevels.slice(1).some((l) => l === 'set' || l === 'get') && nameLevels.at(-1) !== 'availability';
-        if (readable) expect(matchTopic(topics.z2mState(name), topics)?.match).toEqual({ protocol: 'zigbee2mqtt', key: name, kind: 'state' });
-      }),
+      fc.property(
+        idArb,
+        levelArb,
+        fc.array(levelArb, { minLength: 1, maxLength: 3 }),
+        (id, tasmotaTopic, nameLevels) => {
+          runs++;
+          expect(matchTopic(topics.deviceEvent(id), topics)?.match).toEqual({
+            protocol: 'unknot',
+            key: id,
+            kind: 'event',
+          });
+          if (tasmotaTopic !== 'unknot' && tasmotaTopic !== 'zigbee2mqtt') {
+            expect(matchTopic(topics.tasmotaStat(tasmotaTopic, 'POWER'), topics)?.match).toEqual({
+              protocol: 'tasmota',
+              key: tasmotaTopic,
+              kind: 'POWER',
+            });
+          }
+          const name = nameLevels.join('/');
+          const readable =
+            nameLevels[0] !== 'bridge' &&
+            !nameLevels.slice(1).some((l) => l === 'set' || l === 'get') &&
+            nameLevels.at(-1) !== 'availability';
+          if (readable)
+            expect(matchTopic(topics.z2mState(name), topics)?.match).toEqual({
+              protocol: 'zigbee2mqtt',
+              key: name,
+              kind: 'state',
+            });
+        },
+      ),
       { numRuns },
     );
     counts.add('match: built device topics', runs);
@@ -362,7 +461,8 @@ describe('topic matching, on generated topics', () => {
 
 describe('regressions found by fuzzing', () => {
   const desk: Device = { deviceId: 'd', userId: 'u', role: 'desk', protocol: 'unknot' };
-  const parse = (text: string) => checkResult('unknot', desk, { protocol: 'unknot', key: 'd', kind: 'event' }, Buffer.from(text));
+  const parse = (text: string) =>
+    checkResult('unknot', desk, { protocol: 'unknot', key: 'd', kind: 'event' }, Buffer.from(text));
 
   it('an ISO 8601 time before 2000 (a device clock never set) is refused like epoch ms before 2000', () => {
     // Accepted before: a sitting event "at 1970" started a 56-year session and sent its nudges at once.
@@ -372,7 +472,10 @@ describe('regressions found by fuzzing', () => {
     }
     // From 2000 on, only the age bound (24 h before receipt) applies.
     for (const at of ['2000-01-01T00:00:00Z', '2000-01-01T01:00:00+01:00']) {
-      expect(parse(JSON.stringify({ type: 'posture', posture: 'sitting', at })), at).toMatchObject({ ok: false, code: 'too_old' });
+      expect(parse(JSON.stringify({ type: 'posture', posture: 'sitting', at })), at).toMatchObject({
+        ok: false,
+        code: 'too_old',
+      });
     }
     for (const at of [new Date(NOW - 23 * 3_600_000).toISOString(), '2026-11-24T10:30:00+01:00']) {
       expect(parse(JSON.stringify({ type: 'posture', posture: 'sitting', at })), at).toMatchObject({ ok: true });
@@ -381,10 +484,17 @@ describe('regressions found by fuzzing', () => {
 
   it('a snooze button with minutes outside 1–60 is refused (a huge one overflowed the dates and wedged ingest)', () => {
     for (const minutes of [1e308, 1e15, 61, 0.5]) {
-      expect(parse(JSON.stringify({ type: 'action', action: 'snooze', minutes })), String(minutes)).toMatchObject({ ok: false, code: 'invalid_event', detail: expect.stringContaining('1 to 60') });
+      expect(parse(JSON.stringify({ type: 'action', action: 'snooze', minutes })), String(minutes)).toMatchObject({
+        ok: false,
+        code: 'invalid_event',
+        detail: expect.stringContaining('1 to 60'),
+      });
     }
     for (const minutes of [1, 60, 12.5]) {
-      expect(parse(JSON.stringify({ type: 'action', action: 'snooze', minutes })), String(minutes)).toMatchObject({ ok: true, observations: [{ action: 'snooze', minutes }] });
+      expect(parse(JSON.stringify({ type: 'action', action: 'snooze', minutes })), String(minutes)).toMatchObject({
+        ok: true,
+        observations: [{ action: 'snooze', minutes }],
+      });
     }
     // Heat minutes stay with the heat rules, which answer invalid_minutes / too_long themselves.
     expect(parse(JSON.stringify({ type: 'action', action: 'heat_on', minutes: 1e308 }))).toMatchObject({ ok: true });

@@ -30,9 +30,20 @@ beforeAll(async () => {
   svc = await h.start();
   await putUser(svc, 'ana', PROFILE);
   await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'unknot' });
-  await putDevice(svc, 'ana-pad', { userId: 'ana', role: 'heatpad', protocol: 'tasmota', topic: `${h.ns.baseTopic}-pad` });
+  await putDevice(svc, 'ana-pad', {
+    userId: 'ana',
+    role: 'heatpad',
+    protocol: 'tasmota',
+    topic: `${h.ns.baseTopic}-pad`,
+  });
   await h.mqtt.publish(`${h.ns.baseTopic}/devices/ana-desk/event`, { type: 'posture', posture: 'sitting' });
-  await eventually(async () => ((await svc.fetchJson('/api/users/ana')).body as { state: { posture: string } }).state.posture === 'sitting' || undefined, 10_000, 'ana seated');
+  await eventually(
+    async () =>
+      ((await svc.fetchJson('/api/users/ana')).body as { state: { posture: string } }).state.posture === 'sitting' ||
+      undefined,
+    10_000,
+    'ana seated',
+  );
 }, 60_000 * FUZZ_SCALE);
 
 afterAll(async () => {
@@ -72,22 +83,34 @@ let tokenSvc: ServiceHandle | undefined;
 function sendRaw(target: ServiceHandle, req: Req): Promise<Awaited<ReturnType<ServiceHandle['fetchJson']>>> {
   return new Promise((resolve, reject) => {
     const headers = { ...req.headers, ...(req.body ? { 'content-length': String(req.body.length) } : {}) };
-    const r = request({ host: '127.0.0.1', port: target.httpPort, method: req.method, path: req.path, headers, setHost: false, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = text === '' ? '' : JSON.parse(text);
-        } catch {
-          body = text;
-        }
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-        resolve({ status: res.statusCode ?? 0, body, headers: h });
-      });
-    });
+    const r = request(
+      {
+        host: '127.0.0.1',
+        port: target.httpPort,
+        method: req.method,
+        path: req.path,
+        headers,
+        setHost: false,
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown;
+          try {
+            body = text === '' ? '' : JSON.parse(text);
+          } catch {
+            body = text;
+          }
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+          resolve({ status: res.statusCode ?? 0, body, headers: h });
+        });
+      },
+    );
     r.on('timeout', () => r.destroy(new Error('timed out')));
     r.on('error', reject);
     r.end(req.body);
@@ -125,18 +148,30 @@ function mustFailCompressed(bytes: Buffer, enc: string): boolean {
 /** An object of the endpoint's fields (each with right or wrong values), some hostile keys, sometimes missing fields. */
 function fieldsBody(fields: Record<string, readonly string[]>): fc.Arbitrary<string> {
   const entries = Object.entries(fields).map(([key, good]) =>
-    fc.option(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: wrongValueText }), { nil: undefined, freq: 3 }).map(
-      (v): Array<[string, string]> => (v === undefined ? [] : [[key, v]]),
-    ),
+    fc
+      .option(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: wrongValueText }), {
+        nil: undefined,
+        freq: 3,
+      })
+      .map((v): Array<[string, string]> => (v === undefined ? [] : [[key, v]])),
   );
   return fc
-    .tuple(fc.tuple(...entries), fc.array(fc.tuple(fc.constantFrom(...HOSTILE_KEYS, 'extra', 'userId'), wrongValueText), { maxLength: 2 }), fc.nat(9))
+    .tuple(
+      fc.tuple(...entries),
+      fc.array(fc.tuple(fc.constantFrom(...HOSTILE_KEYS, 'extra', 'userId'), wrongValueText), { maxLength: 2 }),
+      fc.nat(9),
+    )
     .map(([parts, extra, n]) => objectText([...parts.flat(), ...(n < 2 ? extra : [])]));
 }
 
 /** Every kind of body for one endpoint, with the headers it is sent with. */
 function bodies(fields: Record<string, readonly string[]>): fc.Arbitrary<Omit<Req, 'method' | 'path'>> {
-  const json = (text: string, kind: string, headers: Record<string, string> = JSON_TYPE) => ({ body: utf8(text), headers, kind, mustFail: mustFailText(text) });
+  const json = (text: string, kind: string, headers: Record<string, string> = JSON_TYPE) => ({
+    body: utf8(text),
+    headers,
+    kind,
+    mustFail: mustFailText(text),
+  });
   return fc.oneof(
     { weight: 8, arbitrary: fieldsBody(fields).map((t) => json(t, 'fields')) },
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => json(JSON.stringify(v) ?? 'null', 'json value')) },
@@ -145,7 +180,23 @@ function bodies(fields: Record<string, readonly string[]>): fc.Arbitrary<Omit<Re
       weight: 2,
       arbitrary: fc
         .oneof(
-          fc.constantFrom('', ' ', '{', '{"level":', "{'a':1}", '{"a":1}}', '{"a":NaN}', '{"minutes":1e309}', '{"minutes":Infinity}', 'null', 'true', '"text"', '[]', '\ufeff{}', '{"a":"\\x41"}'),
+          fc.constantFrom(
+            '',
+            ' ',
+            '{',
+            '{"level":',
+            "{'a':1}",
+            '{"a":1}}',
+            '{"a":NaN}',
+            '{"minutes":1e309}',
+            '{"minutes":Infinity}',
+            'null',
+            'true',
+            '"text"',
+            '[]',
+            '\ufeff{}',
+            '{"a":"\\x41"}',
+          ),
           fc.string({ unit: 'binary', maxLength: 60 }),
           fc.string({ maxLength: 60 }).map((s) => `{${s}`),
         )
@@ -154,26 +205,55 @@ function bodies(fields: Record<string, readonly string[]>): fc.Arbitrary<Omit<Re
     {
       weight: 2,
       arbitrary: fc
-        .tuple(fieldsBody(fields), fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'a/b/c;;;', 'application/json; charset=utf-8', ''))
+        .tuple(
+          fieldsBody(fields),
+          fc.constantFrom(
+            'text/plain',
+            'application/x-www-form-urlencoded',
+            'multipart/form-data; boundary=x',
+            'application/octet-stream',
+            'a/b/c;;;',
+            'application/json; charset=utf-8',
+            '',
+          ),
+        )
         // Only JSON reaches a route (a page may send the others cross-site without asking): anything else is a 415.
-        .map(([t, type]) => ({ ...json(t, `content-type ${JSON.stringify(type)}`, type === '' ? {} : { 'content-type': type }), ...(type.startsWith('application/json') ? {} : { mustFail: true }) })),
+        .map(([t, type]) => ({
+          ...json(t, `content-type ${JSON.stringify(type)}`, type === '' ? {} : { 'content-type': type }),
+          ...(type.startsWith('application/json') ? {} : { mustFail: true }),
+        })),
     },
     {
       weight: 1,
       // body-parser reads only UTF-8 (and UTF-16/32, which these bytes are not): anything else is a 415.
       arbitrary: fc
         .tuple(fieldsBody(fields), fc.constantFrom('latin1', 'iso-8859-1', 'us-ascii', 'koi8-r', 'x-unknown'))
-        .map(([t, charset]) => ({ body: utf8(t), headers: { 'content-type': `application/json; charset=${charset}` }, kind: `charset ${charset}`, mustFail: true })),
+        .map(([t, charset]) => ({
+          body: utf8(t),
+          headers: { 'content-type': `application/json; charset=${charset}` },
+          kind: `charset ${charset}`,
+          mustFail: true,
+        })),
     },
     {
       weight: 1,
       arbitrary: fc
         .tuple(fc.uint8Array({ minLength: 1, maxLength: 60 }), fc.constantFrom('gzip', 'br', 'x-foo', 'compress'))
-        .map(([bytes, enc]) => ({ body: Buffer.from(bytes), headers: { ...JSON_TYPE, 'content-encoding': enc }, kind: `${enc} bytes`, mustFail: mustFailCompressed(Buffer.from(bytes), enc) })),
+        .map(([bytes, enc]) => ({
+          body: Buffer.from(bytes),
+          headers: { ...JSON_TYPE, 'content-encoding': enc },
+          kind: `${enc} bytes`,
+          mustFail: mustFailCompressed(Buffer.from(bytes), enc),
+        })),
     },
     {
       weight: 1,
-      arbitrary: fieldsBody(fields).map((t) => ({ body: gzipSync(utf8(t)), headers: { ...JSON_TYPE, 'content-encoding': 'gzip' }, kind: 'gzip', mustFail: mustFailText(t) })),
+      arbitrary: fieldsBody(fields).map((t) => ({
+        body: gzipSync(utf8(t)),
+        headers: { ...JSON_TYPE, 'content-encoding': 'gzip' },
+        kind: 'gzip',
+        mustFail: mustFailText(t),
+      })),
     },
     {
       weight: 1,
@@ -207,11 +287,24 @@ const FIELDS = {
     snoozeMinutes: ['1', '60', '0', '61'],
     maxSnoozes: ['0', '5', '-1', '6'],
     activeHours: [
-      '{"days":[1,2,3],"start":"08:00","end":"18:00"}', '{"days":[],"start":"08:00","end":"18:00"}', '{"days":[0,8],"start":"08:00","end":"18:00"}',
-      '{"days":[1],"start":"8:00","end":"24:00"}', '{"days":[1],"start":"24:00","end":"08:00"}', '{"days":[1],"start":"08:00","end":"25:00"}',
-      '{"days":[1,1],"start":"22:00","end":"06:00"}', '{"days":[1.5],"start":"08:00","end":"09:00"}', '{"start":"08:00"}',
+      '{"days":[1,2,3],"start":"08:00","end":"18:00"}',
+      '{"days":[],"start":"08:00","end":"18:00"}',
+      '{"days":[0,8],"start":"08:00","end":"18:00"}',
+      '{"days":[1],"start":"8:00","end":"24:00"}',
+      '{"days":[1],"start":"24:00","end":"08:00"}',
+      '{"days":[1],"start":"08:00","end":"25:00"}',
+      '{"days":[1,1],"start":"22:00","end":"06:00"}',
+      '{"days":[1.5],"start":"08:00","end":"09:00"}',
+      '{"start":"08:00"}',
     ],
-    heat: ['{"defaultMinutes":10,"maxMinutes":15}', '{"defaultMinutes":21,"maxMinutes":20}', '{"defaultMinutes":16,"maxMinutes":15}', '{"maxMinutes":0}', '{}', '{"defaultMinutes":"10"}'],
+    heat: [
+      '{"defaultMinutes":10,"maxMinutes":15}',
+      '{"defaultMinutes":21,"maxMinutes":20}',
+      '{"defaultMinutes":16,"maxMinutes":15}',
+      '{"maxMinutes":0}',
+      '{}',
+      '{"defaultMinutes":"10"}',
+    ],
     heatCooldownMinutes: ['0', '240', '241', '-1'],
     contraindications: ['[]', '["diabetes"]', '["fever"]', '["fever","fever"]', '["cold"]', '"fever"', '[null]'],
     routineTargetPerWeek: ['1', '14', '0', '15'],
@@ -221,9 +314,25 @@ const FIELDS = {
     role: ['"desk"', '"chair"', '"wearable"', '"hub"', '"heatpad"', '"sofa"', '"DESK"'],
     protocol: ['"unknot"', '"zigbee2mqtt"', '"tasmota"', '"shelly"', '"matter"'],
     topic: [
-      '"office/fp1"', '"a/b"', '"desk/+"', '"#"', '"/x"', '"x/"', '"a//b"', '""', long(513), '"x\\u0000"', '"ünï cödé"',
+      '"office/fp1"',
+      '"a/b"',
+      '"desk/+"',
+      '"#"',
+      '"/x"',
+      '"x/"',
+      '"a//b"',
+      '""',
+      long(513),
+      '"x\\u0000"',
+      '"ünï cödé"',
       // Topics unknot would store but never read: Z2M bridge and command levels, a Shelly prefix of three levels.
-      '"bridge/state"', '"bridge"', '"desk/set"', '"desk/get/x"', '"desk/availability"', '"a/b/c"', '"a/status"',
+      '"bridge/state"',
+      '"bridge"',
+      '"desk/set"',
+      '"desk/get/x"',
+      '"desk/availability"',
+      '"a/b/c"',
+      '"a/status"',
     ],
     invert: ['true', 'false', '"true"'],
     deviceId: ['"other"', '""'],
@@ -237,8 +346,26 @@ const FIELDS = {
     level: ['0', '10', '11', '-1', '4.5', '"4"'],
     area: ['"neck"', '"shoulders"', '"upper_back"', '"lower_back"', '"glutes"', '"other"', '"knee"', '""'],
     refers: ['"into the right shoulder blade"', long(201), '""', '"   "'],
-    symptoms: ['[]', '["stiffness"]', '["tingling"]', '[""]', JSON.stringify(Array(21).fill('x')), `[${long(61)}]`, '[12]', '"stiffness"'],
-    at: ['"2026-11-24T08:00:00Z"', '"2020-01-01T00:00:00Z"', '"2999-01-01T00:00:00Z"', '1e12', '"yesterday"', '""', '-1', long(41)],
+    symptoms: [
+      '[]',
+      '["stiffness"]',
+      '["tingling"]',
+      '[""]',
+      JSON.stringify(Array(21).fill('x')),
+      `[${long(61)}]`,
+      '[12]',
+      '"stiffness"',
+    ],
+    at: [
+      '"2026-11-24T08:00:00Z"',
+      '"2020-01-01T00:00:00Z"',
+      '"2999-01-01T00:00:00Z"',
+      '1e12',
+      '"yesterday"',
+      '""',
+      '-1',
+      long(41),
+    ],
   },
   clearance: { note: ['"GP: just a cold"', '""', long(501), '"\\u0000"'] },
   routines: { routine: ['"daily_checklist"', '"yoga"', '""', long(65), '"__proto__"', '"constructor"', '"toString"'] },
@@ -312,7 +439,10 @@ function expectReadable(device: Device, answer: string): void {
           ? topics.tasmotaStat(t, 'POWER')
           : topics.shellySwitchStatus(t);
   const m = matchTopic(topic, topics)?.match;
-  expect({ protocol: m?.protocol, key: m?.key }, `stored device is never read on ${topic}: ${answer}`).toEqual({ protocol: device.protocol, key });
+  expect({ protocol: m?.protocol, key: m?.key }, `stored device is never read on ${topic}: ${answer}`).toEqual({
+    protocol: device.protocol,
+    key,
+  });
 }
 
 /** Sends one request and checks the answer and what it did to the stored state. */
@@ -321,7 +451,14 @@ async function exercise(req: Req, target: string): Promise<void> {
   let r: Awaited<ReturnType<ServiceHandle['fetchJson']>>;
   try {
     const to = req.viaToken ? tokenSvc! : svc;
-    r = req.raw ? await sendRaw(to, req) : await to.fetchJson(req.path, { method: req.method, headers: req.headers, ...(req.body ? { body: new Uint8Array(req.body) } : {}), signal: AbortSignal.timeout(10_000) });
+    r = req.raw
+      ? await sendRaw(to, req)
+      : await to.fetchJson(req.path, {
+          method: req.method,
+          headers: req.headers,
+          ...(req.body ? { body: new Uint8Array(req.body) } : {}),
+          signal: AbortSignal.timeout(10_000),
+        });
   } catch (err) {
     throw new Error(`${where}: no answer (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
@@ -339,7 +476,8 @@ async function exercise(req: Req, target: string): Promise<void> {
   if (r.status < 300) {
     const mayExist = req.pathUser !== undefined && createdUsers.has(req.pathUser);
     expect(req.mustFail && !mayExist, `accepted a request that can never be valid: ${answer}`).toBe(false);
-    if (req.method === 'PUT' && req.pathUser !== undefined && req.path === `/api/users/${req.pathUser}`) createdUsers.add(req.pathUser);
+    if (req.method === 'PUT' && req.pathUser !== undefined && req.path === `/api/users/${req.pathUser}`)
+      createdUsers.add(req.pathUser);
     if (req.method === 'PUT' && req.path.startsWith('/api/devices/')) expectReadable(r.body as Device, answer);
     counts.note('accepted (valid by chance)');
     // A heat session short enough to end during the phase (minutes: 0.01, 0.3…) would change the state on its own
@@ -366,7 +504,8 @@ async function exercise(req: Req, target: string): Promise<void> {
   expect(typeof body?.detail === 'string' && body.detail.trim().length > 0, `detail missing: ${answer}`).toBe(true);
 
   const after = await snapshot();
-  const heatRefusal = req.method === 'POST' && req.path === '/api/users/ana/heat' && HEAT_REFUSALS.includes(String(body.error));
+  const heatRefusal =
+    req.method === 'POST' && req.path === '/api/users/ana/heat' && HEAT_REFUSALS.includes(String(body.error));
   if (heatRefusal) {
     // Logged by design; nothing else may change.
     expect(after.log.length, `one heat_refused entry: ${answer}`).toBe(baseline.log.length + 1);
@@ -379,7 +518,12 @@ async function exercise(req: Req, target: string): Promise<void> {
   }
 }
 
-async function fuzz(target: string, arb: fc.Arbitrary<Req>, baseRuns: number, opts: { lists?: boolean } = {}): Promise<void> {
+async function fuzz(
+  target: string,
+  arb: fc.Arbitrary<Req>,
+  baseRuns: number,
+  opts: { lists?: boolean } = {},
+): Promise<void> {
   const numRuns = scaled(baseRuns);
   lists = opts.lists ?? false;
   baseline = await settled();
@@ -399,109 +543,237 @@ const withBody = (method: string, path: string, fields: Record<string, readonly 
 // ---------------------------------------------------------------------------------------------- tests
 
 describe('HTTP API under generated bodies', () => {
-  it('PUT and PATCH /api/users/{userId}', async () => {
-    await fuzz('PUT /api/users/ana', withBody('PUT', '/api/users/ana', FIELDS.profile), 70);
-    await fuzz('PATCH /api/users/ana', withBody('PATCH', '/api/users/ana', FIELDS.profile), 50);
-    await putUser(svc, 'ana', PROFILE);
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'PUT and PATCH /api/users/{userId}',
+    async () => {
+      await fuzz('PUT /api/users/ana', withBody('PUT', '/api/users/ana', FIELDS.profile), 70);
+      await fuzz('PATCH /api/users/ana', withBody('PATCH', '/api/users/ana', FIELDS.profile), 50);
+      await putUser(svc, 'ana', PROFILE);
+    },
+    60_000 * FUZZ_SCALE,
+  );
 
-  it('PUT /api/devices/{deviceId}', async () => {
-    // Fresh ids only: overwriting ana's own devices is a valid request whose effects are not the point here.
-    const arb = fc.tuple(fc.stringMatching(/^fz-[a-z0-9]{1,6}$/), bodies(FIELDS.device)).map(([id, b]): Req => ({ method: 'PUT', path: `/api/devices/${id}`, ...b }));
-    await fuzz('PUT /api/devices/{id}', arb, 60, { lists: true });
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'PUT /api/devices/{deviceId}',
+    async () => {
+      // Fresh ids only: overwriting ana's own devices is a valid request whose effects are not the point here.
+      const arb = fc
+        .tuple(fc.stringMatching(/^fz-[a-z0-9]{1,6}$/), bodies(FIELDS.device))
+        .map(([id, b]): Req => ({ method: 'PUT', path: `/api/devices/${id}`, ...b }));
+      await fuzz('PUT /api/devices/{id}', arb, 60, { lists: true });
+    },
+    60_000 * FUZZ_SCALE,
+  );
 
-  it('PUT /api/devices/{deviceId} with well-formed bodies and odd topics: a stored device is one unknot reads', async () => {
-    const level = fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom('desk', 'bridge', 'set', 'get', 'availability', 'status', 'switch:0', 'events', 'rpc', 'online', 'stat', 'tele', 'POWER', 'LWT', 'cmnd', '$SYS', ' ', 'ü') },
-      { weight: 1, arbitrary: fc.stringMatching(/^[^/+#\u0000]{1,12}$/) },
-    );
-    const arb = fc
-      .tuple(fc.stringMatching(/^fzt-[a-z0-9]{1,8}$/), fc.constantFrom('zigbee2mqtt', 'tasmota', 'shelly'), fc.constantFrom('desk', 'chair', 'heatpad'), fc.array(level, { minLength: 1, maxLength: 4 }))
-      .map(([id, protocol, role, levels]): Req => {
-        const body = JSON.stringify({ userId: 'ana', role, protocol, topic: levels.join('/') });
-        return { method: 'PUT', path: `/api/devices/${id}`, body: utf8(body), headers: JSON_TYPE, kind: 'device', mustFail: false };
-      });
-    await fuzz('PUT /api/devices/{id} topics', arb, 60, { lists: true });
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'PUT /api/devices/{deviceId} with well-formed bodies and odd topics: a stored device is one unknot reads',
+    async () => {
+      const level = fc.oneof(
+        {
+          weight: 3,
+          arbitrary: fc.constantFrom(
+            'desk',
+            'bridge',
+            'set',
+            'get',
+            'availability',
+            'status',
+            'switch:0',
+            'events',
+            'rpc',
+            'online',
+            'stat',
+            'tele',
+            'POWER',
+            'LWT',
+            'cmnd',
+            '$SYS',
+            ' ',
+            'ü',
+          ),
+        },
+        { weight: 1, arbitrary: fc.stringMatching(/^[^/+#\u0000]{1,12}$/) },
+      );
+      const arb = fc
+        .tuple(
+          fc.stringMatching(/^fzt-[a-z0-9]{1,8}$/),
+          fc.constantFrom('zigbee2mqtt', 'tasmota', 'shelly'),
+          fc.constantFrom('desk', 'chair', 'heatpad'),
+          fc.array(level, { minLength: 1, maxLength: 4 }),
+        )
+        .map(([id, protocol, role, levels]): Req => {
+          const body = JSON.stringify({ userId: 'ana', role, protocol, topic: levels.join('/') });
+          return {
+            method: 'PUT',
+            path: `/api/devices/${id}`,
+            body: utf8(body),
+            headers: JSON_TYPE,
+            kind: 'device',
+            mustFail: false,
+          };
+        });
+      await fuzz('PUT /api/devices/{id} topics', arb, 60, { lists: true });
+    },
+    60_000 * FUZZ_SCALE,
+  );
 
-  it('POST /api/users/{userId}/snooze and /heat', async () => {
-    await fuzz('POST /api/users/ana/snooze', withBody('POST', '/api/users/ana/snooze', FIELDS.snooze), 40);
-    await fuzz('POST /api/users/ana/heat', withBody('POST', '/api/users/ana/heat', FIELDS.heat), 80);
-    await quiesce();
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'POST /api/users/{userId}/snooze and /heat',
+    async () => {
+      await fuzz('POST /api/users/ana/snooze', withBody('POST', '/api/users/ana/snooze', FIELDS.snooze), 40);
+      await fuzz('POST /api/users/ana/heat', withBody('POST', '/api/users/ana/heat', FIELDS.heat), 80);
+      await quiesce();
+    },
+    60_000 * FUZZ_SCALE,
+  );
 
-  it('POST /api/users/{userId}/pain, /clearance and /routines', async () => {
-    await fuzz('POST /api/users/ana/pain', withBody('POST', '/api/users/ana/pain', FIELDS.pain), 70);
-    await fuzz('POST /api/users/ana/clearance', withBody('POST', '/api/users/ana/clearance', FIELDS.clearance), 40);
-    await fuzz('POST /api/users/ana/routines', withBody('POST', '/api/users/ana/routines', FIELDS.routines), 40);
-    await quiesce();
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'POST /api/users/{userId}/pain, /clearance and /routines',
+    async () => {
+      await fuzz('POST /api/users/ana/pain', withBody('POST', '/api/users/ana/pain', FIELDS.pain), 70);
+      await fuzz('POST /api/users/ana/clearance', withBody('POST', '/api/users/ana/clearance', FIELDS.clearance), 40);
+      await fuzz('POST /api/users/ana/routines', withBody('POST', '/api/users/ana/routines', FIELDS.routines), 40);
+      await quiesce();
+    },
+    60_000 * FUZZ_SCALE,
+  );
 });
 
 describe('HTTP API under generated query strings and path ids', () => {
   const queryValue = fc.oneof(
-    fc.constantFrom('', '2026-11-24T08:00:00Z', '2026-11-24', 'yesterday', '1e309', 'NaN', '-1', '0', '1', '7', '90', '91', '7.5', '0x10', ' 7', 'json', 'csv', 'CSV', 'xml', '%', '%zz', '%00', '2026-13-45T99:99:99Z', '+275760-09-13T00:00:00.001Z'),
+    fc.constantFrom(
+      '',
+      '2026-11-24T08:00:00Z',
+      '2026-11-24',
+      'yesterday',
+      '1e309',
+      'NaN',
+      '-1',
+      '0',
+      '1',
+      '7',
+      '90',
+      '91',
+      '7.5',
+      '0x10',
+      ' 7',
+      'json',
+      'csv',
+      'CSV',
+      'xml',
+      '%',
+      '%zz',
+      '%00',
+      '2026-13-45T99:99:99Z',
+      '+275760-09-13T00:00:00.001Z',
+    ),
     fc.string({ maxLength: 30 }).map(encodeURIComponent),
   );
   const query = fc
-    .array(fc.tuple(fc.constantFrom('from', 'to', 'format', 'days', 'from[a]', '__proto__', 'constructor', 'days[]', 'x'), queryValue), { maxLength: 5 })
+    .array(
+      fc.tuple(
+        fc.constantFrom('from', 'to', 'format', 'days', 'from[a]', '__proto__', 'constructor', 'days[]', 'x'),
+        queryValue,
+      ),
+      { maxLength: 5 },
+    )
     .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join('&'));
 
-  it('GET /adherence and /summary answer 200 or a 4xx, never a 5xx', async () => {
-    const arb = fc.tuple(fc.constantFrom('adherence', 'summary'), query).map(([what, q]): Req => ({ method: 'GET', path: `/api/users/ana/${what}?${q}`, headers: {}, kind: 'query', mustFail: false }));
-    await fuzz('GET /api/users/ana/{adherence,summary}?…', arb, 80);
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'GET /adherence and /summary answer 200 or a 4xx, never a 5xx',
+    async () => {
+      const arb = fc.tuple(fc.constantFrom('adherence', 'summary'), query).map(([what, q]): Req => ({
+        method: 'GET',
+        path: `/api/users/ana/${what}?${q}`,
+        headers: {},
+        kind: 'query',
+        mustFail: false,
+      }));
+      await fuzz('GET /api/users/ana/{adherence,summary}?…', arb, 80);
+    },
+    60_000 * FUZZ_SCALE,
+  );
 
-  it('every route refuses ids that are not allowed, and unknown ones, with a 4xx', async () => {
-    const rawId = fc.oneof(
-      fc.string({ maxLength: 40 }).map(encodeURIComponent),
-      fc.string({ unit: 'grapheme', maxLength: 20 }).map(encodeURIComponent),
-      fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
-      fc.integer({ min: 65, max: 200 }).map((n) => 'a'.repeat(n)),
-      fc.constantFrom('%', '%zz', '%E0%A4%A', '%00', '%2F', '...', '%2e%2e%2e', 'ana%20', '__proto__', 'constructor', 'toString', 'ana.json', '%F0%9F%99%82', '%C0%AF', 'ana;x', 'ana%3Fx'),
-    );
-    const decoded = (id: string) => {
-      try {
-        return decodeURIComponent(id);
-      } catch {
-        return null;
-      }
-    };
-    // Never the ids the other tests rely on: DELETE on them would be a valid request.
-    // Nor dot segments: the URL parser resolves `/api/users/ana/routines/..` to `/api/users/ana/`, a valid DELETE.
-    const id = rawId.filter((raw) => !KNOWN_IDS.includes(decoded(raw) ?? '') && raw !== '' && !/^(\.|%2e){1,2}$/i.test(raw));
-    const routes: Array<[string, (id: string) => string, boolean]> = [
-      ['GET', (i) => `/api/users/${i}`, false],
-      ['PUT', (i) => `/api/users/${i}`, true],
-      ['PATCH', (i) => `/api/users/${i}`, true],
-      ['DELETE', (i) => `/api/users/${i}`, false],
-      ['GET', (i) => `/api/devices/${i}`, false],
-      ['PUT', (i) => `/api/devices/${i}`, true],
-      ['DELETE', (i) => `/api/devices/${i}`, false],
-      ['POST', (i) => `/api/users/${i}/snooze`, true],
-      ['GET', (i) => `/api/users/${i}/heat`, false],
-      ['POST', (i) => `/api/users/${i}/heat`, true],
-      ['DELETE', (i) => `/api/users/${i}/heat`, false],
-      ['GET', (i) => `/api/users/${i}/routines`, false],
-      ['POST', (i) => `/api/users/${i}/routines`, true],
-      ['DELETE', (i) => `/api/users/ana/routines/${i}`, false],
-      ['DELETE', (i) => `/api/users/${i}/routines/r1`, false],
-      ['POST', (i) => `/api/users/${i}/pain`, true],
-      ['POST', (i) => `/api/users/${i}/clearance`, true],
-      ['GET', (i) => `/api/users/${i}/adherence`, false],
-      ['GET', (i) => `/api/users/${i}/summary`, false],
-    ];
-    const arb = fc.tuple(fc.constantFrom(...routes), id).map(([[method, path, hasBody], raw]): Req => {
-      const user = decoded(raw);
-      const valid = isValidId(user);
-      // A valid unknown id may be created by PUT /api/users/{id} with {}; everything else about it is a 404.
-      const creates = valid && method === 'PUT' && path(raw).startsWith('/api/users/');
-      const pathUser = valid && path(raw).startsWith(`/api/users/${raw}`) ? user : undefined;
-      return { method, path: path(raw), headers: hasBody ? JSON_TYPE : {}, ...(hasBody ? { body: utf8('{}') } : {}), kind: 'path id', mustFail: !creates, ...(pathUser ? { pathUser } : {}) };
-    });
-    await fuzz('path ids', arb, 120, { lists: true });
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'every route refuses ids that are not allowed, and unknown ones, with a 4xx',
+    async () => {
+      const rawId = fc.oneof(
+        fc.string({ maxLength: 40 }).map(encodeURIComponent),
+        fc.string({ unit: 'grapheme', maxLength: 20 }).map(encodeURIComponent),
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+        fc.integer({ min: 65, max: 200 }).map((n) => 'a'.repeat(n)),
+        fc.constantFrom(
+          '%',
+          '%zz',
+          '%E0%A4%A',
+          '%00',
+          '%2F',
+          '...',
+          '%2e%2e%2e',
+          'ana%20',
+          '__proto__',
+          'constructor',
+          'toString',
+          'ana.json',
+          '%F0%9F%99%82',
+          '%C0%AF',
+          'ana;x',
+          'ana%3Fx',
+        ),
+      );
+      const decoded = (id: string) => {
+        try {
+          return decodeURIComponent(id);
+        } catch {
+          return null;
+        }
+      };
+      // Never the ids the other tests rely on: DELETE on them would be a valid request.
+      // Nor dot segments: the URL parser resolves `/api/users/ana/routines/..` to `/api/users/ana/`, a valid DELETE.
+      const id = rawId.filter(
+        (raw) => !KNOWN_IDS.includes(decoded(raw) ?? '') && raw !== '' && !/^(\.|%2e){1,2}$/i.test(raw),
+      );
+      const routes: Array<[string, (id: string) => string, boolean]> = [
+        ['GET', (i) => `/api/users/${i}`, false],
+        ['PUT', (i) => `/api/users/${i}`, true],
+        ['PATCH', (i) => `/api/users/${i}`, true],
+        ['DELETE', (i) => `/api/users/${i}`, false],
+        ['GET', (i) => `/api/devices/${i}`, false],
+        ['PUT', (i) => `/api/devices/${i}`, true],
+        ['DELETE', (i) => `/api/devices/${i}`, false],
+        ['POST', (i) => `/api/users/${i}/snooze`, true],
+        ['GET', (i) => `/api/users/${i}/heat`, false],
+        ['POST', (i) => `/api/users/${i}/heat`, true],
+        ['DELETE', (i) => `/api/users/${i}/heat`, false],
+        ['GET', (i) => `/api/users/${i}/routines`, false],
+        ['POST', (i) => `/api/users/${i}/routines`, true],
+        ['DELETE', (i) => `/api/users/ana/routines/${i}`, false],
+        ['DELETE', (i) => `/api/users/${i}/routines/r1`, false],
+        ['POST', (i) => `/api/users/${i}/pain`, true],
+        ['POST', (i) => `/api/users/${i}/clearance`, true],
+        ['GET', (i) => `/api/users/${i}/adherence`, false],
+        ['GET', (i) => `/api/users/${i}/summary`, false],
+      ];
+      const arb = fc.tuple(fc.constantFrom(...routes), id).map(([[method, path, hasBody], raw]): Req => {
+        const user = decoded(raw);
+        const valid = isValidId(user);
+        // A valid unknown id may be created by PUT /api/users/{id} with {}; everything else about it is a 404.
+        const creates = valid && method === 'PUT' && path(raw).startsWith('/api/users/');
+        const pathUser = valid && path(raw).startsWith(`/api/users/${raw}`) ? user : undefined;
+        return {
+          method,
+          path: path(raw),
+          headers: hasBody ? JSON_TYPE : {},
+          ...(hasBody ? { body: utf8('{}') } : {}),
+          kind: 'path id',
+          mustFail: !creates,
+          ...(pathUser ? { pathUser } : {}),
+        };
+      });
+      await fuzz('path ids', arb, 120, { lists: true });
+    },
+    60_000 * FUZZ_SCALE,
+  );
 });
 
 /**
@@ -513,31 +785,84 @@ function browserRequests(port: number, withToken: boolean): fc.Arbitrary<Req> {
   const ownHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
   const host = fc.oneof(
     { weight: 10, arbitrary: fc.constantFrom(...ownHosts) },
-    { weight: 3, arbitrary: fc.constantFrom(`rebind.evil.example:${port}`, 'rebind.evil.example', `localhost:${port + 1}`, '127.0.0.1', `127.0.0.2:${port}`, `evil.example@127.0.0.1:${port}`, `127.0.0.1:${port}.evil.example`, `LOCALHOST:${port}`) },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        `rebind.evil.example:${port}`,
+        'rebind.evil.example',
+        `localhost:${port + 1}`,
+        '127.0.0.1',
+        `127.0.0.2:${port}`,
+        `evil.example@127.0.0.1:${port}`,
+        `127.0.0.1:${port}.evil.example`,
+        `LOCALHOST:${port}`,
+      ),
+    },
     { weight: 1, arbitrary: fc.stringMatching(/^[!-~]{1,30}$/) },
   );
   // Absent as often as present: most real requests carry none of these headers.
   const maybe = (arb: fc.Arbitrary<string>) => fc.oneof(fc.constant(undefined), arb);
-  const maybe2 = (arb: fc.Arbitrary<string>) => fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+  const maybe2 = (arb: fc.Arbitrary<string>) =>
+    fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
   const origin = (h: string) =>
     maybe(
       fc.oneof(
         { weight: 3, arbitrary: fc.constantFrom(`http://${h}`, `https://${h}`) },
-        { weight: 3, arbitrary: fc.constantFrom('null', 'https://evil.example', `http://127.0.0.2:${port}`, `http://localhost:${port + 1}`, 'http://127.0.0.1') },
+        {
+          weight: 3,
+          arbitrary: fc.constantFrom(
+            'null',
+            'https://evil.example',
+            `http://127.0.0.2:${port}`,
+            `http://localhost:${port + 1}`,
+            'http://127.0.0.1',
+          ),
+        },
         { weight: 1, arbitrary: fc.stringMatching(/^[!-~]{1,30}$/) },
       ),
     );
-  const referer = (h: string) => maybe2(fc.constantFrom(`http://${h}/`, `http://${h}/dashboard/`, 'https://evil.example/cats.html', `http://127.0.0.2:${port}/`, 'not a url'));
+  const referer = (h: string) =>
+    maybe2(
+      fc.constantFrom(
+        `http://${h}/`,
+        `http://${h}/dashboard/`,
+        'https://evil.example/cats.html',
+        `http://127.0.0.2:${port}/`,
+        'not a url',
+      ),
+    );
   const site = maybe2(fc.constantFrom('same-origin', 'same-site', 'cross-site', 'none'));
   // [content type, is JSON]
   const type = fc.option(
     fc.oneof(
-      { weight: 2, arbitrary: fc.constantFrom<[string, boolean]>(['application/json', true], ['application/json; charset=utf-8', true], ['APPLICATION/JSON', true], ['application/merge-patch+json', true], ['application/vnd.unknot+json; charset=UTF-8', true]) },
-      { weight: 1, arbitrary: fc.constantFrom<[string, boolean]>(['text/plain', false], ['text/plain;charset=UTF-8', false], ['application/x-www-form-urlencoded', false], ['multipart/form-data; boundary=x', false], ['text/json', false], ['application/jsonx', false], ['application/json-seq', false]) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom<[string, boolean]>(
+          ['application/json', true],
+          ['application/json; charset=utf-8', true],
+          ['APPLICATION/JSON', true],
+          ['application/merge-patch+json', true],
+          ['application/vnd.unknot+json; charset=UTF-8', true],
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom<[string, boolean]>(
+          ['text/plain', false],
+          ['text/plain;charset=UTF-8', false],
+          ['application/x-www-form-urlencoded', false],
+          ['multipart/form-data; boundary=x', false],
+          ['text/json', false],
+          ['application/jsonx', false],
+          ['application/json-seq', false],
+        ),
+      },
     ),
     { nil: undefined, freq: 6 },
   );
-  const auth = withToken ? fc.constantFrom<'right' | 'wrong' | 'none'>('right', 'right', 'wrong', 'none') : fc.constant<'none'>('none');
+  const auth = withToken
+    ? fc.constantFrom<'right' | 'wrong' | 'none'>('right', 'right', 'wrong', 'none')
+    : fc.constant<'none'>('none');
   const routes: Array<[string, string, string]> = [
     ['POST', '/api/users/ana/pain', '{"level":2,"area":"neck"}'],
     ['POST', '/api/users/ana/heat', '{"minutes":5}'],
@@ -548,60 +873,133 @@ function browserRequests(port: number, withToken: boolean): fc.Arbitrary<Req> {
   return fc
     .record({ route: fc.constantFrom(...routes), host, site, type, auth, withBody: fc.boolean() })
     .chain((r) => fc.record({ origin: origin(r.host), referer: referer(r.host) }).map((o) => ({ ...r, ...o })))
-    .map(({ route: [method, path, json], host: h, origin: o, referer: ref, site: sfs, type: t, auth: a, withBody }): Req => {
-      const body = method !== 'GET' && withBody ? utf8(json) : undefined;
-      const headers: Record<string, string> = { host: h };
-      if (o !== undefined) headers.origin = o;
-      if (ref !== undefined) headers.referer = ref;
-      if (sfs !== undefined) headers['sec-fetch-site'] = sfs;
-      if (t !== undefined) headers['content-type'] = t[0];
-      if (a !== 'none') headers.authorization = `Bearer ${a === 'right' ? TOKEN : 'wrong-token-0000000000000'}`;
-      const lower = h.toLowerCase();
-      const hostOk = ownHosts.includes(lower);
-      const writes = method !== 'GET';
-      const from = o ?? (ref !== undefined ? ref : undefined);
-      const sameOrigin = (u: string) => u === `http://${lower}` || u === `https://${lower}` || u.startsWith(`http://${lower}/`) || u.startsWith(`https://${lower}/`);
-      const originOk = !writes || (from !== undefined ? sameOrigin(from.toLowerCase()) : sfs !== 'cross-site' && sfs !== 'same-site');
-      const typeOk = t === undefined ? body === undefined : t[1] || (!writes && body === undefined);
-      const refusal = !hostOk ? 'unknown_host' : !originOk ? 'foreign_origin' : !typeOk ? 'unsupported_media_type' : withToken && a !== 'right' ? 'unauthorized' : undefined;
-      return {
-        method, path, headers, ...(body ? { body } : {}),
-        kind: `browser${withToken ? ' (token)' : ''}`, mustFail: refusal !== undefined, raw: true, viaToken: withToken, ...(refusal ? { refusal } : {}),
-      };
-    });
+    .map(
+      ({
+        route: [method, path, json],
+        host: h,
+        origin: o,
+        referer: ref,
+        site: sfs,
+        type: t,
+        auth: a,
+        withBody,
+      }): Req => {
+        const body = method !== 'GET' && withBody ? utf8(json) : undefined;
+        const headers: Record<string, string> = { host: h };
+        if (o !== undefined) headers.origin = o;
+        if (ref !== undefined) headers.referer = ref;
+        if (sfs !== undefined) headers['sec-fetch-site'] = sfs;
+        if (t !== undefined) headers['content-type'] = t[0];
+        if (a !== 'none') headers.authorization = `Bearer ${a === 'right' ? TOKEN : 'wrong-token-0000000000000'}`;
+        const lower = h.toLowerCase();
+        const hostOk = ownHosts.includes(lower);
+        const writes = method !== 'GET';
+        const from = o ?? (ref !== undefined ? ref : undefined);
+        const sameOrigin = (u: string) =>
+          u === `http://${lower}` ||
+          u === `https://${lower}` ||
+          u.startsWith(`http://${lower}/`) ||
+          u.startsWith(`https://${lower}/`);
+        const originOk =
+          !writes ||
+          (from !== undefined ? sameOrigin(from.toLowerCase()) : sfs !== 'cross-site' && sfs !== 'same-site');
+        const typeOk = t === undefined ? body === undefined : t[1] || (!writes && body === undefined);
+        const refusal = !hostOk
+          ? 'unknown_host'
+          : !originOk
+            ? 'foreign_origin'
+            : !typeOk
+              ? 'unsupported_media_type'
+              : withToken && a !== 'right'
+                ? 'unauthorized'
+                : undefined;
+        return {
+          method,
+          path,
+          headers,
+          ...(body ? { body } : {}),
+          kind: `browser${withToken ? ' (token)' : ''}`,
+          mustFail: refusal !== undefined,
+          raw: true,
+          viaToken: withToken,
+          ...(refusal ? { refusal } : {}),
+        };
+      },
+    );
 }
 
 describe('HTTP API under generated browser headers (Host, Origin, Referer, Sec-Fetch-Site, content type)', () => {
-  it('nothing changes unless the request is for this host, from this origin (or none), JSON and, with a token, authorised', async () => {
-    await fuzz('browser headers', browserRequests(svc.httpPort, false), 70);
-    tokenSvc = await h.start({ UNKNOT_API_TOKEN: TOKEN }, 'fzhttp-token');
-    await fuzz('browser headers, token set', browserRequests(tokenSvc.httpPort, true), 70);
-    await quiesce();
-  }, 90_000 * FUZZ_SCALE);
+  it(
+    'nothing changes unless the request is for this host, from this origin (or none), JSON and, with a token, authorised',
+    async () => {
+      await fuzz('browser headers', browserRequests(svc.httpPort, false), 70);
+      tokenSvc = await h.start({ UNKNOT_API_TOKEN: TOKEN }, 'fzhttp-token');
+      await fuzz('browser headers, token set', browserRequests(tokenSvc.httpPort, true), 70);
+      await quiesce();
+    },
+    90_000 * FUZZ_SCALE,
+  );
 });
 
 describe('HTTP paths outside the API under generated input', () => {
-  it('the dashboard, the queue board and unknown paths never answer 5xx to a GET, and change nothing', async () => {
-    const segment = fc.oneof(
-      fc.constantFrom('dashboard', 'app.js', 'config.json', 'vendor', 'admin', 'queues', 'api', 'redis', 'stats', 'nudges', 'heat', 'routines', 'logs', '%', '%zz', '%2F', '...', 'index.html', '__proto__'),
-      // Non-empty: `//x` would be read as a URL with host x.
-      fc.string({ minLength: 1, maxLength: 12 }).map(encodeURIComponent),
-    );
-    const q = fc.array(fc.tuple(fc.constantFrom('activeQueue', 'page', 'jobsPerPage', 'status', 'token', 'user', 'days', 'x'), fc.oneof(fc.constantFrom('-1', '0', 'abc', '%zz', '1e309', 'nudges', ''), fc.string({ maxLength: 8 }).map(encodeURIComponent))), { maxLength: 4 });
-    const arb = fc
-      .tuple(fc.constantFrom('/', '/dashboard/', '/admin/queues/', '/admin/queues/api/queues/'), fc.array(segment, { maxLength: 4 }), q)
-      .filter(([, segs]) => !segs.some((x) => /^(\.|%2e){1,2}$/i.test(x)))
-      .map(([root, segs, pairs]): Req => ({
-        method: 'GET',
-        path: `${root}${segs.join('/')}${pairs.length ? `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}` : ''}`,
-        headers: {},
-        kind: 'path',
-        mustFail: false,
-        // bull-board answers its own error shape: only "never 5xx, changes nothing" holds there.
-        foreign: root.startsWith('/admin/queues'),
-      }));
-    await fuzz('GET outside /api', arb, 60, { lists: true });
-  }, 60_000 * FUZZ_SCALE);
+  it(
+    'the dashboard, the queue board and unknown paths never answer 5xx to a GET, and change nothing',
+    async () => {
+      const segment = fc.oneof(
+        fc.constantFrom(
+          'dashboard',
+          'app.js',
+          'config.json',
+          'vendor',
+          'admin',
+          'queues',
+          'api',
+          'redis',
+          'stats',
+          'nudges',
+          'heat',
+          'routines',
+          'logs',
+          '%',
+          '%zz',
+          '%2F',
+          '...',
+          'index.html',
+          '__proto__',
+        ),
+        // Non-empty: `//x` would be read as a URL with host x.
+        fc.string({ minLength: 1, maxLength: 12 }).map(encodeURIComponent),
+      );
+      const q = fc.array(
+        fc.tuple(
+          fc.constantFrom('activeQueue', 'page', 'jobsPerPage', 'status', 'token', 'user', 'days', 'x'),
+          fc.oneof(
+            fc.constantFrom('-1', '0', 'abc', '%zz', '1e309', 'nudges', ''),
+            fc.string({ maxLength: 8 }).map(encodeURIComponent),
+          ),
+        ),
+        { maxLength: 4 },
+      );
+      const arb = fc
+        .tuple(
+          fc.constantFrom('/', '/dashboard/', '/admin/queues/', '/admin/queues/api/queues/'),
+          fc.array(segment, { maxLength: 4 }),
+          q,
+        )
+        .filter(([, segs]) => !segs.some((x) => /^(\.|%2e){1,2}$/i.test(x)))
+        .map(([root, segs, pairs]): Req => ({
+          method: 'GET',
+          path: `${root}${segs.join('/')}${pairs.length ? `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}` : ''}`,
+          headers: {},
+          kind: 'path',
+          mustFail: false,
+          // bull-board answers its own error shape: only "never 5xx, changes nothing" holds there.
+          foreign: root.startsWith('/admin/queues'),
+        }));
+      await fuzz('GET outside /api', arb, 60, { lists: true });
+    },
+    60_000 * FUZZ_SCALE,
+  );
 });
 
 describe('regressions found by fuzzing', () => {
@@ -610,21 +1008,70 @@ describe('regressions found by fuzzing', () => {
       ['GET', '/api/users/%', {}, undefined, 400, 'invalid_path'],
       ['DELETE', '/api/users/ana/routines/%ZZ', {}, undefined, 400, 'invalid_path'],
       ['PUT', '/api/devices/%E0%A4%A', JSON_TYPE, '{}', 400, 'invalid_path'],
-      ['PUT', '/api/users/ana', { 'content-type': 'application/json; charset=latin1' }, '{}', 415, 'unsupported_charset'],
+      [
+        'PUT',
+        '/api/users/ana',
+        { 'content-type': 'application/json; charset=latin1' },
+        '{}',
+        415,
+        'unsupported_charset',
+      ],
       ['PUT', '/api/users/ana', { ...JSON_TYPE, 'content-encoding': 'x-foo' }, '{}', 415, 'unsupported_encoding'],
       ['POST', '/api/users/ana/pain', { ...JSON_TYPE, 'content-encoding': 'gzip' }, 'not gzip', 400, 'bad_request'],
-      ['POST', '/api/users/ana/heat', { ...JSON_TYPE, 'content-encoding': 'br' }, Buffer.from([1, 2, 3]), 400, 'bad_request'],
+      [
+        'POST',
+        '/api/users/ana/heat',
+        { ...JSON_TYPE, 'content-encoding': 'br' },
+        Buffer.from([1, 2, 3]),
+        400,
+        'bad_request',
+      ],
       // Devices that were stored and then never heard from.
-      ['PUT', '/api/devices/fzr-1', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'chair', protocol: 'shelly', topic: 'home/office/chair' }), 400, 'invalid_device'],
-      ['PUT', '/api/devices/fzr-2', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/set' }), 400, 'invalid_device'],
-      ['PUT', '/api/devices/fzr-3', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'bridge/desk' }), 400, 'invalid_device'],
-      ['PUT', '/api/devices/fzr-4', JSON_TYPE, JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/availability' }), 400, 'invalid_device'],
+      [
+        'PUT',
+        '/api/devices/fzr-1',
+        JSON_TYPE,
+        JSON.stringify({ userId: 'ana', role: 'chair', protocol: 'shelly', topic: 'home/office/chair' }),
+        400,
+        'invalid_device',
+      ],
+      [
+        'PUT',
+        '/api/devices/fzr-2',
+        JSON_TYPE,
+        JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/set' }),
+        400,
+        'invalid_device',
+      ],
+      [
+        'PUT',
+        '/api/devices/fzr-3',
+        JSON_TYPE,
+        JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'bridge/desk' }),
+        400,
+        'invalid_device',
+      ],
+      [
+        'PUT',
+        '/api/devices/fzr-4',
+        JSON_TYPE,
+        JSON.stringify({ userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'desk/availability' }),
+        400,
+        'invalid_device',
+      ],
     ];
     lists = true;
     const before = await snapshot();
     for (const [method, path, headers, body, status, error] of cases) {
-      const r = await svc.fetchJson(path, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : new Uint8Array(body) }) });
-      expect({ status: r.status, body: r.body }, `${method} ${path}`).toMatchObject({ status, body: { error, detail: expect.stringMatching(/\S/) } });
+      const r = await svc.fetchJson(path, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : new Uint8Array(body) }),
+      });
+      expect({ status: r.status, body: r.body }, `${method} ${path}`).toMatchObject({
+        status,
+        body: { error, detail: expect.stringMatching(/\S/) },
+      });
     }
     expect(await snapshot()).toEqual(before);
     expect((await svc.fetchJson('/healthz')).body).toEqual({ status: 'ok' });

@@ -46,16 +46,27 @@ export function tally(file: string): Tally {
       );
       try {
         mkdirSync(DIR, { recursive: true });
-        writeFileSync(join(DIR, `${file}.json`), `${JSON.stringify({ file, total, seconds, scale: FUZZ_SCALE, targets, notes: Object.fromEntries(notes), at: new Date().toISOString(), ...extra }, null, 2)}\n`);
+        writeFileSync(
+          join(DIR, `${file}.json`),
+          `${JSON.stringify({ file, total, seconds, scale: FUZZ_SCALE, targets, notes: Object.fromEntries(notes), at: new Date().toISOString(), ...extra }, null, 2)}\n`,
+        );
         // Whichever fuzz file finishes last leaves the merged figures of this run behind.
         const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && f !== 'summary.json');
         const all = files
           .map((f) => JSON.parse(readFileSync(join(DIR, f), 'utf8')) as { file?: unknown; total?: unknown })
           // Only count files (not failure artifacts such as the MQTT cases kept for a replay).
-          .filter((r): r is { file: string; total: number } => typeof r?.file === 'string' && typeof r.total === 'number');
-        const summary = { total: all.reduce((a, r) => a + r.total, 0), files: Object.fromEntries(all.map((r) => [r.file, r.total])), at: new Date().toISOString() };
+          .filter(
+            (r): r is { file: string; total: number } => typeof r?.file === 'string' && typeof r.total === 'number',
+          );
+        const summary = {
+          total: all.reduce((a, r) => a + r.total, 0),
+          files: Object.fromEntries(all.map((r) => [r.file, r.total])),
+          at: new Date().toISOString(),
+        };
         writeFileSync(join(DIR, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-        console.log(`[fuzz] all fuzz files so far: ${summary.total} cases (${join('test-artifacts', 'fuzz', 'summary.json')})`);
+        console.log(
+          `[fuzz] all fuzz files so far: ${summary.total} cases (${join('test-artifacts', 'fuzz', 'summary.json')})`,
+        );
       } catch (err) {
         console.log(`[fuzz] could not write the case counts: ${err instanceof Error ? err.message : String(err)}`);
       }

@@ -36,7 +36,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ack after commit (MQTT.js internals, mqtt pinned)', () => {
   it('the installed mqtt is the pinned version whose internals the gateway wraps', async () => {
-    const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as { dependencies: Record<string, string> };
+    const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as {
+      dependencies: Record<string, string>;
+    };
     const installed = (await import('mqtt/package.json', { with: { type: 'json' } })).default as { version: string };
     expect(pkg.dependencies.mqtt).toMatch(/^\d+\.\d+\.\d+$/);
     expect(installed.version).toBe(pkg.dependencies.mqtt);
@@ -59,7 +61,12 @@ describe('ack after commit (MQTT.js internals, mqtt pinned)', () => {
     });
     const device = await mqtt.connectAsync(url, { clientId: `ack-test-device-${process.pid}` });
     try {
-      await Promise.all([device.publishAsync('ack-test/1', 'a', { qos: 1 }), sleep(50).then(() => device.publishAsync('ack-test/2', 'b', { qos: 1 }))].map((p) => p.catch(() => undefined)));
+      await Promise.all(
+        [
+          device.publishAsync('ack-test/1', 'a', { qos: 1 }),
+          sleep(50).then(() => device.publishAsync('ack-test/2', 'b', { qos: 1 })),
+        ].map((p) => p.catch(() => undefined)),
+      );
       const deadline = Date.now() + 5000;
       while (started.length < 2 && Date.now() < deadline) await sleep(20);
       // The second message is handled while the first is still in hand (pipelining)…

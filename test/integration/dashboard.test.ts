@@ -28,7 +28,14 @@ function launch(): Promise<Browser> {
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -68,17 +75,29 @@ async function makeData() {
   // A routine first: its heat step runs a real 2-minute (1 s) heat session.
   const routine = await svc.fetchJson('/api/users/ana/routines', { method: 'POST', json: {} });
   expect(routine.status).toBe(201);
-  await eventually(async () => (await adherence(svc, 'ana')).some((e) => e.type === 'routine_completed'), 20_000, 'routine completed');
+  await eventually(
+    async () => (await adherence(svc, 'ana')).some((e) => e.type === 'routine_completed'),
+    20_000,
+    'routine completed',
+  );
 
   // A nudged sitting spell, followed at once, then a natural break.
   await posture('sitting');
   await h.mqtt.waitFor(topic('users', 'ana', 'nudge'), 20_000);
   await posture('standing');
-  await eventually(async () => (await adherence(svc, 'ana')).some((e) => e.type === 'break_taken'), 10_000, 'break_taken');
+  await eventually(
+    async () => (await adherence(svc, 'ana')).some((e) => e.type === 'break_taken'),
+    10_000,
+    'break_taken',
+  );
   await posture('sitting');
   await sleep(1500);
   await posture('standing');
-  await eventually(async () => (await adherence(svc, 'ana')).some((e) => e.type === 'natural_break'), 10_000, 'natural_break');
+  await eventually(
+    async () => (await adherence(svc, 'ana')).some((e) => e.type === 'natural_break'),
+    10_000,
+    'natural_break',
+  );
   // Sitting again now, so "right now" has something to say.
   await posture('sitting');
 }
@@ -105,7 +124,11 @@ describe('the dashboard', () => {
     const chartJs = await open('/dashboard/vendor/chart.umd.min.js');
     expect(chartJs.status).toBe(200);
     expect(await chartJs.text()).toContain('Chart.js');
-    expect(await (await open('/dashboard/config.json')).json()).toEqual({ tokenRequired: true, timeScale: 120, queuesPath: '/admin/queues' });
+    expect(await (await open('/dashboard/config.json')).json()).toEqual({
+      tokenRequired: true,
+      timeScale: 120,
+      queuesPath: '/admin/queues',
+    });
     expect((await open('/api/users')).status).toBe(401);
     expect((await open('/admin/queues/')).status).toBe(401);
     const board = await open('/admin/queues/', { authorization: `Bearer ${TOKEN}` });
@@ -137,7 +160,11 @@ describe('the dashboard', () => {
     expect(await page.isVisible('#token-form')).toBe(true);
     await page.fill('#token-input', 'not-the-token-at-all');
     await page.click('#token button');
-    await page.waitForFunction(() => document.getElementById('token-error')?.textContent?.includes('not accepted'), undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => document.getElementById('token-error')?.textContent?.includes('not accepted'),
+      undefined,
+      { timeout: 10_000 },
+    );
     await page.fill('#token-input', TOKEN);
     await page.click('#token button');
     await page.waitForSelector('body[data-state="ready"]', { timeout: 15_000 });
@@ -151,22 +178,35 @@ describe('the dashboard', () => {
     expect(await page.$eval('#user', (el) => (el as HTMLSelectElement).value)).toBe('ana');
     expect(await page.$$eval('#user option', (els) => els.map((e) => e.textContent))).toEqual(['ana', 'ben']);
 
-    const charts = await page.evaluate((ids) => {
-      const Chart = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: Array<{ label: string; data: unknown[] }> } } | undefined } }).Chart;
-      return ids.map((id) => {
-        const canvas = document.getElementById(`chart-${id}`) as HTMLCanvasElement;
-        const chart = Chart.getChart(canvas);
-        const datasets = chart?.data.datasets ?? [];
-        const values = datasets.flatMap((d) => d.data.map((v) => (typeof v === 'number' ? v : (v as { y: number }).y)));
-        return {
-          id,
-          visible: !canvas.hidden && canvas.width > 0 && canvas.height > 0,
-          labels: datasets.map((d) => d.label),
-          points: values.length,
-          nonZero: values.filter((v) => v > 0).length,
-        };
-      });
-    }, CHARTS as unknown as string[]);
+    const charts = await page.evaluate(
+      (ids) => {
+        const Chart = (
+          window as unknown as {
+            Chart: {
+              getChart(
+                c: HTMLCanvasElement,
+              ): { data: { datasets: Array<{ label: string; data: unknown[] }> } } | undefined;
+            };
+          }
+        ).Chart;
+        return ids.map((id) => {
+          const canvas = document.getElementById(`chart-${id}`) as HTMLCanvasElement;
+          const chart = Chart.getChart(canvas);
+          const datasets = chart?.data.datasets ?? [];
+          const values = datasets.flatMap((d) =>
+            d.data.map((v) => (typeof v === 'number' ? v : (v as { y: number }).y)),
+          );
+          return {
+            id,
+            visible: !canvas.hidden && canvas.width > 0 && canvas.height > 0,
+            labels: datasets.map((d) => d.label),
+            points: values.length,
+            nonZero: values.filter((v) => v > 0).length,
+          };
+        });
+      },
+      CHARTS as unknown as string[],
+    );
     for (const c of charts) {
       expect(c.visible, `${c.id} canvas`).toBe(true);
       expect(c.points, `${c.id} data points`).toBeGreaterThan(0);
@@ -186,13 +226,21 @@ describe('the dashboard', () => {
 
     // A person with no data gets plain empty-state messages, not blank charts.
     await page.selectOption('#user', 'ben');
-    await page.waitForFunction(() => document.querySelector('#card-sitting')?.getAttribute('data-empty') === 'true', undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => document.querySelector('#card-sitting')?.getAttribute('data-empty') === 'true',
+      undefined,
+      { timeout: 10_000 },
+    );
     expect(await page.textContent('#card-sitting .empty')).toContain('No sitting recorded');
     expect(await page.textContent('#card-pain .empty')).toContain('No pain logged');
     await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'dashboard-empty.png'), fullPage: true });
     await page.selectOption('#user', 'ana');
-    await page.waitForFunction(() => document.querySelector('#card-sitting')?.getAttribute('data-empty') === 'false', undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => document.querySelector('#card-sitting')?.getAttribute('data-empty') === 'false',
+      undefined,
+      { timeout: 10_000 },
+    );
 
     await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });

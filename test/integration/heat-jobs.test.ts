@@ -44,13 +44,20 @@ describe('heat jobs in BullMQ', () => {
   it('runs an OFF job that fell due while no worker ran as soon as a worker starts', async () => {
     const { queues, seen, startWorker } = await setup('heat-jobs-late');
     const dueAt = Date.now() + 200;
-    await queues.ensureAt(queues.heat, jobIds.heatOff('u1', 's1'), { kind: 'heat-off', userId: 'u1', sessionId: 's1', dueAt }, dueAt);
+    await queues.ensureAt(
+      queues.heat,
+      jobIds.heatOff('u1', 's1'),
+      { kind: 'heat-off', userId: 'u1', sessionId: 's1', dueAt },
+      dueAt,
+    );
     await sleep(1200); // "the service was down at offAt"
     const readyAt = await startWorker();
     for (let i = 0; i < 100 && seen.length === 0; i++) await sleep(10);
     expect(seen).toHaveLength(1);
     const afterStart = seen[0]!.at - readyAt;
-    console.log(`[heat jobs] past-due delayed job processed ${afterStart} ms after the worker was ready (${seen[0]!.at - dueAt} ms after its due time)`);
+    console.log(
+      `[heat jobs] past-due delayed job processed ${afterStart} ms after the worker was ready (${seen[0]!.at - dueAt} ms after its due time)`,
+    );
     expect(afterStart).toBeLessThan(1000);
   });
 

@@ -83,12 +83,24 @@ describe('heat on the wire', () => {
     checkOffTiming(off, s.offAt, 'zigbee2mqtt');
     await onlyOnce(set, 2);
 
-    const entries = await eventually(async () => {
-      const e = await adherence(svc, 'zoe');
-      return e.some((x) => x.type === 'heat_off') ? e : undefined;
-    }, 5000, 'heat_off');
+    const entries = await eventually(
+      async () => {
+        const e = await adherence(svc, 'zoe');
+        return e.some((x) => x.type === 'heat_off') ? e : undefined;
+      },
+      5000,
+      'heat_off',
+    );
     expect(entries.filter((e) => String(e.type).startsWith('heat'))).toEqual([
-      { type: 'heat_on', at: s.startedAt, sessionId: s.sessionId, minutes: 10, deviceId: 'zoe-pad', offAt: s.offAt, source: 'api' },
+      {
+        type: 'heat_on',
+        at: s.startedAt,
+        sessionId: s.sessionId,
+        minutes: 10,
+        deviceId: 'zoe-pad',
+        offAt: s.offAt,
+        source: 'api',
+      },
       { type: 'heat_off', at: expect.any(String), sessionId: s.sessionId, reason: 'timer', deviceId: 'zoe-pad' },
     ]);
   });
@@ -112,16 +124,41 @@ describe('heat on the wire', () => {
     await userWithPad('sam', { protocol: 'shelly', topic: prefix });
     const s = await startHeat(svc, 'sam', { minutes: 15 });
     const on = await h.mqtt.waitFor(`${prefix}/rpc`);
-    expect(on.json).toEqual({ id: expect.any(Number), src: `${base}/shelly`, method: 'Switch.Set', params: { id: 0, on: true, toggle_after: expect.any(Number) } });
+    expect(on.json).toEqual({
+      id: expect.any(Number),
+      src: `${base}/shelly`,
+      method: 'Switch.Set',
+      params: { id: 0, on: true, toggle_after: expect.any(Number) },
+    });
     // 1.5 s: toggle_after 2, or 1 when the ON left more than half a second after the start (a loaded machine).
-    checkAutoOff((on.json as { params: { toggle_after: number } }).params.toggle_after, 15, s.offAt, on.receivedAt, 600);
-    const off = await waitPayload(h.mqtt, `${prefix}/rpc`, (j) => (j as { params?: { on?: boolean } }).params?.on === false);
-    expect(off.json).toEqual({ id: expect.any(Number), src: `${base}/shelly`, method: 'Switch.Set', params: { id: 0, on: false } });
+    checkAutoOff(
+      (on.json as { params: { toggle_after: number } }).params.toggle_after,
+      15,
+      s.offAt,
+      on.receivedAt,
+      600,
+    );
+    const off = await waitPayload(
+      h.mqtt,
+      `${prefix}/rpc`,
+      (j) => (j as { params?: { on?: boolean } }).params?.on === false,
+    );
+    expect(off.json).toEqual({
+      id: expect.any(Number),
+      src: `${base}/shelly`,
+      method: 'Switch.Set',
+      params: { id: 0, on: false },
+    });
     expect((off.json as { id: number }).id).not.toBe((on.json as { id: number }).id);
     checkOffTiming(off, s.offAt, 'shelly');
     await onlyOnce(`${prefix}/rpc`, 2);
     // The device answers on {src}/rpc: read, logged, never an error or a crash.
-    await h.mqtt.publish(`${base}/shelly/rpc`, { id: (off.json as { id: number }).id, src: prefix, dst: `${base}/shelly`, result: { was_on: true } });
+    await h.mqtt.publish(`${base}/shelly/rpc`, {
+      id: (off.json as { id: number }).id,
+      src: prefix,
+      dst: `${base}/shelly`,
+      result: { was_on: true },
+    });
     await h.mqtt.publish(`${base}/shelly/rpc`, 'not json');
     expect((await svc.fetchJson('/healthz')).status).toBe(200);
   });
@@ -147,7 +184,10 @@ describe('heat on the wire', () => {
     await slow.mqtt.waitFor(cmd);
     const asked = Date.now();
     const r = await heatOff(slowSvc, 'dan');
-    expect(r).toMatchObject({ status: 200, body: { sessionId: s.sessionId, stoppedAt: expect.any(String), offSent: true } });
+    expect(r).toMatchObject({
+      status: 200,
+      body: { sessionId: s.sessionId, stoppedAt: expect.any(String), offSent: true },
+    });
     const off = await slow.mqtt.waitFor(cmd, (m) => (m.json as { state: string }).state === 'off');
     expect(off.json).toEqual({ command: 'heat', state: 'off', sessionId: s.sessionId, reason: 'manual' });
     report('DELETE → OFF on the wire', off.receivedAt - asked);
@@ -157,7 +197,9 @@ describe('heat on the wire', () => {
     expect(slow.mqtt.messages(cmd)).toHaveLength(2);
     expect((await heatOff(slowSvc, 'dan')).body).toMatchObject({ error: 'not_on' });
     const log = (await adherence(slowSvc, 'dan')).filter((e) => e.type === 'heat_off');
-    expect(log).toEqual([{ type: 'heat_off', at: expect.any(String), sessionId: s.sessionId, reason: 'manual', deviceId: 'dan-pad' }]);
+    expect(log).toEqual([
+      { type: 'heat_off', at: expect.any(String), sessionId: s.sessionId, reason: 'manual', deviceId: 'dan-pad' },
+    ]);
   });
 
   it('buttons: heat_on with minutes and heat_off over MQTT', async () => {
@@ -169,16 +211,24 @@ describe('heat on the wire', () => {
     await slow.mqtt.publish(`${sb}/devices/ben-hub/event`, { type: 'action', action: 'heat_on', minutes: 15 });
     const on = await slow.mqtt.waitFor(set);
     expect(on.payload).toMatch(/^\{"state":"ON","on_time":\d+\}$/);
-    const status = (await slowSvc.fetchJson('/api/users/ben/heat')).body as { on: boolean; minutes: number; offAt: string };
+    const status = (await slowSvc.fetchJson('/api/users/ben/heat')).body as {
+      on: boolean;
+      minutes: number;
+      offAt: string;
+    };
     expect(status).toMatchObject({ on: true, minutes: 15 });
     checkAutoOff((on.json as { on_time: number }).on_time, 15, status.offAt, on.receivedAt, 150);
     await slow.mqtt.publish(`${sb}/devices/ben-hub/event`, { type: 'action', action: 'heat_off' });
     const off = await slow.mqtt.waitFor(set, (m) => m.payload === '{"state":"OFF"}');
     expect(off.receivedAt).toBeLessThan(Date.parse(status.offAt));
-    const log = await eventually(async () => {
-      const e = (await adherence(slowSvc, 'ben')).filter((x) => String(x.type).startsWith('heat'));
-      return e.length >= 2 ? e : undefined;
-    }, 10_000, 'heat entries');
+    const log = await eventually(
+      async () => {
+        const e = (await adherence(slowSvc, 'ben')).filter((x) => String(x.type).startsWith('heat'));
+        return e.length >= 2 ? e : undefined;
+      },
+      10_000,
+      'heat entries',
+    );
     expect(log).toMatchObject([
       { type: 'heat_on', minutes: 15, deviceId: 'ben-pad', source: 'button' },
       { type: 'heat_off', reason: 'manual', deviceId: 'ben-pad' },
@@ -194,7 +244,10 @@ describe('heat on the wire', () => {
     await userWithPad('sue', { protocol: 'unknot' }, slowSvc);
     const stateTopic = `${slow.ns.baseTopic}/users/sue/state`;
     const s = await startHeat(slowSvc, 'sue', { minutes: 10 });
-    const onState = await slow.mqtt.waitFor(stateTopic, (m) => (m.json as { heat?: { on: boolean } }).heat?.on === true);
+    const onState = await slow.mqtt.waitFor(
+      stateTopic,
+      (m) => (m.json as { heat?: { on: boolean } }).heat?.on === true,
+    );
     expect(onState.json).toMatchObject({ heat: { on: true, offAt: s.offAt } });
     // Retained: a client that subscribes now gets it at once.
     const late = await connectClient(inject('mqttUrl'));
@@ -217,21 +270,31 @@ describe('heat on the wire', () => {
     );
     expect(offState.receivedAt).toBeGreaterThanOrEqual(Date.parse(s.offAt) - 60);
     expect(offState.json).toMatchObject({ heat: { on: false, offAt: null } });
-    expect((await slowSvc.fetchJson('/api/users/sue')).body).toMatchObject({ state: { heat: { on: false, offAt: null } } });
+    expect((await slowSvc.fetchJson('/api/users/sue')).body).toMatchObject({
+      state: { heat: { on: false, offAt: null } },
+    });
 
     // The log holds the real on and off times; the summary counts exactly that span.
-    const entries = await eventually(async () => {
-      const e = await adherence(slowSvc, 'sue');
-      return e.some((x) => x.type === 'heat_off') ? e : undefined;
-    }, 10_000, 'heat_off');
+    const entries = await eventually(
+      async () => {
+        const e = await adherence(slowSvc, 'sue');
+        return e.some((x) => x.type === 'heat_off') ? e : undefined;
+      },
+      10_000,
+      'heat_off',
+    );
     const onAt = Date.parse(String(entries.find((e) => e.type === 'heat_on')?.at));
     const offAt = Date.parse(String(entries.find((e) => e.type === 'heat_off')?.at));
     expect(offAt - onAt).toBeGreaterThanOrEqual(Date.parse(s.offAt) - Date.parse(s.startedAt) - 60);
-    const summary = await eventually(async () => {
-      const r = await slowSvc.fetchJson('/api/users/sue/summary?days=1');
-      const total = (r.body as { total: { heatSessions: number; heatMinutes: number } }).total;
-      return total.heatSessions === 1 ? total : undefined;
-    }, 5000, 'heat in the summary');
+    const summary = await eventually(
+      async () => {
+        const r = await slowSvc.fetchJson('/api/users/sue/summary?days=1');
+        const total = (r.body as { total: { heatSessions: number; heatMinutes: number } }).total;
+        return total.heatSessions === 1 ? total : undefined;
+      },
+      5000,
+      'heat in the summary',
+    );
     // About 4 s of heat: 0.07 minutes, shown as 0.1. Fails when heat is not counted (0).
     expect(summary.heatMinutes).toBeGreaterThan(0);
     expect(summary.heatMinutes).toBe(Math.round((offAt - onAt) / 6000) / 10);

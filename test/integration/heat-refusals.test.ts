@@ -47,10 +47,19 @@ describe('heat refusals over HTTP', () => {
     await putUser(svc, 'nina');
     await putDevice(svc, 'nina-watch', { userId: 'nina', role: 'wearable', protocol: 'unknot' });
     const r = await heatOn(svc, 'nina', {});
-    expect(r).toMatchObject({ status: 404, body: { error: 'no_heat_pad', detail: expect.stringContaining('heat pad') } });
+    expect(r).toMatchObject({
+      status: 404,
+      body: { error: 'no_heat_pad', detail: expect.stringContaining('heat pad') },
+    });
     await userWithPad('otto');
-    expect(await heatOn(svc, 'nina', { deviceId: 'otto-pad' })).toMatchObject({ status: 404, body: { error: 'no_heat_pad' } });
-    expect(await heatOn(svc, 'otto', { deviceId: 'nina-watch' })).toMatchObject({ status: 404, body: { error: 'no_heat_pad' } });
+    expect(await heatOn(svc, 'nina', { deviceId: 'otto-pad' })).toMatchObject({
+      status: 404,
+      body: { error: 'no_heat_pad' },
+    });
+    expect(await heatOn(svc, 'otto', { deviceId: 'nina-watch' })).toMatchObject({
+      status: 404,
+      body: { error: 'no_heat_pad' },
+    });
     expect(await refusals('nina')).toEqual(['no_heat_pad', 'no_heat_pad']);
   });
 
@@ -67,23 +76,39 @@ describe('heat refusals over HTTP', () => {
 
   it('409 contraindicated when the pain log asks for medical attention first', async () => {
     await userWithPad('pia');
-    const pain = await svc.fetchJson('/api/users/pia/pain', { method: 'POST', json: { level: 6, area: 'neck', symptoms: ['fever'] } });
+    const pain = await svc.fetchJson('/api/users/pia/pain', {
+      method: 'POST',
+      json: { level: 6, area: 'neck', symptoms: ['fever'] },
+    });
     expect(pain.status).toBe(201);
     const r = await heatOn(svc, 'pia', {});
-    expect(r).toMatchObject({ status: 409, body: { error: 'contraindicated', detail: expect.stringMatching(/get medical advice first/) } });
+    expect(r).toMatchObject({
+      status: 409,
+      body: { error: 'contraindicated', detail: expect.stringMatching(/get medical advice first/) },
+    });
   });
 
   it('422 invalid_minutes for a non-number or non-positive minutes; 400 invalid_heat_request for a body of the wrong shape', async () => {
     await userWithPad('ivy');
     for (const minutes of [0, -5, '10', null, true, [10], { n: 1 }]) {
       const r = await heatOn(svc, 'ivy', { minutes });
-      expect(r, JSON.stringify(minutes)).toMatchObject({ status: 422, body: { error: 'invalid_minutes', detail: expect.any(String) } });
+      expect(r, JSON.stringify(minutes)).toMatchObject({
+        status: 422,
+        body: { error: 'invalid_minutes', detail: expect.any(String) },
+      });
     }
     for (const body of [[], { minutes: 5, extra: 1 }, { deviceId: 5 }, { deviceId: 'no/slashes' }]) {
       const r = await heatOn(svc, 'ivy', body);
-      expect(r, JSON.stringify(body)).toMatchObject({ status: 400, body: { error: 'invalid_heat_request', issues: expect.any(Array) } });
+      expect(r, JSON.stringify(body)).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_heat_request', issues: expect.any(Array) },
+      });
     }
-    const notJson = await svc.fetchJson('/api/users/ivy/heat', { method: 'POST', body: '{"minutes":', headers: { 'content-type': 'application/json' } });
+    const notJson = await svc.fetchJson('/api/users/ivy/heat', {
+      method: 'POST',
+      body: '{"minutes":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(notJson).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
     expect(await refusals('ivy')).toEqual(Array(7).fill('invalid_minutes'));
     // Nothing was switched on.
@@ -122,7 +147,10 @@ describe('heat refusals over HTTP', () => {
       expect(r).toMatchObject({ status: 409, body: { error: 'cooling_down' } });
       const availableAt = Date.parse((stopped.body as { stoppedAt: string }).stoppedAt) + 10_000;
       expect((r.body as { detail: string }).detail).toContain(new Date(availableAt).toISOString());
-      expect((await osvc.fetchJson('/api/users/cy/heat')).body).toMatchObject({ on: false, availableAt: new Date(availableAt).toISOString() });
+      expect((await osvc.fetchJson('/api/users/cy/heat')).body).toMatchObject({
+        on: false,
+        availableAt: new Date(availableAt).toISOString(),
+      });
       // Five seconds before availableAt on the service's clock: still cooling down; then past it.
       own.clock.advance(availableAt - own.clock.now() - 5_000);
       expect(await heatOn(osvc, 'cy', {})).toMatchObject({ status: 409, body: { error: 'cooling_down' } });
@@ -156,17 +184,31 @@ describe('concurrent requests and bad input over MQTT', () => {
       expect(ok.length).toBeLessThanOrEqual(1);
       for (const r of [a, b].filter((x) => x.status !== 201)) expect(r.body).toMatchObject({ error: 'already_on' });
       // All three decided: one heat_on and two refusals per round.
-      await eventually(async () => {
-        const e = await adherence(svc, 'kim');
-        const n = (t: string) => e.filter((x) => x.type === t).length;
-        return n('heat_on') === round + 1 && n('heat_refused') === 2 * (round + 1);
-      }, 5000, `round ${round} decided`);
-      const on = await h.mqtt.waitFor(cmd, (m) => (m.json as { state: string }).state === 'on' && !sessions.includes((m.json as { sessionId: string }).sessionId));
+      await eventually(
+        async () => {
+          const e = await adherence(svc, 'kim');
+          const n = (t: string) => e.filter((x) => x.type === t).length;
+          return n('heat_on') === round + 1 && n('heat_refused') === 2 * (round + 1);
+        },
+        5000,
+        `round ${round} decided`,
+      );
+      const on = await h.mqtt.waitFor(
+        cmd,
+        (m) =>
+          (m.json as { state: string }).state === 'on' &&
+          !sessions.includes((m.json as { sessionId: string }).sessionId),
+      );
       const id = (on.json as { sessionId: string }).sessionId;
       if (ok[0]) expect((ok[0].body as Started).sessionId).toBe(id);
       sessions.push(id);
       expect((await heatOff(svc, 'kim')).status).toBe(200);
-      await h.mqtt.waitFor(cmd, (m) => (m.json as { state: string; sessionId: string }).state === 'off' && (m.json as { sessionId: string }).sessionId === id);
+      await h.mqtt.waitFor(
+        cmd,
+        (m) =>
+          (m.json as { state: string; sessionId: string }).state === 'off' &&
+          (m.json as { sessionId: string }).sessionId === id,
+      );
     }
     await sleep(300);
     const commands = h.mqtt.messages(cmd).map((m) => m.json as { state: string; sessionId: string });
@@ -174,12 +216,18 @@ describe('concurrent requests and bad input over MQTT', () => {
       expect(commands.filter((c) => c.sessionId === id).map((c) => c.state)).toEqual(['on', 'off']);
     }
     expect(commands).toHaveLength(sessions.length * 2);
-    const log = await eventually(async () => {
-      const e = await adherence(svc, 'kim');
-      return e.filter((x) => x.type === 'heat_refused').length >= 2 * sessions.length ? e : undefined;
-    }, 5000, 'refusals logged');
+    const log = await eventually(
+      async () => {
+        const e = await adherence(svc, 'kim');
+        return e.filter((x) => x.type === 'heat_refused').length >= 2 * sessions.length ? e : undefined;
+      },
+      5000,
+      'refusals logged',
+    );
     expect(log.filter((e) => e.type === 'heat_on')).toHaveLength(sessions.length);
-    expect(log.filter((e) => e.type === 'heat_refused').map((e) => e.reason)).toEqual(Array(2 * sessions.length).fill('already_on'));
+    expect(log.filter((e) => e.type === 'heat_refused').map((e) => e.reason)).toEqual(
+      Array(2 * sessions.length).fill('already_on'),
+    );
   });
 
   it('a refused button press is answered on the device error topic; garbage never stops the service', async () => {

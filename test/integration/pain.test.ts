@@ -17,7 +17,8 @@ interface Advice {
 let h: InProcessHarness;
 let svc: InProcessService;
 
-const logPain = async (userId: string, body: unknown) => svc.fetchJson(`/api/users/${userId}/pain`, { method: 'POST', json: body });
+const logPain = async (userId: string, body: unknown) =>
+  svc.fetchJson(`/api/users/${userId}/pain`, { method: 'POST', json: body });
 const advice = async (userId: string, body: Record<string, unknown>): Promise<Advice> => {
   const r = await logPain(userId, body);
   if (r.status !== 201) throw new Error(`POST pain: ${r.status} ${JSON.stringify(r.body)}`);
@@ -43,9 +44,17 @@ describe('POST /pain answers with the current advice', () => {
     expect(a.message).toContain('pain 3 of 10 in your neck');
     expect(a.message).toContain('60 seconds');
     expect(a.message).toContain('heat');
-    expect(a.entry).toMatchObject({ type: 'pain_logged', level: 3, area: 'neck', refers: 'up into the head', at: expect.any(String) });
+    expect(a.entry).toMatchObject({
+      type: 'pain_logged',
+      level: 3,
+      area: 'neck',
+      refers: 'up into the head',
+      at: expect.any(String),
+    });
     const log = await adherence(svc, 'mild');
-    expect(log).toEqual([expect.objectContaining({ type: 'pain_logged', level: 3, area: 'neck', refers: 'up into the head' })]);
+    expect(log).toEqual([
+      expect.objectContaining({ type: 'pain_logged', level: 3, area: 'neck', refers: 'up into the head' }),
+    ]);
 
     const gone = await advice('calm', { level: 0, area: 'lower_back' });
     expect(gone.message).toContain('free of pain');
@@ -53,15 +62,25 @@ describe('POST /pain answers with the current advice', () => {
 
   it('sends numbness, weakness or spreading pain to a therapist', async () => {
     for (const [i, symptom] of ['numbness', 'weakness', 'spreading pain', 'tingling'].entries()) {
-      const a = await advice('nerve', { level: 4 + i, area: 'shoulders', symptoms: [symptom], refers: 'down the right arm' });
+      const a = await advice('nerve', {
+        level: 4 + i,
+        area: 'shoulders',
+        symptoms: [symptom],
+        refers: 'down the right arm',
+      });
       expect(codes(a)).toEqual(['neurological_symptoms']);
       expect(a.recommended).toBe(true);
       expect(a.heatBlocked).toBe(false);
       expect(a.message).toContain(THERAPIST);
       expect(a.message).toContain('down the right arm');
     }
-    const summary = (await svc.fetchJson('/api/users/nerve/summary')).body as { seeProfessional: { recommended: boolean; reasons: unknown[] } };
-    expect(summary.seeProfessional).toMatchObject({ recommended: true, reasons: [expect.objectContaining({ code: 'neurological_symptoms' })] });
+    const summary = (await svc.fetchJson('/api/users/nerve/summary')).body as {
+      seeProfessional: { recommended: boolean; reasons: unknown[] };
+    };
+    expect(summary.seeProfessional).toMatchObject({
+      recommended: true,
+      reasons: [expect.objectContaining({ code: 'neurological_symptoms' })],
+    });
   });
 
   it('asks for medical attention first for fever, swelling or an injury, refuses heat in a routine, and clears', async () => {
@@ -79,16 +98,27 @@ describe('POST /pain answers with the current advice', () => {
     expect(started.status).toBe(201);
     const { routineId, steps } = started.body as { routineId: string; steps: Array<Record<string, unknown>> };
     expect(steps[1]).toMatchObject({ kind: 'heat', expectSkip: 'contraindicated' });
-    const skipped = await eventually(async () => {
-      const e = await adherence(svc, 'fever');
-      return e.find((x) => x.type === 'routine_step' && x.routineId === routineId && x.index === 1);
-    }, 10_000, 'heat step');
+    const skipped = await eventually(
+      async () => {
+        const e = await adherence(svc, 'fever');
+        return e.find((x) => x.type === 'routine_step' && x.routineId === routineId && x.index === 1);
+      },
+      10_000,
+      'heat step',
+    );
     expect(skipped).toMatchObject({ step: 'heat', skipped: true, reason: 'contraindicated' });
     await svc.fetchJson(`/api/users/fever/routines/${routineId}`, { method: 'DELETE' });
 
-    const cleared = await svc.fetchJson('/api/users/fever/clearance', { method: 'POST', json: { note: 'GP checked it: a cold, fine now' } });
+    const cleared = await svc.fetchJson('/api/users/fever/clearance', {
+      method: 'POST',
+      json: { note: 'GP checked it: a cold, fine now' },
+    });
     expect(cleared.status).toBe(201);
-    expect(cleared.body).toMatchObject({ heatBlocked: false, note: 'GP checked it: a cold, fine now', seeProfessional: { recommended: false } });
+    expect(cleared.body).toMatchObject({
+      heatBlocked: false,
+      note: 'GP checked it: a cold, fine now',
+      seeProfessional: { recommended: false },
+    });
     const log = await adherence(svc, 'fever');
     expect(log.filter((e) => e.type === 'medical_cleared')).toEqual([
       expect.objectContaining({ type: 'medical_cleared', note: 'GP checked it: a cold, fine now' }),
@@ -107,9 +137,15 @@ describe('POST /pain answers with the current advice', () => {
     expect(a.heatBlocked).toBe(true);
     expect(a.reasons[0]!.detail).toContain('Your profile lists a recent injury');
     const cleared = await svc.fetchJson('/api/users/injured/clearance', { method: 'POST', json: {} });
-    expect(cleared.body).toMatchObject({ heatBlocked: true, message: expect.stringContaining('profile still lists recent injury') });
+    expect(cleared.body).toMatchObject({
+      heatBlocked: true,
+      message: expect.stringContaining('profile still lists recent injury'),
+    });
     await putUser(svc, 'injured', { contraindications: [] });
-    expect(await advice('injured', { level: 2, area: 'neck' })).toMatchObject({ recommended: false, heatBlocked: false });
+    expect(await advice('injured', { level: 2, area: 'neck' })).toMatchObject({
+      recommended: false,
+      heatBlocked: false,
+    });
   });
 
   it('flags pain logged for more than 14 days without improvement', async () => {
@@ -169,14 +205,24 @@ describe('bad pain input', () => {
       const r = await logPain('mild', body);
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.body).toMatchObject({ error: 'invalid_pain' });
-      expect(String((r.body as { detail: string }).detail + JSON.stringify((r.body as { issues?: unknown }).issues ?? ''))).toContain(mention);
+      expect(
+        String((r.body as { detail: string }).detail + JSON.stringify((r.body as { issues?: unknown }).issues ?? '')),
+      ).toContain(mention);
     }
     expect((await logPain('nobody', { level: 3, area: 'neck' })).status).toBe(404);
     expect((await logPain('bad.id', { level: 3, area: 'neck' })).status).toBe(400);
-    const notJson = await svc.fetchJson('/api/users/mild/pain', { method: 'POST', body: 'level=3', headers: { 'content-type': 'text/plain' } });
+    const notJson = await svc.fetchJson('/api/users/mild/pain', {
+      method: 'POST',
+      body: 'level=3',
+      headers: { 'content-type': 'text/plain' },
+    });
     // Only JSON reaches a route (a web page could send text/plain cross-site): 415 before any parsing.
     expect(notJson).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
-    const badJson = await svc.fetchJson('/api/users/mild/pain', { method: 'POST', body: '{"level":', headers: { 'content-type': 'application/json' } });
+    const badJson = await svc.fetchJson('/api/users/mild/pain', {
+      method: 'POST',
+      body: '{"level":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(badJson).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
     expect((await svc.fetchJson('/api/users/mild/clearance', { method: 'POST', json: { note: 5 } })).status).toBe(400);
     expect((await svc.fetchJson('/api/users/nobody/clearance', { method: 'POST', json: {} })).status).toBe(404);

@@ -37,14 +37,21 @@ describe('a message that fails the same way on every attempt', () => {
     await svc.ctx.redis.set(stateKey, '7|{"session":');
 
     // More of kai's events than ingest handles at once, then one of lea's.
-    for (let i = 0; i < 80; i++) await h.mqtt.publish(`${h.ns.baseTopic}/devices/kai-desk/event`, { type: 'posture', posture: i % 2 ? 'standing' : 'sitting' });
+    for (let i = 0; i < 80; i++)
+      await h.mqtt.publish(`${h.ns.baseTopic}/devices/kai-desk/event`, {
+        type: 'posture',
+        posture: i % 2 ? 'standing' : 'sitting',
+      });
     await h.mqtt.publish(`${h.ns.baseTopic}/devices/lea-desk/event`, { type: 'posture', posture: 'sitting' });
 
     const err = await h.mqtt.waitFor(`${h.ns.baseTopic}/devices/kai-desk/error`);
     expect(err.json).toMatchObject({ error: 'internal_error' });
     expect(String((err.json as { detail: string }).detail)).toMatch(/JSON/);
     await eventually(async () => (await posture('lea')) === 'sitting', 15_000, 'lea’s event behind kai’s');
-    const refused = () => svc.fetchJson('/metrics').then((r) => /unknot_events_rejected_total\{reason="internal_error"\} (\d+)/.exec(r.body as string)?.[1]);
+    const refused = () =>
+      svc
+        .fetchJson('/metrics')
+        .then((r) => /unknot_events_rejected_total\{reason="internal_error"\} (\d+)/.exec(r.body as string)?.[1]);
     expect(await eventually(async () => (await refused()) === '80', 15_000, 'all 80 refused')).toBe(true);
   });
 });

@@ -20,7 +20,12 @@ async function population(p: InProcess, n: number) {
   const ids = Array.from({ length: n }, (_, i) => `r${i}`);
   for (const u of ids) {
     await p.users.putProfile(u, {});
-    const d = await p.users.putDevice(`${u}-desk`, { userId: u, role: 'desk', protocol: 'zigbee2mqtt', topic: `office/${u}` });
+    const d = await p.users.putDevice(`${u}-desk`, {
+      userId: u,
+      role: 'desk',
+      protocol: 'zigbee2mqtt',
+      topic: `office/${u}`,
+    });
     await p.sessions.sensorEvent(d, 'sitting', p.clock.t);
   }
   return ids;
@@ -43,13 +48,15 @@ async function snapshot(p: InProcess, keys: Keys, ids: string[]) {
 }
 
 describe('repartition', () => {
-  it('moves every person\'s and device\'s keys and due entries from 64 to 7 partitions, idempotently and resumably', async () => {
+  it("moves every person's and device's keys and due entries from 64 to 7 partitions, idempotently and resumably", async () => {
     h = await inProcess('repart');
     const { redis, keys } = h.ctx;
     await checkPartitions(redis, keys.meta(), 64);
     const ids = await population(h, 12);
     const before = await snapshot(h, keys, ids);
-    expect(Object.values(before).every((v) => (v as { due: string | null }).due === String(h!.clock.t + 30 * MIN))).toBe(true);
+    expect(
+      Object.values(before).every((v) => (v as { due: string | null }).due === String(h!.clock.t + 30 * MIN)),
+    ).toBe(true);
 
     // A run stopped half-way: the marker says where it was going, some keys are moved already.
     await redis.hset(keys.meta(), 'repartition-to', '7');
@@ -63,7 +70,8 @@ describe('repartition', () => {
     // Nothing is left in the old layout (apart from ids whose partition did not change).
     const moved = ids.filter((u) => keys.state(u) !== to.state(u));
     expect(moved.length).toBeGreaterThan(0);
-    for (const u of moved) expect(await redis.exists(keys.state(u), keys.log(u), keys.profile(u), keys.device(`${u}-desk`))).toBe(0);
+    for (const u of moved)
+      expect(await redis.exists(keys.state(u), keys.log(u), keys.profile(u), keys.device(`${u}-desk`))).toBe(0);
     expect(await redis.hget(keys.meta(), 'partitions')).toBe('7');
     expect(await redis.hget(keys.meta(), 'repartition-to')).toBeNull();
     // The service now refuses 64 and accepts 7; a second run changes nothing.
@@ -75,6 +83,17 @@ describe('repartition', () => {
     const raw = await redis.get(to.state('r3'));
     const { parseState } = await import('../../src/store/state-store.js');
     const st = parseState(raw!.slice(raw!.indexOf('|') + 1));
-    expect(nextDueAt(st.session, { breakAfterMs: 30 * MIN, minBreakMs: 120_000, escalateMs: 5 * MIN, maxNudges: 3, snoozeMs: 10 * MIN, maxSnoozes: 2, timezone: 'UTC', activeHours: { days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '24:00' } })).toBe(h.clock.t + 30 * MIN);
+    expect(
+      nextDueAt(st.session, {
+        breakAfterMs: 30 * MIN,
+        minBreakMs: 120_000,
+        escalateMs: 5 * MIN,
+        maxNudges: 3,
+        snoozeMs: 10 * MIN,
+        maxSnoozes: 2,
+        timezone: 'UTC',
+        activeHours: { days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '24:00' },
+      }),
+    ).toBe(h.clock.t + 30 * MIN);
   });
 });

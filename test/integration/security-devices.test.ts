@@ -22,7 +22,12 @@ describe('a device acts only for its own person, as itself', () => {
     await putDevice(svc, 'ann-desk', { userId: 'ann', role: 'desk', protocol: 'unknot' });
     await putDevice(svc, 'ann-watch', { userId: 'ann', role: 'wearable', protocol: 'unknot' });
     await putDevice(svc, 'ann-pad', { userId: 'ann', role: 'heatpad', protocol: 'unknot' });
-    await putDevice(svc, 'ann-chair', { userId: 'ann', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/ann-chair' });
+    await putDevice(svc, 'ann-chair', {
+      userId: 'ann',
+      role: 'chair',
+      protocol: 'zigbee2mqtt',
+      topic: 'office/ann-chair',
+    });
     await putDevice(svc, 'bob-desk', { userId: 'bob', role: 'desk', protocol: 'unknot' });
     await putDevice(svc, 'bob-pad', { userId: 'bob', role: 'heatpad', protocol: 'unknot' });
     await h.mqtt.subscribe([`${base}/devices/+/error`, `${base}/devices/+/command`, `${base}/users/+/state`]);
@@ -44,15 +49,23 @@ describe('a device acts only for its own person, as itself', () => {
     });
     // Ann's watch switches Bob's heat pad: refused, no command to any pad.
     await event('ann-watch', { type: 'action', action: 'heat_on', deviceId: 'bob-pad' });
-    expect((await errorOf('ann-watch', 'wrong_device')).json).toMatchObject({ detail: expect.stringContaining('"bob-pad"') });
+    expect((await errorOf('ann-watch', 'wrong_device')).json).toMatchObject({
+      detail: expect.stringContaining('"bob-pad"'),
+    });
     // A Zigbee2MQTT chair cannot be driven through the unknot topic.
     await event('ann-chair', { type: 'posture', posture: 'sitting' });
-    expect((await errorOf('ann-chair', 'wrong_protocol')).json).toMatchObject({ detail: expect.stringContaining('zigbee2mqtt') });
+    expect((await errorOf('ann-chair', 'wrong_protocol')).json).toMatchObject({
+      detail: expect.stringContaining('zigbee2mqtt'),
+    });
     // On its own Zigbee2MQTT topic, a seat field of the wrong type is refused, counted and answered, not ignored.
     await sleep(1100);
     await h.mqtt.publish(`${h.env.Z2M_BASE_TOPIC}/office/ann-chair`, { presence: 'yes', linkquality: 90 });
-    expect((await errorOf('ann-chair', 'invalid_event', 'presence must be true or false')).json).toMatchObject({ topic: `${h.env.Z2M_BASE_TOPIC}/office/ann-chair` });
-    expect(await svc.fetchJson('/metrics').then((r) => String(r.body))).toMatch(/unknot_events_rejected_total\{reason="invalid_event"\} [1-9]/);
+    expect((await errorOf('ann-chair', 'invalid_event', 'presence must be true or false')).json).toMatchObject({
+      topic: `${h.env.Z2M_BASE_TOPIC}/office/ann-chair`,
+    });
+    expect(await svc.fetchJson('/metrics').then((r) => String(r.body))).toMatch(
+      /unknot_events_rejected_total\{reason="invalid_event"\} [1-9]/,
+    );
     // The same through `user` (errors are answered at most once a second per device).
     await sleep(1100);
     await event('ann-desk', { type: 'action', action: 'snooze', user: 'bob' });
@@ -72,7 +85,10 @@ describe('a device acts only for its own person, as itself', () => {
     await event('ann-desk', { type: 'posture', posture: 'sitting', userId: 'ann', deviceId: 'ann-desk' });
     await h.mqtt.waitFor(`${base}/users/ann/state`, (m) => (m.json as { posture: string }).posture === 'sitting');
     await event('ann-watch', { type: 'action', action: 'heat_on', minutes: 5 });
-    const on = await h.mqtt.waitFor(`${base}/devices/ann-pad/command`, (m) => (m.json as { state: string }).state === 'on');
+    const on = await h.mqtt.waitFor(
+      `${base}/devices/ann-pad/command`,
+      (m) => (m.json as { state: string }).state === 'on',
+    );
     expect(on.json).toMatchObject({ command: 'heat', state: 'on' });
     // Bob's pad heard nothing (the ON above went out; anything for Bob's pad would have been sent with it).
     await sleep(300);
@@ -85,12 +101,18 @@ describe('a device acts only for its own person, as itself', () => {
     const annLog = await adherence(svc, 'ann');
     expect(annLog.slice(0, 2).map((e) => e.type)).toEqual(['sitting_started', 'heat_on']);
     expect(annLog[1]).toMatchObject({ deviceId: 'ann-pad', source: 'button' });
-    expect(annLog.slice(2)).toEqual(annLog.length > 2 ? [expect.objectContaining({ type: 'heat_off', reason: 'timer', deviceId: 'ann-pad' })] : []);
+    expect(annLog.slice(2)).toEqual(
+      annLog.length > 2 ? [expect.objectContaining({ type: 'heat_off', reason: 'timer', deviceId: 'ann-pad' })] : [],
+    );
 
-    const metrics = await eventually(async () => {
-      const text = (await svc.fetchJson('/metrics')).body as string;
-      return /reason="wrong_protocol"\} [1-9]/.test(text) ? text : undefined;
-    }, 5_000, 'rejection metrics');
+    const metrics = await eventually(
+      async () => {
+        const text = (await svc.fetchJson('/metrics')).body as string;
+        return /reason="wrong_protocol"\} [1-9]/.test(text) ? text : undefined;
+      },
+      5_000,
+      'rejection metrics',
+    );
     expect(metrics).toMatch(/unknot_events_rejected_total\{reason="wrong_user"\} 3\b/);
     expect(metrics).toMatch(/unknot_events_rejected_total\{reason="wrong_device"\} 1\b/);
     expect(metrics).toMatch(/unknot_events_rejected_total\{reason="wrong_protocol"\} 1\b/);

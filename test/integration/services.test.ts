@@ -39,7 +39,12 @@ describe('test services', () => {
     await publisher.publish(`${baseTopic}/desk-1/event`, 'plain text');
 
     const first = await subscriber.waitFor(`${baseTopic}/+/event`, (m) => m.json !== undefined);
-    expect(first).toMatchObject({ topic: `${baseTopic}/desk-1/event`, json: { sitting: true, at: 1 }, retain: false, qos: 1 });
+    expect(first).toMatchObject({
+      topic: `${baseTopic}/desk-1/event`,
+      json: { sitting: true, at: 1 },
+      retain: false,
+      qos: 1,
+    });
     const both = await subscriber.waitForCount(`${baseTopic}/desk-1/event`, 2);
     expect(both.map((m) => m.payload)).toEqual([JSON.stringify({ sitting: true, at: 1 }), 'plain text']);
     expect(subscriber.messages(`${baseTopic}/other/#`)).toEqual([]);
@@ -51,6 +56,8 @@ describe('test services', () => {
     cleanups.push(() => client.end());
     await client.subscribe(`${baseTopic}/#`);
 
-    await expect(client.waitFor(`${baseTopic}/never`, 200)).rejects.toThrow(`waiting for a message on ${baseTopic}/never`);
+    await expect(client.waitFor(`${baseTopic}/never`, 200)).rejects.toThrow(
+      `waiting for a message on ${baseTopic}/never`,
+    );
   });
 });

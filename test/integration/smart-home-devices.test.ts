@@ -23,7 +23,10 @@ afterEach(async () => {
 });
 
 /** A service in a namespace of its own, with user `ana` and everything under the base topic watched. */
-async function setup(label: string, profile: Record<string, unknown> = {}): Promise<{ h: InProcessHarness; svc: InProcessService }> {
+async function setup(
+  label: string,
+  profile: Record<string, unknown> = {},
+): Promise<{ h: InProcessHarness; svc: InProcessService }> {
   h = await inProcessHarness(label);
   await h.mqtt.subscribe(`${h.ns.baseTopic}/#`);
   const svc = await h.start();
@@ -47,10 +50,14 @@ const sittingSession = (s: UserState) => s.posture === 'sitting' && s.sessionId 
 const sessionOver = (posture: string) => (s: UserState) => s.posture === posture && s.sessionId === null;
 
 async function logTypes(svc: InProcessService, until: string): Promise<string[]> {
-  const entries = await eventually(async () => {
-    const e = await adherence(svc, 'ana');
-    return e.some((x) => x.type === until) ? e : undefined;
-  }, 10_000, until);
+  const entries = await eventually(
+    async () => {
+      const e = await adherence(svc, 'ana');
+      return e.some((x) => x.type === until) ? e : undefined;
+    },
+    10_000,
+    until,
+  );
   return entries.map((e) => String(e.type));
 }
 
@@ -86,18 +93,41 @@ describe('Zigbee2MQTT seat sensors', () => {
 
   it('a Tuya pressure strap (occupancy) starts and ends a session', async () => {
     const { h, svc } = await setup('z2m-strap');
-    await putDevice(svc, 'ana-strap', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'study/chair strap' });
+    await putDevice(svc, 'ana-strap', {
+      userId: 'ana',
+      role: 'chair',
+      protocol: 'zigbee2mqtt',
+      topic: 'study/chair strap',
+    });
 
-    await h.mqtt.publish(z2m(h, 'study/chair strap'), { occupancy: true, illuminance: 312, presence_delay: 2, presence_time: 0, linkquality: 105 });
+    await h.mqtt.publish(z2m(h, 'study/chair strap'), {
+      occupancy: true,
+      illuminance: 312,
+      presence_delay: 2,
+      presence_time: 0,
+      linkquality: 105,
+    });
     await state(h, sittingSession);
-    await h.mqtt.publish(z2m(h, 'study/chair strap'), { occupancy: false, illuminance: 4, presence_delay: 2, presence_time: 0, linkquality: 105 });
+    await h.mqtt.publish(z2m(h, 'study/chair strap'), {
+      occupancy: false,
+      illuminance: 4,
+      presence_delay: 2,
+      presence_time: 0,
+      linkquality: 105,
+    });
     await state(h, sessionOver('away'));
     expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
   });
 
   it('a contact sensor under a pressure mat with invert: open (contact false) is sitting, closed is away', async () => {
     const { h, svc } = await setup('z2m-mat');
-    await putDevice(svc, 'ana-mat', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'chair_mat', invert: true });
+    await putDevice(svc, 'ana-mat', {
+      userId: 'ana',
+      role: 'chair',
+      protocol: 'zigbee2mqtt',
+      topic: 'chair_mat',
+      invert: true,
+    });
 
     const mcc = { battery: 91, voltage: 2995, device_temperature: 24, power_outage_count: 5, linkquality: 132 };
     await h.mqtt.publish(z2m(h, 'chair_mat'), { ...mcc, contact: false });
@@ -129,25 +159,31 @@ describe('wearables and fusion', () => {
   it.each([
     ['iOS', 'Walking'],
     ['Android', 'walking'],
-  ])('companion app activity (%s %s) ends the session while the desk sensor still says present', async (_os, activity) => {
-    const { h, svc } = await setup('wearable-activity');
-    await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' });
-    await putDevice(svc, 'ana-phone', { userId: 'ana', role: 'wearable', protocol: 'unknot' });
+  ])(
+    'companion app activity (%s %s) ends the session while the desk sensor still says present',
+    async (_os, activity) => {
+      const { h, svc } = await setup('wearable-activity');
+      await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' });
+      await putDevice(svc, 'ana-phone', { userId: 'ana', role: 'wearable', protocol: 'unknot' });
 
-    await h.mqtt.publish(z2m(h, 'office/fp1'), { presence: true, presence_event: 'enter', linkquality: 80 });
-    const first = await state(h, sittingSession);
-    // `still`/`Stationary` say nothing about sitting.
-    await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity: activity === 'Walking' ? 'Stationary' : 'still' });
-    // What the HA automation of docs/integrations/wearables.md publishes.
-    await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity });
-    await state(h, sessionOver('moving'));
-    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
-    // The desk sensor never said otherwise; a new desk report after the walk is a new session.
-    h.mqtt.clear();
-    await h.mqtt.publish(z2m(h, 'office/fp1'), { presence: true, presence_event: 'enter', linkquality: 80 });
-    const again = await state(h, sittingSession);
-    expect(again.sessionId).not.toBe(first.sessionId);
-  });
+      await h.mqtt.publish(z2m(h, 'office/fp1'), { presence: true, presence_event: 'enter', linkquality: 80 });
+      const first = await state(h, sittingSession);
+      // `still`/`Stationary` say nothing about sitting.
+      await h.mqtt.publish(event(h, 'ana-phone'), {
+        type: 'activity',
+        activity: activity === 'Walking' ? 'Stationary' : 'still',
+      });
+      // What the HA automation of docs/integrations/wearables.md publishes.
+      await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity });
+      await state(h, sessionOver('moving'));
+      expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+      // The desk sensor never said otherwise; a new desk report after the walk is a new session.
+      h.mqtt.clear();
+      await h.mqtt.publish(z2m(h, 'office/fp1'), { presence: true, presence_event: 'enter', linkquality: 80 });
+      const again = await state(h, sittingSession);
+      expect(again.sessionId).not.toBe(first.sessionId);
+    },
+  );
 
   it('enough steps over a period count as moving; a few steps over an hour do not', async () => {
     const { h, svc } = await setup('wearable-steps');

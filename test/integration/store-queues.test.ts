@@ -83,28 +83,57 @@ describe('StateStore format', () => {
     expect(parseState(JSON.stringify(busy))).toEqual(busy);
   });
 
-  it('sets, keeps and removes the person\'s due entry in the same commit as the state, and refuses a session change without one', async () => {
+  it("sets, keeps and removes the person's due entry in the same commit as the state, and refuses a session change without one", async () => {
     prefix = uniqueNamespace('casdue').prefix;
     const keys = new Keys(prefix);
     const store = new StateStore(redis, keys);
     const due = keys.due(keys.partitionOf('u3'));
     const sessionMoved = (st: UserState) => ({ ...st, session: { ...st.session, horizon: st.session.horizon + 1 } });
-    const first = await store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined, due: 5_000 }));
+    const first = await store.transact('u3', (st) => ({
+      state: sessionMoved(st),
+      logs: [],
+      changed: true,
+      result: undefined,
+      due: 5_000,
+    }));
     expect(first.v).toBe(1);
     expect(await redis.zscore(due, 'u3')).toBe('5000');
     // A heat or routine change leaves the due entry alone.
-    await store.transact('u3', (st) => ({ state: { ...st, routineSeq: 7 }, logs: [], changed: true, result: undefined }));
+    await store.transact('u3', (st) => ({
+      state: { ...st, routineSeq: 7 },
+      logs: [],
+      changed: true,
+      result: undefined,
+    }));
     expect(await redis.zscore(due, 'u3')).toBe('5000');
     // Only the due entry (the sweep claimed it away; a policy change): written, and the version stays.
-    const only = await store.transact('u3', (st) => ({ state: st, logs: [], changed: false, result: undefined, due: 9_000 }), { writeDue: () => true });
+    const only = await store.transact(
+      'u3',
+      (st) => ({ state: st, logs: [], changed: false, result: undefined, due: 9_000 }),
+      { writeDue: () => true },
+    );
     expect(only.v).toBe(2);
     expect((await store.read('u3')).v).toBe(2);
     expect(await redis.zscore(due, 'u3')).toBe('9000');
-    await expect(store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined }))).rejects.toMatchObject({ code: 'missing_due' });
+    await expect(
+      store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined })),
+    ).rejects.toMatchObject({ code: 'missing_due' });
     expect((await store.read('u3')).v).toBe(2);
-    await store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined, due: null }));
+    await store.transact('u3', (st) => ({
+      state: sessionMoved(st),
+      logs: [],
+      changed: true,
+      result: undefined,
+      due: null,
+    }));
     expect(await redis.zscore(due, 'u3')).toBeNull();
-    await store.transact('u3', (st) => ({ state: sessionMoved(st), logs: [], changed: true, result: undefined, due: 1 }));
+    await store.transact('u3', (st) => ({
+      state: sessionMoved(st),
+      logs: [],
+      changed: true,
+      result: undefined,
+      due: 1,
+    }));
     await store.delete('u3');
     expect(await redis.zcard(due)).toBe(0);
     expect(await redis.exists(keys.state('u3'), keys.log('u3'))).toBe(0);
@@ -120,7 +149,9 @@ describe('Registry', () => {
     await reg.putDevice({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1e' });
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1')).toBeNull();
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1e')).toBe('d1');
-    await expect(reg.putDevice({ deviceId: 'd2', userId: 'u', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/fp1e' })).rejects.toMatchObject({ code: 'topic_taken', kind: 'conflict' });
+    await expect(
+      reg.putDevice({ deviceId: 'd2', userId: 'u', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/fp1e' }),
+    ).rejects.toMatchObject({ code: 'topic_taken', kind: 'conflict' });
     await reg.deleteDevice('d1');
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/fp1e')).toBeNull();
     expect(await reg.devicesOf('u')).toEqual([]);
@@ -149,12 +180,26 @@ describe('Registry cache', () => {
       await writer.putProfile('u', profileSchema.parse({ breakAfterMinutes: 30 }));
       expect((await cached.getProfile('u'))?.breakAfterMinutes).toBe(30);
       await writer.putProfile('u', profileSchema.parse({ breakAfterMinutes: 40 }));
-      expect((await poll(() => cached.getProfile('u'), (p) => p?.breakAfterMinutes === 40))?.breakAfterMinutes).toBe(40);
+      expect(
+        (
+          await poll(
+            () => cached.getProfile('u'),
+            (p) => p?.breakAfterMinutes === 40,
+          )
+        )?.breakAfterMinutes,
+      ).toBe(40);
 
       // The subscriber is cut off and a change is made while it is away: its message is lost, the cache must not be.
       await other.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       await writer.putProfile('u', profileSchema.parse({ breakAfterMinutes: 50 }));
-      expect((await poll(() => cached.getProfile('u'), (p) => p?.breakAfterMinutes === 50))?.breakAfterMinutes).toBe(50);
+      expect(
+        (
+          await poll(
+            () => cached.getProfile('u'),
+            (p) => p?.breakAfterMinutes === 50,
+          )
+        )?.breakAfterMinutes,
+      ).toBe(50);
     } finally {
       await cached.stopCache();
       await other.quit();
@@ -168,7 +213,10 @@ describe('Registry cache', () => {
     await reg.putDevice({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/a' });
     // As if a PUT moving d1 to office/b died after claiming office/b and writing the record, before releasing office/a.
     await redis.set(keys.deviceTopic('zigbee2mqtt', 'office/a'), 'd1');
-    await redis.set(keys.device('d1'), JSON.stringify({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/b' }));
+    await redis.set(
+      keys.device('d1'),
+      JSON.stringify({ deviceId: 'd1', userId: 'u', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/b' }),
+    );
     await reg.putDevice({ deviceId: 'd2', userId: 'v', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/a' });
     expect(await reg.deviceIdForTopic('zigbee2mqtt', 'office/a')).toBe('d2');
     expect((await reg.devicesOf('v')).map((d) => d.deviceId)).toEqual(['d2']);
@@ -193,10 +241,14 @@ describe('Queues.ensureAt', () => {
     await queues.ensureAt(q, id, data(t0 + 300), t0 + 300);
     expect(await q.getDelayedCount()).toBe(1);
     const fired: Array<{ id: string; at: number; dueAt: number }> = [];
-    const worker = new Worker<HeatJob>('heat', async (job) => void fired.push({ id: job.id!, at: Date.now(), dueAt: (job.data as { dueAt: number }).dueAt }), {
-      connection: redis.duplicate(),
-      prefix: queuePrefix(prefix),
-    });
+    const worker = new Worker<HeatJob>(
+      'heat',
+      async (job) => void fired.push({ id: job.id!, at: Date.now(), dueAt: (job.data as { dueAt: number }).dueAt }),
+      {
+        connection: redis.duplicate(),
+        prefix: queuePrefix(prefix),
+      },
+    );
     try {
       const deadline = Date.now() + 10_000;
       while (fired.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -225,7 +277,11 @@ describe('Queues.ensureAt', () => {
     const b = new Queues(other, prefix);
     const id = jobIds.heatOff('u', 's1');
     const data = { kind: 'heat-off' as const, userId: 'u', sessionId: 's1', dueAt: Date.now() + 60_000 };
-    await Promise.all([a.ensureAt(a.heat, id, data, data.dueAt), b.ensureAt(b.heat, id, data, data.dueAt), a.ensureAt(a.heat, id, data, data.dueAt)]);
+    await Promise.all([
+      a.ensureAt(a.heat, id, data, data.dueAt),
+      b.ensureAt(b.heat, id, data, data.dueAt),
+      a.ensureAt(a.heat, id, data, data.dueAt),
+    ]);
     expect(await (a.heat as Queue).getDelayedCount()).toBe(1);
     await a.close();
     await b.close();

@@ -21,9 +21,14 @@ async function seat(p: InProcess, userId: string, profile: object = {}) {
   return device;
 }
 
-const dueOf = (p: InProcess, userId: string) => p.ctx.redis.zscore(p.ctx.keys.due(p.ctx.keys.partitionOf(userId)), userId).then((s) => (s === null ? null : Number(s)));
-const nudges = (p: InProcess, userId: string) => p.mqtt.messages(`${p.ctx.topics.base}/users/${userId}/nudge`).map((m) => (m.json as { level: number }).level);
-const logTypes = async (p: InProcess, userId: string) => (await p.ctx.adherence.read(userId, 0, p.clock.t + 1)).map((e) => e.type);
+const dueOf = (p: InProcess, userId: string) =>
+  p.ctx.redis
+    .zscore(p.ctx.keys.due(p.ctx.keys.partitionOf(userId)), userId)
+    .then((s) => (s === null ? null : Number(s)));
+const nudges = (p: InProcess, userId: string) =>
+  p.mqtt.messages(`${p.ctx.topics.base}/users/${userId}/nudge`).map((m) => (m.json as { level: number }).level);
+const logTypes = async (p: InProcess, userId: string) =>
+  (await p.ctx.adherence.read(userId, 0, p.clock.t + 1)).map((e) => e.type);
 const sweepOf = (p: InProcess, userId: string) => p.sweep.sweepPartition(p.ctx.keys.partitionOf(userId));
 
 describe('timer wheel', () => {
@@ -34,7 +39,9 @@ describe('timer wheel', () => {
     expect(await dueOf(h, 'ana')).toBe(t0 + 30 * MIN);
     // One tick for that bucket, and no job of the person's own.
     const jobs = await h.ctx.queues.nudges.getJobs(['delayed', 'waiting']);
-    expect(jobs.map((j) => j.id)).toEqual([`tick.${h.ctx.keys.partitionOf('ana')}.${Math.floor((t0 + 30 * MIN) / BUCKET_MS)}`]);
+    expect(jobs.map((j) => j.id)).toEqual([
+      `tick.${h.ctx.keys.partitionOf('ana')}.${Math.floor((t0 + 30 * MIN) / BUCKET_MS)}`,
+    ]);
 
     h.clock.t = t0 + 30 * MIN - 1_000;
     expect(await sweepOf(h, 'ana')).toEqual({ processed: 0, failed: 0 });
@@ -62,7 +69,9 @@ describe('timer wheel', () => {
     const t0 = h.clock.t;
     // People of one partition, so that one sweep has to take them in several batches.
     const n = h.ctx.keys.partitionOf('p0');
-    const ids = Array.from({ length: 400 }, (_, i) => `p${i}`).filter((u) => h!.ctx.keys.partitionOf(u) === n).slice(0, 5);
+    const ids = Array.from({ length: 400 }, (_, i) => `p${i}`)
+      .filter((u) => h!.ctx.keys.partitionOf(u) === n)
+      .slice(0, 5);
     expect(ids).toHaveLength(5);
     for (const u of ids) await seat(h, u);
     h.clock.t = t0 + 30 * MIN;
@@ -70,7 +79,10 @@ describe('timer wheel', () => {
     // Those two are claimed (a live lease): this sweep takes the other three, in two batches.
     expect(await h.sweep.sweepPartition(n)).toEqual({ processed: 3, failed: 0 });
     expect(await h.ctx.redis.zcard(h.ctx.keys.claims(n))).toBe(2);
-    for (const u of ids) expect(await dueOf(h, u)).toBe((await h.ctx.redis.zscore(h.ctx.keys.claims(n), u)) === null ? t0 + 35 * MIN : null);
+    for (const u of ids)
+      expect(await dueOf(h, u)).toBe(
+        (await h.ctx.redis.zscore(h.ctx.keys.claims(n), u)) === null ? t0 + 35 * MIN : null,
+      );
   });
 
   it('puts a claim whose worker died back once its lease lapses, and the nudge goes out once', async () => {
@@ -141,7 +153,13 @@ describe('timer wheel', () => {
     const policy = policyOf(profile, 1);
     await h.ctx.store.transact('fay', (st) => {
       const t = dueStep(st.session, policy, h!.clock.t);
-      return { state: { ...st, session: t.state }, logs: [], changed: t.changed, result: undefined, due: nextDueAt(t.state, policy) };
+      return {
+        state: { ...st, session: t.state },
+        logs: [],
+        changed: t.changed,
+        result: undefined,
+        due: nextDueAt(t.state, policy),
+      };
     });
     expect(nudges(h, 'fay')).toEqual([]);
     h.clock.t += CLAIM_LEASE_MS;

@@ -10,7 +10,11 @@ export type Figures = Record<string, number | string | boolean | null>;
 const FILE = join(REPO_ROOT, 'test-artifacts', 'faults.json');
 
 export async function recordFigures(test: string, figures: Figures): Promise<void> {
-  console.log(`[faults] ${test}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log(
+    `[faults] ${test}: ${Object.entries(figures)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
   // Two test files may record at once: a lock directory (mkdir is atomic) around read-merge-write, and the file
   // written whole and renamed. A lock left by a crashed run is taken over after a second.
@@ -56,7 +60,11 @@ export async function metricsOf(svc: ServiceHandle): Promise<string> {
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
-export async function inBatches<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function inBatches<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const run = async () => {

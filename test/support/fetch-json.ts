@@ -9,7 +9,12 @@ export interface FetchJsonResult {
 
 export type FetchJsonInit = RequestInit & { json?: unknown };
 
-export async function fetchJsonFrom(baseUrl: string, token: string | undefined, path: string, init: FetchJsonInit = {}): Promise<FetchJsonResult> {
+export async function fetchJsonFrom(
+  baseUrl: string,
+  token: string | undefined,
+  path: string,
+  init: FetchJsonInit = {},
+): Promise<FetchJsonResult> {
   const { json, ...rest } = init;
   const headers = new Headers(rest.headers);
   if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
@@ -17,7 +22,11 @@ export async function fetchJsonFrom(baseUrl: string, token: string | undefined, 
     headers.set('content-type', 'application/json');
     rest.body = JSON.stringify(json);
   }
-  const response = await fetch(new URL(path, baseUrl), { ...rest, headers, signal: rest.signal ?? AbortSignal.timeout(15_000) });
+  const response = await fetch(new URL(path, baseUrl), {
+    ...rest,
+    headers,
+    signal: rest.signal ?? AbortSignal.timeout(15_000),
+  });
   const text = await response.text();
   let body: unknown = text;
   if (text !== '') {

@@ -47,7 +47,11 @@ export interface InProcessHarness {
   env: Record<string, string>;
   mqtt: TestMqttClient;
   clock: TestClock;
-  start(extraEnv?: Record<string, string | undefined>, label?: string, opts?: Omit<MainOptions, 'env' | 'now'>): Promise<InProcessService>;
+  start(
+    extraEnv?: Record<string, string | undefined>,
+    label?: string,
+    opts?: Omit<MainOptions, 'env' | 'now'>,
+  ): Promise<InProcessService>;
   close(): Promise<void>;
 }
 
@@ -96,7 +100,11 @@ export async function inProcessHarness(
 }
 
 /** main() with exactly `env` (process.env is not read), wrapped as an InProcessService. */
-export async function startInProcess(env: Record<string, string | undefined>, label = 'unknot', opts: Omit<MainOptions, 'env'> = {}): Promise<InProcessService> {
+export async function startInProcess(
+  env: Record<string, string | undefined>,
+  label = 'unknot',
+  opts: Omit<MainOptions, 'env'> = {},
+): Promise<InProcessService> {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
   const { stop, ctx, httpPort } = await main({ ...opts, env: clean });

@@ -38,7 +38,12 @@ export interface TestMqttClient {
   waitFor(filter: string, predicate: MessagePredicate, timeoutMs?: number): Promise<ReceivedMessage>;
   waitFor(predicate: MessagePredicate, timeoutMs?: number): Promise<ReceivedMessage>;
   /** Resolves with the first `count` matching messages once that many have been received. */
-  waitForCount(filter: string, count: number, predicate?: MessagePredicate, timeoutMs?: number): Promise<ReceivedMessage[]>;
+  waitForCount(
+    filter: string,
+    count: number,
+    predicate?: MessagePredicate,
+    timeoutMs?: number,
+  ): Promise<ReceivedMessage[]>;
   /** Everything received so far, optionally only on topics matching `filter`, oldest first. */
   messages(filter?: string): ReceivedMessage[];
   /** Forgets what was received so far (e.g. between phases of a test). */
@@ -87,13 +92,20 @@ export async function connectClient(
   let client: MqttClient;
   try {
     client = await Promise.race([
-      connectAsync(mqttUrl, { clean: true, connectTimeout: connectTimeoutMs, reconnectPeriod: 500, ...clientOptions, clientId }, false),
+      connectAsync(
+        mqttUrl,
+        { clean: true, connectTimeout: connectTimeoutMs, reconnectPeriod: 500, ...clientOptions, clientId },
+        false,
+      ),
       new Promise<never>((_, reject) =>
         setTimeout(() => reject(new Error(`no CONNACK within ${connectTimeoutMs} ms`)), connectTimeoutMs).unref(),
       ),
     ]);
   } catch (err) {
-    throw new Error(`test MQTT client could not connect to ${mqttUrl}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `test MQTT client could not connect to ${mqttUrl}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   // A test should fail on its assertions, not crash the worker on an unhandled 'error' event.
   client.on('error', () => undefined);

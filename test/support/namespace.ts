@@ -13,7 +13,11 @@ const SAFE = /^[A-Za-z0-9_-]+$/;
 
 /** `t-<label>-<random>`: only [A-Za-z0-9_-], so it is a valid key prefix, topic level and HA object id. */
 export function uniqueNamespace(label = 'test'): TestNamespace {
-  const cleaned = label.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32) || 'test';
+  const cleaned =
+    label
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 32) || 'test';
   const id = `t-${cleaned}-${randomBytes(5).toString('hex')}`;
   return { prefix: id, baseTopic: id };
 }
@@ -46,7 +50,8 @@ export async function cleanupRedisPrefix(redisUrl: string, prefix: string, clust
           const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
           cursor = next;
           if (keys.length === 0) continue;
-          if (client instanceof Cluster) deleted += (await Promise.all(keys.map((k) => client.unlink(k)))).reduce((a, b) => a + b, 0);
+          if (client instanceof Cluster)
+            deleted += (await Promise.all(keys.map((k) => client.unlink(k)))).reduce((a, b) => a + b, 0);
           else deleted += await client.unlink(...keys);
         } while (cursor !== '0');
       }

@@ -93,7 +93,11 @@ async function privateServer(
     }
   };
   const url = () => `${scheme}://127.0.0.1:${port}`;
-  const tail = () => lines.slice(-20).map((l) => l.line).join('\n') || '(no output)';
+  const tail = () =>
+    lines
+      .slice(-20)
+      .map((l) => l.line)
+      .join('\n') || '(no output)';
   const isRunning = () => !!child && child.exitCode === null && child.signalCode === null;
 
   const kill = async (signal: 'SIGKILL' | 'SIGTERM'): Promise<void> => {
@@ -151,14 +155,21 @@ export function startPrivateRedis(): Promise<PrivateServer> {
     'redis',
     'redis-server',
     async (port, dir) => [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
       ...REDIS_ARGS,
-      '--appendonly', 'yes',
-      '--appendfsync', 'always',
-      '--dir', dir,
-      '--daemonize', 'no',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
     ],
     pingRedis,
   );

@@ -58,12 +58,20 @@ function run(cmd: string, args: string[]): Promise<string> {
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out}`)),
+    );
   });
 }
 
 async function clusterInfo(port: number): Promise<string> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const c = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   c.on('error', () => undefined);
   try {
     await c.connect();
@@ -95,15 +103,23 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       const child = spawn(
         'redis-server',
         [
-          '--port', String(port),
-          '--bind', '127.0.0.1',
-          '--save', '',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
           ...REDIS_ARGS,
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', String(CLUSTER_NODE_TIMEOUT_MS),
-          '--dir', dir,
-          '--daemonize', 'no',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          String(CLUSTER_NODE_TIMEOUT_MS),
+          '--dir',
+          dir,
+          '--daemonize',
+          'no',
         ],
         { stdio: 'ignore' },
       );
@@ -117,12 +133,20 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
           await clusterInfo(port);
           break;
         } catch (err) {
-          if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start: ${(err as Error).message}`, { cause: err });
+          if (Date.now() > deadline)
+            throw new Error(`redis-server on ${port} did not start: ${(err as Error).message}`, { cause: err });
           await sleep(100);
         }
       }
     }
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ]);
     for (const { port } of nodes) {
       while (!/cluster_state:ok/.test(await clusterInfo(port))) {
         if (Date.now() > deadline) throw new Error(`Redis Cluster node ${port} did not reach cluster_state:ok`);
@@ -148,14 +172,22 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
 async function clusterMasters(_seed: number, nodes: ClusterNode[]): Promise<number[]> {
   const alive = nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
   for (const n of alive) {
-    const c = new Redis({ port: n.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const c = new Redis({
+      port: n.port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     c.on('error', () => undefined);
     try {
       await c.connect();
       const text = (await c.call('CLUSTER', 'NODES')) as string;
       return text
         .split('\n')
-        .filter((l) => / master /.test(` ${l.split(' ')[2]?.replace(/,/g, ' ')} `) && !/fail/.test(l.split(' ')[2] ?? ''))
+        .filter(
+          (l) => / master /.test(` ${l.split(' ')[2]?.replace(/,/g, ' ')} `) && !/fail/.test(l.split(' ')[2] ?? ''),
+        )
         .filter((l) => (l.split(' ')[8] ?? '') !== '') // masters that serve slots
         .map((l) => Number(/:(\d+)@/.exec(l)?.[1]));
     } catch {
@@ -169,13 +201,24 @@ async function clusterMasters(_seed: number, nodes: ClusterNode[]): Promise<numb
 
 async function waitForReplicas(nodes: ClusterNode[], deadline: number): Promise<void> {
   for (const { port } of nodes) {
-    const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const c = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     c.on('error', () => undefined);
     try {
       await c.connect();
       for (;;) {
         const info = await c.info('replication');
-        if (/role:master/.test(info) ? /connected_slaves:1/.test(info) && /state=online/.test(info) : /master_link_status:up/.test(info)) break;
+        if (
+          /role:master/.test(info)
+            ? /connected_slaves:1/.test(info) && /state=online/.test(info)
+            : /master_link_status:up/.test(info)
+        )
+          break;
         if (Date.now() > deadline) throw new Error(`Redis Cluster node ${port}: replication did not come up`);
         await sleep(100);
       }
@@ -188,5 +231,9 @@ async function waitForReplicas(nodes: ClusterNode[], deadline: number): Promise<
 /** A cluster client for a test's own checks (reads from masters, retries through a failover). */
 export function clusterClient(nodesSpec: string): Cluster {
   const nodes = nodesSpec.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) }));
-  return new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 3 }, retryDelayOnFailover: 200, maxRedirections: 64 });
+  return new Cluster(nodes, {
+    redisOptions: { maxRetriesPerRequest: 3 },
+    retryDelayOnFailover: 200,
+    maxRedirections: 64,
+  });
 }

@@ -24,14 +24,55 @@ const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, {
 export function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'unknot-pki-'));
   const ca = (name: string) => {
-    openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.crt`]);
+    openssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+    ]);
   };
   ca('ca');
   ca('other-ca');
   const leaf = (name: string, cn: string, ext: string) => {
-    openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
+    openssl(dir, [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ]);
     writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
+    openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ]);
   };
   leaf('server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   leaf('client', 'unknot', 'extendedKeyUsage=clientAuth\n');
@@ -62,7 +103,10 @@ export async function startMosquitto(lines: (dir: string) => string[], waitFor: 
   const conf = join(dir, 'mosquitto.conf');
   // As root, Mosquitto would switch to the `mosquitto` user and could not read our temp dirs (mode 0700).
   const asRoot = process.getuid?.() === 0 ? ['user root'] : [];
-  writeFileSync(conf, `${[...asRoot, 'persistence false', 'max_queued_messages 1000000', 'log_dest stderr', 'log_type all', ...lines(dir)].join('\n')}\n`);
+  writeFileSync(
+    conf,
+    `${[...asRoot, 'persistence false', 'max_queued_messages 1000000', 'log_dest stderr', 'log_type all', ...lines(dir)].join('\n')}\n`,
+  );
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
   let out = '';
@@ -106,4 +150,3 @@ export { freePort };
 export function connectOnce(url: string, opts: IClientOptions): Promise<MqttClient> {
   return connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5_000, clean: true, ...opts }, false);
 }
-

@@ -19,7 +19,12 @@ export interface ExitResult {
  * Runs a TypeScript entry point of the repository (`node --import tsx <script> …args`) to its end, with only PATH,
  * HOME and `env` in its environment (undefined values left out), killed after `timeoutMs`.
  */
-export function runToExit(script: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number): Promise<ExitResult> {
+export function runToExit(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs: number,
+): Promise<ExitResult> {
   return new Promise((resolve) => {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env })) {
@@ -103,7 +108,8 @@ function parseLine(stream: LogEntry['stream'], line: string): LogEntry {
   if (line.startsWith('{')) {
     try {
       const parsed: unknown = JSON.parse(line);
-      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+        json = parsed as Record<string, unknown>;
     } catch {
       json = undefined;
     }
@@ -199,12 +205,25 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       };
       const what = predicate.name || predicate.toString().slice(0, 200);
       const timer = setTimeout(
-        () => finish(() => reject(new Error(`${label}: no log line matching ${what} within ${timeoutMs} ms; last ${TAIL_LINES} lines:\n${tail()}`))),
+        () =>
+          finish(() =>
+            reject(
+              new Error(
+                `${label}: no log line matching ${what} within ${timeoutMs} ms; last ${TAIL_LINES} lines:\n${tail()}`,
+              ),
+            ),
+          ),
         timeoutMs,
       );
       listeners.add(listener);
       void exited.then(() =>
-        finish(() => reject(new Error(`${label} ${exitDescription} while waiting for a log line matching ${what}; last ${TAIL_LINES} lines:\n${tail()}`))),
+        finish(() =>
+          reject(
+            new Error(
+              `${label} ${exitDescription} while waiting for a log line matching ${what}; last ${TAIL_LINES} lines:\n${tail()}`,
+            ),
+          ),
+        ),
       );
     });
   };
@@ -227,13 +246,10 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
 
   let ready: LogEntry;
   try {
-    ready = await waitForLog(
-      function unknotReady(e) {
-        // A worker-only process (workers/*.ts) has no HTTP listener: its httpPort is null.
-        return e.msg === 'unknot ready' && (typeof e.json?.httpPort === 'number' || e.json?.httpPort === null);
-      },
-      readyTimeoutMs,
-    );
+    ready = await waitForLog(function unknotReady(e) {
+      // A worker-only process (workers/*.ts) has no HTTP listener: its httpPort is null.
+      return e.msg === 'unknot ready' && (typeof e.json?.httpPort === 'number' || e.json?.httpPort === null);
+    }, readyTimeoutMs);
   } catch (err) {
     const stillRunning = child.exitCode === null && child.signalCode === null && !spawnError;
     await kill('SIGKILL');
@@ -269,7 +285,11 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         headers.set('content-type', 'application/json');
         rest.body = JSON.stringify(json);
       }
-      const response = await fetch(new URL(path, baseUrl), { ...rest, headers, signal: rest.signal ?? AbortSignal.timeout(15_000) });
+      const response = await fetch(new URL(path, baseUrl), {
+        ...rest,
+        headers,
+        signal: rest.signal ?? AbortSignal.timeout(15_000),
+      });
       const text = await response.text();
       let body: unknown = text;
       if (text !== '') {

@@ -27,7 +27,16 @@ const DOCKER_PROBE_TIMEOUT_MS = 3_000;
 
 // The settings docs/configuration.md asks for: BullMQ needs noeviction; hz 100 makes delayed jobs fire on time. As in
 // docker-compose.yml, hash-max-listpack-value 256 keeps a BullMQ job hash compact (~470 B instead of ~850 B).
-export const REDIS_ARGS = ['--appendonly', 'no', '--hz', '100', '--maxmemory-policy', 'noeviction', '--hash-max-listpack-value', '256'];
+export const REDIS_ARGS = [
+  '--appendonly',
+  'no',
+  '--hz',
+  '100',
+  '--maxmemory-policy',
+  'noeviction',
+  '--hash-max-listpack-value',
+  '256',
+];
 
 // max_queued_messages: Mosquitto silently drops messages of a slow subscriber past 1000 (0, no limit, is broken in
 // some 2.0.x releases; config/mosquitto.conf says which).
@@ -129,7 +138,12 @@ function sleep(ms: number): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------- readiness
 
-async function waitUntil(what: string, timeoutMs: number, attempt: () => Promise<void>, gaveUp?: () => string | undefined): Promise<void> {
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  attempt: () => Promise<void>,
+  gaveUp?: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: string | undefined;
   for (;;) {
@@ -280,7 +294,12 @@ function spawnServer(command: string, args: string[]): SpawnedServer {
   killOnExit(child);
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
-    lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim() !== ''));
+    lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== ''),
+    );
     if (lines.length > 200) lines.splice(0, lines.length - 200);
   };
   child.stdout?.on('data', keep);
@@ -352,12 +371,17 @@ async function spawnRedis(): Promise<Started> {
     async (port) => {
       const dir = await mkdtemp(join(tmpdir(), 'unknot-redis-'));
       const server = spawnServer('redis-server', [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--save', '',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
         ...REDIS_ARGS,
-        '--dir', dir,
-        '--daemonize', 'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
       ]);
       return { server, cleanup: () => rm(dir, { recursive: true, force: true }) };
     },

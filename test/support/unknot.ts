@@ -81,7 +81,11 @@ export async function adherence(svc: ApiClient, userId: string): Promise<Array<R
 }
 
 /** Polls until `check` returns a value (not undefined/false) or the time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -99,7 +103,10 @@ export function queueOptions(prefix: string): { connection: ConnectionOptions; p
   const nodes = inject('redisClusterNodes');
   if (!nodes) return { connection: { url: inject('redisUrl') }, prefix: queuePrefix(prefix) };
   const startup = nodes.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) }));
-  return { connection: new Cluster(startup, { redisOptions: { maxRetriesPerRequest: null } }), prefix: queuePrefix(prefix) };
+  return {
+    connection: new Cluster(startup, { redisOptions: { maxRetriesPerRequest: null } }),
+    prefix: queuePrefix(prefix),
+  };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -32,7 +32,10 @@ export interface InProcess {
   close(): Promise<void>;
 }
 
-export async function inProcess(label: string, opts: { batch?: number; env?: Record<string, string> } = {}): Promise<InProcess> {
+export async function inProcess(
+  label: string,
+  opts: { batch?: number; env?: Record<string, string> } = {},
+): Promise<InProcess> {
   const ns = uniqueNamespace(label);
   const redisUrl = inject('redisUrl');
   const config = loadConfig({
@@ -49,7 +52,12 @@ export async function inProcess(label: string, opts: { batch?: number; env?: Rec
   await redis.connect();
   const topics = new Topics(config.topics);
   const gateway = new MqttGateway(
-    { url: config.mqtt.url!, clientIdPrefix: `${ns.prefix}-svc`, maxInFlight: 64, ingestClientId: `${ns.prefix}-ingest` },
+    {
+      url: config.mqtt.url!,
+      clientIdPrefix: `${ns.prefix}-svc`,
+      maxInFlight: 64,
+      ingestClientId: `${ns.prefix}-ingest`,
+    },
     topics,
     log,
   );

@@ -41,7 +41,12 @@ const natural = (sessionId: string, breakStartedAt: string, sittingSeconds: numb
   sittingSeconds,
   breakStartedAt: at(breakStartedAt),
 });
-const ignored = (sessionId: string, t: string): LogEntry => ({ type: 'nudge_ignored', at: at(t), sessionId, nudges: 3 });
+const ignored = (sessionId: string, t: string): LogEntry => ({
+  type: 'nudge_ignored',
+  at: at(t),
+  sessionId,
+  nudges: 3,
+});
 const heatOn = (sessionId: string, t: string, minutes: number): LogEntry => ({
   type: 'heat_on',
   at: at(t),
@@ -270,7 +275,13 @@ describe('summarize', () => {
       now: at('2024-05-06T12:00:00Z'),
       routineTargetPerWeek: 3,
     });
-    expect(summary.total).toMatchObject({ breaks: 1, nudgedSessions: 0, ignored: 0, followedLate: 0, compliance: null });
+    expect(summary.total).toMatchObject({
+      breaks: 1,
+      nudgedSessions: 0,
+      ignored: 0,
+      followedLate: 0,
+      compliance: null,
+    });
   });
 
   it('rounds compliance to three decimals', () => {
@@ -279,7 +290,12 @@ describe('summarize', () => {
       ignored('b', '2024-05-06T11:00:00Z'),
       ignored('c', '2024-05-06T12:00:00Z'),
     ];
-    const summary = summarize(entries, { timezone: 'UTC', days: 1, now: at('2024-05-06T13:00:00Z'), routineTargetPerWeek: 3 });
+    const summary = summarize(entries, {
+      timezone: 'UTC',
+      days: 1,
+      now: at('2024-05-06T13:00:00Z'),
+      routineTargetPerWeek: 3,
+    });
     expect(summary.total.compliance).toBe(0.333);
   });
 
@@ -456,7 +472,12 @@ describe('weeklyRoutines', () => {
       done('2024-05-05T21:50:00Z'), // Sunday 23:50 in Berlin: last week
       done('2024-05-05T22:10:00Z'), // Monday 00:10 in Berlin: this week
       done('2024-05-09T10:00:00Z'),
-      { type: 'routine_started', at: at('2024-05-09T09:50:00Z'), routineId: 'x', routine: 'daily_checklist' } as LogEntry,
+      {
+        type: 'routine_started',
+        at: at('2024-05-09T09:50:00Z'),
+        routineId: 'x',
+        routine: 'daily_checklist',
+      } as LogEntry,
     ];
     const now = at('2024-05-12T21:30:00Z'); // Sunday 23:30 in Berlin
     expect(weeklyRoutines(entries, { timezone: tz, now, target: 3 })).toEqual({

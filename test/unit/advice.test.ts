@@ -72,7 +72,11 @@ describe('adviseProfessional', () => {
   });
 
   it('blocks heat for other heat-refusing contraindications without recommending anyone', () => {
-    expect(adviseProfessional([], ['numbness'], day(20))).toEqual({ recommended: false, reasons: [], heatBlocked: true });
+    expect(adviseProfessional([], ['numbness'], day(20))).toEqual({
+      recommended: false,
+      reasons: [],
+      heatBlocked: true,
+    });
     expect(adviseProfessional([], ['diabetes'], day(20)).heatBlocked).toBe(false);
   });
 
@@ -82,7 +86,11 @@ describe('adviseProfessional', () => {
   });
 
   it('flags pain in one area logged for more than 14 days without improvement', () => {
-    const entries = [pain(0, 'neck', 4), pain(8, 'neck', 6), pain(15, 'neck', 4, { refers: 'into the shoulder blade' })];
+    const entries = [
+      pain(0, 'neck', 4),
+      pain(8, 'neck', 6),
+      pain(15, 'neck', 4, { refers: 'into the shoulder blade' }),
+    ];
     const advice = adviseProfessional(entries, [], day(16));
     expect(advice.reasons.map((r) => r.code)).toEqual(['persistent_pain']);
     expect(advice.reasons[0]?.detail).toContain('15 days');
@@ -93,9 +101,9 @@ describe('adviseProfessional', () => {
   it('does not call pain persistent at exactly 14 days, when it improved, or when it had gone in between', () => {
     expect(codes([pain(0, 'neck', 4), pain(14, 'neck', 5)], [], day(15))).toEqual([]);
     expect(codes([pain(0, 'neck', 4), pain(15, 'neck', 3)], [], day(16))).toEqual([]);
-    expect(codes([pain(0, 'neck', 4), pain(3, 'neck', 0), pain(12, 'neck', 4), pain(15, 'neck', 5)], [], day(16))).toEqual(
-      [],
-    );
+    expect(
+      codes([pain(0, 'neck', 4), pain(3, 'neck', 0), pain(12, 'neck', 4), pain(15, 'neck', 5)], [], day(16)),
+    ).toEqual([]);
   });
 
   it('compares areas separately', () => {
@@ -111,7 +119,9 @@ describe('adviseProfessional', () => {
   });
 
   it('does not flag pain that comes back more than a week after it had gone', () => {
-    expect(codes([pain(0, 'shoulders', 3), pain(5, 'shoulders', 0), pain(13, 'shoulders', 2)], [], day(14))).toEqual([]);
+    expect(codes([pain(0, 'shoulders', 3), pain(5, 'shoulders', 0), pain(13, 'shoulders', 2)], [], day(14))).toEqual(
+      [],
+    );
   });
 
   it('ignores evidence older than 30 days and entries after now', () => {
@@ -139,7 +149,12 @@ describe('adviceForPain', () => {
   });
 
   it('answers a red flag with the reason itself', () => {
-    const advice = adviceForPain(pain(0, 'glutes', 6, { symptoms: ['numbness'], refers: 'down the back of the leg' }), [], profile, day(0));
+    const advice = adviceForPain(
+      pain(0, 'glutes', 6, { symptoms: ['numbness'], refers: 'down the back of the leg' }),
+      [],
+      profile,
+      day(0),
+    );
     expect(advice.recommended).toBe(true);
     expect(advice.reasons.map((r) => r.code)).toEqual(['neurological_symptoms']);
     expect(advice.message).toContain(THERAPIST);
@@ -163,7 +178,11 @@ describe('adviceForPain', () => {
 });
 
 describe('medical clearance', () => {
-  const cleared = (n: number, note?: string): LogEntry => ({ type: 'medical_cleared', at: day(n), ...(note ? { note } : {}) });
+  const cleared = (n: number, note?: string): LogEntry => ({
+    type: 'medical_cleared',
+    at: day(n),
+    ...(note ? { note } : {}),
+  });
 
   it('stops asking for medical attention, and unblocks heat, for fever, swelling or an injury logged before it', () => {
     for (const symptom of ['fever', 'swelling', 'recent_injury']) {
@@ -173,7 +192,11 @@ describe('medical clearance', () => {
   });
 
   it('asks again when fever, swelling or an injury is logged after the clearance', () => {
-    const entries = [pain(15, 'neck', 5, { symptoms: ['fever'] }), cleared(16), pain(19, 'shoulders', 4, { symptoms: ['swelling'] })];
+    const entries = [
+      pain(15, 'neck', 5, { symptoms: ['fever'] }),
+      cleared(16),
+      pain(19, 'shoulders', 4, { symptoms: ['swelling'] }),
+    ];
     const advice = adviseProfessional(entries, [], day(20));
     expect(advice.reasons.map((r) => [r.code, r.area])).toEqual([['medical_first', 'shoulders']]);
     expect(advice.heatBlocked).toBe(true);

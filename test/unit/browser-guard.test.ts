@@ -14,7 +14,18 @@ describe('Host values', () => {
   });
 
   it('refuses what is not a plain host and port: user info, paths, trailing dots, bad ports', () => {
-    for (const bad of ['', 'evil.example@127.0.0.1:8080', '127.0.0.1:8080/x', 'localhost.', 'localhost:99999', 'a b', 'http://x', '[::1', ':8080', 'x:']) {
+    for (const bad of [
+      '',
+      'evil.example@127.0.0.1:8080',
+      '127.0.0.1:8080/x',
+      'localhost.',
+      'localhost:99999',
+      'a b',
+      'http://x',
+      '[::1',
+      ':8080',
+      'x:',
+    ]) {
       expect(parseHostValue(bad), bad).toBeUndefined();
     }
   });
@@ -22,10 +33,27 @@ describe('Host values', () => {
 
 describe('content types', () => {
   it('application/json and any +json, with parameters, in any case; nothing else', () => {
-    for (const t of ['application/json', 'application/json; charset=utf-8', 'Application/JSON', 'application/merge-patch+json', 'application/vnd.unknot.v1+json;charset=UTF-8']) {
+    for (const t of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'Application/JSON',
+      'application/merge-patch+json',
+      'application/vnd.unknot.v1+json;charset=UTF-8',
+    ]) {
       expect(isJsonContentType(t), t).toBe(true);
     }
-    for (const t of [undefined, '', 'text/plain', 'text/json', 'application/jsonx', 'application/json-seq', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', '+json', 'json']) {
+    for (const t of [
+      undefined,
+      '',
+      'text/plain',
+      'text/json',
+      'application/jsonx',
+      'application/json-seq',
+      'multipart/form-data; boundary=x',
+      'application/x-www-form-urlencoded',
+      '+json',
+      'json',
+    ]) {
       expect(isJsonContentType(t), String(t)).toBe(false);
     }
   });
@@ -34,17 +62,26 @@ describe('content types', () => {
 describe('wildcard listeners', () => {
   it('0.0.0.0 and :: in any spelling; named and specific addresses are not', () => {
     for (const h of ['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0']) expect(isWildcardHost(h), h).toBe(true);
-    for (const h of ['127.0.0.1', '::1', 'localhost', '192.168.1.20', 'hub.local']) expect(isWildcardHost(h), h).toBe(false);
+    for (const h of ['127.0.0.1', '::1', 'localhost', '192.168.1.20', 'hub.local'])
+      expect(isWildcardHost(h), h).toBe(false);
   });
 });
 
 describe('UNKNOT_HTTP_ALLOWED_HOSTS, UNKNOT_HTTP_ALLOWED_ORIGINS, UNKNOT_HTTP_FRAME_ANCESTORS', () => {
   it('read as comma lists, normalised; unset is empty', () => {
     const c = loadConfig(
-      { UNKNOT_HTTP_ALLOWED_HOSTS: ' Unknot.LAN , proxy.example:8443,[fd00::5]', UNKNOT_HTTP_ALLOWED_ORIGINS: 'HTTPS://HA.example:8123/', UNKNOT_HTTP_FRAME_ANCESTORS: 'http://homeassistant.local:8123' },
+      {
+        UNKNOT_HTTP_ALLOWED_HOSTS: ' Unknot.LAN , proxy.example:8443,[fd00::5]',
+        UNKNOT_HTTP_ALLOWED_ORIGINS: 'HTTPS://HA.example:8123/',
+        UNKNOT_HTTP_FRAME_ANCESTORS: 'http://homeassistant.local:8123',
+      },
       REPO_ROOT,
     );
-    expect(c.http.allowedHosts).toEqual([{ name: 'unknot.lan' }, { name: 'proxy.example', port: 8443 }, { name: '[fd00::5]' }]);
+    expect(c.http.allowedHosts).toEqual([
+      { name: 'unknot.lan' },
+      { name: 'proxy.example', port: 8443 },
+      { name: '[fd00::5]' },
+    ]);
     expect(c.http.allowedOrigins).toEqual(['https://ha.example:8123']);
     expect(c.http.frameAncestors).toEqual(['http://homeassistant.local:8123']);
     expect(loadConfig({}, REPO_ROOT).http).toMatchObject({ allowedHosts: [], allowedOrigins: [], frameAncestors: [] });

@@ -30,7 +30,10 @@ describe('generated configuration docs', () => {
       PORT: z.string().default('99').transform(Number),
       SECRET: z.string().optional(),
     });
-    const table = renderEnvTable(schema, { PORT: { meaning: 'a port' }, SECRET: { unset: 'no auth', meaning: 'a secret' } });
+    const table = renderEnvTable(schema, {
+      PORT: { meaning: 'a port' },
+      SECRET: { unset: 'no auth', meaning: 'a secret' },
+    });
     expect(table.split('\n').slice(2)).toEqual([
       '| `LEVEL` | `low` | how loud; one of `low`, `high` |',
       '| `PORT` | `99` | a port |',

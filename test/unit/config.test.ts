@@ -102,19 +102,39 @@ describe('loadConfig', () => {
     const p = file('ok.json', {
       defaults: { timezone: 'Europe/Berlin', breakAfterMinutes: 40 },
       users: [{ userId: 'alice', maxNudges: 2 }],
-      devices: [{ deviceId: 'alice-desk', userId: 'alice', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' }],
+      devices: [
+        { deviceId: 'alice-desk', userId: 'alice', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/fp1' },
+      ],
     });
     const c = loadConfig({ UNKNOT_CONFIG: p }, REPO_ROOT);
-    expect(c.file.users[0]).toMatchObject({ userId: 'alice', timezone: 'Europe/Berlin', breakAfterMinutes: 40, maxNudges: 2, minBreakSeconds: 120 });
+    expect(c.file.users[0]).toMatchObject({
+      userId: 'alice',
+      timezone: 'Europe/Berlin',
+      breakAfterMinutes: 40,
+      maxNudges: 2,
+      minBreakSeconds: 120,
+    });
     expect(c.file.devices).toHaveLength(1);
   });
 
   it.each([
     ['not json', '{', /UNKNOT_CONFIG: cannot read/],
     ['bad user id', { users: [{ userId: 'a b' }] }, /users\.0.*userId/],
-    ['bad profile value', { users: [{ userId: 'bob', breakAfterMinutes: 500 }] }, /users\.0 \("bob"\)\.breakAfterMinutes/],
-    ['device of an unknown user', { users: [], devices: [{ deviceId: 'd', userId: 'zoe', role: 'desk', protocol: 'unknot' }] }, /devices\.0 \("d"\).*not declared/],
-    ['device without a topic', { users: [{ userId: 'zoe' }], devices: [{ deviceId: 'd', userId: 'zoe', role: 'desk', protocol: 'tasmota' }] }, /needs a "topic"/],
+    [
+      'bad profile value',
+      { users: [{ userId: 'bob', breakAfterMinutes: 500 }] },
+      /users\.0 \("bob"\)\.breakAfterMinutes/,
+    ],
+    [
+      'device of an unknown user',
+      { users: [], devices: [{ deviceId: 'd', userId: 'zoe', role: 'desk', protocol: 'unknot' }] },
+      /devices\.0 \("d"\).*not declared/,
+    ],
+    [
+      'device without a topic',
+      { users: [{ userId: 'zoe' }], devices: [{ deviceId: 'd', userId: 'zoe', role: 'desk', protocol: 'tasmota' }] },
+      /needs a "topic"/,
+    ],
   ])('refuses a config file with %s', (name, body, pattern) => {
     const p = file(`${name.replace(/\W/g, '-')}.json`, body);
     expect(() => loadConfig({ UNKNOT_CONFIG: p }, REPO_ROOT)).toThrow(pattern);

@@ -16,15 +16,21 @@ describe('toCsv', () => {
 
   it('writes epoch-ms and ISO `at` values alike as ISO 8601', () => {
     const ms = Date.parse('2024-05-06T10:00:00Z');
-    expect(toCsv([{ at: ms, type: 'heat_on' }, { at: '2024-05-06T10:00:00.000Z', type: 'heat_off' }])).toBe(
-      'at,type\r\n2024-05-06T10:00:00.000Z,heat_on\r\n2024-05-06T10:00:00.000Z,heat_off\r\n',
-    );
+    expect(
+      toCsv([
+        { at: ms, type: 'heat_on' },
+        { at: '2024-05-06T10:00:00.000Z', type: 'heat_off' },
+      ]),
+    ).toBe('at,type\r\n2024-05-06T10:00:00.000Z,heat_on\r\n2024-05-06T10:00:00.000Z,heat_off\r\n');
   });
 
   it('quotes commas, quotes, CR and LF per RFC 4180', () => {
-    const csv = toCsv([{ at: 0, type: 'pain_logged', refers: 'down the arm, "sharp"', note: 'line1\nline2', r: 'a\rb' }]);
+    const csv = toCsv([
+      { at: 0, type: 'pain_logged', refers: 'down the arm, "sharp"', note: 'line1\nline2', r: 'a\rb' },
+    ]);
     expect(csv).toBe(
-      'at,type,refers,note,r\r\n' + '1970-01-01T00:00:00.000Z,pain_logged,"down the arm, ""sharp""","line1\nline2","a\rb"\r\n',
+      'at,type,refers,note,r\r\n' +
+        '1970-01-01T00:00:00.000Z,pain_logged,"down the arm, ""sharp""","line1\nline2","a\rb"\r\n',
     );
   });
 

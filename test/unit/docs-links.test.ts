@@ -8,20 +8,30 @@ import { REPO_ROOT } from '../support/service-process.js';
 
 /** Tracked and untracked-but-not-ignored files: what a commit of this tree would hold (no node_modules). */
 const repoFiles = new Set(
-  execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: REPO_ROOT, encoding: 'utf8' })
+  execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  })
     .split('\0')
     .filter(Boolean),
 );
-const repoDirs = new Set([...repoFiles].flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+const repoDirs = new Set(
+  [...repoFiles].flatMap((f) =>
+    f
+      .split('/')
+      .slice(0, -1)
+      .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+  ),
+);
 const docs = [...repoFiles]
-  .filter((f) => ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md'].includes(f) || (f.startsWith('docs/') && f.endsWith('.md')))
+  .filter(
+    (f) => ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md'].includes(f) || (f.startsWith('docs/') && f.endsWith('.md')),
+  )
   .sort();
 
 /** The text of a Markdown file without fenced code blocks and inline code, where brackets are not links. */
 function prose(md: string): string {
-  return md
-    .replace(/^( {0,3})(```|~~~)[^\n]*\n[\s\S]*?^\1\2[^\n]*$/gm, '')
-    .replace(/`+[^`\n]*`+/g, '');
+  return md.replace(/^( {0,3})(```|~~~)[^\n]*\n[\s\S]*?^\1\2[^\n]*$/gm, '').replace(/`+[^`\n]*`+/g, '');
 }
 
 /** GitHub's heading ids (github-slugger): lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
@@ -34,7 +44,10 @@ function anchorsOf(md: string): Set<string> {
       .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
       .replace(/<[^>]+>/g, '')
       .replace(/[`*]/g, '');
-    const base = plain.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
+    const base = plain
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     ids.add(n === 0 ? base : `${base}-${n}`);
@@ -51,8 +64,10 @@ interface Link {
 function linksIn(file: string, md: string): Link[] {
   const text = prose(md);
   const links: Link[] = [];
-  for (const m of text.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) links.push({ from: file, target: m[1]! });
-  for (const m of text.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+"[^"]*")?\s*$/gm)) links.push({ from: file, target: m[1]! });
+  for (const m of text.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g))
+    links.push({ from: file, target: m[1]! });
+  for (const m of text.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+"[^"]*")?\s*$/gm))
+    links.push({ from: file, target: m[1]! });
   for (const m of text.matchAll(/<(?:a|img)\s[^>]*(?:href|src)="([^"]+)"/g)) links.push({ from: file, target: m[1]! });
   return links.filter((l) => !/^[a-z][a-z0-9+.-]*:/i.test(l.target));
 }
@@ -61,7 +76,12 @@ function linksIn(file: string, md: string): Link[] {
 function brokenBecause({ from, target }: Link): string | undefined {
   const [rawPath = '', anchor] = target.split('#', 2) as [string, string | undefined];
   const path = decodeURIComponent(rawPath);
-  const resolved = path === '' ? from : normalize(join(dirname(from), path)).replace(/\\/g, '/').replace(/\/$/, '');
+  const resolved =
+    path === ''
+      ? from
+      : normalize(join(dirname(from), path))
+          .replace(/\\/g, '/')
+          .replace(/\/$/, '');
   if (resolved.startsWith('..') || relative(REPO_ROOT, join(REPO_ROOT, resolved)).startsWith('..')) {
     return 'points outside the repository';
   }
@@ -90,13 +110,18 @@ describe('documentation links', () => {
 
   it('code, config and docs cite only files that are in the repository', () => {
     // Built from parts so that this file does not match itself.
-    const outside = new RegExp(`\\b(?:${['CONTRACT', 'DEVICES', 'ARCHITECTURE', 'STYLE'].join('|')})\\.md\\b|\\.\\./shared\\b`);
+    const outside = new RegExp(
+      `\\b(?:${['CONTRACT', 'DEVICES', 'ARCHITECTURE', 'STYLE'].join('|')})\\.md\\b|\\.\\./shared\\b`,
+    );
     const cited = /\bdocs\/[\w./-]+\.(?:md|json)\b/g;
-    const text = [...repoFiles].filter((f) => /\.(?:ts|js|mjs|md|json|conf|acl|ya?ml)$|(?:^|\/)Dockerfile$/.test(f) && f !== 'package-lock.json');
+    const text = [...repoFiles].filter(
+      (f) => /\.(?:ts|js|mjs|md|json|conf|acl|ya?ml)$|(?:^|\/)Dockerfile$/.test(f) && f !== 'package-lock.json',
+    );
     const problems: string[] = [];
     for (const file of text) {
       const body = readFileSync(join(REPO_ROOT, file), 'utf8');
-      if (outside.test(body)) problems.push(`${file}: cites a file outside the repository (${body.match(outside)![0]})`);
+      if (outside.test(body))
+        problems.push(`${file}: cites a file outside the repository (${body.match(outside)![0]})`);
       for (const [path] of body.matchAll(cited)) {
         if (!repoFiles.has(path)) problems.push(`${file}: cites ${path}, which is not in the repository`);
       }
@@ -110,11 +135,14 @@ describe('documentation links', () => {
       const spans = [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
       for (const span of spans) {
         // A path under dist/ is build output (named by its source), not a file of the repository.
-        for (const [path] of span.matchAll(/(?<![\w./-])(?:src|test|workers|scripts|bench|config)\/[\w./-]*\.[a-z]+\b/g)) {
+        for (const [path] of span.matchAll(
+          /(?<![\w./-])(?:src|test|workers|scripts|bench|config)\/[\w./-]*\.[a-z]+\b/g,
+        )) {
           if (!repoFiles.has(path)) problems.push(`${file}: names ${path}, which is not in the repository`);
         }
         const bare = /^([\w-]+\.test\.ts)$/.exec(span)?.[1];
-        if (bare && ![...repoFiles].some((f) => f.endsWith(`/${bare}`))) problems.push(`${file}: names ${bare}, which no test file is`);
+        if (bare && ![...repoFiles].some((f) => f.endsWith(`/${bare}`)))
+          problems.push(`${file}: names ${bare}, which no test file is`);
       }
     }
     expect(problems).toEqual([]);

@@ -103,7 +103,18 @@ describe('heat: start', () => {
     expect(state).toMatchObject({ seq: 1, current: session });
     expect(t.changed).toBe(true);
     expect(t.effects).toEqual([
-      { kind: 'log', entry: { type: 'heat_on', at: NOW, sessionId: 'ab12h1', minutes: 10, deviceId: 'pad-1', offAt: NOW + 600_000, source: 'api' } },
+      {
+        kind: 'log',
+        entry: {
+          type: 'heat_on',
+          at: NOW,
+          sessionId: 'ab12h1',
+          minutes: 10,
+          deviceId: 'pad-1',
+          offAt: NOW + 600_000,
+          source: 'api',
+        },
+      },
       { kind: 'schedule_off', sessionId: 'ab12h1', dueAt: NOW + 600_000 },
       { kind: 'schedule_on', sessionId: 'ab12h1', dueAt: NOW },
     ]);
@@ -131,17 +142,25 @@ describe('heat: refusals', () => {
   };
 
   it('no_heat_pad (404): no pad at all, a device that is not a heat pad, or an unknown id', () => {
-    for (const over of [{ devices: [watch] }, { devices: [] }, { deviceId: 'watch' }, { deviceId: 'someone-elses-pad' }]) {
+    for (const over of [
+      { devices: [watch] },
+      { devices: [] },
+      { deviceId: 'watch' },
+      { deviceId: 'someone-elses-pad' },
+    ]) {
       const r = refused(empty(), over);
       expect(r).toMatchObject({ code: 'no_heat_pad', kind: 'not_found' });
     }
   });
 
-  it.each(HEAT_BLOCKING.map((c) => [c]))('contraindicated (409) with %s in the profile, saying to get medical advice first', (c) => {
-    const r = refused(empty(), {}, policy({ contraindications: [c] }));
-    expect(r).toMatchObject({ code: 'contraindicated', kind: 'conflict' });
-    expect(r.detail).toMatch(/get medical advice first/);
-  });
+  it.each(HEAT_BLOCKING.map((c) => [c]))(
+    'contraindicated (409) with %s in the profile, saying to get medical advice first',
+    (c) => {
+      const r = refused(empty(), {}, policy({ contraindications: [c] }));
+      expect(r).toMatchObject({ code: 'contraindicated', kind: 'conflict' });
+      expect(r.detail).toMatch(/get medical advice first/);
+    },
+  );
 
   it('contraindicated when the pain-log advice blocks heat; diabetes alone does not', () => {
     const r = refused(empty(), { heatBlocked: true });
@@ -159,7 +178,9 @@ describe('heat: refusals', () => {
 
   it('too_long (422) above heat.maxMinutes; exactly the limit is fine', () => {
     expect(refused(empty(), { minutes: 15.5 })).toMatchObject({ code: 'too_long', kind: 'unprocessable' });
-    expect(refused(empty(), { minutes: 6 }, policy({ heat: { defaultMinutes: 5, maxMinutes: 5 } }))).toMatchObject({ code: 'too_long' });
+    expect(refused(empty(), { minutes: 6 }, policy({ heat: { defaultMinutes: 5, maxMinutes: 5 } }))).toMatchObject({
+      code: 'too_long',
+    });
     expect(startHeat(empty(), input({ minutes: 15 }), policy(), NOW).result.ok).toBe(true);
     expect(refused(empty(), { minutes: 21 }, { ...policy(), maxMinutes: 20 })).toMatchObject({ code: 'too_long' });
   });
@@ -171,13 +192,18 @@ describe('heat: refusals', () => {
 
   it('already_on (409) while a session is live, and while the last OFF is still being sent', () => {
     const { state, session } = started();
-    expect(refused(state, {}, policy({ heatCooldownMinutes: 0 }), NOW + 1000)).toMatchObject({ code: 'already_on', kind: 'conflict' });
+    expect(refused(state, {}, policy({ heatCooldownMinutes: 0 }), NOW + 1000)).toMatchObject({
+      code: 'already_on',
+      kind: 'conflict',
+    });
     const stopped = stopHeat(state, 'manual', NOW + 2000).state;
     expect(refused(stopped, {}, policy({ heatCooldownMinutes: 0 }), NOW + 3000)).toMatchObject({ code: 'already_on' });
     const off = offSent(stopped, session.sessionId).state;
     expect(startHeat(off, input(), policy({ heatCooldownMinutes: 0 }), NOW + 3000).result.ok).toBe(true);
     // With a cool-down, that is what the user is told while the OFF is still going out.
-    expect(refused(stopped, {}, policy({ heatCooldownMinutes: 1 }), NOW + 3000)).toMatchObject({ code: 'cooling_down' });
+    expect(refused(stopped, {}, policy({ heatCooldownMinutes: 1 }), NOW + 3000)).toMatchObject({
+      code: 'cooling_down',
+    });
   });
 
   it('cooling_down (409) within the cool-down after the last session ended, saying when heat is available again', () => {
@@ -207,11 +233,19 @@ describe('heat: refusals', () => {
     expect(r.t.changed).toBe(false);
     expect(r.t.state).toEqual(empty());
     expect(r.t.effects).toEqual([
-      { kind: 'log', entry: { type: 'heat_refused', at: NOW, reason: 'invalid_minutes', deviceId: 'pad-1', source: 'button' } },
+      {
+        kind: 'log',
+        entry: { type: 'heat_refused', at: NOW, reason: 'invalid_minutes', deviceId: 'pad-1', source: 'button' },
+      },
     ]);
-    expect(Object.keys(REFUSAL_KIND).sort()).toEqual(
-      ['already_on', 'contraindicated', 'cooling_down', 'invalid_minutes', 'no_heat_pad', 'too_long'],
-    );
+    expect(Object.keys(REFUSAL_KIND).sort()).toEqual([
+      'already_on',
+      'contraindicated',
+      'cooling_down',
+      'invalid_minutes',
+      'no_heat_pad',
+      'too_long',
+    ]);
   });
 });
 
@@ -227,7 +261,10 @@ describe('heat: stop', () => {
     expect(t.state.current?.ended).toEqual({ at: NOW + 5000, reason: 'manual' });
     expect(t.state.lastEndedAt).toBe(NOW + 5000);
     expect(t.effects).toEqual([
-      { kind: 'log', entry: { type: 'heat_off', at: NOW + 5000, sessionId: session.sessionId, reason: 'manual', deviceId: 'pad-1' } },
+      {
+        kind: 'log',
+        entry: { type: 'heat_off', at: NOW + 5000, sessionId: session.sessionId, reason: 'manual', deviceId: 'pad-1' },
+      },
       { kind: 'send_off', sessionId: session.sessionId },
     ]);
     expect(stopHeat(t.state, 'manual', NOW + 6000).result).toEqual({ ok: false, code: 'not_on' });
@@ -286,22 +323,36 @@ describe('heat: the OFF', () => {
 
   it('is not due before offAt', () => {
     const { state, session } = started(empty(), {}, p600);
-    expect(offDue(state, session.sessionId, 'a', session.offAt - HEAT_DUE_TOLERANCE_MS - 1).result).toEqual({ kind: 'not_due', until: session.offAt });
+    expect(offDue(state, session.sessionId, 'a', session.offAt - HEAT_DUE_TOLERANCE_MS - 1).result).toEqual({
+      kind: 'not_due',
+      until: session.offAt,
+    });
   });
 
   it('at offAt ends the session (timer), logs heat_off and claims the OFF', () => {
     const { state, session } = started(empty(), {}, p600);
     const s1 = onOut(state, session.sessionId, NOW + 3);
     const t = offDue(s1, session.sessionId, 'a', session.offAt + 4);
-    expect(t.result).toEqual({ kind: 'claimed', deviceId: 'pad-1', reason: 'timer', offAt: session.offAt, takeover: false });
-    expect(logs(t.effects)).toEqual([{ type: 'heat_off', at: session.offAt + 4, sessionId: session.sessionId, reason: 'timer', deviceId: 'pad-1' }]);
+    expect(t.result).toEqual({
+      kind: 'claimed',
+      deviceId: 'pad-1',
+      reason: 'timer',
+      offAt: session.offAt,
+      takeover: false,
+    });
+    expect(logs(t.effects)).toEqual([
+      { type: 'heat_off', at: session.offAt + 4, sessionId: session.sessionId, reason: 'timer', deviceId: 'pad-1' },
+    ]);
     expect(t.state.current?.ended).toEqual({ at: session.offAt + 4, reason: 'timer' });
     expect(t.state.lastEndedAt).toBe(session.offAt + 4);
     // A second instance or a retried job meanwhile: it waits for the claim, then finds it done.
     expect(offDue(t.state, session.sessionId, 'b', session.offAt + 5).result.kind).toBe('wait');
     const recorded = offSent(t.state, session.sessionId);
     expect(recorded.state.current).toMatchObject({ offPublished: true, offClaim: null });
-    expect(offDue(recorded.state, session.sessionId, 'b', session.offAt + 6).result).toEqual({ kind: 'done', why: 'OFF already published' });
+    expect(offDue(recorded.state, session.sessionId, 'b', session.offAt + 6).result).toEqual({
+      kind: 'done',
+      why: 'OFF already published',
+    });
     expect(logs(offDue(recorded.state, session.sessionId, 'b', session.offAt + 6).effects)).toEqual([]);
   });
 
@@ -321,7 +372,10 @@ describe('heat: the OFF', () => {
   it('after a manual stop it carries reason manual', () => {
     const { state, session } = started();
     const stopped = stopHeat(onOut(state, session.sessionId, NOW), 'manual', NOW + 100).state;
-    expect(offDue(stopped, session.sessionId, 'a', NOW + 101).result).toMatchObject({ kind: 'claimed', reason: 'manual' });
+    expect(offDue(stopped, session.sessionId, 'a', NOW + 101).result).toMatchObject({
+      kind: 'claimed',
+      reason: 'manual',
+    });
   });
 
   it('waits while the ON is in flight, so the pad hears OFF last', () => {
@@ -338,9 +392,15 @@ describe('heat: the OFF', () => {
     const { state, session } = started(empty(), {}, p600);
     const t = offDue(state, session.sessionId, 'a', session.offAt);
     // A lapsed claim may have been published by its dead holder: the taker is told so (it asks the broker).
-    expect(offDue(t.state, session.sessionId, 'b', session.offAt + CLAIM_LEASE_MS).result).toMatchObject({ kind: 'claimed', takeover: true });
+    expect(offDue(t.state, session.sessionId, 'b', session.offAt + CLAIM_LEASE_MS).result).toMatchObject({
+      kind: 'claimed',
+      takeover: true,
+    });
     const released = offReleased(t.state, session.sessionId, 'a').state;
-    expect(offDue(released, session.sessionId, 'b', session.offAt + 1).result).toMatchObject({ kind: 'claimed', takeover: false });
+    expect(offDue(released, session.sessionId, 'b', session.offAt + 1).result).toMatchObject({
+      kind: 'claimed',
+      takeover: false,
+    });
   });
 
   it('a job for a session that is no longer current does nothing', () => {
@@ -364,13 +424,18 @@ describe('heat: the watchdog', () => {
     const t = padReport(empty(), 'pad-1', 'on', NOW, NOW);
     expect(padReport(t.state, 'pad-1', 'on', NOW + 10, NOW + 10).result).toEqual({ kind: 'suppressed' });
     expect(padReport(t.state, 'pad-2', 'on', NOW + 10, NOW + 10).result.kind).toBe('watchdog');
-    expect(padReport(t.state, 'pad-1', 'on', NOW + WATCHDOG_REPEAT_MS, NOW + WATCHDOG_REPEAT_MS).result.kind).toBe('watchdog');
+    expect(padReport(t.state, 'pad-1', 'on', NOW + WATCHDOG_REPEAT_MS, NOW + WATCHDOG_REPEAT_MS).result.kind).toBe(
+      'watchdog',
+    );
   });
 
   it('a pad ON during its session is fine; another pad ON meanwhile is switched off', () => {
     const { state } = started();
     expect(padReport(state, 'pad-1', 'on', NOW + 100, NOW + 100).result.kind).toBe('consistent');
-    expect(padReport(state, 'pad-2', 'on', NOW + 100, NOW + 100).result).toEqual({ kind: 'watchdog', sessionId: 'none' });
+    expect(padReport(state, 'pad-2', 'on', NOW + 100, NOW + 100).result).toEqual({
+      kind: 'watchdog',
+      sessionId: 'none',
+    });
   });
 
   it('a pad still ON after offAt ends its session (watchdog) and sends OFF through the session path', () => {
@@ -403,11 +468,17 @@ describe('heat: the watchdog', () => {
     expect(t.result).toEqual({ kind: 'ended', sessionId: session.sessionId, reason: 'manual' });
     expect(t.state.current).toMatchObject({ ended: { at, reason: 'manual' }, offPublished: true });
     expect(t.effects).toEqual([
-      { kind: 'log', entry: { type: 'heat_off', at, sessionId: session.sessionId, reason: 'manual', deviceId: 'pad-1' } },
+      {
+        kind: 'log',
+        entry: { type: 'heat_off', at, sessionId: session.sessionId, reason: 'manual', deviceId: 'pad-1' },
+      },
       { kind: 'session_done', sessionId: session.sessionId },
     ]);
     // And switched on again at the plug afterwards: the watchdog turns it off.
-    expect(padReport(t.state, 'pad-1', 'on', at + 1, at + 1).result).toEqual({ kind: 'watchdog', sessionId: session.sessionId });
+    expect(padReport(t.state, 'pad-1', 'on', at + 1, at + 1).result).toEqual({
+      kind: 'watchdog',
+      sessionId: session.sessionId,
+    });
   });
 
   it('an OFF report from before our ON arrived does not end the session', () => {
@@ -423,7 +494,10 @@ describe('heat: the watchdog', () => {
     const t = padReport(s1, 'pad-1', 'off', session.offAt, session.offAt);
     expect(t.result).toEqual({ kind: 'ended', sessionId: session.sessionId, reason: 'timer' });
     expect(t.state.current?.offPublished).toBe(false);
-    expect(offDue(t.state, session.sessionId, 'a', session.offAt + 1).result).toMatchObject({ kind: 'claimed', reason: 'timer' });
+    expect(offDue(t.state, session.sessionId, 'a', session.offAt + 1).result).toMatchObject({
+      kind: 'claimed',
+      reason: 'timer',
+    });
   });
 
   it('OFF reports with no live session change nothing', () => {
@@ -448,9 +522,13 @@ describe('heat: pads removed, restarts', () => {
       { kind: 'schedule_on', sessionId: session.sessionId, dueAt: NOW + 1 },
     ]);
     const s1 = onOut(state, session.sessionId, NOW);
-    expect(heatReconcile(s1, NOW + 1)).toEqual([{ kind: 'schedule_off', sessionId: session.sessionId, dueAt: session.offAt }]);
+    expect(heatReconcile(s1, NOW + 1)).toEqual([
+      { kind: 'schedule_off', sessionId: session.sessionId, dueAt: session.offAt },
+    ]);
     const stopped = stopHeat(s1, 'manual', NOW + 2).state;
-    expect(heatReconcile(stopped, NOW + 3)).toEqual([{ kind: 'schedule_off', sessionId: session.sessionId, dueAt: NOW + 3 }]);
+    expect(heatReconcile(stopped, NOW + 3)).toEqual([
+      { kind: 'schedule_off', sessionId: session.sessionId, dueAt: NOW + 3 },
+    ]);
     expect(heatReconcile(offSent(stopped, session.sessionId).state, NOW + 4)).toEqual([]);
     expect(heatReconcile(empty(), NOW)).toEqual([]);
   });
@@ -469,13 +547,22 @@ describe('heat: properties', () => {
 
   const who = fc.integer({ min: 0, max: 1 });
   const ops: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 3, arbitrary: fc.record({ op: fc.constant('start' as const), minutes: fc.integer({ min: 1, max: 20 }) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({ op: fc.constant('start' as const), minutes: fc.integer({ min: 1, max: 20 }) }),
+    },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('stop' as const) }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant('on' as const), who }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant('onSent' as const), who }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant('off' as const), who }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant('offSent' as const), who }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('report' as const), state: fc.constantFrom('on' as const, 'off' as const) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant('report' as const),
+        state: fc.constantFrom('on' as const, 'off' as const),
+      }),
+    },
     { weight: 3, arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 1500 }) }) },
   );
 

@@ -12,7 +12,12 @@ const ENTRY_POINTS = ['workers/nudges.ts', 'workers/heat.ts', 'workers/routines.
 /** Lower layers first. A file may import from a lower layer, or from its own folder. */
 const LAYERS: Array<{ name: string; rank: number; match: (f: string) => boolean }> = [
   { name: 'domain', rank: 0, match: (f) => f.startsWith('src/domain/') },
-  { name: 'base', rank: 1, match: (f) => ['src/config.ts', 'src/logger.ts', 'src/metrics.ts', 'src/errors.ts', 'src/dependencies.ts'].includes(f) },
+  {
+    name: 'base',
+    rank: 1,
+    match: (f) =>
+      ['src/config.ts', 'src/logger.ts', 'src/metrics.ts', 'src/errors.ts', 'src/dependencies.ts'].includes(f),
+  },
   { name: 'store', rank: 2, match: (f) => f.startsWith('src/store/') },
   // Queues take the store's client type.
   { name: 'queues', rank: 3, match: (f) => f.startsWith('src/queues/') },
@@ -43,7 +48,9 @@ function sourceFiles(dir: string): string[] {
 /** Relative imports and re-exports of a file, as repository paths (`.js` suffixes mapped back to `.ts`). */
 function importsOf(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  const specs = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g),
+  ].map((m) => m[1] ?? m[2]!);
   return specs.map((s) => relative(ROOT, resolve(ROOT, dirname(file), s)).replace(/\.js$/, '.ts'));
 }
 
@@ -55,7 +62,8 @@ describe('the import graph', () => {
     // Guards the parser itself: a regex that matched nothing would make the checks below pass vacuously.
     expect(files.length).toBeGreaterThan(40);
     expect(graph.get('src/main.ts')?.length).toBeGreaterThan(5);
-    for (const [f, targets] of graph) for (const t of targets) expect(files, `${f} imports ${t}, which does not exist`).toContain(t);
+    for (const [f, targets] of graph)
+      for (const t of targets) expect(files, `${f} imports ${t}, which does not exist`).toContain(t);
   });
 
   it('has no import that points up a layer or sideways into another folder of the same layer', () => {

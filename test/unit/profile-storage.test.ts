@@ -3,15 +3,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONTRAINDICATIONS } from '../../src/domain/types.js';
-import { compactProfile, defaultProfile, expandProfile, profileSchema, type Profile } from '../../src/domain/profile.js';
+import {
+  compactProfile,
+  defaultProfile,
+  expandProfile,
+  profileSchema,
+  type Profile,
+} from '../../src/domain/profile.js';
 
 const roundTrip = (p: Profile) => expandProfile(JSON.parse(JSON.stringify(compactProfile(p))) as Partial<Profile>);
 
 describe('profile storage', () => {
   it('stores a default profile as {} and only the fields that differ otherwise', () => {
     expect(compactProfile(defaultProfile())).toEqual({});
-    const p = profileSchema.parse({ breakAfterMinutes: 45, activeHours: { days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' } });
-    expect(compactProfile(p)).toEqual({ breakAfterMinutes: 45, activeHours: { days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' } });
+    const p = profileSchema.parse({
+      breakAfterMinutes: 45,
+      activeHours: { days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' },
+    });
+    expect(compactProfile(p)).toEqual({
+      breakAfterMinutes: 45,
+      activeHours: { days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' },
+    });
     expect(roundTrip(p)).toEqual(p);
   });
 
@@ -22,7 +34,10 @@ describe('profile storage', () => {
         breakAfterMinutes: fc.integer({ min: 10, max: 120 }),
         minBreakSeconds: fc.integer({ min: 30, max: 1800 }),
         maxNudges: fc.integer({ min: 1, max: 5 }),
-        heat: fc.record({ defaultMinutes: fc.integer({ min: 1, max: 10 }), maxMinutes: fc.integer({ min: 10, max: 20 }) }),
+        heat: fc.record({
+          defaultMinutes: fc.integer({ min: 1, max: 10 }),
+          maxMinutes: fc.integer({ min: 10, max: 20 }),
+        }),
         contraindications: fc.subarray([...CONTRAINDICATIONS]),
         name: fc.string({ maxLength: 20 }),
       },

@@ -21,7 +21,8 @@ type Slice = Pick<UserState, 'routine' | 'routineSeq'>;
 
 const T0 = Date.parse('2026-03-02T08:00:00Z');
 const empty = (): Slice => ({ routine: null, routineSeq: 0 });
-const apply = <R>(s: Slice, t: RoutineTransition<R>): Slice => (t.changed ? { routine: t.routine, routineSeq: t.routineSeq } : s);
+const apply = <R>(s: Slice, t: RoutineTransition<R>): Slice =>
+  t.changed ? { routine: t.routine, routineSeq: t.routineSeq } : s;
 const kinds = (effects: RoutineEffect[]) => effects.map((e) => (e.kind === 'log' ? `log:${e.entry.type}` : e.kind));
 const heatOn = (offAt: number, minutes = 10, startedAt = offAt - minutes * 60_000): HeatOutcome => ({
   ok: true,
@@ -73,7 +74,13 @@ describe('startRoutine', () => {
     expect(kinds(t.effects)).toEqual(['log:routine_started', 'log:routine_step', 'schedule_step', 'publish_steps']);
     expect(t.effects).toContainEqual({ kind: 'schedule_step', routineId: 'epr1', index: 1, dueAt: T0 + 60_000 });
     expect(t.effects).toContainEqual({ kind: 'publish_steps', routineId: 'epr1', from: 0, to: 0 });
-    expect(s.routine).toMatchObject({ routineId: 'epr1', index: 0, stepEndsAt: T0 + 60_000, published: -1, ended: null });
+    expect(s.routine).toMatchObject({
+      routineId: 'epr1',
+      index: 0,
+      stepEndsAt: T0 + 60_000,
+      published: -1,
+      ended: null,
+    });
     expect(s.routineSeq).toBe(1);
   });
 
@@ -105,7 +112,15 @@ describe('stepDue', () => {
     expect(t.routine).toMatchObject({ index: 1, heatSessionId: 'h1', stepEndsAt: now + 600_000 });
     expect(t.effects).toContainEqual({
       kind: 'log',
-      entry: { type: 'routine_step', at: now, routineId: 'epr1', index: 1, step: 'heat', seconds: 600, heatSessionId: 'h1' },
+      entry: {
+        type: 'routine_step',
+        at: now,
+        routineId: 'epr1',
+        index: 1,
+        step: 'heat',
+        seconds: 600,
+        heatSessionId: 'h1',
+      },
     });
     expect(t.effects).toContainEqual({ kind: 'schedule_step', routineId: 'epr1', index: 2, dueAt: now + 600_000 });
     expect(t.effects).toContainEqual({ kind: 'publish_steps', routineId: 'epr1', from: 1, to: 1 });
@@ -126,11 +141,21 @@ describe('stepDue', () => {
     const t = stepDue(s, 'epr1', 1, now, { ok: false, reason: 'no_heat_pad' });
     expect(t.result).toEqual({ kind: 'advanced', index: 2, completed: false });
     expect(kinds(t.effects)).toEqual(['log:routine_step', 'log:routine_step', 'schedule_step', 'publish_steps']);
-    expect(t.effects[0]).toMatchObject({ entry: { index: 1, step: 'heat', skipped: true, reason: 'no_heat_pad', seconds: 0 } });
+    expect(t.effects[0]).toMatchObject({
+      entry: { index: 1, step: 'heat', skipped: true, reason: 'no_heat_pad', seconds: 0 },
+    });
     expect(t.effects).toContainEqual({ kind: 'schedule_step', routineId: 'epr1', index: 3, dueAt: now + 30_000 });
     expect(t.effects).toContainEqual({ kind: 'publish_steps', routineId: 'epr1', from: 1, to: 2 });
     const skipped = stepCommand(t.routine!, 1);
-    expect(skipped).toMatchObject({ command: 'routine_step', index: 1, of: 6, step: 'heat', seconds: 0, skipped: true, reason: 'no_heat_pad' });
+    expect(skipped).toMatchObject({
+      command: 'routine_step',
+      index: 1,
+      of: 6,
+      step: 'heat',
+      seconds: 0,
+      skipped: true,
+      reason: 'no_heat_pad',
+    });
     expect(skipped.message).toBe(heatSkipMessage('no_heat_pad'));
     expect(skipped.message).toContain('no heat pad');
   });
@@ -154,7 +179,14 @@ describe('stepDue', () => {
     // A retried completion job, or a late one, changes nothing.
     expect(stepDue(s, 'epr1', 6, now + 5).result).toEqual({ kind: 'already', index: 6 });
     expect(routineView(s.routine!, now)).toMatchObject({ status: 'completed', step: null, secondsLeft: 0 });
-    expect(routineView(s.routine!, now).steps.map((x) => x.status)).toEqual(['done', 'skipped', 'done', 'done', 'done', 'done']);
+    expect(routineView(s.routine!, now).steps.map((x) => x.status)).toEqual([
+      'done',
+      'skipped',
+      'done',
+      'done',
+      'done',
+      'done',
+    ]);
   });
 
   it('drops stale jobs: another routine, a step that is not next, a stopped routine', () => {
@@ -175,7 +207,10 @@ describe('stopRoutine', () => {
     const t = stopRoutine(s, 'epr1', T0 + 1000, 'stopped_on_device');
     expect(t.result).toEqual({ ok: true, routineId: 'epr1', index: 0, heatSessionId: null });
     expect(t.effects).toEqual([
-      { kind: 'log', entry: { type: 'routine_abandoned', at: T0 + 1000, routineId: 'epr1', reason: 'stopped_on_device' } },
+      {
+        kind: 'log',
+        entry: { type: 'routine_abandoned', at: T0 + 1000, routineId: 'epr1', reason: 'stopped_on_device' },
+      },
       { kind: 'cancel_step', routineId: 'epr1', index: 1 },
     ]);
     expect(t.routine!.ended).toEqual({ at: T0 + 1000, outcome: 'abandoned', reason: 'stopped_on_device' });

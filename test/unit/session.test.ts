@@ -49,8 +49,18 @@ describe('sitting session', () => {
   it('starts at the first sitting evidence and schedules level 1 after breakAfterMinutes', () => {
     const { state, effects } = feed(newSessionState('e'), [ev('sitting', T0)]);
     expect(logs(effects)).toEqual([{ type: 'sitting_started', at: T0, sessionId: 'e1', startedAt: T0 }]);
-    expect(effects).toContainEqual({ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 30 * MIN, fresh: true });
-    expect(sessionSummary(state, policy, T0 + MIN)).toMatchObject({ posture: 'sitting', sittingSeconds: 60, nextNudgeAt: T0 + 30 * MIN });
+    expect(effects).toContainEqual({
+      kind: 'schedule_nudge',
+      sessionId: 'e1',
+      level: 1,
+      dueAt: T0 + 30 * MIN,
+      fresh: true,
+    });
+    expect(sessionSummary(state, policy, T0 + MIN)).toMatchObject({
+      posture: 'sitting',
+      sittingSeconds: 60,
+      nextNudgeAt: T0 + 30 * MIN,
+    });
   });
 
   it('repeated sitting evidence changes nothing that matters and schedules nothing new', () => {
@@ -90,14 +100,20 @@ describe('sitting session', () => {
 
   it('waits when a nudge job fires early', () => {
     const s = feed(newSessionState('e'), [ev('sitting', T0)]).state;
-    expect(nudgeDue(s, 'e1', 1, policy, T0 + 10 * MIN).result).toEqual({ kind: 'wait', until: T0 + 30 * MIN, why: 'not due yet' });
+    expect(nudgeDue(s, 'e1', 1, policy, T0 + 10 * MIN).result).toEqual({
+      kind: 'wait',
+      until: T0 + 30 * MIN,
+      why: 'not due yet',
+    });
   });
 
   it('a short interruption keeps the session and its original start', () => {
     const up = feed(newSessionState('e'), [ev('sitting', T0), ev('standing', T0 + 10 * MIN)]);
     const back = applySensorEvent(up.state, ev('sitting', T0 + 11 * MIN), policy, T0 + 11 * MIN);
     // Its nudge is still due when it was: marked resumed, so no job needs looking up while that is ahead.
-    expect(back.effects).toEqual([{ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 30 * MIN, resumed: true }]);
+    expect(back.effects).toEqual([
+      { kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 30 * MIN, resumed: true },
+    ]);
     const state = back.state;
     const fs = view(state, policy);
     expect(fs.cur).toEqual({ seq: 1, startedAt: T0, upSince: null });
@@ -107,12 +123,23 @@ describe('sitting session', () => {
 
   it('standing before the nudge for minBreakSeconds is a natural break, confirmed by the break check', () => {
     const { state, effects } = feed(newSessionState('e'), [ev('sitting', T0), ev('standing', T0 + 20 * MIN)]);
-    expect(effects).toContainEqual({ kind: 'schedule_break_check', sessionId: 'e1', upSince: T0 + 20 * MIN, dueAt: T0 + 22 * MIN });
+    expect(effects).toContainEqual({
+      kind: 'schedule_break_check',
+      sessionId: 'e1',
+      upSince: T0 + 20 * MIN,
+      dueAt: T0 + 22 * MIN,
+    });
     const early = commit(state, policy, T0 + 21 * MIN);
     expect(logs(early.effects)).toEqual([]);
     const c = commit(state, policy, T0 + 22 * MIN);
     expect(logs(c.effects)).toEqual([
-      { type: 'natural_break', at: T0 + 22 * MIN, sessionId: 'e1', sittingSeconds: 1200, breakStartedAt: T0 + 20 * MIN },
+      {
+        type: 'natural_break',
+        at: T0 + 22 * MIN,
+        sessionId: 'e1',
+        sittingSeconds: 1200,
+        breakStartedAt: T0 + 20 * MIN,
+      },
     ]);
     expect(c.effects).toContainEqual({ kind: 'session_ended', sessionId: 'e1' });
     // A level-1 job that fires afterwards is stale.
@@ -143,10 +170,16 @@ describe('sitting session', () => {
   });
 
   it('sitting again after a long enough gap starts a new session even before anything commits', () => {
-    const { state, effects } = feed(newSessionState('e'), [ev('sitting', T0), ev('away', T0 + 10 * MIN), ev('sitting', T0 + 20 * MIN)]);
+    const { state, effects } = feed(newSessionState('e'), [
+      ev('sitting', T0),
+      ev('away', T0 + 10 * MIN),
+      ev('sitting', T0 + 20 * MIN),
+    ]);
     expect(logs(effects).map((e) => e.type)).toEqual(['sitting_started', 'sitting_started']);
     const c = commit(state, policy, T0 + 21 * MIN);
-    expect(logs(c.effects).map((e) => [e.type, (e as { sessionId?: string }).sessionId])).toEqual([['natural_break', 'e1']]);
+    expect(logs(c.effects).map((e) => [e.type, (e as { sessionId?: string }).sessionId])).toEqual([
+      ['natural_break', 'e1'],
+    ]);
     expect(view(c.state, policy).cur).toMatchObject({ seq: 2, startedAt: T0 + 20 * MIN });
   });
 
@@ -159,7 +192,10 @@ describe('sitting session', () => {
     expect(b.result).toMatchObject({ ok: true, snoozes: 2, nextNudgeAt: T0 + 41 * MIN });
     expect(snooze(b.state, policy, T0 + 32 * MIN).result).toEqual({ ok: false, code: 'snooze_limit' });
     // The snoozed level fires at the new time, not before.
-    expect(nudgeDue(b.state, 'e1', 2, policy, T0 + 35 * MIN).result).toMatchObject({ kind: 'wait', until: T0 + 41 * MIN });
+    expect(nudgeDue(b.state, 'e1', 2, policy, T0 + 35 * MIN).result).toMatchObject({
+      kind: 'wait',
+      until: T0 + 41 * MIN,
+    });
     expect(nudgeDue(b.state, 'e1', 2, policy, T0 + 41 * MIN).result).toMatchObject({ kind: 'sent', level: 2 });
   });
 
@@ -169,12 +205,17 @@ describe('sitting session', () => {
     const a = snooze(s, policy, T0 + 20 * MIN);
     expect(a.result).toEqual({ ok: true, snoozes: 1, nextNudgeAt: T0 + 40 * MIN });
     expect(a.effects).toContainEqual({ kind: 'schedule_nudge', sessionId: 'e1', level: 1, dueAt: T0 + 40 * MIN });
-    expect(logs(a.effects)).toEqual([{ type: 'nudge_snoozed', at: T0 + 20 * MIN, sessionId: 'e1', until: T0 + 40 * MIN }]);
+    expect(logs(a.effects)).toEqual([
+      { type: 'nudge_snoozed', at: T0 + 20 * MIN, sessionId: 'e1', until: T0 + 40 * MIN },
+    ]);
     expect(sessionSummary(a.state, policy, T0 + 20 * MIN).nextNudgeAt).toBe(T0 + 40 * MIN);
     // A second one right away moves it again.
     const b = snooze(a.state, policy, T0 + 21 * MIN);
     expect(b.result).toEqual({ ok: true, snoozes: 2, nextNudgeAt: T0 + 50 * MIN });
-    expect(nudgeDue(b.state, 'e1', 1, policy, T0 + 30 * MIN).result).toMatchObject({ kind: 'wait', until: T0 + 50 * MIN });
+    expect(nudgeDue(b.state, 'e1', 1, policy, T0 + 30 * MIN).result).toMatchObject({
+      kind: 'wait',
+      until: T0 + 50 * MIN,
+    });
     expect(nudgeDue(b.state, 'e1', 1, policy, T0 + 50 * MIN).result).toMatchObject({ kind: 'sent', level: 1 });
     // Close to the nudge (less than snoozeMinutes left), a snooze still means snoozeMinutes from now.
     expect(snooze(s, policy, T0 + 25 * MIN).result).toMatchObject({ ok: true, nextNudgeAt: T0 + 35 * MIN });
@@ -187,7 +228,12 @@ describe('sitting session', () => {
     const caughtUpAt = back + CATCH_UP_MS;
     expect(lateHold(T0 + 30 * MIN, back + 50, caughtUpAt)).toBe(caughtUpAt);
     const held = nudgeDue(s, 'e1', 1, policy, back + 50, caughtUpAt);
-    expect(held).toEqual({ state: s, effects: [], changed: false, result: { kind: 'wait', until: caughtUpAt, why: 'ingest catching up after an outage' } });
+    expect(held).toEqual({
+      state: s,
+      effects: [],
+      changed: false,
+      result: { kind: 'wait', until: caughtUpAt, why: 'ingest catching up after an outage' },
+    });
     // The stand-up of 31 min, waiting at the broker during the outage, arrives and still counts (not stale).
     const up = applySensorEvent(held.state, ev('standing', T0 + 31 * MIN), policy, back + 1_000);
     expect(up.result).toBe('applied');
@@ -205,7 +251,10 @@ describe('sitting session', () => {
   });
 
   it('outside active hours a nudge waits for the window, in the user time zone', () => {
-    const profile = profileSchema.parse({ timezone: 'Europe/Berlin', activeHours: { days: [1, 2, 3, 4, 5], start: '09:00', end: '17:00' } });
+    const profile = profileSchema.parse({
+      timezone: 'Europe/Berlin',
+      activeHours: { days: [1, 2, 3, 4, 5], start: '09:00', end: '17:00' },
+    });
     const p = policyOf(profile, 1);
     // Friday 2026-11-27 16:45 Berlin (15:45Z): due 17:15 Berlin, outside → Monday 09:00 Berlin (08:00Z).
     const fri = Date.parse('2026-11-27T15:45:00Z');
@@ -285,12 +334,17 @@ describe('order and duplication independence', () => {
           const events = toEvents(raw);
           return fc.tuple(
             fc.constant(events),
-            fc.shuffledSubarray([...events, ...events, ...events], { minLength: events.length * 3, maxLength: events.length * 3 }),
+            fc.shuffledSubarray([...events, ...events, ...events], {
+              minLength: events.length * 3,
+              maxLength: events.length * 3,
+            }),
           );
         }),
         ([events, shuffledWithDuplicates]) => {
           const now = T0 + 200 * MIN;
-          const sorted = [...events].sort((a, b) => a.at - b.at || a.deviceId.localeCompare(b.deviceId) || a.posture.localeCompare(b.posture));
+          const sorted = [...events].sort(
+            (a, b) => a.at - b.at || a.deviceId.localeCompare(b.deviceId) || a.posture.localeCompare(b.posture),
+          );
           let a = newSessionState('e');
           for (const e of sorted) a = applySensorEvent(a, e, p, now).state;
           let b = newSessionState('e');
@@ -306,32 +360,42 @@ describe('order and duplication independence', () => {
 
   it('duplicates alone never add a log entry', () => {
     fc.assert(
-      fc.property(fc.array(eventArb, { minLength: 1, maxLength: 30 }), fc.array(fc.nat(), { maxLength: 30 }), (raw, dupIdx) => {
-        const events = toEvents(raw).sort((x, y) => x.at - y.at);
-        const once = feed(newSessionState('e'), events, p);
-        const withDups: SensorEvent[] = [];
-        events.forEach((e, i) => {
-          withDups.push(e);
-          if (dupIdx.includes(i)) withDups.push({ ...e });
-        });
-        const twice = feed(newSessionState('e'), withDups, p);
-        expect(logs(twice.effects)).toEqual(logs(once.effects));
-        expect(twice.state).toEqual(once.state);
-      }),
+      fc.property(
+        fc.array(eventArb, { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (raw, dupIdx) => {
+          const events = toEvents(raw).sort((x, y) => x.at - y.at);
+          const once = feed(newSessionState('e'), events, p);
+          const withDups: SensorEvent[] = [];
+          events.forEach((e, i) => {
+            withDups.push(e);
+            if (dupIdx.includes(i)) withDups.push({ ...e });
+          });
+          const twice = feed(newSessionState('e'), withDups, p);
+          expect(logs(twice.effects)).toEqual(logs(once.effects));
+          expect(twice.state).toEqual(once.state);
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('committing twice never logs a break twice', () => {
     fc.assert(
-      fc.property(fc.array(eventArb, { minLength: 1, maxLength: MAX_TAIL }), fc.integer({ min: 0, max: 300 }), (raw, extra) => {
-        const events = toEvents(raw).sort((x, y) => x.at - y.at);
-        const s = feed(newSessionState('e'), events, p).state;
-        const now = T0 + (90 + extra) * MIN;
-        const first = commit(s, p, now);
-        const second = commit(first.state, p, now + 1000);
-        expect(logs(second.effects).filter((e) => e.type === 'break_taken' || e.type === 'natural_break')).toEqual([]);
-      }),
+      fc.property(
+        fc.array(eventArb, { minLength: 1, maxLength: MAX_TAIL }),
+        fc.integer({ min: 0, max: 300 }),
+        (raw, extra) => {
+          const events = toEvents(raw).sort((x, y) => x.at - y.at);
+          const s = feed(newSessionState('e'), events, p).state;
+          const now = T0 + (90 + extra) * MIN;
+          const first = commit(s, p, now);
+          const second = commit(first.state, p, now + 1000);
+          expect(logs(second.effects).filter((e) => e.type === 'break_taken' || e.type === 'natural_break')).toEqual(
+            [],
+          );
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -43,7 +43,13 @@
     glutes: { label: 'Buttocks (glutes)', color: C.orange },
     other: { label: 'Other', color: C.grey },
   };
-  const POSTURE = { sitting: 'Sitting', standing: 'Standing', moving: 'Moving', away: 'Away', unknown: 'Not known yet' };
+  const POSTURE = {
+    sitting: 'Sitting',
+    standing: 'Standing',
+    moving: 'Moving',
+    away: 'Away',
+    unknown: 'Not known yet',
+  };
   const STEP = {
     pressure: 'Pressure on the knot',
     heat: 'Heat',
@@ -139,9 +145,13 @@
   // the months.
   const dayLabel = (date, today) => {
     const d = new Date(`${date}T12:00:00Z`);
-    return [date === today ? 'Today' : d.toLocaleDateString([], { weekday: 'short', timeZone: 'UTC' }), String(d.getUTCDate())];
+    return [
+      date === today ? 'Today' : d.toLocaleDateString([], { weekday: 'short', timeZone: 'UTC' }),
+      String(d.getUTCDate()),
+    ];
   };
-  const dateText = (date) => new Date(`${date}T12:00:00Z`).toLocaleDateString([], { day: 'numeric', month: 'short', timeZone: 'UTC' });
+  const dateText = (date) =>
+    new Date(`${date}T12:00:00Z`).toLocaleDateString([], { day: 'numeric', month: 'short', timeZone: 'UTC' });
 
   const shortDate = (ms) => new Date(ms).toLocaleDateString([], { day: 'numeric', month: 'short' });
 
@@ -186,7 +196,11 @@
     grid: { color: '#e9edf0' },
   });
   /** @type {{ title: unknown, grid: unknown, ticks: Record<string, unknown> }} */
-  let dayAxis = { title: axisTitle('Day'), grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 4 } };
+  let dayAxis = {
+    title: axisTitle('Day'),
+    grid: { display: false },
+    ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 4 },
+  };
   /** A dashed reference line (goal, reminder time), drawn as a line in the legend too. */
   const referenceLine = (label, data) => ({
     type: 'line',
@@ -233,7 +247,11 @@
     dayAxis = {
       ...dayAxis,
       title: axisTitle(`Day (${dateText(days[0].date)} to ${dateText(today)})`),
-      ticks: { maxRotation: 0, autoSkip: false, callback: (_v, i) => ((days.length - 1 - i) % every === 0 ? labels[i] : '') },
+      ticks: {
+        maxRotation: 0,
+        autoSkip: false,
+        callback: (_v, i) => ((days.length - 1 - i) % every === 0 ? labels[i] : ''),
+      },
     };
     const scale = state.config.timeScale || 1;
 
@@ -245,11 +263,19 @@
         type: 'bar',
         data: {
           labels,
-          datasets: [{ label: `Time sitting (${sitUnit.word})`, data: days.map((d) => sitUnit.round(d.sittingMinutes)), backgroundColor: C.blue, borderRadius: 4 }],
+          datasets: [
+            {
+              label: `Time sitting (${sitUnit.word})`,
+              data: days.map((d) => sitUnit.round(d.sittingMinutes)),
+              backgroundColor: C.blue,
+              borderRadius: 4,
+            },
+          ],
         },
         options: { scales: { x: dayAxis, y: { ...countAxis(cap(sitUnit.word)), ticks: {} } } },
       },
-      allZero(days.map((d) => d.sittingMinutes)) && 'No sitting recorded in these days yet. It shows up here once a chair, desk or wearable reports sitting.',
+      allZero(days.map((d) => d.sittingMinutes)) &&
+        'No sitting recorded in these days yet. It shows up here once a chair, desk or wearable reports sitting.',
     );
 
     // Longest stretch, against the reminder interval.
@@ -289,8 +315,20 @@
         data: {
           labels,
           datasets: [
-            { label: 'Got up on my own (before any reminder)', data: days.map((d) => d.naturalBreaks), backgroundColor: C.green, stack: 'b', borderRadius: 2 },
-            { label: 'Got up after a reminder', data: days.map((d) => Math.max(0, d.breaks - d.naturalBreaks)), backgroundColor: C.sky, stack: 'b', borderRadius: 2 },
+            {
+              label: 'Got up on my own (before any reminder)',
+              data: days.map((d) => d.naturalBreaks),
+              backgroundColor: C.green,
+              stack: 'b',
+              borderRadius: 2,
+            },
+            {
+              label: 'Got up after a reminder',
+              data: days.map((d) => Math.max(0, d.breaks - d.naturalBreaks)),
+              backgroundColor: C.sky,
+              stack: 'b',
+              borderRadius: 2,
+            },
           ],
         },
         options: { scales: { x: { ...dayAxis, stacked: true }, y: { ...countAxis('Breaks'), stacked: true } } },
@@ -299,7 +337,8 @@
     );
 
     // Reminders and how soon they were followed.
-    const windowMinutes = (m) => (scale === 1 ? plural(m, 'minute') : `${m} min (${Math.round((m * 60) / scale * 10) / 10} s in demo time)`);
+    const windowMinutes = (m) =>
+      scale === 1 ? plural(m, 'minute') : `${m} min (${Math.round(((m * 60) / scale) * 10) / 10} s in demo time)`;
     draw(
       'nudges',
       {
@@ -307,10 +346,30 @@
         data: {
           labels,
           datasets: [
-            { label: 'Times a reminder came', data: days.map((d) => d.nudgedSessions), backgroundColor: C.grey, borderRadius: 3 },
-            { label: `Up within ${windowMinutes(1)}`, data: days.map((d) => d.followedWithin1), backgroundColor: C.darkGreen, borderRadius: 3 },
-            { label: `Up within ${windowMinutes(3)}`, data: days.map((d) => d.followedWithin3), backgroundColor: C.green, borderRadius: 3 },
-            { label: `Up within ${windowMinutes(5)}`, data: days.map((d) => d.followedWithin5), backgroundColor: C.paleGreen, borderRadius: 3 },
+            {
+              label: 'Times a reminder came',
+              data: days.map((d) => d.nudgedSessions),
+              backgroundColor: C.grey,
+              borderRadius: 3,
+            },
+            {
+              label: `Up within ${windowMinutes(1)}`,
+              data: days.map((d) => d.followedWithin1),
+              backgroundColor: C.darkGreen,
+              borderRadius: 3,
+            },
+            {
+              label: `Up within ${windowMinutes(3)}`,
+              data: days.map((d) => d.followedWithin3),
+              backgroundColor: C.green,
+              borderRadius: 3,
+            },
+            {
+              label: `Up within ${windowMinutes(5)}`,
+              data: days.map((d) => d.followedWithin5),
+              backgroundColor: C.paleGreen,
+              borderRadius: 3,
+            },
           ],
         },
         options: { scales: { x: dayAxis, y: countAxis('Times') } },
@@ -334,7 +393,15 @@
         data: {
           labels,
           datasets: [
-            { type: 'bar', label: 'Heat sessions', data: days.map((d) => d.heatSessions), backgroundColor: C.vermillion, borderRadius: 4, yAxisID: 'y', order: 2 },
+            {
+              type: 'bar',
+              label: 'Heat sessions',
+              data: days.map((d) => d.heatSessions),
+              backgroundColor: C.vermillion,
+              borderRadius: 4,
+              yAxisID: 'y',
+              order: 2,
+            },
             ...(showHeatTime
               ? [
                   {
@@ -357,7 +424,13 @@
           scales: {
             x: dayAxis,
             y: countAxis('Sessions'),
-            y2: { display: showHeatTime, position: 'right', beginAtZero: true, title: axisTitle(cap(heatUnit.word)), grid: { display: false } },
+            y2: {
+              display: showHeatTime,
+              position: 'right',
+              beginAtZero: true,
+              title: axisTitle(cap(heatUnit.word)),
+              grid: { display: false },
+            },
           },
         },
       },
@@ -379,22 +452,40 @@
       {
         type: 'bar',
         data: {
-          labels: weekKeys.map((w) => (w === thisWeek ? 'This week' : `Week of ${shortDate(Date.parse(`${w}T12:00:00Z`))}`)),
+          labels: weekKeys.map((w) =>
+            w === thisWeek ? 'This week' : `Week of ${shortDate(Date.parse(`${w}T12:00:00Z`))}`,
+          ),
           datasets: [
-            { type: 'bar', label: 'Routines done', data: weekKeys.map((w) => weeks.get(w)), backgroundColor: C.purple, borderRadius: 4, order: 2 },
-            referenceLine(`Weekly goal: ${plural(target, 'routine')}`, weekKeys.map(() => target)),
+            {
+              type: 'bar',
+              label: 'Routines done',
+              data: weekKeys.map((w) => weeks.get(w)),
+              backgroundColor: C.purple,
+              borderRadius: 4,
+              order: 2,
+            },
+            referenceLine(
+              `Weekly goal: ${plural(target, 'routine')}`,
+              weekKeys.map(() => target),
+            ),
           ],
         },
         options: {
-          scales: { x: { title: axisTitle('Week (Monday to Sunday)'), grid: { display: false } }, y: { ...countAxis('Routines'), suggestedMax: target + 1 } },
+          scales: {
+            x: { title: axisTitle('Week (Monday to Sunday)'), grid: { display: false } },
+            y: { ...countAxis('Routines'), suggestedMax: target + 1 },
+          },
         },
       },
-      allZero(weekKeys.map((w) => weeks.get(w))) && `No routines done in these weeks yet. The goal is ${plural(target, 'routine')} a week.`,
+      allZero(weekKeys.map((w) => weeks.get(w))) &&
+        `No routines done in these weeks yet. The goal is ${plural(target, 'routine')} a week.`,
     );
     const r = summary.routines;
     $('routines-hint').textContent =
       `This week: ${r.doneThisWeek} of ${plural(r.target, 'routine')} done` +
-      (r.doneThisWeek >= r.target ? ' — goal reached, well done.' : '. Pressure, heat and stretches; the dashed line is your weekly goal.');
+      (r.doneThisWeek >= r.target
+        ? ' — goal reached, well done.'
+        : '. Pressure, heat and stretches; the dashed line is your weekly goal.');
 
     // Pain over time, one line per area.
     const now = Date.now();
@@ -431,7 +522,15 @@
               mode: 'nearest',
               intersect: true,
               callbacks: {
-                title: (items) => (items[0] ? new Date(items[0].parsed.x).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }) : ''),
+                title: (items) =>
+                  items[0]
+                    ? new Date(items[0].parsed.x).toLocaleString([], {
+                        day: 'numeric',
+                        month: 'short',
+                        hour: '2-digit',
+                        minute: '2-digit',
+                      })
+                    : '',
                 label: (item) => `${item.dataset.label}: ${item.parsed.y} of 10`,
               },
             },
@@ -472,7 +571,12 @@
     $('now-posture').textContent = POSTURE[s.posture] || s.posture;
     $('now-posture-since').textContent = s.since ? `since ${clock(s.since)}` : '';
     if (s.sittingSince) {
-      setTile('now-sitting', duration(now - Date.parse(s.sittingSince)), s.breakDue ? 'A break is due: time to get up' : `since ${clock(s.sittingSince)}`, s.breakDue ? 'alert' : null);
+      setTile(
+        'now-sitting',
+        duration(now - Date.parse(s.sittingSince)),
+        s.breakDue ? 'A break is due: time to get up' : `since ${clock(s.sittingSince)}`,
+        s.breakDue ? 'alert' : null,
+      );
     } else {
       setTile('now-sitting', 'Not sitting', '', 'good');
     }
@@ -480,7 +584,11 @@
       const at = Date.parse(s.nextNudgeAt);
       setTile('now-nudge', clock(s.nextNudgeAt), at - now >= 1000 ? `in ${duration(at - now)}` : 'due now');
     } else {
-      setTile('now-nudge', 'None planned', s.sittingSince ? 'No more reminders this time' : 'Comes once you sit for a while');
+      setTile(
+        'now-nudge',
+        'None planned',
+        s.sittingSince ? 'No more reminders this time' : 'Comes once you sit for a while',
+      );
     }
     if (s.heat && s.heat.on) {
       setTile('now-heat', 'On', s.heat.offAt ? `switches off at ${clock(s.heat.offAt)}` : '', 'on');
@@ -491,9 +599,19 @@
     const week = live.routines.week;
     if (cur) {
       const left = Math.max(0, Date.parse(cur.stepEndsAt) - now);
-      setTile('now-routine', `Step ${cur.index + 1} of ${cur.of}`, `${STEP[cur.step] || cur.step}, ${duration(left)} left`, 'on');
+      setTile(
+        'now-routine',
+        `Step ${cur.index + 1} of ${cur.of}`,
+        `${STEP[cur.step] || cur.step}, ${duration(left)} left`,
+        'on',
+      );
     } else {
-      setTile('now-routine', `${week.doneThisWeek} of ${week.target} this week`, week.remaining === 0 ? 'Weekly goal reached' : `${week.remaining} more to reach the goal`, week.remaining === 0 ? 'good' : null);
+      setTile(
+        'now-routine',
+        `${week.doneThisWeek} of ${week.target} this week`,
+        week.remaining === 0 ? 'Weekly goal reached' : `${week.remaining} more to reach the goal`,
+        week.remaining === 0 ? 'good' : null,
+      );
     }
   }
 

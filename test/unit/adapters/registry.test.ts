@@ -71,20 +71,28 @@ describe('adapters registry', () => {
     ]) {
       const found = matchTopic(topic, topics);
       expect(found, topic).not.toBeNull();
-      expect(found?.adapter.subscriptions(topics).some((f) => covers(f, topic)), topic).toBe(true);
+      expect(
+        found?.adapter.subscriptions(topics).some((f) => covers(f, topic)),
+        topic,
+      ).toBe(true);
     }
     expect(allSubscriptions(topics).length).toBe(new Set(allSubscriptions(topics)).size);
   });
 
-  it.each(GARBAGE_TOPICS.map((t) => [JSON.stringify(t.slice(0, 40)), t]))('never throws on topic %s', (_label, topic) => {
-    expect(() => matchTopic(topic, topics)).not.toThrow();
-    for (const protocol of PROTOCOLS) expect(() => adapters[protocol].match(topic, topics)).not.toThrow();
-  });
+  it.each(GARBAGE_TOPICS.map((t) => [JSON.stringify(t.slice(0, 40)), t]))(
+    'never throws on topic %s',
+    (_label, topic) => {
+      expect(() => matchTopic(topic, topics)).not.toThrow();
+      for (const protocol of PROTOCOLS) expect(() => adapters[protocol].match(topic, topics)).not.toThrow();
+    },
+  );
 
   it('match never throws on any string (property)', () => {
     // Any code point, lone surrogates included, built from integers: fast-check's `unit: 'binary'` strings cost
     // ~7 s to generate on a loaded machine for the same inputs.
-    const anyString = fc.array(fc.integer({ min: 0, max: 0x10ffff }), { maxLength: 200 }).map((cps) => String.fromCodePoint(...cps));
+    const anyString = fc
+      .array(fc.integer({ min: 0, max: 0x10ffff }), { maxLength: 200 })
+      .map((cps) => String.fromCodePoint(...cps));
     fc.assert(
       fc.property(anyString, (topic) => {
         for (const protocol of PROTOCOLS) adapters[protocol].match(topic, topics);
@@ -95,13 +103,30 @@ describe('adapters registry', () => {
   });
 
   it('parse never throws on any bytes, for any protocol, role and kind (property)', () => {
-    const kinds = ['event', 'state', 'availability', 'POWER', 'POWER1', 'RESULT', 'STATE', 'LWT', 'status', 'online', 'events', 'rpc_reply', ''];
+    const kinds = [
+      'event',
+      'state',
+      'availability',
+      'POWER',
+      'POWER1',
+      'RESULT',
+      'STATE',
+      'LWT',
+      'status',
+      'online',
+      'events',
+      'rpc_reply',
+      '',
+    ];
     fc.assert(
       fc.property(
         fc.constantFrom(...PROTOCOLS),
         fc.constantFrom(...ROLES),
         fc.constantFrom(...kinds),
-        fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.json().map((j) => new TextEncoder().encode(j))),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.json().map((j) => new TextEncoder().encode(j)),
+        ),
         fc.boolean(),
         (protocol, role, kind, data, invert) => {
           const d = device(protocol, role, { topic: 'x', invert });
@@ -178,13 +203,24 @@ describe('parseAt', () => {
 
   it('reads offsets in both ISO spellings and a space separator', () => {
     const expected = Date.parse('2025-01-31T08:00:00Z');
-    for (const text of ['2025-01-31T09:00:00+01:00', '2025-01-31T09:00:00+0100', '2025-01-31 03:00:00-05:00', '2025-01-31T08:00Z']) {
+    for (const text of [
+      '2025-01-31T09:00:00+01:00',
+      '2025-01-31T09:00:00+0100',
+      '2025-01-31 03:00:00-05:00',
+      '2025-01-31T08:00Z',
+    ]) {
       expect(parseAt(text, NOW), text).toEqual({ ok: true, at: expected });
     }
   });
 
   it('refuses invalid calendar dates and times', () => {
-    for (const text of ['2025-02-29T00:00:00Z', '2025-01-31T24:00:00Z', '2025-01-31T23:60:00Z', '2025-01-31T23:59:60Z', '0099-01-01T00:00:00Z']) {
+    for (const text of [
+      '2025-02-29T00:00:00Z',
+      '2025-01-31T24:00:00Z',
+      '2025-01-31T23:60:00Z',
+      '2025-01-31T23:59:60Z',
+      '0099-01-01T00:00:00Z',
+    ]) {
       expect(parseAt(text, NOW).ok, text).toBe(false);
     }
     const leapDay = Date.parse('2024-02-29T00:00:00Z');
@@ -194,9 +230,17 @@ describe('parseAt', () => {
   it('refuses times more than 24 hours before receipt with too_old, saying how old', () => {
     const day = 24 * 3_600_000;
     expect(parseAt(NOW - day, NOW)).toEqual({ ok: true, at: NOW - day });
-    expect(parseAt(NOW - day - 1, NOW)).toMatchObject({ ok: false, code: 'too_old', detail: expect.stringMatching(/^at is 24 hours before .*more than 24 hours old are refused/) });
+    expect(parseAt(NOW - day - 1, NOW)).toMatchObject({
+      ok: false,
+      code: 'too_old',
+      detail: expect.stringMatching(/^at is 24 hours before .*more than 24 hours old are refused/),
+    });
     // A clock off by a year (the case that started year-long sessions).
-    expect(parseAt('2024-01-31T09:30:00Z', NOW)).toMatchObject({ ok: false, code: 'too_old', detail: expect.stringContaining('366 days') });
+    expect(parseAt('2024-01-31T09:30:00Z', NOW)).toMatchObject({
+      ok: false,
+      code: 'too_old',
+      detail: expect.stringContaining('366 days'),
+    });
   });
 
   it('refuses non-finite numbers and epoch seconds', () => {

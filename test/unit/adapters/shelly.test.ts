@@ -139,7 +139,9 @@ describe('shelly adapter: events/rpc notifications', () => {
 
 describe('shelly adapter: online', () => {
   it('true / false → availability', () => {
-    expect(observations(parse(pad, 'online', bytes('true')))).toEqual([{ type: 'availability', online: true, at: NOW }]);
+    expect(observations(parse(pad, 'online', bytes('true')))).toEqual([
+      { type: 'availability', online: true, at: NOW },
+    ]);
     expect(observations(parse(pad, 'online', bytes('false')))).toEqual([
       { type: 'availability', online: false, at: NOW },
     ]);

@@ -58,7 +58,9 @@ describe('tasmota adapter: heat pad relay', () => {
   });
 
   it('stat/…/RESULT {"POWER":"ON"} and {"POWER1":"OFF"}', () => {
-    expect(observations(parse(pad, 'RESULT', bytes('{"POWER":"ON"}')))).toEqual([{ type: 'heat', state: 'on', at: NOW }]);
+    expect(observations(parse(pad, 'RESULT', bytes('{"POWER":"ON"}')))).toEqual([
+      { type: 'heat', state: 'on', at: NOW },
+    ]);
     expect(observations(parse(pad, 'RESULT', bytes('{"POWER1":"OFF"}')))).toEqual([
       { type: 'heat', state: 'off', at: NOW },
     ]);
@@ -90,7 +92,9 @@ describe('tasmota adapter: heat pad relay', () => {
 
 describe('tasmota adapter: chair switch', () => {
   it('POWER ON → sitting, OFF → away', () => {
-    expect(observations(parse(chair, 'POWER', bytes('ON')))).toEqual([{ type: 'posture', posture: 'sitting', at: NOW }]);
+    expect(observations(parse(chair, 'POWER', bytes('ON')))).toEqual([
+      { type: 'posture', posture: 'sitting', at: NOW },
+    ]);
     expect(observations(parse(chair, 'RESULT', bytes('{"POWER":"OFF"}')))).toEqual([
       { type: 'posture', posture: 'away', at: NOW },
     ]);
@@ -108,7 +112,9 @@ describe('tasmota adapter: chair switch', () => {
 describe('tasmota adapter: LWT', () => {
   it('Online / Offline → availability', () => {
     expect(observations(parse(pad, 'LWT', bytes('Online')))).toEqual([{ type: 'availability', online: true, at: NOW }]);
-    expect(observations(parse(pad, 'LWT', bytes('Offline')))).toEqual([{ type: 'availability', online: false, at: NOW }]);
+    expect(observations(parse(pad, 'LWT', bytes('Offline')))).toEqual([
+      { type: 'availability', online: false, at: NOW },
+    ]);
   });
 
   it('rejects anything else', () => {

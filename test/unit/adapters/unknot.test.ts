@@ -285,7 +285,12 @@ describe('unknot adapter: format', () => {
       autoOffSeconds: 600,
     });
     const [off] = adapter.format(pad, heatOff, topics);
-    expect(JSON.parse(off?.payload ?? '')).toEqual({ command: 'heat', state: 'off', sessionId: 's-1', reason: 'timer' });
+    expect(JSON.parse(off?.payload ?? '')).toEqual({
+      command: 'heat',
+      state: 'off',
+      sessionId: 's-1',
+      reason: 'timer',
+    });
     expect(adapter.format(pad, nudge, topics)).toEqual([]);
   });
 

@@ -70,7 +70,13 @@ describe('zigbee2mqtt adapter: topics', () => {
 describe('zigbee2mqtt adapter: seat sensors (role desk or chair)', () => {
   it('Aqara FP1 (RTCZCGQ11LM) presence true → sitting; presence_event is not trusted', () => {
     // zigbee2mqtt.io RTCZCGQ11LM exposes presence (bool) and presence_event (enter, leave, away, approach, …).
-    const payload = json({ presence: true, presence_event: 'enter', device_temperature: 33, power_outage_count: 2, linkquality: 120 });
+    const payload = json({
+      presence: true,
+      presence_event: 'enter',
+      device_temperature: 33,
+      power_outage_count: 2,
+      linkquality: 120,
+    });
     expect(observations(parseState(desk, payload))).toEqual([{ type: 'posture', posture: 'sitting', at: NOW }]);
     const leaving = json({ presence: true, presence_event: 'leave', linkquality: 120 });
     expect(observations(parseState(desk, leaving))[0]).toMatchObject({ posture: 'sitting' });
@@ -84,15 +90,24 @@ describe('zigbee2mqtt adapter: seat sensors (role desk or chair)', () => {
   it('Aqara FP1E and Tuya mmWave radars: presence with movement and target_distance', () => {
     // zigbee2mqtt.io Aqara FP1E exposes presence, movement, target_distance; TS0601_smart_human_presence_sensor_1
     // exposes presence and target_distance.
-    expect(observations(parseState(desk, json({ presence: true, movement: 'no_movement', target_distance: 0.8 })))[0])
-      .toMatchObject({ posture: 'sitting' });
-    expect(observations(parseState(desk, json({ presence: false, target_distance: 0 })))[0])
-      .toMatchObject({ posture: 'away' });
+    expect(
+      observations(parseState(desk, json({ presence: true, movement: 'no_movement', target_distance: 0.8 })))[0],
+    ).toMatchObject({ posture: 'sitting' });
+    expect(observations(parseState(desk, json({ presence: false, target_distance: 0 })))[0]).toMatchObject({
+      posture: 'away',
+    });
   });
 
   it('Aqara PIR (RTCGQ11LM) occupancy → sitting / away', () => {
     // zigbee2mqtt.io RTCGQ11LM exposes occupancy, illuminance, battery, voltage; occupancy_timeout 90 s.
-    const occupied = json({ occupancy: true, illuminance: 52, illuminance_lux: 52, battery: 100, voltage: 3005, linkquality: 87 });
+    const occupied = json({
+      occupancy: true,
+      illuminance: 52,
+      illuminance_lux: 52,
+      battery: 100,
+      voltage: 3005,
+      linkquality: 87,
+    });
     expect(observations(parseState(chair, occupied))).toEqual([{ type: 'posture', posture: 'sitting', at: NOW }]);
     const vacant = json({ occupancy: false, no_occupancy_since: 90, battery: 100, linkquality: 87 });
     expect(observations(parseState(chair, vacant))).toEqual([{ type: 'posture', posture: 'away', at: NOW }]);
@@ -100,16 +115,24 @@ describe('zigbee2mqtt adapter: seat sensors (role desk or chair)', () => {
 
   it('Tuya pressure strap (TS0601_bed_presence_sensor) occupancy', () => {
     // zigbee2mqtt.io TS0601_bed_presence_sensor exposes occupancy; raw pressure comes as illuminance.
-    const payload = json({ occupancy: true, illuminance: 530, presence_delay: 5, presence_time: 120, work_state: 'working' });
+    const payload = json({
+      occupancy: true,
+      illuminance: 530,
+      presence_delay: 5,
+      presence_time: 120,
+      work_state: 'working',
+    });
     expect(observations(parseState(chair, payload))[0]).toMatchObject({ posture: 'sitting' });
   });
 
   it('contact sensor (MCCGQ11LM): contact true (closed) → sitting, false (open) → away', () => {
     // zigbee2mqtt.io MCCGQ11LM exposes contact (true = closed), battery, voltage.
-    expect(observations(parseState(chair, json({ contact: true, battery: 100, voltage: 3015, linkquality: 120 }))))
-      .toEqual([{ type: 'posture', posture: 'sitting', at: NOW }]);
-    expect(observations(parseState(chair, json({ contact: false, battery: 100, voltage: 3015, linkquality: 120 }))))
-      .toEqual([{ type: 'posture', posture: 'away', at: NOW }]);
+    expect(
+      observations(parseState(chair, json({ contact: true, battery: 100, voltage: 3015, linkquality: 120 }))),
+    ).toEqual([{ type: 'posture', posture: 'sitting', at: NOW }]);
+    expect(
+      observations(parseState(chair, json({ contact: false, battery: 100, voltage: 3015, linkquality: 120 }))),
+    ).toEqual([{ type: 'posture', posture: 'away', at: NOW }]);
   });
 
   it('device.invert flips a contact sensor (a pressure mat wired the other way round)', () => {
@@ -141,11 +164,22 @@ describe('zigbee2mqtt adapter: seat sensors (role desk or chair)', () => {
   });
 
   it('a seat field of the wrong type is refused with invalid_event, naming the field (not silently ignored)', () => {
-    expect(rejection(parseState(desk, json({ presence: 'yes' })))).toMatchObject({ code: 'invalid_event', detail: expect.stringMatching(/^presence must be true or false.*"yes"/) });
-    expect(rejection(parseState(chair, json({ occupancy: 1 })))).toMatchObject({ code: 'invalid_event', detail: expect.stringContaining('occupancy') });
-    expect(rejection(parseState(chair, json({ contact: 'closed', occupancy: true })))).toMatchObject({ code: 'invalid_event', detail: expect.stringContaining('contact') });
+    expect(rejection(parseState(desk, json({ presence: 'yes' })))).toMatchObject({
+      code: 'invalid_event',
+      detail: expect.stringMatching(/^presence must be true or false.*"yes"/),
+    });
+    expect(rejection(parseState(chair, json({ occupancy: 1 })))).toMatchObject({
+      code: 'invalid_event',
+      detail: expect.stringContaining('occupancy'),
+    });
+    expect(rejection(parseState(chair, json({ contact: 'closed', occupancy: true })))).toMatchObject({
+      code: 'invalid_event',
+      detail: expect.stringContaining('contact'),
+    });
     // A plug is not read for seat fields at all.
-    expect(observations(parseState(plug, json({ presence: 'yes', state: 'ON' })))).toEqual([{ type: 'heat', state: 'on', at: NOW }]);
+    expect(observations(parseState(plug, json({ presence: 'yes', state: 'ON' })))).toEqual([
+      { type: 'heat', state: 'on', at: NOW },
+    ]);
   });
 
   it('a battery-only report says nothing', () => {
@@ -174,7 +208,9 @@ describe('zigbee2mqtt adapter: heat pad plugs', () => {
   });
 
   it('wearables and hubs get nothing from Z2M state', () => {
-    expect(observations(parseState(device('zigbee2mqtt', 'hub', { topic: 'btn' }), json({ action: 'single', state: 'ON' })))).toEqual([]);
+    expect(
+      observations(parseState(device('zigbee2mqtt', 'hub', { topic: 'btn' }), json({ action: 'single', state: 'ON' }))),
+    ).toEqual([]);
   });
 });
 
@@ -183,7 +219,9 @@ describe('zigbee2mqtt adapter: availability', () => {
 
   it('reads Z2M 2.x JSON availability', () => {
     expect(observations(parse(bytes('{"state":"online"}')))).toEqual([{ type: 'availability', online: true, at: NOW }]);
-    expect(observations(parse(bytes('{"state":"offline"}')))).toEqual([{ type: 'availability', online: false, at: NOW }]);
+    expect(observations(parse(bytes('{"state":"offline"}')))).toEqual([
+      { type: 'availability', online: false, at: NOW },
+    ]);
   });
 
   it('reads Z2M 1.x plain availability', () => {
