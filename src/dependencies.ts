@@ -8,6 +8,7 @@ export type Dependency = 'redis' | 'mqtt';
 
 export class DependencyHealth {
   private readonly downSince = new Map<Dependency, number>();
+  private readonly probes = new Map<Dependency, () => boolean>();
   private lastRecovery = 0;
 
   constructor(
@@ -17,10 +18,19 @@ export class DependencyHealth {
     for (const d of ['redis', 'mqtt'] as const) metrics.dependencyUp.set({ dependency: d }, 1);
   }
 
+  /**
+   * How to tell that `dep` answers (the shared connection is ready). An error from another connection while this
+   * says yes is counted but starts no outage: a worker's connection still reconnecting after Redis came back must
+   * not mark Redis down again with nothing left to mark it up.
+   */
+  probe(dep: Dependency, answers: () => boolean): void {
+    this.probes.set(dep, answers);
+  }
+
   /** An error from `dep` (a refused connection, a failed command): counted; logged only when it starts an outage. */
   failed(dep: Dependency, err: unknown, where?: string): void {
     this.metrics.dependencyErrors.inc({ dependency: dep });
-    if (this.downSince.has(dep)) return;
+    if (this.downSince.has(dep) || this.probes.get(dep)?.()) return;
     this.downSince.set(dep, Date.now());
     this.metrics.dependencyUp.set({ dependency: dep }, 0);
     const message = err instanceof Error ? err.message : String(err);
@@ -45,12 +55,19 @@ export class DependencyHealth {
    * CATCH_UP_MS (0 before any outage). Timed decisions due before then wait for it (lateHold, src/domain/session.ts).
    */
   caughtUpAt(): number {
+    this.recoverAnswering();
     // Still down: look again a little later (a decision held to "never" would be lost).
     if (this.downSince.size > 0) return Date.now() + CATCH_UP_MS;
     return this.lastRecovery === 0 ? 0 : this.lastRecovery + CATCH_UP_MS;
   }
 
   isDown(dep: Dependency): boolean {
+    this.recoverAnswering();
     return this.downSince.has(dep);
+  }
+
+  /** A dependency marked down whose probe says it answers is back (its own 'ready' may have come before the error). */
+  recoverAnswering(): void {
+    for (const dep of this.downSince.keys()) if (this.probes.get(dep)?.()) this.recovered(dep);
   }
 }

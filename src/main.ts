@@ -121,6 +121,7 @@ export async function main(
 
   try {
     const redis = await connectRedis(config.redis, health);
+    health.probe('redis', () => redis.status === 'ready');
     units.push({
       name: 'redis',
       start: async () => undefined,
@@ -171,6 +172,7 @@ export async function main(
       log,
     );
     await mqtt.start();
+    health.probe('mqtt', () => mqtt.connected);
     units.push({ name: 'mqtt', start: async () => undefined, stop: () => mqtt.stop() });
 
     const keys = new Keys(config.redis.prefix, config.redis.partitions);

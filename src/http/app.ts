@@ -166,6 +166,7 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
     }
   });
   app.get('/metrics', async (_req, res) => {
+    ctx.health?.recoverAnswering(); // unknot_dependency_up as things are now
     await sampleQueues(ctx);
     res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
