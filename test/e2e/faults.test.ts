@@ -398,9 +398,10 @@ describe('kill -9 of a worker with jobs active', () => {
     await h.mqtt.subscribe([`${base}/users/+/state`, `${base}/users/+/nudge`, `${base}/devices/+/command`]);
 
     // Room for a loaded machine: the set-up must end before the nudges fall due, and a killed worker's replacement
-    // (a new process) must be up before the OFFs do, or the test would prove nothing about the OFFs.
-    const nudgesAt = Date.now() + 12_000;
-    const offsAt = nudgesAt + 10_000;
+    // (a new process) must be up before the OFFs do, or the test would prove nothing about the OFFs. At time scale
+    // 60 the heat sessions (now → offsAt) must stay within the 20 minutes (20 s) a pad may run.
+    const nudgesAt = Date.now() + 10_000;
+    const offsAt = nudgesAt + 9_000;
     await inBatches(ids, 8, async (u) => {
       const minutes = ((offsAt - Date.now()) * 60) / 60_000; // a session that ends exactly at offsAt
       const r = await api.fetchJson(`/api/users/${u}/heat`, { method: 'POST', json: { minutes } });
