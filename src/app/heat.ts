@@ -212,13 +212,13 @@ export class Heat {
   private recordStopLater(userId: string): void {
     if (this.pendingStops.has(userId)) return;
     this.pendingStops.add(userId);
-    const giveUpAt = Date.now() + PENDING_STOP_MAX_MS;
+    const giveUpAt = this.ctx.now() + PENDING_STOP_MAX_MS;
     const attempt = async () => {
       try {
         await this.stop(userId, 'manual');
         this.ctx.log.info({ userId }, 'heat stop sent during the Redis outage is now recorded');
       } catch (err) {
-        if (!(err instanceof UnknotError) && Date.now() < giveUpAt) {
+        if (!(err instanceof UnknotError) && this.ctx.now() < giveUpAt) {
           setTimeout(() => void attempt(), PENDING_STOP_RETRY_MS).unref();
           return;
         }

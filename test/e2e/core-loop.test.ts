@@ -117,13 +117,21 @@ describe('sit → nudge → escalate → break', () => {
   });
 
   it('a too-short interruption keeps the session going with its original start', async () => {
-    await sit('ana-desk', 'sitting');
+    const startedAt = Date.now();
+    await sit('ana-desk', 'sitting', { at: startedAt });
     await sleep(500);
-    await sit('ana-desk', 'standing');
-    await sit('ana-desk', 'sitting'); // well under the 0.2 s scaled break? Make sure: publish at once.
+    await sit('ana-desk', 'standing', { at: Date.now() });
+    const backAt = Date.now();
+    await sit('ana-desk', 'sitting', { at: backAt }); // well under the 0.2 s scaled minimum break
     const l1 = await h.mqtt.waitFor(topic('users', 'ana', 'nudge'), 15_000);
     expect(l1.json).toMatchObject({ level: 1 });
-    expect(types(await adherence(svc, 'ana'))).toEqual(['sitting_started', 'nudge_sent']);
+    // Counted from the first sitting evidence, not from sitting back down (the events carry their own times).
+    expect((l1.json as { sittingSeconds: number }).sittingSeconds).toBeGreaterThanOrEqual((backAt - startedAt) / 1000);
+    const entries = await adherence(svc, 'ana');
+    expect(types(entries)).toEqual(['sitting_started', 'nudge_sent']);
+    expect(entries[0]).toMatchObject({ at: new Date(startedAt).toISOString() });
+    const state = await svc.fetchJson('/api/users/ana');
+    expect(state.body).toMatchObject({ state: { sittingSince: new Date(startedAt).toISOString() } });
   });
 
   it('logs ignored once after the last level and sends nothing more', async () => {

@@ -3,6 +3,7 @@
 // protocol. UNKNOT_TIME_SCALE=60: 1 minute of heat lasts 1 s.
 import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
+import { jobIds } from '../../src/queues/queues.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceHandle } from '../support/service-process.js';
 import {
@@ -122,7 +123,7 @@ describe('heat after a crash', () => {
     const opts = queueOptions(h.ns.prefix);
     const queue = new Queue('heat', opts);
     try {
-      const job = await queue.getJob(`heat-off.wes.${s.sessionId}`);
+      const job = await queue.getJob(jobIds.heatOff('wes', s.sessionId));
       expect(job).toBeDefined();
       await job!.remove();
     } finally {
