@@ -388,6 +388,21 @@ export type NudgeOutcome =
 
 export const nudgeIdOf = (sessionId: string, level: number) => `${sessionId}-${level}`;
 
+/** The nudge book of session `seq`: the stored one, or a fresh one when the book is of an earlier session. */
+function bookOf(s: SessionState, seq: number): Book {
+  if (s.book && s.book.seq === seq) return s.book;
+  return {
+    seq,
+    nudgesSent: 0,
+    nudgesPublished: 0,
+    firstNudgeAt: null,
+    lastNudgeAt: null,
+    snoozes: 0,
+    snoozedUntil: null,
+    ignored: false,
+  };
+}
+
 /**
  * A nudge job fired for (session, level): send it, log "ignored", wait, or drop it as stale. `caughtUpAt`: see
  * lateHold (0: no outage to catch up from).
@@ -425,19 +440,7 @@ export function nudgeDue(
     result,
   });
   if (!cur || sessionIdOf(s, cur.seq) !== sessionId) return done({ kind: 'stale', why: 'session over' });
-  const book: Book =
-    s.book && s.book.seq === cur.seq
-      ? s.book
-      : {
-          seq: cur.seq,
-          nudgesSent: 0,
-          nudgesPublished: 0,
-          firstNudgeAt: null,
-          lastNudgeAt: null,
-          snoozes: 0,
-          snoozedUntil: null,
-          ignored: false,
-        };
+  const book = bookOf(s, cur.seq);
   if (level <= book.nudgesSent) {
     return done({
       kind: 'already',
@@ -505,19 +508,7 @@ export function snooze(
     result: { ok: false, code },
   });
   if (!cur) return fail('nothing_to_snooze');
-  const book: Book =
-    s.book && s.book.seq === cur.seq
-      ? s.book
-      : {
-          seq: cur.seq,
-          nudgesSent: 0,
-          nudgesPublished: 0,
-          firstNudgeAt: null,
-          lastNudgeAt: null,
-          snoozes: 0,
-          snoozedUntil: null,
-          ignored: false,
-        };
+  const book = bookOf(s, cur.seq);
   if (book.ignored) return fail('nothing_to_snooze');
   if (book.snoozes >= policy.maxSnoozes) return fail('snooze_limit');
   const was = nextNudge(s.base, book, policy);

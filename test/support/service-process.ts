@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { fetchJsonFrom, type FetchJsonInit, type FetchJsonResult } from './fetch-json.js';
 import { killOnExit } from './services.js';
 
 /** The repository root: two levels up from test/support/. */
@@ -65,12 +66,7 @@ export interface LogEntry {
 
 export type LogPredicate = (entry: LogEntry) => boolean;
 
-export interface FetchJsonResult {
-  status: number;
-  /** Parsed JSON when the body is JSON, else the text ('' for no body). */
-  body: unknown;
-  headers: Headers;
-}
+export type { FetchJsonResult } from './fetch-json.js';
 
 export interface StartServiceOptions {
   /** Merged over the minimal env; a value of undefined removes the variable. */
@@ -100,7 +96,7 @@ export interface ServiceHandle {
   /** SIGKILL (a crash); resolves once the process has exited. */
   kill9(): Promise<number | null>;
   /** fetch() against baseUrl; sends the API token of the env as a bearer token unless told otherwise. */
-  fetchJson(path: string, init?: RequestInit & { json?: unknown }): Promise<FetchJsonResult>;
+  fetchJson(path: string, init?: FetchJsonInit): Promise<FetchJsonResult>;
 }
 
 function parseLine(stream: LogEntry['stream'], line: string): LogEntry {
@@ -277,29 +273,6 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
     stop,
     kill9: () => kill('SIGKILL'),
 
-    async fetchJson(path, init = {}) {
-      const { json, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
-      if (json !== undefined) {
-        headers.set('content-type', 'application/json');
-        rest.body = JSON.stringify(json);
-      }
-      const response = await fetch(new URL(path, baseUrl), {
-        ...rest,
-        headers,
-        signal: rest.signal ?? AbortSignal.timeout(15_000),
-      });
-      const text = await response.text();
-      let body: unknown = text;
-      if (text !== '') {
-        try {
-          body = JSON.parse(text) as unknown;
-        } catch {
-          body = text;
-        }
-      }
-      return { status: response.status, body, headers: response.headers };
-    },
+    fetchJson: (path, init = {}) => fetchJsonFrom(baseUrl, token, path, init),
   };
 }
