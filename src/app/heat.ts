@@ -427,10 +427,17 @@ export class Heat {
   async sweep(): Promise<number> {
     const now = this.ctx.now();
     const { keys } = this.ctx;
-    const pipe = this.ctx.redis.pipeline();
-    for (let n = 0; n < keys.partitions; n++) pipe.zrangebyscore(keys.heatDue(n), '-inf', now, 'LIMIT', 0, SWEEP_BATCH);
-    const replies = (await pipe.exec()) ?? [];
-    const due = replies.flatMap(([err, r], n) => (err ? [] : (r as string[]).map((member) => ({ n, member }))));
+    // One command a partition, not one pipeline: on a Redis Cluster a pipeline must stay in one slot, and the
+    // partitions' indexes are on every shard (auto-pipelining still sends them together, per node).
+    const replies = await Promise.all(
+      Array.from({ length: keys.partitions }, (_, n) =>
+        this.ctx.redis.zrangebyscore(keys.heatDue(n), '-inf', now, 'LIMIT', 0, SWEEP_BATCH).catch((err: unknown) => {
+          this.ctx.log.warn({ err, partition: n }, 'heat sweep could not read a partition; next sweep tries again');
+          return [] as string[];
+        }),
+      ),
+    );
+    const due = replies.flatMap((members, n) => members.map((member) => ({ n, member })));
     let sent = 0;
     await Promise.all(
       due.map(async ({ n, member }) => {
