@@ -92,6 +92,19 @@ type RegistryRedis = RedisClient & {
   unknotSwap(key: string, expected: string, value: string): Promise<number>;
 };
 
+/** The Redis Cluster slot of a key or channel name: CRC16 (XMODEM) of its hash tag, or of the whole name, mod 16384. */
+function keySlot(name: string): number {
+  const open = name.indexOf('{');
+  const close = open >= 0 ? name.indexOf('}', open + 1) : -1;
+  const part = Buffer.from(close > open + 1 ? name.slice(open + 1, close) : name);
+  let crc = 0;
+  for (const byte of part) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
 export class Registry {
   private readonly cache = new RegistryCache();
   private readonly redis: RegistryRedis;
@@ -131,8 +144,7 @@ export class Registry {
     const channel = this.keys.registryChannel();
     let sub: Redis;
     if (this.redis instanceof Cluster) {
-      const nodes = this.redis.nodes('all');
-      const node = nodes[Math.floor(Math.random() * nodes.length)];
+      const node = this.channelNode();
       if (!node) throw new Error('no Redis Cluster node to subscribe on');
       sub = node.duplicate({
         lazyConnect: true,
@@ -180,11 +192,23 @@ export class Registry {
     this.cache.listeners.push(fn);
   }
 
+  /**
+   * On a cluster, the master that serves the channel name's slot: every process subscribes there and every write
+   * publishes there, so a change is in every subscriber's socket when the write returns, as on a single Redis (a
+   * message published on another node reaches them later, over the cluster bus, and an event could beat it).
+   */
+  private channelNode(): Redis | undefined {
+    if (!(this.redis instanceof Cluster)) return undefined;
+    const masters = this.redis.nodes('master');
+    const owner = this.redis.slots[keySlot(this.keys.registryChannel())]?.[0];
+    return masters.find((n) => `${n.options.host}:${n.options.port}` === owner) ?? masters[0];
+  }
+
   /** Tell every process (this one first) what changed. */
   private async changed(change: RegistryChange): Promise<void> {
     this.cache.drop(change);
     await Promise.all([
-      this.redis.publish(this.keys.registryChannel(), JSON.stringify(change)),
+      (this.channelNode() ?? this.redis).publish(this.keys.registryChannel(), JSON.stringify(change)),
       this.redis.incr(this.keys.registryVersion()),
     ]);
   }
