@@ -124,6 +124,22 @@ function rateLimiter(ctx: AppContext): express.Handler | undefined {
   });
 }
 
+/**
+ * bull-board decodes query values a second time and answers 500 "URI malformed" when one does not decode (found by
+ * the HTTP fuzz: `?activeQueue=%3E%7B%3B%25(q3`): such a request is the client's error, so it is a 400 here.
+ */
+const queryDecodesTwice: express.Handler = (req, _res, next) => {
+  for (const value of Object.values(req.query)) {
+    if (typeof value !== 'string') continue;
+    try {
+      decodeURIComponent(value);
+    } catch {
+      return next(new InvalidInputError('invalid_query', 'a query value is not valid percent-encoded UTF-8'));
+    }
+  }
+  next();
+};
+
 export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions = {}) {
   const app = express();
   app.disable('x-powered-by');
@@ -242,6 +258,7 @@ export function createHttpApp(ctx: AppContext, users: Users, ext: HttpExtensions
       ...(limiter ? [limiter] : []),
       authMiddleware(ctx, { cookie: true }),
       requireRedis(ctx.redis),
+      queryDecodesTwice,
       p.router,
     );
   }
