@@ -298,8 +298,9 @@ describe('Ticks', () => {
     const now = Date.now();
     const a = new Ticks(qa, () => now);
     const b = new Ticks(qb, () => now);
-    const dueAt = now + 60_000;
-    const bucket = Math.floor(dueAt / BUCKET_MS);
+    // Early in its bucket, so that dueAt + 1 below is in the same bucket whatever the clock says.
+    const bucket = Math.floor((now + 60_000) / BUCKET_MS);
+    const dueAt = bucket * BUCKET_MS + 10;
     await Promise.all([a.ensure(3, dueAt), b.ensure(3, dueAt + 1), a.ensure(3, dueAt), b.ensure(4, dueAt)]);
     const jobs = await qa.nudges.getDelayed();
     expect(jobs.map((j) => j.id).sort()).toEqual([`tick.3.${bucket}`, `tick.4.${bucket}`].sort());
