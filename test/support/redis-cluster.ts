@@ -64,7 +64,8 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-async function clusterInfo(port: number): Promise<string> {
+/** Run `fn` on a one-off, non-retrying client of one cluster node, and close it again. */
+async function withNode<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
   const c = new Redis({
     port,
     host: '127.0.0.1',
@@ -75,11 +76,13 @@ async function clusterInfo(port: number): Promise<string> {
   c.on('error', () => undefined);
   try {
     await c.connect();
-    return (await c.call('CLUSTER', 'INFO')) as string;
+    return await fn(c);
   } finally {
     c.disconnect();
   }
 }
+
+const clusterInfo = (port: number) => withNode(port, async (c) => (await c.call('CLUSTER', 'INFO')) as string);
 
 export async function startRedisCluster(): Promise<TestRedisCluster> {
   const ports = await freeClusterPorts(6);
@@ -172,17 +175,8 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
 async function clusterMasters(_seed: number, nodes: ClusterNode[]): Promise<number[]> {
   const alive = nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
   for (const n of alive) {
-    const c = new Redis({
-      port: n.port,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    c.on('error', () => undefined);
     try {
-      await c.connect();
-      const text = (await c.call('CLUSTER', 'NODES')) as string;
+      const text = await withNode(n.port, async (c) => (await c.call('CLUSTER', 'NODES')) as string);
       return text
         .split('\n')
         .filter(
@@ -192,8 +186,6 @@ async function clusterMasters(_seed: number, nodes: ClusterNode[]): Promise<numb
         .map((l) => Number(/:(\d+)@/.exec(l)?.[1]));
     } catch {
       // try the next node
-    } finally {
-      c.disconnect();
     }
   }
   return [];
@@ -201,16 +193,7 @@ async function clusterMasters(_seed: number, nodes: ClusterNode[]): Promise<numb
 
 async function waitForReplicas(nodes: ClusterNode[], deadline: number): Promise<void> {
   for (const { port } of nodes) {
-    const c = new Redis({
-      port,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
+    await withNode(port, async (c) => {
       for (;;) {
         const info = await c.info('replication');
         if (
@@ -218,13 +201,11 @@ async function waitForReplicas(nodes: ClusterNode[], deadline: number): Promise<
             ? /connected_slaves:1/.test(info) && /state=online/.test(info)
             : /master_link_status:up/.test(info)
         )
-          break;
+          return;
         if (Date.now() > deadline) throw new Error(`Redis Cluster node ${port}: replication did not come up`);
         await sleep(100);
       }
-    } finally {
-      c.disconnect();
-    }
+    });
   }
 }
 
