@@ -52,6 +52,13 @@ export class QueueWorker<T> {
   }
 
   async stop(): Promise<void> {
+    // With Redis gone a graceful close waits for replies that never come (3 s per worker, then main.ts gives up on
+    // it): close without waiting for active jobs, whose locks lapse and hand them to another worker anyway.
+    if (this.ctx.health?.isDown('redis')) {
+      this.connection?.disconnect();
+      await this.worker?.close(true);
+      return;
+    }
     await this.worker?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
   }

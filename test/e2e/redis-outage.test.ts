@@ -269,3 +269,21 @@ describe('events during a Redis outage', () => {
     expect(appliedMs).toBeLessThan(2_000);
   }, 90_000);
 });
+
+describe('SIGTERM while Redis is away', () => {
+  it('exits with 0 without waiting on any worker (each waited 3 s for Redis before)', async () => {
+    h = await harness('outage-sigterm', {}, servers());
+    const svc = await h.start({}, 'outage-sigterm');
+    await redis.kill('SIGKILL');
+    await readyzAt(svc, 503, Date.now());
+    const from = svc.logs().length;
+    const code = await svc.stop();
+    expect(code).toBe(0);
+    const timedOut = svc
+      .logs()
+      .slice(from)
+      .filter((e) => e.json?.msg === 'stop timed out; going on')
+      .map((e) => e.json?.unit);
+    expect(timedOut).toEqual([]);
+  }, 60_000);
+});
