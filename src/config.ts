@@ -170,6 +170,11 @@ export const envSchema = z.object({
   Z2M_BASE_TOPIC: topicLevel.default('zigbee2mqtt'),
   UNKNOT_HA_DISCOVERY: bool.default(true),
   HA_DISCOVERY_PREFIX: topicLevel.default('homeassistant'),
+  HA_STATUS_TOPIC: topicLevel.default('homeassistant/status'),
+  UNKNOT_DASHBOARD_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/, 'an http:// or https:// URL such as http://unknot.lan:8080/')
+    .optional(),
   UNKNOT_TIME_SCALE: z
     .string()
     .default('1')
@@ -247,6 +252,15 @@ export const envDocs: Partial<Record<EnvName, { unset?: string; meaning: string 
   Z2M_BASE_TOPIC: { meaning: 'Zigbee2MQTT base topic' },
   UNKNOT_HA_DISCOVERY: { meaning: 'publish Home Assistant MQTT discovery' },
   HA_DISCOVERY_PREFIX: { meaning: 'Home Assistant discovery prefix' },
+  HA_STATUS_TOPIC: {
+    meaning:
+      "where Home Assistant announces itself (`online` after a start, whatever the discovery prefix); unknot then publishes its discovery configs again. Set it only if Home Assistant's MQTT birth message was changed",
+  },
+  UNKNOT_DASHBOARD_URL: {
+    unset: '`http://<HTTP_HOST>:<HTTP_PORT>/`, or no link when `HTTP_HOST` is a wildcard address or `HTTP_PORT` is 0',
+    meaning:
+      "the dashboard's address as Home Assistant's users reach it: the link on each person's device page (`configuration_url`)",
+  },
   UNKNOT_TIME_SCALE: {
     meaning:
       'divides every policy duration (break interval, minimum break, escalation, snooze, heat minutes, routine steps, the 1/3/5-minute follow-up windows); for demos and tests, logged as a warning when not 1',
@@ -325,8 +339,10 @@ export interface Config {
     allowedOrigins: readonly string[];
     frameAncestors: readonly string[];
   };
-  topics: { base: string; z2m: string; haPrefix: string };
+  topics: { base: string; z2m: string; haPrefix: string; haStatus: string };
   haDiscovery: boolean;
+  /** UNKNOT_DASHBOARD_URL, or one derived from HTTP_HOST/HTTP_PORT; null when there is none to give. */
+  dashboardUrl: string | null;
   timeScale: number;
   roles: ReadonlySet<ProcessRole>;
   logLevel: Env['LOG_LEVEL'];
@@ -362,6 +378,13 @@ export const isLoopback = (host: string) =>
   host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 
 /** Reads and validates everything; throws ConfigError with one line naming the variable and what is allowed. */
+/** The dashboard's own address when HTTP_HOST names one a browser can reach (not a wildcard, not port 0). */
+export function derivedDashboardUrl(host: string, port: number): string | null {
+  if (port === 0 || host === '0.0.0.0' || host === '::' || host === '[::]') return null;
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${h}:${port}/`;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
   const emptyToUndefined = Object.fromEntries(
     Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
@@ -421,8 +444,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       allowedOrigins: e.UNKNOT_HTTP_ALLOWED_ORIGINS,
       frameAncestors: e.UNKNOT_HTTP_FRAME_ANCESTORS,
     },
-    topics: { base: e.UNKNOT_BASE_TOPIC, z2m: e.Z2M_BASE_TOPIC, haPrefix: e.HA_DISCOVERY_PREFIX },
+    topics: {
+      base: e.UNKNOT_BASE_TOPIC,
+      z2m: e.Z2M_BASE_TOPIC,
+      haPrefix: e.HA_DISCOVERY_PREFIX,
+      haStatus: e.HA_STATUS_TOPIC,
+    },
     haDiscovery: e.UNKNOT_HA_DISCOVERY,
+    dashboardUrl: e.UNKNOT_DASHBOARD_URL ?? derivedDashboardUrl(e.HTTP_HOST, e.HTTP_PORT),
     timeScale: e.UNKNOT_TIME_SCALE,
     roles: new Set(e.UNKNOT_ROLES),
     logLevel: e.LOG_LEVEL,

@@ -36,6 +36,7 @@ import type { HeatControl } from './domain/heat.js';
 import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
 import { routinesRouter } from './http/routines-routes.js';
 import { apiDocsRouter } from './http/api-docs-routes.js';
+import { packageVersion } from './http/api-docs/json-schema.js';
 
 const UNIT_STOP_TIMEOUT_MS = 3000;
 
@@ -226,10 +227,12 @@ export async function main(
     }
     // --- feature wiring: routines, pain, dashboard ---
     const publicRouters: NonNullable<HttpExtensions['publicRouters']> = [];
+    let haRoutines: Routines | undefined;
     {
       // The heat step of a routine uses the heat-pad sessions when this instance has them.
       const routineHeat: HeatControl | null = heat;
       const routines = new Routines(ctx, sessions, routineHeat);
+      haRoutines = routines;
       const pain = new PainLog(ctx, sessions);
       handlers.actions.routine_stop = async (device) => {
         await routines.stop(device.userId, undefined, 'stopped_on_device');
@@ -247,7 +250,11 @@ export async function main(
     if (config.haDiscovery) {
       // Every role keeps discovery and the adherence topic current (hooks fire in the API, log entries are
       // committed by ingest and workers); only ingest processes handle HA's button and switch commands.
-      const ha = new HaDiscovery(ctx, sessions, users, { heat });
+      const ha = new HaDiscovery(ctx, sessions, users, {
+        heat,
+        routines: haRoutines,
+        swVersion: packageVersion(),
+      });
       // Its button and switch commands go through ingest (acknowledged after commit), so only ingest handles them.
       if (roles.has('ingest')) handlers.commands = ha.commandRoutes();
       users.hooks.push(ha);

@@ -1,10 +1,11 @@
 // Home Assistant MQTT discovery, the running part (docs/integrations/home-assistant.md): publishes each person's
 // discovery configs (src/mqtt/ha-entities.ts) and the adherence topic, re-sends them on Home Assistant's birth
-// message, and handles the snooze button and the heat switch as ingest command routes (acknowledged after commit).
+// message, and handles the entities' commands (buttons, the heat switch, the numbers) as ingest command routes
+// (acknowledged after commit).
 import { onOff, subscriptionFilter, under } from '../adapters/common.js';
 import type { HeatControl } from '../domain/heat.js';
 import { isValidId, UnknotError, type Device } from '../domain/types.js';
-import { HEAT, configTopic, ENTITIES, discoveryConfigs } from '../mqtt/ha-entities.js';
+import { configTopic, ENTITIES, discoveryConfigs, HEAT_PAD_ENTITIES } from '../mqtt/ha-entities.js';
 import type { AppContext, CommandRoute } from './context.js';
 import type { Sessions } from './sessions.js';
 import type { UserHooks, Users } from './users.js';
@@ -12,9 +13,17 @@ import type { UserHooks, Users } from './users.js';
 export interface HaDiscoveryOptions {
   /** Present once the heat service is wired in; without it a heat switch command is logged and refused. */
   heat?: HeatControl;
+  /** Present where routines run; without it the start-routine button is logged and refused. */
+  routines?: { start(userId: string, name: string | undefined): Promise<{ routineId: string }> };
   /** Quiet time before the adherence topic is re-published after committed log entries. */
   debounceMs?: number;
+  /** origin.sw_version of the discovery configs (the package version). */
+  swVersion?: string;
 }
+
+/** The command topic levels the table's entities send on. */
+type Command = 'snooze' | 'heat' | 'routine' | 'break_interval' | 'heat_minutes';
+const COMMANDS = new Set<string>(['snooze', 'heat', 'routine', 'break_interval', 'heat_minutes']);
 
 export class HaDiscovery implements UserHooks {
   private running = false;
@@ -44,10 +53,12 @@ export class HaDiscovery implements UserHooks {
    */
   commandRoutes(): CommandRoute[] {
     const users = (what: string) => subscriptionFilter(this.ctx.topics.base, 'users', '+', what, 'set');
-    return [
-      { filter: users('snooze'), handle: (topic, payload) => this.onCommand('snooze', topic, payload) },
-      { filter: users('heat'), handle: (topic, payload) => this.onCommand('heat', topic, payload) },
-    ];
+    const commands = [...new Set(ENTITIES.flatMap((e) => (e.command ? [e.command] : [])))];
+    for (const c of commands) if (!COMMANDS.has(c)) throw new Error(`no handler for Home Assistant command ${c}`);
+    return commands.map((what) => ({
+      filter: users(what),
+      handle: (topic: string, payload: Buffer) => this.onCommand(what as Command, topic, payload),
+    }));
   }
 
   async stop(): Promise<void> {
@@ -72,7 +83,10 @@ export class HaDiscovery implements UserHooks {
     this.timers.delete(userId);
     const { mqtt, topics } = this.ctx;
     const remove = async () => {
-      const emptied = ENTITIES.map((e) => configTopic(topics, userId, e)).concat(topics.userAdherence(userId));
+      const emptied = ENTITIES.map((e) => configTopic(topics, userId, e)).concat(
+        topics.userAdherence(userId),
+        topics.userSettings(userId),
+      );
       await Promise.all(emptied.map((topic) => mqtt.publish({ topic, payload: '', qos: 1, retain: true })));
       this.ctx.log.info({ userId }, 'user deleted: Home Assistant entities removed');
     };
@@ -82,12 +96,12 @@ export class HaDiscovery implements UserHooks {
   async deviceChanged(device: Device, previous: Device | null): Promise<void> {
     if (device.role === 'heatpad') await this.userChanged(device.userId);
     if (previous?.role === 'heatpad' && (previous.userId !== device.userId || device.role !== 'heatpad')) {
-      await this.dropHeatSwitchIfNoPad(previous.userId);
+      await this.dropHeatPadEntitiesIfNoPad(previous.userId);
     }
   }
 
   async deviceDeleted(device: Device): Promise<void> {
-    if (device.role === 'heatpad') await this.dropHeatSwitchIfNoPad(device.userId);
+    if (device.role === 'heatpad') await this.dropHeatPadEntitiesIfNoPad(device.userId);
   }
 
   // ------------------------------------------------------------------------------------------ publishing
@@ -119,21 +133,31 @@ export class HaDiscovery implements UserHooks {
       userId,
       profile,
       devices.some((d) => d.role === 'heatpad'),
+      { swVersion: this.opts.swVersion, dashboardUrl: this.ctx.config.dashboardUrl },
     );
     await Promise.all(configs.map((c) => this.ctx.mqtt.publishJson(c.topic, c.config, { qos: 1, retain: true })));
+    // The profile figures the number entities show (retained; re-published whenever the profile changes).
+    await this.ctx.mqtt.publishJson(
+      this.ctx.topics.userSettings(userId),
+      {
+        breakAfterMinutes: profile.breakAfterMinutes,
+        heat: { defaultMinutes: profile.heat.defaultMinutes, maxMinutes: profile.heat.maxMinutes },
+        updatedAt: new Date(this.ctx.now()).toISOString(),
+      },
+      { qos: 1, retain: true },
+    );
     await this.publishAdherence(userId);
   }
 
-  private async dropHeatSwitchIfNoPad(userId: string): Promise<void> {
+  private async dropHeatPadEntitiesIfNoPad(userId: string): Promise<void> {
     const remove = async () => {
       const devices = await this.ctx.registry.devicesOf(userId);
       if (devices.some((d) => d.role === 'heatpad')) return;
-      await this.ctx.mqtt.publish({
-        topic: configTopic(this.ctx.topics, userId, HEAT),
-        payload: '',
-        qos: 1,
-        retain: true,
-      });
+      await Promise.all(
+        HEAT_PAD_ENTITIES.map((e) =>
+          this.ctx.mqtt.publish({ topic: configTopic(this.ctx.topics, userId, e), payload: '', qos: 1, retain: true }),
+        ),
+      );
       this.ctx.log.info({ userId }, 'last heat pad gone: Home Assistant heat switch removed');
     };
     await this.guard(remove(), { userId }, 'could not remove the heat switch');
@@ -174,7 +198,8 @@ export class HaDiscovery implements UserHooks {
   private onHaStatus(payload: Buffer): void {
     if (!this.running) return;
     const status = payload.toString('utf8').trim();
-    if (status !== 'online') {
+    // HA sends `online` (its birth message is configurable, so the case is not relied on).
+    if (status.toLowerCase() !== 'online') {
       this.ctx.log.info({ status: status.slice(0, 40) }, 'Home Assistant status');
       return;
     }
@@ -185,10 +210,11 @@ export class HaDiscovery implements UserHooks {
   // ------------------------------------------------------------------------------------------ commands
 
   /**
-   * `{base}/users/{userId}/snooze/set` (PRESS) and `…/heat/set` (ON/OFF). Bad input is logged and counted; an
-   * infrastructure error is thrown, so ingest retries the message before acknowledging it.
+   * `{base}/users/{userId}/<command>/set`: snooze and routine (PRESS), heat (ON/OFF), break_interval and
+   * heat_minutes (a number, through the same validated profile path as PATCH /api/users/{userId}). Bad input is
+   * logged and counted; an infrastructure error is thrown, so ingest retries the message before acknowledging it.
    */
-  private async onCommand(what: 'snooze' | 'heat', topic: string, payload: Buffer): Promise<void> {
+  private async onCommand(what: Command, topic: string, payload: Buffer): Promise<void> {
     const { metrics } = this.ctx;
     metrics.eventsReceived.inc({ protocol: 'homeassistant' });
     const userId = under(topic, `${this.ctx.topics.base}/users`)?.split('/')[0];
@@ -214,6 +240,38 @@ export class HaDiscovery implements UserHooks {
         );
         return;
       }
+      if (what === 'routine') {
+        if (text?.toUpperCase() !== 'PRESS') return reject('invalid_command', 'the start-routine button sends PRESS');
+        const routines = this.opts.routines;
+        if (!routines) return reject('not_supported', 'routines are not available on this instance');
+        const r = await routines.start(userId, undefined);
+        log.info({ routineId: r.routineId }, 'routine started from Home Assistant');
+        return;
+      }
+      if (what === 'break_interval' || what === 'heat_minutes') {
+        // HA's number entity sends the value as text: "45" or "45.0".
+        const n = text !== null && /^\s*-?\d+(\.\d+)?\s*$/.test(text) ? Number(text) : NaN;
+        if (!Number.isFinite(n)) return reject('invalid_command', `the ${what} number sends a number`);
+        let patch: Record<string, unknown> = { breakAfterMinutes: n };
+        if (what === 'heat_minutes') {
+          const profile = await this.ctx.registry.getProfile(userId);
+          if (!profile) return reject('unknown_user', `no user ${userId}`);
+          patch = { heat: { ...profile.heat, defaultMinutes: n } };
+        }
+        try {
+          await this.users.patchProfile(userId, patch);
+        } catch (err) {
+          if (err instanceof UnknotError && err.code === 'invalid_profile') {
+            reject(err.code, err.message);
+            // The number shows its state topic, not what was typed: re-publish the profile as it stands.
+            await this.userChanged(userId);
+            return;
+          }
+          throw err;
+        }
+        log.info({ [what]: n }, 'profile changed from Home Assistant');
+        return;
+      }
       const on = onOff(text);
       if (on === null) return reject('invalid_command', 'the heat switch sends ON or OFF');
       const heat = this.opts.heat;
@@ -223,7 +281,7 @@ export class HaDiscovery implements UserHooks {
       log.info({ on }, 'heat switched from Home Assistant');
     } catch (err) {
       if (!(err instanceof UnknotError)) throw err;
-      if (err.code === 'unknown_user') return reject(err.code, err.message);
+      if (err.code === 'unknown_user' || err.code === 'invalid_user_id') return reject(err.code, err.message);
       // The heat service logs its own refusals (contraindicated, cooling_down, …).
       log[what === 'heat' ? 'debug' : 'info'](
         { code: err.code, detail: err.message },

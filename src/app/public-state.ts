@@ -1,9 +1,24 @@
 // The retained `{base}/users/{userId}/state` payload, also what GET /api/users/{id} shows.
 import { sessionSummary, type Policy } from '../domain/session.js';
-import type { UserState } from '../domain/user-state.js';
+import type { RoutineState, UserState } from '../domain/user-state.js';
 
 export const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
+
+/** The running routine: where it is (Home Assistant's routine-progress sensor and step announcements read it). */
+function routineSummary(r: RoutineState) {
+  const step = r.steps[r.index];
+  return {
+    routineId: r.routineId,
+    index: r.index,
+    routine: r.routine,
+    steps: r.steps.length,
+    step: step?.step ?? null,
+    kind: step?.kind ?? null,
+    seconds: step?.seconds ?? null,
+    message: step?.message ?? null,
+  };
+}
 
 export function publicState(state: UserState, policy: Policy, now: number) {
   const s = sessionSummary(state.session, policy, now);
@@ -25,8 +40,7 @@ export function publicState(state: UserState, policy: Policy, now: number) {
     nudgesSent: s.nudgesSent,
     snoozes: s.snoozes,
     breakDue: s.breakDue,
-    routine:
-      state.routine && !state.routine.ended ? { routineId: state.routine.routineId, index: state.routine.index } : null,
+    routine: state.routine && !state.routine.ended ? routineSummary(state.routine) : null,
     updatedAt: new Date(now).toISOString(),
   };
 }

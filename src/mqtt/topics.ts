@@ -35,6 +35,8 @@ export interface TopicRoots {
   base: string;
   z2m: string;
   haPrefix: string;
+  /** Where Home Assistant's birth message comes (HA_STATUS_TOPIC); `homeassistant/status` when not given. */
+  haStatus?: string;
 }
 
 /** Topic builders for every topic unknot reads or writes (docs/reference/mqtt.md). */
@@ -42,11 +44,13 @@ export class Topics {
   readonly base: string;
   readonly z2mBase: string;
   readonly haPrefix: string;
+  readonly haStatusTopic: string;
 
   constructor(roots: TopicRoots) {
     this.base = assertTopicPart(roots.base, 'UNKNOT_BASE_TOPIC');
     this.z2mBase = assertTopicPart(roots.z2m, 'Z2M_BASE_TOPIC');
     this.haPrefix = assertTopicPart(roots.haPrefix, 'HA_DISCOVERY_PREFIX');
+    this.haStatusTopic = assertTopicPart(roots.haStatus ?? 'homeassistant/status', 'HA_STATUS_TOPIC');
   }
 
   bridgeState = () => joinTopic(this.base, 'bridge', 'state');
@@ -80,5 +84,11 @@ export class Topics {
 
   haConfig = (component: string, nodeId: string, objectId: string) =>
     joinTopic(this.haPrefix, component, nodeId, objectId, 'config');
-  haStatus = () => joinTopic(this.haPrefix, 'status');
+  /**
+   * Home Assistant announces itself on `homeassistant/status` whatever its discovery prefix: the birth message is a
+   * setting of its own (docs/integrations/home-assistant.md), so this one is too.
+   */
+  haStatus = () => this.haStatusTopic;
+  /** Extension: retained profile figures Home Assistant's number entities show. */
+  userSettings = (userId: string) => joinTopic(this.base, 'users', assertId(userId, 'userId'), 'settings');
 }

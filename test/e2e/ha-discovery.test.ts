@@ -4,6 +4,102 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, type ReceivedMessage, type TestMqttClient } from '../support/mqtt-client.js';
 import { eventually, harness, putDevice, putUser, type Harness } from '../support/unknot.js';
+import { ENTITIES, VALID_ENTITY_ID } from '../../src/mqtt/ha-entities.js';
+import { packageVersion } from '../../src/http/api-docs/json-schema.js';
+
+/** With a heat pad every entity; without one, all but the heat-pad ones. */
+const ALL = ENTITIES.length;
+const NO_PAD = ENTITIES.filter((e) => !e.heatPad).length;
+
+/**
+ * The keys Home Assistant's MQTT schemas know (homeassistant/components/mqtt: schemas.py MQTT_ENTITY_COMMON_SCHEMA and
+ * the availability schemas, plus each platform's PLATFORM_SCHEMA_MODERN). HA drops any other key without a word.
+ */
+const COMMON_KEYS = [
+  'name',
+  'unique_id',
+  'default_entity_id',
+  'device',
+  'origin',
+  'availability',
+  'availability_mode',
+  'qos',
+  'entity_category',
+  'icon',
+  'json_attributes_topic',
+  'json_attributes_template',
+  'enabled_by_default',
+  'encoding',
+  'entity_picture',
+];
+const PLATFORM_KEYS: Record<string, string[]> = {
+  sensor: [
+    'state_topic',
+    'value_template',
+    'unit_of_measurement',
+    'device_class',
+    'state_class',
+    'options',
+    'suggested_display_precision',
+    'expire_after',
+    'force_update',
+    'last_reset_value_template',
+  ],
+  binary_sensor: [
+    'state_topic',
+    'value_template',
+    'payload_on',
+    'payload_off',
+    'device_class',
+    'expire_after',
+    'force_update',
+    'off_delay',
+  ],
+  button: ['command_topic', 'command_template', 'payload_press', 'retain', 'device_class'],
+  switch: [
+    'command_topic',
+    'state_topic',
+    'value_template',
+    'payload_on',
+    'payload_off',
+    'state_on',
+    'state_off',
+    'device_class',
+    'optimistic',
+    'retain',
+    'command_template',
+  ],
+  number: [
+    'command_topic',
+    'command_template',
+    'state_topic',
+    'value_template',
+    'min',
+    'max',
+    'step',
+    'mode',
+    'unit_of_measurement',
+    'device_class',
+    'optimistic',
+    'retain',
+    'payload_reset',
+  ],
+  event: ['state_topic', 'value_template', 'event_types', 'device_class'],
+};
+const DEVICE_KEYS = [
+  'identifiers',
+  'connections',
+  'manufacturer',
+  'model',
+  'model_id',
+  'name',
+  'hw_version',
+  'serial_number',
+  'sw_version',
+  'via_device',
+  'suggested_area',
+  'configuration_url',
+];
 
 type Config = Record<string, unknown> & {
   unique_id: string;
@@ -23,6 +119,7 @@ const REQUIRED: Record<string, string[]> = {
   binary_sensor: ['state_topic'],
   button: ['command_topic'],
   switch: ['command_topic'],
+  number: ['command_topic', 'state_topic', 'min', 'max'],
   event: ['state_topic', 'event_types'],
 };
 
@@ -85,7 +182,7 @@ describe('Home Assistant discovery', () => {
   it('publishes valid, retained configs per user whose topics the service publishes or handles, and the snooze button works', async () => {
     h = await harness('ha-shape');
     await h.mqtt.subscribe([`${ha()}/#`, `${base()}/#`]);
-    const svc = await h.start();
+    const svc = await h.start({ UNKNOT_DASHBOARD_URL: 'http://unknot.test:8123/' });
     await putUser(svc, 'ana', {
       name: 'Ana',
       breakAfterMinutes: 10,
@@ -102,20 +199,27 @@ describe('Home Assistant discovery', () => {
       topic: 'office/heat plug',
     });
 
-    const ana = await configsOf(h.mqtt, 'ana', 8);
-    const bo = await configsOf(h.mqtt, 'bo', 7);
+    const ana = await configsOf(h.mqtt, 'ana', ALL);
+    const bo = await configsOf(h.mqtt, 'bo', NO_PAD);
     expect([...ana.keys()].sort()).toEqual([
       'binary_sensor/break_due',
       'binary_sensor/sitting',
       'button/snooze',
+      'button/start_routine',
       'event/nudge',
+      'number/break_interval',
+      'number/heat_minutes',
       'sensor/compliance_today',
+      'sensor/heat_off_at',
       'sensor/next_nudge',
+      'sensor/posture',
+      'sensor/routine_progress',
       'sensor/sitting_minutes',
       'switch/heat',
     ]);
-    // No heat pad, no heat switch.
-    expect([...bo.keys()].sort()).toEqual([...ana.keys()].filter((k) => k !== 'switch/heat').sort());
+    // No heat pad, no heat switch, heat minutes or heat off-at.
+    const padOnly = ['switch/heat', 'number/heat_minutes', 'sensor/heat_off_at'];
+    expect([...bo.keys()].sort()).toEqual([...ana.keys()].filter((k) => !padOnly.includes(k)).sort());
 
     // Shape: required keys per component, ids, device, availability, QoS.
     const uniqueIds = new Set<string>();
@@ -128,7 +232,21 @@ describe('Home Assistant discovery', () => {
         for (const k of REQUIRED[component]!) expect(cfg, `${userId} ${key} needs ${k}`).toHaveProperty(k);
         expect(cfg.unique_id).toBe(`unknot_${userId}_${object}`);
         expect(cfg.default_entity_id).toBe(`${component}.unknot_${userId}_${object}`);
+        expect(cfg.default_entity_id).toMatch(VALID_ENTITY_ID);
         expect(cfg.unique_id).toMatch(/^[a-zA-Z0-9_-]+$/);
+        // Only keys Home Assistant reads (has_entity_name is not one of them).
+        for (const k of Object.keys(cfg))
+          expect([...COMMON_KEYS, ...PLATFORM_KEYS[component]!], `${userId} ${key}: ${k}`).toContain(k);
+        for (const k of Object.keys(cfg.device)) expect(DEVICE_KEYS).toContain(k);
+        expect(cfg.origin).toEqual({
+          name: 'unknot',
+          sw_version: packageVersion(),
+          support_url: 'http://unknot.test:8123/',
+        });
+        expect(cfg.device).toMatchObject({
+          sw_version: packageVersion(),
+          configuration_url: 'http://unknot.test:8123/',
+        });
         expect(typeof cfg.name).toBe('string');
         expect(cfg.device).toMatchObject({
           identifiers: [`unknot_${userId}`],
@@ -149,7 +267,27 @@ describe('Home Assistant discovery', () => {
     }
     expect(uniqueIds.size).toBe(ana.size + bo.size);
     expect(ana.get('sensor/sitting_minutes')).toMatchObject({ unit_of_measurement: 'min' });
-    expect(ana.get('sensor/next_nudge')).toMatchObject({ device_class: 'timestamp' });
+    expect(ana.get('sensor/next_nudge')).toMatchObject({ device_class: 'timestamp', entity_category: 'diagnostic' });
+    expect(ana.get('sensor/heat_off_at')).toMatchObject({ device_class: 'timestamp', entity_category: 'diagnostic' });
+    expect(ana.get('sensor/posture')).toMatchObject({
+      device_class: 'enum',
+      options: ['sitting', 'standing', 'moving', 'away'],
+    });
+    expect(ana.get('sensor/compliance_today')).toMatchObject({
+      unit_of_measurement: '%',
+      suggested_display_precision: 0,
+    });
+    expect(ana.get('sensor/routine_progress')).toMatchObject({
+      unit_of_measurement: '%',
+      suggested_display_precision: 0,
+    });
+    // Ranges from the profile: break interval 10–120, heat minutes up to the person's own maximum (default 15).
+    expect(ana.get('number/break_interval')).toMatchObject({ min: 10, max: 120, entity_category: 'config' });
+    expect(ana.get('number/heat_minutes')).toMatchObject({ min: 1, max: 15, entity_category: 'config' });
+    expect(ana.get('button/start_routine')).toMatchObject({
+      command_topic: `${base()}/users/ana/routine/set`,
+      payload_press: 'PRESS',
+    });
     expect(ana.get('event/nudge')).toMatchObject({ event_types: ['nudge'] });
     expect(ana.get('switch/heat')).toMatchObject({
       payload_on: 'ON',
@@ -179,6 +317,7 @@ describe('Home Assistant discovery', () => {
       new Set([
         `${base()}/users/ana/state`,
         `${base()}/users/ana/adherence`,
+        `${base()}/users/ana/settings`,
         `${base()}/users/ana/nudge`,
         `${base()}/bridge/state`,
       ]),
@@ -250,13 +389,14 @@ describe('Home Assistant discovery', () => {
     await h.mqtt.subscribe(`${ha()}/#`);
     const svc = await h.start();
     await putUser(svc, 'ana');
-    await configsOf(h.mqtt, 'ana', 7);
+    await configsOf(h.mqtt, 'ana', NO_PAD);
 
     h.mqtt.clear();
-    await h.mqtt.publish(`${ha()}/status`, 'offline');
-    await h.mqtt.publish(`${ha()}/status`, 'online');
-    const again = await configsOf(h.mqtt, 'ana', 7);
-    expect(again.size).toBe(7);
+    // HA_STATUS_TOPIC (the harness gives each test its own); the case of `online` does not matter.
+    await h.mqtt.publish(h.env.HA_STATUS_TOPIC!, 'offline');
+    await h.mqtt.publish(h.env.HA_STATUS_TOPIC!, 'Online');
+    const again = await configsOf(h.mqtt, 'ana', NO_PAD);
+    expect(again.size).toBe(NO_PAD);
     await svc.waitForLog((e) => e.msg === 'Home Assistant came online: re-publishing discovery');
 
     // Start-up: with the retained configs gone, a restarted service publishes them again.
@@ -268,12 +408,12 @@ describe('Home Assistant discovery', () => {
     expect((await retainedConfigs()).filter(nonEmpty)).toHaveLength(0);
     h.mqtt.clear();
     await h.start();
-    expect((await configsOf(h.mqtt, 'ana', 7)).size).toBe(7);
+    expect((await configsOf(h.mqtt, 'ana', NO_PAD)).size).toBe(NO_PAD);
   });
 
   it('the heat switch starts and stops a heat session, and a refused ON leaves the switch off', async () => {
     h = await harness('ha-heat');
-    await h.mqtt.subscribe([`${ha()}/switch/#`, `${base()}/#`]);
+    await h.mqtt.subscribe([`${ha()}/switch/#`, `${ha()}/sensor/#`, `${base()}/#`]);
     // Time scale 60 so that 20 minutes of heat (20 s) outlast the test.
     const svc = await h.start({ UNKNOT_TIME_SCALE: '60' });
     await putUser(svc, 'ana', { heat: { defaultMinutes: 20, maxMinutes: 20 } });
@@ -289,7 +429,12 @@ describe('Home Assistant discovery', () => {
       (m) => (m.json as { state: string }).state === 'on',
     );
     expect(on.json).toMatchObject({ command: 'heat', state: 'on', autoOffSeconds: expect.any(Number) });
-    await h.mqtt.waitFor(stateOf('ana'), (m) => (m.json as State).heat.on === true);
+    const heating = await h.mqtt.waitFor(stateOf('ana'), (m) => (m.json as State).heat.on === true);
+    // What the heat off-at sensor shows: when the pad goes off, about 20 (scaled) minutes from now.
+    const offAt = Date.parse((heating.json as { heat: { offAt: string } }).heat.offAt);
+    expect(offAt).toBeGreaterThan(heating.receivedAt);
+    const offAtCfg = (await h.mqtt.waitFor(`${ha()}/sensor/unknot_ana/heat_off_at/config`, nonEmpty)).json as Config;
+    expect(offAtCfg).toMatchObject({ state_topic: stateOf('ana'), device_class: 'timestamp' });
     await h.mqtt.publish(sw.command_topic!, sw.payload_off as string);
     const off = await h.mqtt.waitFor(
       `${base()}/devices/ana-pad/command`,
@@ -315,7 +460,7 @@ describe('Home Assistant discovery', () => {
     await putUser(svc, 'bo');
     await putDevice(svc, 'pad-1', { userId: 'ana', role: 'heatpad', protocol: 'unknot' });
     await putDevice(svc, 'pad-2', { userId: 'ana', role: 'heatpad', protocol: 'tasmota', topic: 'heatpad2' });
-    await configsOf(h.mqtt, 'ana', 8);
+    await configsOf(h.mqtt, 'ana', ALL);
     const heatTopic = (userId: string) => `${ha()}/switch/unknot_${userId}/heat/config`;
 
     // One of two pads gone: the switch stays.
@@ -330,17 +475,160 @@ describe('Home Assistant discovery', () => {
     await h.mqtt.waitFor(heatTopic('bo'), empty);
 
     let retained = await retainedConfigs();
-    expect(retained.filter((m) => m.topic.includes('/heat/') && m.payload !== '')).toHaveLength(0);
-    expect(retained.filter((m) => m.topic.includes('unknot_ana') && m.payload !== '')).toHaveLength(7);
+    expect(retained.filter((m) => m.topic.includes('/heat') && m.payload !== '')).toHaveLength(0);
+    expect(retained.filter((m) => m.topic.includes('unknot_ana') && m.payload !== '')).toHaveLength(NO_PAD);
 
     // Deleting a user empties every config of theirs (and the adherence topic), and nobody else's.
     h.mqtt.clear();
     const del = await svc.fetchJson('/api/users/ana', { method: 'DELETE' });
     expect(del.status).toBe(204);
-    await h.mqtt.waitForCount(configFilter('ana'), 8, empty);
+    await h.mqtt.waitForCount(configFilter('ana'), ALL, empty);
     await h.mqtt.waitFor(`${base()}/users/ana/adherence`, empty);
     retained = await retainedConfigs();
     expect(retained.filter((m) => m.topic.includes('unknot_ana') && m.payload !== '')).toHaveLength(0);
-    expect(retained.filter((m) => m.topic.includes('unknot_bo') && m.payload !== '')).toHaveLength(7);
+    expect(retained.filter((m) => m.topic.includes('unknot_bo') && m.payload !== '')).toHaveLength(NO_PAD);
+  });
+
+  it('gives user ids that are no HA slug valid, distinct entity ids, and keeps unique_id as it was', async () => {
+    h = await harness('ha-slugs');
+    await h.mqtt.subscribe(`${ha()}/#`);
+    const svc = await h.start();
+    const ids = ['ana_maria', 'ana-maria', 'Ana_Maria', '_x', 'x', 'Bo_'];
+    for (const id of ids) await putUser(svc, id);
+    const entityIds = new Set<string>();
+    for (const id of ids) {
+      const configs = await configsOf(h.mqtt, id, NO_PAD);
+      for (const [key, cfg] of configs) {
+        const object = key.split('/')[1]!;
+        expect(cfg.unique_id).toBe(`unknot_${id}_${object}`);
+        expect(cfg.default_entity_id, `${id} ${key}`).toMatch(VALID_ENTITY_ID);
+        entityIds.add(cfg.default_entity_id);
+      }
+    }
+    // Nobody shares an entity id, although ana_maria, ana-maria and Ana_Maria (and _x and x) slug alike.
+    expect(entityIds.size).toBe(ids.length * NO_PAD);
+    // An id that is a slug already keeps the entity ids it always had.
+    expect(entityIds).toContain('sensor.unknot_ana_maria_sitting_minutes');
+    expect(entityIds).toContain('sensor.unknot_x_sitting_minutes');
+    const sitting = [...entityIds].filter((e) => e.startsWith('sensor.') && e.endsWith('_sitting_minutes'));
+    expect(sitting.filter((e) => /^sensor\.unknot_ana_maria_[0-9a-f]{6}_sitting_minutes$/.test(e))).toHaveLength(2);
+    expect(sitting.filter((e) => /^sensor\.unknot_bo_[0-9a-f]{6}_sitting_minutes$/.test(e))).toHaveLength(1);
+
+    // Restarted, the service announces the same entity ids (they depend on the user id alone).
+    await svc.stop();
+    h.mqtt.clear();
+    await h.start();
+    const again = await configsOf(h.mqtt, 'ana-maria', NO_PAD);
+    for (const cfg of again.values()) expect(entityIds).toContain(cfg.default_entity_id);
+  });
+
+  it("hears Home Assistant's birth message on homeassistant/status whatever the discovery prefix", async () => {
+    h = await harness('ha-status');
+    await h.mqtt.subscribe(`${ha()}/#`);
+    // HA_STATUS_TOPIC unset: the default, homeassistant/status, although the discovery prefix is another.
+    const svc = await h.start({ HA_STATUS_TOPIC: undefined });
+    await putUser(svc, 'ana');
+    await configsOf(h.mqtt, 'ana', NO_PAD);
+
+    // <prefix>/status is not HA's topic: nothing happens. The offline that follows it on HA's topic is logged as it
+    // arrives, so by then an online on the wrong topic would have been logged too.
+    const cameOnline = () =>
+      svc.logs().filter((l) => l.msg === 'Home Assistant came online: re-publishing discovery').length;
+    await h.mqtt.publish(`${ha()}/status`, 'online');
+    await h.mqtt.publish('homeassistant/status', 'offline');
+    await svc.waitForLog((e) => e.msg === 'Home Assistant status' && e.json?.status === 'offline');
+    expect(cameOnline()).toBe(0);
+
+    h.mqtt.clear();
+    await h.mqtt.publish('homeassistant/status', 'ONLINE');
+    await svc.waitForLog((e) => e.msg === 'Home Assistant came online: re-publishing discovery');
+    expect((await configsOf(h.mqtt, 'ana', NO_PAD)).size).toBe(NO_PAD);
+    expect(cameOnline()).toBe(1);
+  });
+
+  it('the break-interval and heat-minutes numbers change the profile through its validation', async () => {
+    h = await harness('ha-numbers');
+    await h.mqtt.subscribe([`${ha()}/number/#`, `${base()}/users/+/settings`]);
+    const svc = await h.start();
+    await putUser(svc, 'ana', { breakAfterMinutes: 30, heat: { defaultMinutes: 10, maxMinutes: 15 } });
+    await putDevice(svc, 'ana-pad', { userId: 'ana', role: 'heatpad', protocol: 'unknot' });
+    const interval = (await h.mqtt.waitFor(`${ha()}/number/unknot_ana/break_interval/config`, nonEmpty)).json as Config;
+    const minutes = (await h.mqtt.waitFor(`${ha()}/number/unknot_ana/heat_minutes/config`, nonEmpty)).json as Config;
+    const settings = `${base()}/users/ana/settings`;
+    expect(interval.state_topic).toBe(settings);
+    expect(minutes.state_topic).toBe(settings);
+    await h.mqtt.waitFor(settings, (m) => (m.json as { breakAfterMinutes: number }).breakAfterMinutes === 30);
+    const profile = async () =>
+      (await svc.fetchJson('/api/users/ana')).body as {
+        breakAfterMinutes: number;
+        heat: { defaultMinutes: number; maxMinutes: number };
+      };
+
+    // HA sends the number as text, sometimes with a decimal point.
+    await h.mqtt.publish(interval.command_topic!, '45.0');
+    await h.mqtt.waitFor(settings, (m) => (m.json as { breakAfterMinutes: number }).breakAfterMinutes === 45);
+    expect((await profile()).breakAfterMinutes).toBe(45);
+    await h.mqtt.publish(minutes.command_topic!, '12');
+    await h.mqtt.waitFor(settings, (m) => (m.json as { heat: { defaultMinutes: number } }).heat.defaultMinutes === 12);
+    expect((await profile()).heat).toEqual({ defaultMinutes: 12, maxMinutes: 15 });
+
+    // Out of range (the profile's 10–120; above the person's heat maximum) or not a number: refused, nothing changes.
+    await h.mqtt.publish(interval.command_topic!, '5');
+    await h.mqtt.publish(minutes.command_topic!, '18');
+    await h.mqtt.publish(interval.command_topic!, 'lots');
+    await eventually(
+      async () => {
+        const text = String((await svc.fetchJson('/metrics')).body);
+        return text.includes('reason="invalid_profile"} 2') && text.includes('reason="invalid_command"} 1');
+      },
+      10_000,
+      'refusals counted',
+    );
+    const p = await profile();
+    expect(p.breakAfterMinutes).toBe(45);
+    expect(p.heat).toEqual({ defaultMinutes: 12, maxMinutes: 15 });
+    // The numbers are shown the profile as it stands again.
+    const last = h.mqtt.messages(settings).at(-1)!.json as {
+      breakAfterMinutes: number;
+      heat: { defaultMinutes: number };
+    };
+    expect(last).toMatchObject({ breakAfterMinutes: 45, heat: { defaultMinutes: 12 } });
+    expect((await svc.fetchJson('/healthz')).status).toBe(200);
+  });
+
+  it('the start-routine button starts a routine whose progress the state carries, and a second press is refused', async () => {
+    h = await harness('ha-routine');
+    await h.mqtt.subscribe([`${ha()}/+/unknot_ana/+/config`, `${base()}/users/ana/state`]);
+    const svc = await h.start();
+    await putUser(svc, 'ana');
+    const button = (await h.mqtt.waitFor(`${ha()}/button/unknot_ana/start_routine/config`, nonEmpty)).json as Config;
+    const progress = (await h.mqtt.waitFor(`${ha()}/sensor/unknot_ana/routine_progress/config`, nonEmpty))
+      .json as Config;
+    expect(progress.state_topic).toBe(`${base()}/users/ana/state`);
+
+    await h.mqtt.publish(button.command_topic!, button.payload_press as string);
+    const running = await h.mqtt.waitFor(
+      `${base()}/users/ana/state`,
+      (m) => (m.json as { routine: unknown }).routine !== null,
+    );
+    const routine = (running.json as { routine: Record<string, unknown> }).routine;
+    // What the progress template and its attributes read.
+    expect(routine).toMatchObject({
+      routineId: expect.any(String),
+      index: 0,
+      steps: expect.any(Number),
+      step: expect.any(String),
+      kind: expect.stringMatching(/^(pressure|heat|stretch)$/),
+      message: expect.any(String),
+    });
+    expect(routine.steps as number).toBeGreaterThan(1);
+    const api = (await svc.fetchJson('/api/users/ana/routines')).body as { current: { routineId: string } | null };
+    expect(api.current?.routineId).toBe(routine.routineId);
+
+    await h.mqtt.publish(button.command_topic!, 'PRESS');
+    await svc.waitForLog((e) => e.msg === 'Home Assistant command refused' && e.json?.code === 'routine_running');
+    expect(((await svc.fetchJson('/api/users/ana/routines')).body as typeof api).current?.routineId).toBe(
+      routine.routineId,
+    );
   });
 });

@@ -45,7 +45,7 @@ beforeAll(async () => {
   h = await harness('fzmqtt', { UNKNOT_TIME_SCALE: '1', UNKNOT_HA_DISCOVERY: 'true', UNKNOT_API_RATE_LIMIT: '0' });
   svc = await h.start();
   const base = h.ns.baseTopic;
-  topics = new Topics({ base, z2m: `${base}-z2m`, haPrefix: `${base}-ha` });
+  topics = new Topics({ base, z2m: `${base}-z2m`, haPrefix: `${base}-ha`, haStatus: h.env.HA_STATUS_TOPIC });
   // Tasmota and Shelly topics are not under our base topic: keep them unique to this run.
   tasmotaTopic = `${base}-pad`;
   shellyPrefix = `${base}-shelly/plug`;
@@ -147,6 +147,22 @@ function otherInputCases(): Case[] {
       n,
       301,
     ).map((payload) => ({ target: 'home assistant', topic: `${base}/users/ana/heat/set`, payload, counted: true })),
+    ...sample(
+      notCommand((t) => t === 'PRESS'),
+      n,
+      305,
+    ).map((payload) => ({ target: 'home assistant', topic: `${base}/users/ana/routine/set`, payload, counted: true })),
+    // The numbers: anything but a number is refused (a number would change the profile: not fuzzed here).
+    ...sample(
+      notCommand((t) => /^-?\d+(\.\d+)?$/.test(t)),
+      n,
+      306,
+    ).map((payload, i) => ({
+      target: 'home assistant',
+      topic: `${base}/users/ana/${i % 2 ? 'heat_minutes' : 'break_interval'}/set`,
+      payload,
+      counted: true,
+    })),
     ...fc.sample(badUser, { numRuns: 10, seed: SEED + 302 }).map((u, i) => ({
       target: 'home assistant',
       topic: `${base}/users/${u}/${i % 2 ? 'heat' : 'snooze'}/set`,
@@ -154,7 +170,7 @@ function otherInputCases(): Case[] {
       counted: true,
     })),
     ...sample(
-      text.filter((p) => p.toString('utf8').trim() !== 'online'),
+      text.filter((p) => p.toString('utf8').trim().toLowerCase() !== 'online'),
       n,
       303,
     ).map((payload) => ({ target: 'home assistant', topic: topics.haStatus(), payload, counted: false })),

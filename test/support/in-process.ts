@@ -71,6 +71,7 @@ export async function inProcessHarness(
     UNKNOT_BASE_TOPIC: ns.baseTopic,
     Z2M_BASE_TOPIC: `${ns.baseTopic}-z2m`,
     HA_DISCOVERY_PREFIX: `${ns.baseTopic}-ha`,
+    HA_STATUS_TOPIC: `${ns.baseTopic}-ha-status`,
     UNKNOT_TIME_SCALE: '600',
     UNKNOT_API_RATE_LIMIT: '0',
     HTTP_PORT: '0',

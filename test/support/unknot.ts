@@ -36,6 +36,7 @@ export async function harness(
     UNKNOT_BASE_TOPIC: ns.baseTopic,
     Z2M_BASE_TOPIC: `${ns.baseTopic}-z2m`,
     HA_DISCOVERY_PREFIX: `${ns.baseTopic}-ha`,
+    HA_STATUS_TOPIC: `${ns.baseTopic}-ha-status`,
     UNKNOT_TIME_SCALE: '600',
     // Tests poll the API every 50 ms (eventually()); the per-address limit has its own tests (security-http).
     UNKNOT_API_RATE_LIMIT: '0',

@@ -7,7 +7,12 @@ import type { TopicRoots } from '../../mqtt/topics.js';
 import { jsonSchema, packageVersion, type JsonSchema } from './json-schema.js';
 import { bridgeStateSchema, commandSchema, deviceErrorSchema, nudgeSchema, stateSchema, iso } from './payloads.js';
 
-export const DEFAULT_TOPIC_ROOTS: TopicRoots = { base: 'unknot', z2m: 'zigbee2mqtt', haPrefix: 'homeassistant' };
+export const DEFAULT_TOPIC_ROOTS: TopicRoots = {
+  base: 'unknot',
+  z2m: 'zigbee2mqtt',
+  haPrefix: 'homeassistant',
+  haStatus: 'homeassistant/status',
+};
 
 const schema = (s: z.ZodType): JsonSchema => jsonSchema(s, 'input', 'draft-7');
 const text = (values: string[], description?: string): JsonSchema => ({
@@ -23,9 +28,11 @@ const PARAMETERS: Record<string, string> = {
   friendlyName: "the Zigbee2MQTT friendly name in the device's `topic` (may contain /)",
   tasmotaTopic: "the Tasmota topic in the device's `topic` (one level)",
   shellyPrefix: "the Shelly topic prefix in the device's `topic` (one or two levels)",
-  component: 'sensor, binary_sensor, button, switch or event',
+  component: 'sensor, binary_sensor, button, switch, number or event',
   nodeId: 'unknot_<userId>',
-  objectId: 'sitting_minutes, sitting, break_due, next_nudge, compliance_today, snooze, heat or nudge',
+  objectId:
+    'sitting_minutes, posture, sitting, break_due, next_nudge, compliance_today, routine_progress, break_interval, ' +
+    'snooze, start_routine, heat, heat_minutes, heat_off_at or nudge',
 };
 
 interface Channel {
@@ -116,6 +123,49 @@ const CHANNELS: Record<string, Channel> = {
     payload: anyJson('one day of GET /api/users/{userId}/summary, with timezone and updatedAt'),
     send: { qos: 1, retain: true, when: 'after adherence entries are committed (debounced), and with discovery' },
   },
+  userSettings: {
+    address: '{base}/users/{userId}/settings',
+    title: 'Profile figures (Home Assistant)',
+    description:
+      "The break interval and heat minutes Home Assistant's number entities show; only with HA_DISCOVERY on." +
+      RETAINED_CLEARED,
+    payload: schema(
+      z.object({
+        breakAfterMinutes: z.number(),
+        heat: z.object({ defaultMinutes: z.number(), maxMinutes: z.number() }),
+        updatedAt: iso,
+      }),
+    ),
+    send: { qos: 1, retain: true, when: 'with discovery: at start, when HA comes online, when the profile changes' },
+  },
+  userRoutineCommand: {
+    address: '{base}/users/{userId}/routine/set',
+    title: 'Start-routine button (Home Assistant)',
+    description: 'PRESS starts the default routine, like POST /api/users/{userId}/routines. Only with HA_DISCOVERY on.',
+    contentType: 'text/plain',
+    payload: text(['PRESS']),
+    receive: { filter: '{base}/users/+/routine/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
+  userBreakIntervalCommand: {
+    address: '{base}/users/{userId}/break_interval/set',
+    title: 'Break-interval number (Home Assistant)',
+    description:
+      'Minutes as text ("45" or "45.0"): sets breakAfterMinutes through the same validation as PATCH /api/users/{userId}. ' +
+      'Only with HA_DISCOVERY on.',
+    contentType: 'text/plain',
+    payload: { type: 'string', pattern: '^-?\\d+(\\.\\d+)?$' },
+    receive: { filter: '{base}/users/+/break_interval/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
+  userHeatMinutesCommand: {
+    address: '{base}/users/{userId}/heat_minutes/set',
+    title: 'Heat-minutes number (Home Assistant)',
+    description:
+      "Minutes as text: sets heat.defaultMinutes (at most the profile's heat.maxMinutes) through the profile's validation. " +
+      'Only with HA_DISCOVERY on.',
+    contentType: 'text/plain',
+    payload: { type: 'string', pattern: '^-?\\d+(\\.\\d+)?$' },
+    receive: { filter: '{base}/users/+/heat_minutes/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
   userSnoozeCommand: {
     address: '{base}/users/{userId}/snooze/set',
     title: 'Snooze button (Home Assistant)',
@@ -136,20 +186,24 @@ const CHANNELS: Record<string, Channel> = {
     address: '{ha}/{component}/{nodeId}/{objectId}/config',
     title: 'Home Assistant MQTT discovery',
     description:
-      'One Home Assistant device per user: sitting minutes, sitting, break due, next nudge, compliance today, a snooze button, a heat ' +
-      'switch (users with a heat pad) and a nudge event. Empty retained payloads remove the entities of a deleted user or a heat switch no longer wanted.',
+      'One Home Assistant device per user: sitting minutes, posture, sitting, break due, next nudge, compliance today, routine progress, ' +
+      'a break-interval number, snooze and start-routine buttons, a nudge event and, for users with a heat pad, a heat switch, a ' +
+      'heat-minutes number and a heat off-at sensor. Empty retained payloads remove the entities of a deleted user, or the heat-pad ' +
+      'ones when the last pad goes.',
     payload: anyJson(
       'a Home Assistant discovery config (name, unique_id, state_topic, command_topic, device, availability, …)',
     ),
     send: { qos: 1, retain: true, when: 'at start, when HA comes online, when a user or their devices change' },
   },
   haStatus: {
-    address: '{ha}/status',
+    address: '{haStatus}',
     title: "Home Assistant's birth message",
-    description: 'online makes unknot publish discovery again.',
+    description:
+      'HA_STATUS_TOPIC, homeassistant/status unless set (whatever the discovery prefix). online (any case) makes unknot ' +
+      'publish discovery again.',
     contentType: 'text/plain',
     payload: text(['online', 'offline']),
-    receive: { filter: '{ha}/status', when: 'HA_DISCOVERY on' },
+    receive: { filter: '{haStatus}', when: 'HA_DISCOVERY on' },
   },
   z2mState: {
     address: '{z2m}/{friendlyName}',
@@ -282,7 +336,11 @@ const CHANNELS: Record<string, Channel> = {
 };
 
 const fill = (pattern: string, roots: TopicRoots) =>
-  pattern.replaceAll('{base}', roots.base).replaceAll('{z2m}', roots.z2m).replaceAll('{ha}', roots.haPrefix);
+  pattern
+    .replaceAll('{base}', roots.base)
+    .replaceAll('{z2m}', roots.z2m)
+    .replaceAll('{haStatus}', roots.haStatus ?? 'homeassistant/status')
+    .replaceAll('{ha}', roots.haPrefix);
 
 /** The subscription filters a receive channel is documented with (`a and b` lists several). */
 export const documentedFilters = (doc: Record<string, unknown>): string[] =>

@@ -23,7 +23,18 @@ export const stateSchema = z.object({
   nudgesSent: z.number().int(),
   snoozes: z.number().int(),
   breakDue: z.boolean(),
-  routine: z.object({ routineId: z.string(), index: z.number().int() }).nullable(),
+  routine: z
+    .object({
+      routineId: z.string(),
+      index: z.number().int().describe('the running step, 0-based'),
+      routine: z.string(),
+      steps: z.number().int().describe('how many steps the routine has'),
+      step: z.string().nullable().describe('name of the running step'),
+      kind: z.enum(['pressure', 'heat', 'stretch']).nullable(),
+      seconds: z.number().nullable().describe('nominal length of the running step'),
+      message: z.string().nullable().describe('what the running step asks for'),
+    })
+    .nullable(),
   updatedAt: iso,
 });
 
