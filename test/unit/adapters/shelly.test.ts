@@ -29,10 +29,10 @@ const switchStatus = (output: boolean) =>
 
 describe('shelly adapter: topics', () => {
   it('subscribes to status, online and events for prefixes of one or two levels, and to our reply topic', () => {
+    const components = ['switch:0', 'switch:1', 'switch:2', 'switch:3', 'input:0', 'input:1', 'input:2', 'input:3'];
     expect(adapter.subscriptions(topics).sort()).toEqual(
       [
-        '+/status/switch:0',
-        '+/+/status/switch:0',
+        ...components.flatMap((c) => [`+/status/${c}`, `+/+/status/${c}`]),
         '+/online',
         '+/+/online',
         '+/events/rpc',
@@ -43,8 +43,11 @@ describe('shelly adapter: topics', () => {
   });
 
   it.each([
-    [`${ID}/status/switch:0`, ID, 'status'],
-    ['home/chair-relay/status/switch:0', 'home/chair-relay', 'status'],
+    [`${ID}/status/switch:0`, ID, 'status/switch:0'],
+    ['home/chair-relay/status/switch:0', 'home/chair-relay', 'status/switch:0'],
+    [`${ID}/status/switch:1`, ID, 'status/switch:1'],
+    ['shellyplusi4-c4d8d5561234/status/input:0', 'shellyplusi4-c4d8d5561234', 'status/input:0'],
+    ['home/i4/status/input:3', 'home/i4', 'status/input:3'],
     [`${ID}/online`, ID, 'online'],
     ['home/chair-relay/online', 'home/chair-relay', 'online'],
     [`${ID}/events/rpc`, ID, 'events'],
@@ -65,8 +68,9 @@ describe('shelly adapter: topics', () => {
     for (const topic of [
       `${ID}/rpc`,
       topics.shellyRpc(ID),
-      `${ID}/status/switch:1`,
-      `${ID}/status/input:0`,
+      `${ID}/status/switch:4`,
+      `${ID}/status/input:4`,
+      `${ID}/status/sys`,
       `${ID}/status`,
       'a/b/c/status/switch:0',
       'a/b/c/online',
@@ -83,24 +87,28 @@ describe('shelly adapter: topics', () => {
 
 describe('shelly adapter: switch status', () => {
   it('output true / false → heat on / off for a heat pad', () => {
-    expect(observations(parse(pad, 'status', switchStatus(true)))).toEqual([{ type: 'heat', state: 'on', at: NOW }]);
-    expect(observations(parse(pad, 'status', switchStatus(false)))).toEqual([{ type: 'heat', state: 'off', at: NOW }]);
+    expect(observations(parse(pad, 'status/switch:0', switchStatus(true)))).toEqual([
+      { type: 'heat', state: 'on', at: NOW },
+    ]);
+    expect(observations(parse(pad, 'status/switch:0', switchStatus(false)))).toEqual([
+      { type: 'heat', state: 'off', at: NOW },
+    ]);
   });
 
   it('output true / false → sitting / away for a chair switch; invert flips it', () => {
-    expect(observations(parse(chair, 'status', switchStatus(true)))).toEqual([
+    expect(observations(parse(chair, 'status/switch:0', switchStatus(true)))).toEqual([
       { type: 'posture', posture: 'sitting', at: NOW },
     ]);
-    expect(observations(parse(chair, 'status', switchStatus(false)))[0]).toMatchObject({ posture: 'away' });
-    expect(observations(parse({ ...chair, invert: true }, 'status', switchStatus(true)))[0]).toMatchObject({
+    expect(observations(parse(chair, 'status/switch:0', switchStatus(false)))[0]).toMatchObject({ posture: 'away' });
+    expect(observations(parse({ ...chair, invert: true }, 'status/switch:0', switchStatus(true)))[0]).toMatchObject({
       posture: 'away',
     });
   });
 
   it('a status without output says nothing; a non-object is rejected', () => {
-    expect(observations(parse(pad, 'status', json({ id: 0, temperature: { tC: 40 } })))).toEqual([]);
-    expect(rejection(parse(pad, 'status', bytes('true'))).code).toBe('invalid_event');
-    expect(rejection(parse(pad, 'status', bytes('on'))).code).toBe('not_json');
+    expect(observations(parse(pad, 'status/switch:0', json({ id: 0, temperature: { tC: 40 } })))).toEqual([]);
+    expect(rejection(parse(pad, 'status/switch:0', bytes('true'))).code).toBe('invalid_event');
+    expect(rejection(parse(pad, 'status/switch:0', bytes('on'))).code).toBe('not_json');
   });
 });
 
@@ -181,7 +189,7 @@ describe('shelly adapter: RPC replies', () => {
 describe('shelly adapter: bad input', () => {
   it.each(GARBAGE)('never throws on %s', (_what, payload) => {
     for (const d of [pad, chair]) {
-      for (const kind of ['status', 'events', 'online', 'rpc_reply', 'bogus']) {
+      for (const kind of ['status/switch:0', 'events', 'online', 'rpc_reply', 'bogus']) {
         const result = parse(d, kind, payload);
         expect(typeof result.ok).toBe('boolean');
         if (!result.ok) expect(['too_large', 'not_json', 'invalid_event']).toContain(result.code);

@@ -14,7 +14,14 @@ const parse = (d: Device, kind: string, payload: Buffer) =>
 describe('tasmota adapter: topics', () => {
   it('subscribes to the power, result, state and LWT topics of every Tasmota topic', () => {
     expect(adapter.subscriptions(topics).sort()).toEqual(
-      ['stat/+/POWER', 'stat/+/POWER1', 'stat/+/RESULT', 'tele/+/STATE', 'tele/+/LWT'].sort(),
+      [
+        'stat/+/POWER',
+        ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `stat/+/POWER${n}`),
+        'stat/+/RESULT',
+        'tele/+/STATE',
+        'tele/+/LWT',
+        'tele/+/SENSOR',
+      ].sort(),
     );
   });
 
@@ -24,6 +31,8 @@ describe('tasmota adapter: topics', () => {
     ['stat/heatpad/RESULT', 'RESULT'],
     ['tele/heatpad/STATE', 'STATE'],
     ['tele/heatpad/LWT', 'LWT'],
+    ['stat/heatpad/POWER2', 'POWER2'],
+    ['tele/heatpad/SENSOR', 'SENSOR'],
   ])('matches %s as kind %s, keyed by the Tasmota topic', (topic, kind) => {
     expect(adapter.match(topic, topics)).toEqual({ protocol: 'tasmota', key: 'heatpad', kind });
   });
@@ -33,9 +42,9 @@ describe('tasmota adapter: topics', () => {
       'cmnd/heatpad/POWER',
       'cmnd/heatpad/Backlog',
       topics.tasmotaCommand('heatpad', 'Backlog'),
-      'tele/heatpad/SENSOR',
       'stat/heatpad/STATUS',
-      'stat/heatpad/POWER2',
+      'stat/heatpad/POWER9',
+      'tele/heatpad/STATUS',
       'stat/heatpad/power',
       'tele/heatpad/POWER',
       'stat/POWER',
@@ -81,7 +90,7 @@ describe('tasmota adapter: heat pad relay', () => {
 
   it('rejects a plain POWER that is neither ON nor OFF', () => {
     expect(rejection(parse(pad, 'POWER', bytes('TOGGLE'))).code).toBe('invalid_event');
-    expect(rejection(parse(pad, 'POWER', bytes(''))).code).toBe('invalid_event');
+    expect(rejection(parse(pad, 'POWER', bytes(' '))).code).toBe('invalid_event');
   });
 
   it('a RESULT or STATE that is not a JSON object is rejected', () => {

@@ -230,7 +230,7 @@ describe('zigbee2mqtt adapter: availability', () => {
   });
 
   it('rejects anything else with invalid_event', () => {
-    for (const text of ['', 'ONLINE?', '{"state":"unknown"}', '{"online":true}', '"online"', 'true', '[]']) {
+    for (const text of [' ', 'ONLINE?', '{"state":"unknown"}', '{"online":true}', '"online"', 'true', '[]']) {
       expect(rejection(parse(bytes(text))).code, text).toBe('invalid_event');
     }
   });
