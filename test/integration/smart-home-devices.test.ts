@@ -296,6 +296,29 @@ describe('wearables and fusion', () => {
     },
   );
 
+  it('every activity state the companion apps send is accepted: none is refused, and a vehicle is away', async () => {
+    // iOS (home-assistant/iOS, CMMotionActivity+Types): Walking, Running, Automotive, Cycling, Stationary, Unknown.
+    // Android (home-assistant/android, ActivitySensorManager.kt): in_vehicle, on_bicycle, on_foot, running, still,
+    // tilting, walking, unknown.
+    const IOS = ['Stationary', 'Unknown', 'Walking', 'Running', 'Cycling', 'Automotive'];
+    const ANDROID = ['still', 'tilting', 'unknown', 'walking', 'running', 'on_foot', 'on_bicycle', 'in_vehicle'];
+    const { h, svc } = await setup('wearable-all-states');
+    await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'unknot' });
+    await putDevice(svc, 'ana-phone', { userId: 'ana', role: 'wearable', protocol: 'unknot' });
+    await h.mqtt.publish(event(h, 'ana-desk'), { type: 'posture', posture: 'sitting' });
+    await state(h, sittingSession);
+    for (const activity of [...IOS, ...ANDROID]) {
+      await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity });
+    }
+    // The last one, Android's in_vehicle: away.
+    await state(h, (s) => s.posture === 'away');
+    // A refused event after them: once its error is out, all of the above were handled, and none was refused.
+    await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity' });
+    const err = await h.mqtt.waitFor(`${h.ns.baseTopic}/devices/ana-phone/error`);
+    expect(err.json).toMatchObject({ error: 'invalid_event' });
+    expect(h.mqtt.messages(`${h.ns.baseTopic}/devices/ana-phone/error`)).toHaveLength(1);
+  });
+
   it('enough steps over a period count as moving; a few steps over an hour do not', async () => {
     const { h, svc } = await setup('wearable-steps');
     await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'unknot' });
