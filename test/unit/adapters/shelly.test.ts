@@ -244,3 +244,50 @@ describe('shelly adapter: format', () => {
     expect(adapter.format(pad, { command: 'nudge', nudgeId: 'n', level: 1, message: 'up' }, topics)).toEqual([]);
   });
 });
+
+describe('shelly adapter: inputs and channels (issue 14)', () => {
+  const i4 = device('shelly', 'chair', { topic: 'shellyplusi4-c4d8d5561234' });
+  const p = (d: Device, kind: string, payload: Buffer) =>
+    adapter.parse(d, { protocol: 'shelly', key: d.topic ?? '', kind }, payload, ctx);
+
+  it('status/input:0 {"id":0,"state":true} is sitting; a button input (state null) says nothing', () => {
+    expect(observations(p(i4, 'status/input:0', json({ id: 0, state: true })))).toEqual([
+      { type: 'posture', posture: 'sitting', at: NOW },
+    ]);
+    expect(observations(p(i4, 'status/input:0', json({ id: 0, state: false })))[0]).toMatchObject({ posture: 'away' });
+    expect(observations(p(i4, 'status/input:0', json({ id: 0, state: null })))).toEqual([]);
+    // Another input is not this device's; inputs say nothing for a heat pad.
+    expect(observations(p(i4, 'status/input:1', json({ id: 1, state: true })))).toEqual([]);
+    expect(observations(p(pad, 'status/input:0', json({ id: 0, state: true })))).toEqual([]);
+  });
+
+  it('NotifyStatus: input:<channel-1> and switch:<channel-1> only', () => {
+    const ch3 = { ...i4, channel: 3 };
+    const notify = (params: object) => json({ src: 'x', dst: 'x/events', method: 'NotifyStatus', params });
+    expect(observations(p(ch3, 'events', notify({ ts: 1, 'input:0': { id: 0, state: true } })))).toEqual([]);
+    expect(observations(p(ch3, 'events', notify({ ts: 1, 'input:2': { id: 2, state: true } })))).toEqual([
+      { type: 'posture', posture: 'sitting', at: NOW },
+    ]);
+    const pad2 = { ...pad, channel: 2 };
+    expect(
+      observations(p(pad2, 'events', notify({ 'switch:0': { output: true }, 'switch:1': { output: false } }))),
+    ).toEqual([{ type: 'heat', state: 'off', at: NOW }]);
+    expect(observations(p(pad2, 'status/switch:0', switchStatus(true)))).toEqual([]);
+  });
+
+  it('an empty payload on a status or online topic says nothing; on events it is still refused', () => {
+    expect(observations(p(i4, 'status/input:0', Buffer.alloc(0)))).toEqual([]);
+    expect(observations(p(i4, 'online', Buffer.alloc(0)))).toEqual([]);
+    expect(rejection(p(i4, 'events', Buffer.alloc(0))).code).toBe('not_json');
+  });
+
+  it('Switch.Set for channel 2 is id 1; autoOff none leaves toggle_after out', () => {
+    const on = (d: Device) =>
+      JSON.parse(
+        adapter.format(d, { command: 'heat', state: 'on', sessionId: 's', autoOffSeconds: 600 }, topics)[0]!.payload,
+      ) as { params: unknown };
+    expect(on({ ...pad, channel: 2 }).params).toEqual({ id: 1, on: true, toggle_after: 600 });
+    expect(on({ ...pad, channel: 2, autoOff: 'none' }).params).toEqual({ id: 1, on: true });
+    expect(on(pad).params).toEqual({ id: 0, on: true, toggle_after: 600 });
+  });
+});
