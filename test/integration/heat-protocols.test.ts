@@ -234,6 +234,25 @@ describe('heat on the wire', () => {
     checkOffTiming(off, s.offAt, 'shelly channel 2');
   });
 
+  it('moving a pad to another channel mid-session ends the session and switches the old relay off at once', async () => {
+    // On `slow`: 20 minutes are 8 s, so the re-registration comes long before the timer's OFF.
+    await userWithPad('mo', { protocol: 'zigbee2mqtt', topic: 'office/move-plug' }, slowSvc);
+    const set = `${slow.env.Z2M_BASE_TOPIC}/office/move-plug/set`;
+    const s = await startHeat(slowSvc, 'mo', { minutes: 20 });
+    expect((await slow.mqtt.waitFor(set)).payload).toMatch(/^\{"state":"ON","on_time":\d+\}$/);
+    await putDevice(slowSvc, 'mo-pad', {
+      userId: 'mo',
+      role: 'heatpad',
+      protocol: 'zigbee2mqtt',
+      topic: 'office/move-plug',
+      channel: 2,
+    });
+    const off = await slow.mqtt.waitFor(set, (m) => m.payload !== slow.mqtt.messages(set)[0]?.payload);
+    expect(off.payload).toBe('{"state":"OFF"}');
+    expect(off.receivedAt).toBeLessThan(Date.parse(s.offAt));
+    expect((await slowSvc.fetchJson('/api/users/mo/heat')).body).toMatchObject({ on: false });
+  });
+
   it('channel and autoOff are refused where they do not fit (400 invalid_device), and nothing is stored', async () => {
     await putUser(svc, 'val', {});
     const bad: Array<[Record<string, unknown>, string]> = [
