@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { profileSchema, type Profile } from './domain/profile.js';
-import { ID_PATTERN, PROTOCOLS, ROLES } from './domain/types.js';
+import { AUTO_OFF, ID_PATTERN, PROTOCOLS, ROLES } from './domain/types.js';
 
 const ROLE_NAMES = ['api', 'ingest', 'worker'] as const;
 export type ProcessRole = (typeof ROLE_NAMES)[number];
@@ -280,6 +280,9 @@ const staticDeviceSchema = z
     protocol: z.enum(PROTOCOLS),
     topic: z.string().min(1).max(200).optional(),
     invert: z.boolean().optional(),
+    // Checked in full (which protocol and role they fit) when the device is stored, as for PUT /api/devices.
+    channel: z.union([z.number(), z.string()]).optional(),
+    autoOff: z.enum(AUTO_OFF).optional(),
   })
   .strict();
 

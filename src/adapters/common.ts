@@ -196,6 +196,15 @@ export const isSeatRole = (device: Device): boolean => device.role === 'desk' ||
 export const seatPosture = (device: Device, engaged: boolean): Posture =>
   engaged !== (device.invert === true) ? 'sitting' : 'away';
 
+/**
+ * Zigbee2MQTT, Tasmota and Shelly clear a retained topic by publishing an empty retained payload there (a device
+ * renamed or removed, a prefix changed). That is not a report and not an error: nothing to say.
+ */
+export const isCleared = (payload: Buffer): boolean => payload instanceof Uint8Array && payload.byteLength === 0;
+
+/** The 1-based relay/input number of a Tasmota or Shelly device (`channel`, default 1). */
+export const channelNumber = (device: Device): number => (typeof device.channel === 'number' ? device.channel : 1);
+
 /** `ON`/`OFF` (any case, surrounding blanks ignored) as a boolean; null for anything else. */
 export function onOff(value: unknown): boolean | null {
   if (typeof value !== 'string') return null;

@@ -1,11 +1,13 @@
-// Shelly Gen2/Gen3 over MQTT: `switch:0` as a heat pad or chair switch, JSON-RPC `Switch.Set` to drive it
+// Shelly Gen2/Gen3 over MQTT: `switch:<id>` as a heat pad or chair switch, `input:<id>` as a chair switch, JSON-RPC `Switch.Set` to drive it
 // (docs/integrations/shelly.md). The device's `topic` is its MQTT topic prefix (one or two levels).
-import type { Device, Observation } from '../domain/types.js';
+import { type Device, MAX_CHANNEL, type Observation } from '../domain/types.js';
 import type { Adapter, ParseResult } from './adapter.js';
 import {
+  channelNumber,
   decodeJsonObject,
   decodeText,
   fail,
+  isCleared,
   isConcreteLevels,
   isObject,
   isSeatRole,
@@ -19,8 +21,13 @@ import {
 } from './common.js';
 
 /** Topic suffixes after the prefix, by kind. A prefix has one or two levels (the default is the device id). */
+/** Components unknot reads, ids 0–3 (MAX_CHANNEL.shelly): switch outputs and inputs (a Plus i4 has inputs only). */
+const COMPONENTS = ['switch', 'input'].flatMap((type) =>
+  Array.from({ length: MAX_CHANNEL.shelly }, (_, id) => `${type}:${id}`),
+);
+
 const SUFFIXES: ReadonlyArray<{ kind: string; levels: readonly string[] }> = [
-  { kind: 'status', levels: ['status', 'switch:0'] },
+  ...COMPONENTS.map((component) => ({ kind: `status/${component}`, levels: ['status', component] })),
   { kind: 'online', levels: ['online'] },
   { kind: 'events', levels: ['events', 'rpc'] },
 ];
@@ -30,6 +37,9 @@ const MAX_PREFIX_LEVELS = 2;
 /** Replies to our RPC calls arrive on `<src>/rpc`, where `src` is what we put in the request. */
 const replyTopic = (src: string): string => subscriptionFilter(src, 'rpc');
 
+/** The Shelly component id of the device's channel: `channel` 1 is id 0. */
+const componentId = (device: Device): number => channelNumber(device) - 1;
+
 function outputObservation(device: Device, output: unknown, at: number): Observation[] {
   if (typeof output !== 'boolean') return [];
   if (device.role === 'heatpad') return [{ type: 'heat', state: output ? 'on' : 'off', at }];
@@ -37,16 +47,34 @@ function outputObservation(device: Device, output: unknown, at: number): Observa
   return [];
 }
 
-/** `<prefix>/status/switch:0`: the whole switch status, `{"id":0,"output":true,…}`. */
-function parseStatus(device: Device, payload: Buffer, now: number): ParseResult {
+/**
+ * An input of type `switch` reports `state` true/false; of type `button` `state: null` (its presses come as
+ * NotifyEvent, which say nothing about sitting). Inputs are read for seat devices only.
+ */
+function inputObservation(device: Device, state: unknown, at: number): Observation[] {
+  if (typeof state !== 'boolean' || !isSeatRole(device)) return [];
+  return [{ type: 'posture', posture: seatPosture(device, state), at }];
+}
+
+/** What one component's status (`{"id":0,"output":true,…}` or `{"id":0,"state":true}`) says, for this device. */
+function componentObservations(device: Device, component: string, status: unknown, at: number): Observation[] {
+  if (!isObject(status)) return [];
+  const id = componentId(device);
+  if (component === `switch:${id}`) return outputObservation(device, status.output, at);
+  if (component === `input:${id}`) return inputObservation(device, status.state, at);
+  return [];
+}
+
+/** `<prefix>/status/switch:<id>` and `<prefix>/status/input:<id>`: the component's whole status. */
+function parseStatus(device: Device, component: string, payload: Buffer, now: number): ParseResult {
   const decoded = decodeJsonObject(payload);
   if (!decoded.ok) return decoded;
-  return { ok: true, observations: outputObservation(device, decoded.value.output, now) };
+  return { ok: true, observations: componentObservations(device, component, decoded.value, now) };
 }
 
 /**
- * `<prefix>/events/rpc`: notification frames. `NotifyStatus` carries only what changed (so `switch:0` or its
- * `output` may be missing: nothing to say); `NotifyFullStatus` the whole status; `NotifyEvent` button events.
+ * `<prefix>/events/rpc`: notification frames. `NotifyStatus` carries only what changed (so the component or its
+ * `output`/`state` may be missing: nothing to say); `NotifyFullStatus` the whole status; `NotifyEvent` button events.
  */
 function parseEvents(device: Device, payload: Buffer, now: number): ParseResult {
   const decoded = decodeJsonObject(payload);
@@ -54,8 +82,10 @@ function parseEvents(device: Device, payload: Buffer, now: number): ParseResult 
   const frame = decoded.value;
   if (frame.method !== 'NotifyStatus' && frame.method !== 'NotifyFullStatus') return { ok: true, observations: [] };
   const params = frame.params;
-  const sw = isObject(params) ? params['switch:0'] : undefined;
-  return { ok: true, observations: isObject(sw) ? outputObservation(device, sw.output, now) : [] };
+  if (!isObject(params)) return { ok: true, observations: [] };
+  const id = componentId(device);
+  const observations = [`switch:${id}`, `input:${id}`].flatMap((c) => componentObservations(device, c, params[c], now));
+  return { ok: true, observations };
 }
 
 function parseOnline(payload: Buffer, now: number): ParseResult {
@@ -137,9 +167,11 @@ export const shellyAdapter: Adapter = {
   }),
 
   parse: neverThrows((device, match, payload, ctx) => {
+    // A cleared retained topic (`online`, a status) is not a report.
+    const retained = match.kind === 'online' || match.kind.startsWith('status/');
+    if (retained && isCleared(payload)) return { ok: true, observations: [] };
+    if (match.kind.startsWith('status/')) return parseStatus(device, match.kind.slice(7), payload, ctx.now);
     switch (match.kind) {
-      case 'status':
-        return parseStatus(device, payload, ctx.now);
       case 'events':
         return parseEvents(device, payload, ctx.now);
       case 'online':
@@ -156,8 +188,10 @@ export const shellyAdapter: Adapter = {
     const params =
       command.state === 'on'
         ? // toggle_after: the device switches itself off again, even if unknot is gone by then.
-          { id: 0, on: true, toggle_after: Math.max(1, Math.round(command.autoOffSeconds)) }
-        : { id: 0, on: false };
+          device.autoOff === 'none'
+          ? { id: componentId(device), on: true }
+          : { id: componentId(device), on: true, toggle_after: Math.max(1, Math.round(command.autoOffSeconds)) }
+        : { id: componentId(device), on: false };
     const frame = {
       id: rpcIdFor(command.sessionId, command.state),
       src: topics.shellyReplySrc(),

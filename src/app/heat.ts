@@ -644,7 +644,9 @@ export class Heat {
             device.role !== 'heatpad' ||
             device.userId !== previous.userId ||
             device.protocol !== previous.protocol ||
-            device.topic !== previous.topic;
+            device.topic !== previous.topic ||
+            // Another relay of the same device (`channel`): the old one still needs its OFF.
+            (device.channel ?? null) !== (previous.channel ?? null);
           if (moved) await gone(previous);
         }),
       userDeleted: (userId, devices) =>

@@ -5,7 +5,11 @@ import { adviseProfessional } from '../domain/advice.js';
 import { toCsv } from '../domain/csv.js';
 import { profileSchema, type Profile } from '../domain/profile.js';
 import {
+  AUTO_OFF,
+  AUTO_OFF_BY_PROTOCOL,
   ConflictError,
+  ENDPOINT_NAME,
+  MAX_CHANNEL,
   type Device,
   ID_PATTERN,
   InvalidInputError,
@@ -28,10 +32,43 @@ export const deviceBodySchema = z
     protocol: z.enum(PROTOCOLS),
     topic: z.string().min(1).max(200).optional(),
     invert: z.boolean().optional(),
+    channel: z
+      .union([z.number().int().min(1).max(8), z.string().regex(ENDPOINT_NAME, 'a Zigbee2MQTT endpoint name, e.g. l2')])
+      .optional(),
+    autoOff: z.enum(AUTO_OFF).optional(),
     deviceId: z.string().optional(),
   })
   .strict()
   .superRefine((d, c) => {
+    if (d.channel !== undefined) {
+      const max = MAX_CHANNEL[d.protocol];
+      if (d.protocol === 'unknot' || (d.protocol === 'zigbee2mqtt' && d.role !== 'heatpad')) {
+        c.addIssue({
+          code: 'custom',
+          path: ['channel'],
+          message: `a channel applies to Tasmota and Shelly devices and Zigbee2MQTT heat pads, not to a ${d.protocol} ${d.role}`,
+        });
+      } else if (typeof d.channel === 'string' && d.protocol !== 'zigbee2mqtt') {
+        c.addIssue({ code: 'custom', path: ['channel'], message: `a ${d.protocol} channel is a number, 1–${max}` });
+      } else if (typeof d.channel === 'number' && d.channel > max) {
+        c.addIssue({ code: 'custom', path: ['channel'], message: `a ${d.protocol} channel is 1–${max}` });
+      }
+    }
+    if (d.autoOff !== undefined) {
+      const offered = AUTO_OFF_BY_PROTOCOL[d.protocol];
+      if (d.role !== 'heatpad' || !offered.includes(d.autoOff)) {
+        c.addIssue({
+          code: 'custom',
+          path: ['autoOff'],
+          message:
+            d.role !== 'heatpad'
+              ? 'autoOff applies to heat pads only'
+              : offered.length === 0
+                ? `a ${d.protocol} heat pad always gets autoOffSeconds; autoOff does not apply`
+                : `a ${d.protocol} heat pad offers ${offered.join(', ')}`,
+        });
+      }
+    }
     if (d.protocol !== 'unknot' && !d.topic) {
       c.addIssue({ code: 'custom', path: ['topic'], message: `protocol ${d.protocol} needs a topic` });
     }

@@ -22,7 +22,37 @@ export interface Device {
   topic?: string;
   /** A contact sensor under a pressure mat reads inverted (closed = nobody sitting). */
   invert?: boolean;
+  /**
+   * Which relay or input of a multi-channel device (docs/integrations/): 1 is the first. Tasmota `POWER<n>` /
+   * `Switch<n>`, Shelly `switch:<n-1>` / `input:<n-1>`, Zigbee2MQTT `state_l<n>`, or a Zigbee2MQTT endpoint name
+   * (`left`, `right`, …) for `state_<name>`. Absent: the device's first (or only) relay or input.
+   */
+  channel?: number | string;
+  /** A heat pad's own auto-off (docs/concepts/heat-safety.md); absent: the protocol's default. */
+  autoOff?: AutoOff;
 }
+
+/**
+ * How a heat pad is told to switch itself off: Zigbee2MQTT `on_time` (Zigbee "on with timed off", the default)
+ * or `countdown` (Tuya plugs), Tasmota `pulsetime` (default), Shelly `toggle_after` (default); `none` sends a
+ * plain ON, for devices that refuse the others (the OFF timer and the watchdog still apply).
+ */
+export const AUTO_OFF = ['on_time', 'countdown', 'pulsetime', 'toggle_after', 'none'] as const;
+export type AutoOff = (typeof AUTO_OFF)[number];
+
+/** The auto-off mechanisms each protocol offers, the default first. `unknot` pads get `autoOffSeconds` always. */
+export const AUTO_OFF_BY_PROTOCOL: Readonly<Record<Protocol, readonly AutoOff[]>> = {
+  unknot: [],
+  zigbee2mqtt: ['on_time', 'countdown', 'none'],
+  tasmota: ['pulsetime', 'none'],
+  shelly: ['toggle_after', 'none'],
+};
+
+/** Highest `channel` number per protocol (Tasmota POWER1–8, Shelly switch:0–3 / input:0–3, Zigbee2MQTT l1–l8). */
+export const MAX_CHANNEL: Readonly<Record<Protocol, number>> = { unknot: 0, zigbee2mqtt: 8, tasmota: 8, shelly: 4 };
+
+/** A Zigbee2MQTT endpoint name given as `channel` (`l2`, `left`, `right`, `center`, …). */
+export const ENDPOINT_NAME = /^[a-z][a-z0-9]{0,15}$/;
 
 export type Action = 'snooze' | 'ack' | 'heat_on' | 'heat_off' | 'routine_stop';
 

@@ -31,14 +31,28 @@ const ACTIONS = ['snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop'];
 const prototypeNames = Object.getOwnPropertyNames(Object.prototype).sort().join(',');
 
 const deviceArb = (protocol: Protocol, roles: readonly Role[]): fc.Arbitrary<Device> =>
-  fc.record({ role: fc.constantFrom(...roles), invert: fc.boolean() }).map(({ role, invert }) => ({
-    deviceId: `${protocol}-${role}`,
-    userId: 'ana',
-    role,
-    protocol,
-    ...(protocol === 'unknot' ? {} : { topic: protocol === 'tasmota' ? 'pad' : 'office/seat' }),
-    ...(invert ? { invert } : {}),
-  }));
+  fc
+    .record({
+      role: fc.constantFrom(...roles),
+      invert: fc.boolean(),
+      // Tasmota and Shelly devices on their first or a later relay/input (`channel`), or without one.
+      channel: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+    })
+    .map(({ role, invert, channel }) => ({
+      deviceId: `${protocol}-${role}`,
+      userId: 'ana',
+      role,
+      protocol,
+      ...(protocol === 'unknot' ? {} : { topic: protocol === 'tasmota' ? 'pad' : 'office/seat' }),
+      ...(invert ? { invert } : {}),
+      ...(channel !== undefined && (protocol === 'tasmota' || protocol === 'shelly') ? { channel } : {}),
+    }));
+
+/**
+ * An empty payload is how Zigbee2MQTT, Tasmota and Shelly clear a retained topic (device renamed or removed): on a
+ * state or availability topic it is accepted and says nothing (docs/integrations/zigbee2mqtt.md).
+ */
+const cleared = (payload: Buffer) => payload.byteLength === 0;
 
 const ALL_ROLES: Role[] = ['desk', 'chair', 'wearable', 'hub', 'heatpad'];
 
@@ -126,13 +140,21 @@ function isJsonObjectPayload(payload: Buffer): boolean {
   }
 }
 
-/** README: a Z2M state is any JSON object, but a seat sensor's presence/occupancy/contact must be a boolean or null. */
+/**
+ * README: a Z2M state is any JSON object, but a seat sensor's presence/occupancy/contact must be a boolean or null
+ * and its presence_state a string or null. An empty payload (a cleared retained topic) is accepted.
+ */
 function z2mStateOracle(payload: Buffer, device: Device): boolean {
+  if (cleared(payload)) return true;
   if (!isJsonObjectPayload(payload)) return false;
   if (device.role !== 'desk' && device.role !== 'chair') return true;
   const v = JSON.parse(textOf(payload)!) as Record<string, unknown>;
-  return ['presence', 'occupancy', 'contact'].every(
-    (f) => v[f] === undefined || v[f] === null || typeof v[f] === 'boolean',
+  const ps = v.presence_state;
+  return (
+    ['presence', 'occupancy', 'contact'].every(
+      (f) => v[f] === undefined || v[f] === null || typeof v[f] === 'boolean',
+    ) &&
+    (ps === undefined || ps === null || typeof ps === 'string')
   );
 }
 
@@ -151,6 +173,12 @@ const plainOracle = (accepted: (t: string) => boolean) => (payload: Buffer) => {
   const text = textOf(payload);
   return text !== null && accepted(text);
 };
+
+/** A retained state/availability topic: also accepts the empty payload that clears it. */
+const orCleared =
+  (oracle: (payload: Buffer, device: Device) => boolean) =>
+  (payload: Buffer, device: Device): boolean =>
+    cleared(payload) || oracle(payload, device);
 
 const TARGETS: Target[] = [
   {
@@ -177,35 +205,42 @@ const TARGETS: Target[] = [
     roles: ALL_ROLES,
     payloads: hostilePayload(plainValue.map((b) => b.toString('utf8'))),
     numRuns: 500,
-    oracle: plainOracle((t) => {
-      const v = t.trim();
-      if (v === 'online' || v === 'offline') return true;
-      if (!v.startsWith('{')) return false;
-      try {
-        const s = (JSON.parse(v) as { state?: unknown } | null)?.state;
-        return s === 'online' || s === 'offline';
-      } catch {
-        return false;
-      }
-    }),
+    oracle: orCleared(
+      plainOracle((t) => {
+        const v = t.trim();
+        if (v === 'online' || v === 'offline') return true;
+        if (!v.startsWith('{')) return false;
+        try {
+          const s = (JSON.parse(v) as { state?: unknown } | null)?.state;
+          return s === 'online' || s === 'offline';
+        } catch {
+          return false;
+        }
+      }),
+    ),
   },
-  ...(['POWER', 'POWER1'] as const).map((kind) => ({
+  ...(['POWER', 'POWER1', 'POWER2', 'POWER3'] as const).map((kind) => ({
     name: `tasmota ${kind}`,
     protocol: 'tasmota' as const,
     kind,
     roles: ALL_ROLES,
     payloads: hostilePayload(plainValue.map((b) => b.toString('utf8'))),
     numRuns: 300,
-    oracle: plainOracle((t) => ['ON', 'OFF'].includes(t.trim().toUpperCase())),
+    // A POWER<n> of another relay than the device's channel says nothing, whatever it holds.
+    oracle: (payload: Buffer, device: Device) => {
+      const n = device.channel ?? 1;
+      if (kind !== `POWER${n}` && !(kind === 'POWER' && n === 1)) return textOf(payload) !== null;
+      return orCleared(plainOracle((t) => ['ON', 'OFF'].includes(t.trim().toUpperCase())))(payload, device);
+    },
   })),
-  ...(['RESULT', 'STATE'] as const).map((kind) => ({
+  ...(['RESULT', 'STATE', 'SENSOR'] as const).map((kind) => ({
     name: `tasmota ${kind}`,
     protocol: 'tasmota' as const,
     kind,
     roles: ALL_ROLES,
     payloads: hostilePayload(deviceJsonText),
     numRuns: 400,
-    oracle: isJsonObjectPayload,
+    oracle: orCleared(isJsonObjectPayload),
   })),
   {
     name: 'tasmota LWT',
@@ -214,9 +249,18 @@ const TARGETS: Target[] = [
     roles: ALL_ROLES,
     payloads: hostilePayload(plainValue.map((b) => b.toString('utf8'))),
     numRuns: 300,
-    oracle: plainOracle((t) => ['online', 'offline'].includes(t.trim().toLowerCase())),
+    oracle: orCleared(plainOracle((t) => ['online', 'offline'].includes(t.trim().toLowerCase()))),
   },
-  ...(['status', 'events', 'rpc_reply'] as const).map((kind) => ({
+  ...(['status/switch:0', 'status/switch:1', 'status/input:0', 'status/input:3'] as const).map((kind) => ({
+    name: `shelly ${kind}`,
+    protocol: 'shelly' as const,
+    kind,
+    roles: ALL_ROLES,
+    payloads: hostilePayload(deviceJsonText),
+    numRuns: 300,
+    oracle: orCleared(isJsonObjectPayload),
+  })),
+  ...(['events', 'rpc_reply'] as const).map((kind) => ({
     name: `shelly ${kind}`,
     protocol: 'shelly' as const,
     kind,
@@ -232,7 +276,7 @@ const TARGETS: Target[] = [
     roles: ALL_ROLES,
     payloads: hostilePayload(plainValue.map((b) => b.toString('utf8'))),
     numRuns: 300,
-    oracle: plainOracle((t) => ['true', 'false'].includes(t.trim())),
+    oracle: orCleared(plainOracle((t) => ['true', 'false'].includes(t.trim()))),
   },
 ];
 

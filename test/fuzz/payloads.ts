@@ -376,7 +376,13 @@ export const z2mStateText: fc.Arbitrary<string> = fc
     optionalField('presence', fieldValue(['true', 'false', 'null'])),
     optionalField('occupancy', fieldValue(['true', 'false', 'null'])),
     optionalField('contact', fieldValue(['true', 'false'])),
+    // Tuya radars (zigbee-herdsman-converters src/devices/tuya.ts): an enum, of several vocabularies.
+    optionalField(
+      'presence_state',
+      fieldValue(['"none"', '"presence"', '"motion"', '"stationary"', '"NONE"', '"large_movement"', '""', 'null']),
+    ),
     optionalField('state', fieldValue(['"ON"', '"OFF"', '"on"', '" off "', '"TOGGLE"', 'null'])),
+    optionalField('state_l2', fieldValue(['"ON"', '"OFF"', 'null'])),
     fc.array(fc.tuple(keyArb, wrongValueText), { maxLength: 3 }),
   )
   .map((parts) => objectText(parts.flat()));
@@ -420,6 +426,13 @@ export const deviceJsonText: fc.Arbitrary<string> = fc.oneof(
     .tuple(
       optionalField('POWER', fieldValue(['"ON"', '"OFF"', '"on"'])),
       optionalField('POWER1', fieldValue(['"ON"', '"OFF"'])),
+      optionalField('POWER2', fieldValue(['"ON"', '"OFF"'])),
+      // Inputs: `tele/…/SENSOR` with SwitchMode 15, `stat/…/RESULT` with SetOption114 (Tasmota's docs).
+      optionalField(
+        'Switch1',
+        fieldValue(['"ON"', '"OFF"', '{"Action":"ON"}', '{"Action":"OFF"}', '{"Action":"TOGGLE"}']),
+      ),
+      optionalField('Switch2', fieldValue(['"ON"', '{"Action":"OFF"}'])),
       fc.array(fc.tuple(keyArb, wrongValueText), { maxLength: 2 }),
     )
     .map((parts) => objectText(parts.flat())),
@@ -427,6 +440,8 @@ export const deviceJsonText: fc.Arbitrary<string> = fc.oneof(
     .tuple(
       optionalField('id', fieldValue(['0', '1'])),
       optionalField('output', fieldValue(['true', 'false'])),
+      // An input of type switch (`state` true/false) or button (`state` null).
+      optionalField('state', fieldValue(['true', 'false', 'null'])),
       fc.array(fc.tuple(keyArb, wrongValueText), { maxLength: 2 }),
     )
     .map((parts) => objectText(parts.flat())),
@@ -436,6 +451,9 @@ export const deviceJsonText: fc.Arbitrary<string> = fc.oneof(
       fc.oneof(
         fc.constantFrom(
           '{"switch:0":{"output":true}}',
+          '{"switch:1":{"output":false}}',
+          '{"input:0":{"id":0,"state":true}}',
+          '{"input:3":{"id":3,"state":false}}',
           '{"switch:0":{"output":"true"}}',
           '{"switch:0":null}',
           '{"switch:0":[]}',

@@ -163,6 +163,127 @@ describe('heat on the wire', () => {
     expect((await svc.fetchJson('/healthz')).status).toBe(200);
   });
 
+  it('zigbee2mqtt, channel 2 with a Tuya countdown: {"state_l2":"ON","countdown_l2":<s>}, then {"state_l2":"OFF"}', async () => {
+    // A two-gang Tuya plug (TS011F/TS0002 style, endpoints l1/l2) that ignores on_time: autoOff "countdown".
+    await userWithPad('cara', { protocol: 'zigbee2mqtt', topic: 'office/two-gang', channel: 2, autoOff: 'countdown' });
+    const set = `${z2m}/office/two-gang/set`;
+    const s = await startHeat(svc, 'cara', { minutes: 10 });
+    const on = await h.mqtt.waitFor(set);
+    // Key order matters: Z2M sends the ON first, then the countdown (an ON cancels a running countdown).
+    expect(on.payload).toMatch(/^\{"state_l2":"ON","countdown_l2":\d+\}$/);
+    checkAutoOff((on.json as { countdown_l2: number }).countdown_l2, 10, s.offAt, on.receivedAt, 600);
+    const off = await waitPayload(h.mqtt, set, (j) => (j as { state_l2?: string }).state_l2 === 'OFF');
+    expect(off.payload).toBe('{"state_l2":"OFF"}');
+    checkOffTiming(off, s.offAt, 'zigbee2mqtt channel 2');
+    await onlyOnce(set, 2);
+  });
+
+  it('zigbee2mqtt, autoOff none: a plain {"state":"ON"} (the OFF timer still switches it off)', async () => {
+    await userWithPad('nia', { protocol: 'zigbee2mqtt', topic: 'office/plain-plug', autoOff: 'none' });
+    const set = `${z2m}/office/plain-plug/set`;
+    const s = await startHeat(svc, 'nia', { minutes: 10 });
+    expect((await h.mqtt.waitFor(set)).payload).toBe('{"state":"ON"}');
+    const off = await waitPayload(h.mqtt, set, (j) => (j as { state?: string }).state === 'OFF');
+    expect(off.payload).toBe('{"state":"OFF"}');
+    checkOffTiming(off, s.offAt, 'zigbee2mqtt autoOff none');
+  });
+
+  it('zigbee2mqtt, channel 2: the watchdog reads state_l2 only, and switches l2 off when it reports ON unasked', async () => {
+    await userWithPad('wes', { protocol: 'zigbee2mqtt', topic: 'office/two-gang-wd', channel: 2 });
+    const plug = `${z2m}/office/two-gang-wd`;
+    // Relay 1 on, relay 2 off, as a TS0002 reports both: nothing of this pad's business is on.
+    await h.mqtt.publish(plug, { state_l1: 'ON', state_l2: 'OFF', linkquality: 120 });
+    await h.mqtt.publish(plug, { state: 'ON', linkquality: 120 });
+    // A refused report after them: once its error is out, the two above were handled, and switched nothing off.
+    await h.mqtt.publish(plug, 'not json');
+    await h.mqtt.waitFor(`${base}/devices/wes-pad/error`);
+    expect(h.mqtt.messages(`${plug}/set`)).toEqual([]);
+    await h.mqtt.publish(plug, { state_l2: 'ON', linkquality: 120 });
+    const off = await h.mqtt.waitFor(`${plug}/set`);
+    expect(off.payload).toBe('{"state_l2":"OFF"}');
+    await onlyOnce(`${plug}/set`, 1);
+  });
+
+  it('tasmota, channel 2: Backlog PulseTime2 <s+100>; Power2 ON, then OFF on cmnd/{topic}/POWER2', async () => {
+    const tas = `${base}-tas3`;
+    await h.mqtt.subscribe(`cmnd/${tas}/#`);
+    await userWithPad('tia', { protocol: 'tasmota', topic: tas, channel: 2 });
+    const s = await startHeat(svc, 'tia', { minutes: 10 });
+    const on = await h.mqtt.waitFor(`cmnd/${tas}/Backlog`);
+    expect(on.payload).toBe('PulseTime2 112; Power2 ON');
+    const off = await h.mqtt.waitFor(`cmnd/${tas}/POWER2`);
+    expect(off.payload).toBe('OFF');
+    checkOffTiming(off, s.offAt, 'tasmota channel 2');
+    await onlyOnce(`cmnd/${tas}/#`, 2);
+  });
+
+  it('shelly, channel 2 with autoOff none: Switch.Set id 1 without toggle_after, then on:false', async () => {
+    const prefix = `${base}-shelly2pm`;
+    await h.mqtt.subscribe(`${prefix}/#`);
+    await userWithPad('sid', { protocol: 'shelly', topic: prefix, channel: 2, autoOff: 'none' });
+    const s = await startHeat(svc, 'sid', { minutes: 10 });
+    const on = await h.mqtt.waitFor(`${prefix}/rpc`);
+    expect(on.json).toMatchObject({ method: 'Switch.Set', params: { id: 1, on: true } });
+    expect((on.json as { params: object }).params).toEqual({ id: 1, on: true });
+    const off = await waitPayload(
+      h.mqtt,
+      `${prefix}/rpc`,
+      (j) => (j as { params?: { on?: boolean } }).params?.on === false,
+    );
+    expect((off.json as { params: object }).params).toEqual({ id: 1, on: false });
+    checkOffTiming(off, s.offAt, 'shelly channel 2');
+  });
+
+  it('moving a pad to another channel mid-session ends the session and switches the old relay off at once', async () => {
+    // On `slow`: 20 minutes are 8 s, so the re-registration comes long before the timer's OFF.
+    await userWithPad('mo', { protocol: 'zigbee2mqtt', topic: 'office/move-plug' }, slowSvc);
+    const set = `${slow.env.Z2M_BASE_TOPIC}/office/move-plug/set`;
+    const s = await startHeat(slowSvc, 'mo', { minutes: 20 });
+    expect((await slow.mqtt.waitFor(set)).payload).toMatch(/^\{"state":"ON","on_time":\d+\}$/);
+    await putDevice(slowSvc, 'mo-pad', {
+      userId: 'mo',
+      role: 'heatpad',
+      protocol: 'zigbee2mqtt',
+      topic: 'office/move-plug',
+      channel: 2,
+    });
+    const off = await slow.mqtt.waitFor(set, (m) => m.payload !== slow.mqtt.messages(set)[0]?.payload);
+    expect(off.payload).toBe('{"state":"OFF"}');
+    expect(off.receivedAt).toBeLessThan(Date.parse(s.offAt));
+    expect((await slowSvc.fetchJson('/api/users/mo/heat')).body).toMatchObject({ on: false });
+  });
+
+  it('channel and autoOff are refused where they do not fit (400 invalid_device), and nothing is stored', async () => {
+    await putUser(svc, 'val', {});
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{ role: 'heatpad', protocol: 'unknot', channel: 2 }, 'channel'],
+      [{ role: 'desk', protocol: 'zigbee2mqtt', topic: 'val-fp1', channel: 2 }, 'channel'],
+      [{ role: 'heatpad', protocol: 'shelly', topic: 'val-shelly', channel: 5 }, 'channel'],
+      [{ role: 'heatpad', protocol: 'tasmota', topic: 'val-tas', channel: 'l2' }, 'channel'],
+      [{ role: 'heatpad', protocol: 'tasmota', topic: 'val-tas', autoOff: 'countdown' }, 'autoOff'],
+      [{ role: 'heatpad', protocol: 'zigbee2mqtt', topic: 'val-plug', autoOff: 'toggle_after' }, 'autoOff'],
+      [{ role: 'chair', protocol: 'shelly', topic: 'val-shelly', autoOff: 'none' }, 'autoOff'],
+      [{ role: 'heatpad', protocol: 'unknot', autoOff: 'none' }, 'autoOff'],
+      [{ role: 'heatpad', protocol: 'zigbee2mqtt', topic: 'val-plug', channel: 'L-2' }, 'channel'],
+    ];
+    for (const [body, field] of bad) {
+      const r = await svc.fetchJson('/api/devices/val-dev', { method: 'PUT', json: { userId: 'val', ...body } });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body, JSON.stringify(body)).toMatchObject({
+        error: 'invalid_device',
+        detail: expect.stringContaining(field),
+      });
+    }
+    expect((await svc.fetchJson('/api/devices/val-dev')).status).toBe(404);
+    // The endpoint name of a left/right two-gang switch is a channel too.
+    const ok = await svc.fetchJson('/api/devices/val-dev', {
+      method: 'PUT',
+      json: { userId: 'val', role: 'heatpad', protocol: 'zigbee2mqtt', topic: 'val-plug', channel: 'right' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ channel: 'right' });
+  });
+
   it('unknot: {"command":"heat","state":"on",…,"autoOffSeconds"} then "off" with the reason, on {base}/devices/{id}/command', async () => {
     await userWithPad('uma', { protocol: 'unknot' });
     const cmd = `${base}/devices/uma-pad/command`;

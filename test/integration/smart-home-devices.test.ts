@@ -155,6 +155,117 @@ describe('Zigbee2MQTT seat sensors', () => {
   });
 });
 
+describe('cleared retained topics and sensors with enum or input payloads', () => {
+  /** The device's error topic; every refusal of an inbound message is published there. */
+  const errorTopic = (hh: InProcessHarness, deviceId: string) => `${hh.ns.baseTopic}/devices/${deviceId}/error`;
+
+  it('an empty retained payload on a Zigbee2MQTT state or availability topic is no error and changes nothing', async () => {
+    const { h, svc } = await setup('z2m-cleared');
+    await putDevice(svc, 'ana-seat', { userId: 'ana', role: 'chair', protocol: 'zigbee2mqtt', topic: 'office/seat' });
+    await h.mqtt.publish(z2m(h, 'office/seat'), { occupancy: true, battery: 100, linkquality: 60 });
+    const sitting = await state(h, sittingSession);
+
+    // What Zigbee2MQTT publishes when a device is renamed or removed: an empty retained message on each topic.
+    await h.mqtt.publish(z2m(h, 'office/seat'), '', { retain: true });
+    await h.mqtt.publish(`${z2m(h, 'office/seat')}/availability`, '', { retain: true });
+    // A refused report after them, on the same connection: once its error is out, the two empty ones were handled.
+    await h.mqtt.publish(z2m(h, 'office/seat'), { occupancy: 'yes' });
+    const err = await h.mqtt.waitFor(errorTopic(h, 'ana-seat'));
+    expect(err.json).toMatchObject({ error: 'invalid_event', topic: z2m(h, 'office/seat') });
+    expect(h.mqtt.messages(errorTopic(h, 'ana-seat'))).toHaveLength(1);
+    // Still the same sitting session.
+    const now = (await svc.fetchJson('/api/users/ana')).body as { state: UserState };
+    expect(now.state).toMatchObject({ posture: 'sitting', sessionId: sitting.sessionId });
+    expect(await adherence(svc, 'ana')).toEqual([expect.objectContaining({ type: 'sitting_started' })]);
+  });
+
+  it('a Tuya mmWave radar with only presence_state (RD24G01: none/motion/stationary) starts and ends a session', async () => {
+    const { h, svc } = await setup('z2m-presence-state');
+    await putDevice(svc, 'ana-radar', { userId: 'ana', role: 'desk', protocol: 'zigbee2mqtt', topic: 'office/radar' });
+    // Fields as zigbee-herdsman-converters src/devices/tuya.ts defines them for RD24G01 (_TZE204_no6qtgtl).
+    const radar = { near_detection: 0.5, far_detection: 4, static_sensitivity: 7, motion_sensitivity: 6 };
+    await h.mqtt.publish(z2m(h, 'office/radar'), { ...radar, presence_state: 'motion', target_distance_closest: 1.2 });
+    await state(h, sittingSession);
+    // Sitting still is `stationary`: still someone there, the same session.
+    await h.mqtt.publish(z2m(h, 'office/radar'), {
+      ...radar,
+      presence_state: 'stationary',
+      target_distance_closest: 0.8,
+    });
+    await h.mqtt.publish(z2m(h, 'office/radar'), { ...radar, presence_state: 'none', target_distance_closest: 0 });
+    await state(h, sessionOver('away'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+    expect(h.mqtt.messages(errorTopic(h, 'ana-radar'))).toHaveLength(0);
+  });
+
+  it('a Tasmota input without a relay (SwitchMode 15: Switch1 in tele/…/SENSOR) is a chair switch', async () => {
+    const { h, svc } = await setup('tasmota-switchmode15');
+    const t = `${h.ns.baseTopic.replace(/\//g, '-')}-chairsw`;
+    await putDevice(svc, 'ana-chair', { userId: 'ana', role: 'chair', protocol: 'tasmota', topic: t });
+    await h.mqtt.publish(`tele/${t}/SENSOR`, { Time: '2026-11-24T09:30:00', Switch1: 'ON' });
+    await state(h, sittingSession);
+    await h.mqtt.publish(`tele/${t}/SENSOR`, { Time: '2026-11-24T09:41:00', Switch1: 'OFF' });
+    await state(h, sessionOver('away'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+  });
+
+  it('a detached Tasmota input (SetOption114: {"Switch2":{"Action":…}} in stat/…/RESULT) on channel 2, inverted', async () => {
+    const { h, svc } = await setup('tasmota-so114');
+    const t = `${h.ns.baseTopic.replace(/\//g, '-')}-chairsw2`;
+    await putDevice(svc, 'ana-chair', {
+      userId: 'ana',
+      role: 'chair',
+      protocol: 'tasmota',
+      topic: t,
+      channel: 2,
+      invert: true,
+    });
+    // Switch1 and relay 1 belong to something else: they say nothing about this chair (read as channel 1 with
+    // invert, these OFFs would be sitting). A refused payload after them: once its error is out, they were handled.
+    await h.mqtt.publish(`stat/${t}/RESULT`, { Switch1: { Action: 'OFF' } });
+    await h.mqtt.publish(`stat/${t}/POWER1`, 'OFF');
+    await h.mqtt.publish(`tele/${t}/SENSOR`, { Time: '2026-11-24T09:30:00', Switch1: 'OFF' });
+    await h.mqtt.publish(`stat/${t}/RESULT`, 'not json');
+    await h.mqtt.waitFor(errorTopic(h, 'ana-chair'));
+    expect(h.mqtt.messages(stateTopic(h)).filter((m) => (m.json as UserState).posture === 'sitting')).toEqual([]);
+    // invert: the mat opens (OFF) when someone sits.
+    await h.mqtt.publish(`stat/${t}/RESULT`, { Switch2: { Action: 'OFF' } });
+    await state(h, sittingSession);
+    await h.mqtt.publish(`stat/${t}/RESULT`, { Switch2: { Action: 'ON' } });
+    await state(h, sessionOver('away'));
+    expect(await logTypes(svc, 'natural_break')).toEqual(['sitting_started', 'natural_break']);
+  });
+
+  it('a Shelly Plus i4 input as a chair: status/input:0, then a NotifyStatus for input:2 on channel 3', async () => {
+    const { h, svc } = await setup('shelly-i4');
+    const prefix = `${h.ns.baseTopic.replace(/\//g, '-')}-i4`;
+    await putDevice(svc, 'ana-chair', { userId: 'ana', role: 'chair', protocol: 'shelly', topic: prefix });
+    // Input.GetStatus of an input of type switch: {"id":0,"state":true} (Shelly Gen2 API, Input component).
+    await h.mqtt.publish(`${prefix}/status/input:0`, { id: 0, state: true });
+    await state(h, sittingSession);
+    await h.mqtt.publish(`${prefix}/status/input:0`, { id: 0, state: false });
+    await state(h, sessionOver('away'));
+
+    // The same i4, re-registered to read its third input; NotifyStatus carries only what changed.
+    await putDevice(svc, 'ana-chair', { userId: 'ana', role: 'chair', protocol: 'shelly', topic: prefix, channel: 3 });
+    h.mqtt.clear();
+    const notify = (input: string, on: boolean) => ({
+      src: prefix,
+      dst: `${prefix}/events`,
+      method: 'NotifyStatus',
+      params: { ts: 1764581400.25, [input]: { id: Number(input.slice(6)), state: on } },
+    });
+    await h.mqtt.publish(`${prefix}/events/rpc`, notify('input:0', true));
+    // A refused payload after it: once its error is out, input:0 was handled, and said nothing about channel 3.
+    await h.mqtt.publish(`${prefix}/status/input:2`, 'not json');
+    await h.mqtt.waitFor(errorTopic(h, 'ana-chair'));
+    expect(h.mqtt.messages(stateTopic(h)).filter((m) => (m.json as UserState).posture === 'sitting')).toEqual([]);
+    await h.mqtt.publish(`${prefix}/events/rpc`, notify('input:2', true));
+    await state(h, sittingSession);
+    expect(h.mqtt.messages(errorTopic(h, 'ana-chair'))).toHaveLength(1);
+  });
+});
+
 describe('wearables and fusion', () => {
   it.each([
     ['iOS', 'Walking'],
@@ -184,6 +295,29 @@ describe('wearables and fusion', () => {
       expect(again.sessionId).not.toBe(first.sessionId);
     },
   );
+
+  it('every activity state the companion apps send is accepted: none is refused, and a vehicle is away', async () => {
+    // iOS (home-assistant/iOS, CMMotionActivity+Types): Walking, Running, Automotive, Cycling, Stationary, Unknown.
+    // Android (home-assistant/android, ActivitySensorManager.kt): in_vehicle, on_bicycle, on_foot, running, still,
+    // tilting, walking, unknown.
+    const IOS = ['Stationary', 'Unknown', 'Walking', 'Running', 'Cycling', 'Automotive'];
+    const ANDROID = ['still', 'tilting', 'unknown', 'walking', 'running', 'on_foot', 'on_bicycle', 'in_vehicle'];
+    const { h, svc } = await setup('wearable-all-states');
+    await putDevice(svc, 'ana-desk', { userId: 'ana', role: 'desk', protocol: 'unknot' });
+    await putDevice(svc, 'ana-phone', { userId: 'ana', role: 'wearable', protocol: 'unknot' });
+    await h.mqtt.publish(event(h, 'ana-desk'), { type: 'posture', posture: 'sitting' });
+    await state(h, sittingSession);
+    for (const activity of [...IOS, ...ANDROID]) {
+      await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity', activity });
+    }
+    // The last one, Android's in_vehicle: away.
+    await state(h, (s) => s.posture === 'away');
+    // A refused event after them: once its error is out, all of the above were handled, and none was refused.
+    await h.mqtt.publish(event(h, 'ana-phone'), { type: 'activity' });
+    const err = await h.mqtt.waitFor(`${h.ns.baseTopic}/devices/ana-phone/error`);
+    expect(err.json).toMatchObject({ error: 'invalid_event' });
+    expect(h.mqtt.messages(`${h.ns.baseTopic}/devices/ana-phone/error`)).toHaveLength(1);
+  });
 
   it('enough steps over a period count as moving; a few steps over an hour do not', async () => {
     const { h, svc } = await setup('wearable-steps');

@@ -28,6 +28,8 @@ const PARAMETERS: Record<string, string> = {
   friendlyName: "the Zigbee2MQTT friendly name in the device's `topic` (may contain /)",
   tasmotaTopic: "the Tasmota topic in the device's `topic` (one level)",
   shellyPrefix: "the Shelly topic prefix in the device's `topic` (one or two levels)",
+  relay: "the device's `channel`, 2–8 (relay 1 is POWER / POWER1)",
+  shellyComponent: 'switch:0–switch:3 (outputs) or input:0–input:3 (inputs): `channel` n is id n-1',
   component: 'sensor, binary_sensor, button, switch, number or event',
   nodeId: 'unknot_<userId>',
   objectId:
@@ -209,31 +211,51 @@ const CHANNELS: Record<string, Channel> = {
     address: '{z2m}/{friendlyName}',
     title: 'Zigbee2MQTT device state',
     description:
-      'Seat devices: presence, else occupancy, else contact (true = sitting; `invert` flips contact). Heat pads (plugs): state ON/OFF. ' +
+      'Seat devices: presence, else occupancy, else presence_state (Tuya radars: none = away, any other value = sitting), ' +
+      'else contact (true = sitting; `invert` flips contact). Heat pads (plugs): state ON/OFF, or state_l<n> / ' +
+      'state_<endpoint> for a device with a `channel`. An empty (cleared retained) payload says nothing and is no error. ' +
       'Topics under the friendly name with a set or get level, and bridge/…, are not read.',
     payload: {
       type: 'object',
       properties: {
         presence: { type: ['boolean', 'null'] },
         occupancy: { type: ['boolean', 'null'] },
+        presence_state: { type: ['string', 'null'], description: 'none, presence, motion, stationary, … (Tuya)' },
         contact: { type: ['boolean', 'null'] },
         state: { type: ['string', 'null'], description: 'ON or OFF' },
       },
+      patternProperties: { '^state_[a-z][a-z0-9]*$': { type: ['string', 'null'], description: 'ON or OFF' } },
     },
     receive: { filter: '{z2m}/#', when: 'always (ingest role)', shared: true },
   },
   z2mAvailability: {
     address: '{z2m}/{friendlyName}/availability',
     title: 'Zigbee2MQTT availability',
-    description: '{"state":"online"|"offline"} (Zigbee2MQTT 2.x) or plain online/offline (1.x).',
+    description:
+      '{"state":"online"|"offline"} (Zigbee2MQTT 2.x) or plain online/offline (1.x). An empty (cleared retained) payload says nothing.',
     payload: { oneOf: [schema(bridgeStateSchema), text(['online', 'offline'])] },
     receive: { filter: '{z2m}/#', when: 'always (ingest role)', shared: true },
   },
   z2mSet: {
     address: '{z2m}/{friendlyName}/set',
     title: 'Zigbee2MQTT heat-pad plug command',
-    description: 'on_time makes the plug switch itself off even if unknot is gone.',
-    payload: schema(z.object({ state: z.enum(['ON', 'OFF']), on_time: z.number().int().min(1).optional() })),
+    description:
+      'on_time (default) or countdown (autoOff "countdown", Tuya plugs; at most 43200) makes the plug switch itself off even ' +
+      'if unknot is gone; autoOff "none" sends the state alone. With a `channel` every key carries its endpoint: ' +
+      '{"state_l2":"ON","on_time_l2":600}.',
+    payload: {
+      type: 'object',
+      properties: {
+        state: { type: 'string', enum: ['ON', 'OFF'] },
+        on_time: { type: 'integer', minimum: 1 },
+        countdown: { type: 'integer', minimum: 1, maximum: 43200 },
+      },
+      patternProperties: {
+        '^state_[a-z][a-z0-9]*$': { type: 'string', enum: ['ON', 'OFF'] },
+        '^(on_time|countdown)_[a-z][a-z0-9]*$': { type: 'integer', minimum: 1 },
+      },
+      additionalProperties: false,
+    },
     send: { qos: 1, retain: false, when: 'heat on/off' },
   },
   tasmotaPower: {
@@ -252,19 +274,52 @@ const CHANNELS: Record<string, Channel> = {
     payload: text(['ON', 'OFF']),
     receive: { filter: 'stat/+/POWER1', when: 'always (ingest role)', shared: true },
   },
+  tasmotaPowerN: {
+    address: 'stat/{tasmotaTopic}/POWER{relay}',
+    title: 'Tasmota relay 2–8 state',
+    description: 'Read for a device whose `channel` is that relay; the others are ignored.',
+    contentType: 'text/plain',
+    payload: text(['ON', 'OFF']),
+    receive: {
+      filter: [2, 3, 4, 5, 6, 7, 8].map((n) => `stat/+/POWER${n}`).join(' and '),
+      when: 'always (ingest role)',
+      shared: true,
+    },
+  },
   tasmotaResult: {
     address: 'stat/{tasmotaTopic}/RESULT',
     title: 'Tasmota command result',
-    description: 'Read only when it carries POWER or POWER1.',
-    payload: { type: 'object', properties: { POWER: { type: 'string' }, POWER1: { type: 'string' } } },
+    description:
+      "Read only when it carries the device's relay (POWER<n>, or POWER for relay 1), or for a chair switch the " +
+      'Action of its detached input (SetOption114): {"Switch<n>":{"Action":"ON"|"OFF"}}.',
+    payload: {
+      type: 'object',
+      properties: { POWER: { type: 'string' }, POWER1: { type: 'string' } },
+      patternProperties: {
+        '^POWER[2-8]$': { type: 'string' },
+        '^Switch[1-8]$': { type: 'object', properties: { Action: { type: 'string' } } },
+      },
+    },
     receive: { filter: 'stat/+/RESULT', when: 'always (ingest role)', shared: true },
   },
   tasmotaState: {
     address: 'tele/{tasmotaTopic}/STATE',
     title: 'Tasmota periodic state',
-    description: 'Read only when it carries POWER or POWER1.',
-    payload: { type: 'object', properties: { POWER: { type: 'string' }, POWER1: { type: 'string' } } },
+    description: "Read only when it carries the device's relay (POWER<n>, or POWER for relay 1).",
+    payload: {
+      type: 'object',
+      properties: { POWER: { type: 'string' }, POWER1: { type: 'string' } },
+      patternProperties: { '^POWER[2-8]$': { type: 'string' } },
+    },
     receive: { filter: 'tele/+/STATE', when: 'always (ingest role)', shared: true },
+  },
+  tasmotaSensor: {
+    address: 'tele/{tasmotaTopic}/SENSOR',
+    title: 'Tasmota sensor report (inputs without a relay)',
+    description:
+      'A chair switch on an input in SwitchMode 15: {"Switch<n>":"ON"|"OFF"}, n the device\'s channel (1 by default).',
+    payload: { type: 'object', patternProperties: { '^Switch[1-8]$': { type: 'string' } } },
+    receive: { filter: 'tele/+/SENSOR', when: 'always (ingest role)', shared: true },
   },
   tasmotaLwt: {
     address: 'tele/{tasmotaTopic}/LWT',
@@ -277,25 +332,44 @@ const CHANNELS: Record<string, Channel> = {
   tasmotaBacklog: {
     address: 'cmnd/{tasmotaTopic}/Backlog',
     title: 'Tasmota heat ON',
-    description: 'PulseTime1 makes the relay switch itself off (seconds + 100, 12 s to 18 h).',
+    description:
+      'PulseTime<n> makes relay n (the `channel`, 1 by default) switch itself off (seconds + 100, 12 s to 18 h). ' +
+      'With autoOff "none" the ON goes to cmnd/{tasmotaTopic}/POWER (relay 1) or POWER<n> instead.',
     contentType: 'text/plain',
-    payload: { type: 'string', pattern: '^PulseTime1 \\d+; Power1 ON$' },
+    payload: { type: 'string', pattern: '^PulseTime([1-8]) \\d+; Power\\1 ON$' },
     send: { qos: 1, retain: false, when: 'heat on' },
   },
   tasmotaPowerCommand: {
     address: 'cmnd/{tasmotaTopic}/POWER',
-    title: 'Tasmota heat OFF',
-    description: '',
+    title: 'Tasmota heat OFF (relay 1)',
+    description: 'ON only for a pad with autoOff "none".',
     contentType: 'text/plain',
-    payload: text(['OFF']),
+    payload: text(['OFF', 'ON']),
+    send: { qos: 1, retain: false, when: 'heat off' },
+  },
+  tasmotaPowerNCommand: {
+    address: 'cmnd/{tasmotaTopic}/POWER{relay}',
+    title: "Tasmota heat OFF (relay 2–8, the device's channel)",
+    description: 'ON only for a pad with autoOff "none".',
+    contentType: 'text/plain',
+    payload: text(['OFF', 'ON']),
     send: { qos: 1, retain: false, when: 'heat off' },
   },
   shellyStatus: {
-    address: '{shellyPrefix}/status/switch:0',
-    title: 'Shelly Gen2+ switch status',
-    description: '`output` is the relay (heat pad on/off, or a seat switch).',
-    payload: { type: 'object', properties: { output: { type: 'boolean' } } },
-    receive: { filter: '+/status/switch:0 and +/+/status/switch:0', when: 'always (ingest role)', shared: true },
+    address: '{shellyPrefix}/status/{shellyComponent}',
+    title: 'Shelly Gen2+ switch or input status',
+    description:
+      "Of the device's channel only (`channel` n is switch:n-1 / input:n-1, 1 by default). A switch's `output` is the " +
+      "relay (heat pad on/off, or a seat switch); an input's `state` (type switch) a seat switch. An empty (cleared " +
+      'retained) payload says nothing.',
+    payload: { type: 'object', properties: { output: { type: 'boolean' }, state: { type: ['boolean', 'null'] } } },
+    receive: {
+      filter: ['switch:0', 'switch:1', 'switch:2', 'switch:3', 'input:0', 'input:1', 'input:2', 'input:3']
+        .flatMap((c) => [`+/status/${c}`, `+/+/status/${c}`])
+        .join(' and '),
+      when: 'always (ingest role)',
+      shared: true,
+    },
   },
   shellyOnline: {
     address: '{shellyPrefix}/online',
@@ -308,7 +382,8 @@ const CHANNELS: Record<string, Channel> = {
   shellyEvents: {
     address: '{shellyPrefix}/events/rpc',
     title: 'Shelly notifications',
-    description: 'NotifyStatus with switch:0.output is read like the status topic.',
+    description:
+      "NotifyStatus and NotifyFullStatus: the device's switch:<id>.output and input:<id>.state are read like the status topic.",
     payload: anyJson('a JSON-RPC notification {src, dst, method, params}'),
     receive: { filter: '+/events/rpc and +/+/events/rpc', when: 'always (ingest role)', shared: true },
   },
@@ -321,7 +396,11 @@ const CHANNELS: Record<string, Channel> = {
         id: z.number().int(),
         src: z.string().describe('{base}/shelly: replies come on {base}/shelly/rpc'),
         method: z.literal('Switch.Set'),
-        params: z.object({ id: z.literal(0), on: z.boolean(), toggle_after: z.number().int().optional() }),
+        params: z.object({
+          id: z.number().int().min(0).max(3).describe("the device's channel - 1"),
+          on: z.boolean(),
+          toggle_after: z.number().int().optional().describe('absent for autoOff "none"'),
+        }),
       }),
     ),
     send: { qos: 1, retain: false, when: 'heat on/off' },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { clearanceBodySchema, painBodySchema } from '../../app/pain.js';
 import { adherenceQuerySchema, deviceBodySchema } from '../../app/users.js';
 import { profileSchema } from '../../domain/profile.js';
-import { CONTRAINDICATIONS, ID_PATTERN, PROTOCOLS, ROLES } from '../../domain/types.js';
+import { AUTO_OFF, CONTRAINDICATIONS, ID_PATTERN, PROTOCOLS, ROLES } from '../../domain/types.js';
 import { snoozeBodySchema } from '../app.js';
 import { BULL_BOARD_PATH } from '../dashboard.js';
 import { heatRequestSchema } from '../heat-routes.js';
@@ -23,6 +23,8 @@ const deviceAnswer = z.object({
   protocol: z.enum(PROTOCOLS),
   topic: z.string().optional(),
   invert: z.boolean().optional(),
+  channel: z.union([z.number().int(), z.string()]).optional(),
+  autoOff: z.enum(AUTO_OFF).optional(),
 });
 const heatStarted = z.object({
   sessionId: z.string(),

@@ -25,7 +25,7 @@ describe('adapters registry', () => {
     ['zigbee2mqtt/office/desk radar/availability', 'zigbee2mqtt', 'office/desk radar', 'availability'],
     ['stat/heatpad/RESULT', 'tasmota', 'heatpad', 'RESULT'],
     ['tele/heatpad/LWT', 'tasmota', 'heatpad', 'LWT'],
-    ['shellyplus1-abc/status/switch:0', 'shelly', 'shellyplus1-abc', 'status'],
+    ['shellyplus1-abc/status/switch:0', 'shelly', 'shellyplus1-abc', 'status/switch:0'],
     ['unknot/shelly/rpc', 'shelly', 'unknot/shelly', 'rpc_reply'],
   ])('matchTopic(%s) → %s', (topic, protocol, key, kind) => {
     const found = matchTopic(topic, topics);

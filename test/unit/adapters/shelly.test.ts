@@ -29,10 +29,10 @@ const switchStatus = (output: boolean) =>
 
 describe('shelly adapter: topics', () => {
   it('subscribes to status, online and events for prefixes of one or two levels, and to our reply topic', () => {
+    const components = ['switch:0', 'switch:1', 'switch:2', 'switch:3', 'input:0', 'input:1', 'input:2', 'input:3'];
     expect(adapter.subscriptions(topics).sort()).toEqual(
       [
-        '+/status/switch:0',
-        '+/+/status/switch:0',
+        ...components.flatMap((c) => [`+/status/${c}`, `+/+/status/${c}`]),
         '+/online',
         '+/+/online',
         '+/events/rpc',
@@ -43,8 +43,11 @@ describe('shelly adapter: topics', () => {
   });
 
   it.each([
-    [`${ID}/status/switch:0`, ID, 'status'],
-    ['home/chair-relay/status/switch:0', 'home/chair-relay', 'status'],
+    [`${ID}/status/switch:0`, ID, 'status/switch:0'],
+    ['home/chair-relay/status/switch:0', 'home/chair-relay', 'status/switch:0'],
+    [`${ID}/status/switch:1`, ID, 'status/switch:1'],
+    ['shellyplusi4-c4d8d5561234/status/input:0', 'shellyplusi4-c4d8d5561234', 'status/input:0'],
+    ['home/i4/status/input:3', 'home/i4', 'status/input:3'],
     [`${ID}/online`, ID, 'online'],
     ['home/chair-relay/online', 'home/chair-relay', 'online'],
     [`${ID}/events/rpc`, ID, 'events'],
@@ -65,8 +68,9 @@ describe('shelly adapter: topics', () => {
     for (const topic of [
       `${ID}/rpc`,
       topics.shellyRpc(ID),
-      `${ID}/status/switch:1`,
-      `${ID}/status/input:0`,
+      `${ID}/status/switch:4`,
+      `${ID}/status/input:4`,
+      `${ID}/status/sys`,
       `${ID}/status`,
       'a/b/c/status/switch:0',
       'a/b/c/online',
@@ -83,24 +87,28 @@ describe('shelly adapter: topics', () => {
 
 describe('shelly adapter: switch status', () => {
   it('output true / false → heat on / off for a heat pad', () => {
-    expect(observations(parse(pad, 'status', switchStatus(true)))).toEqual([{ type: 'heat', state: 'on', at: NOW }]);
-    expect(observations(parse(pad, 'status', switchStatus(false)))).toEqual([{ type: 'heat', state: 'off', at: NOW }]);
+    expect(observations(parse(pad, 'status/switch:0', switchStatus(true)))).toEqual([
+      { type: 'heat', state: 'on', at: NOW },
+    ]);
+    expect(observations(parse(pad, 'status/switch:0', switchStatus(false)))).toEqual([
+      { type: 'heat', state: 'off', at: NOW },
+    ]);
   });
 
   it('output true / false → sitting / away for a chair switch; invert flips it', () => {
-    expect(observations(parse(chair, 'status', switchStatus(true)))).toEqual([
+    expect(observations(parse(chair, 'status/switch:0', switchStatus(true)))).toEqual([
       { type: 'posture', posture: 'sitting', at: NOW },
     ]);
-    expect(observations(parse(chair, 'status', switchStatus(false)))[0]).toMatchObject({ posture: 'away' });
-    expect(observations(parse({ ...chair, invert: true }, 'status', switchStatus(true)))[0]).toMatchObject({
+    expect(observations(parse(chair, 'status/switch:0', switchStatus(false)))[0]).toMatchObject({ posture: 'away' });
+    expect(observations(parse({ ...chair, invert: true }, 'status/switch:0', switchStatus(true)))[0]).toMatchObject({
       posture: 'away',
     });
   });
 
   it('a status without output says nothing; a non-object is rejected', () => {
-    expect(observations(parse(pad, 'status', json({ id: 0, temperature: { tC: 40 } })))).toEqual([]);
-    expect(rejection(parse(pad, 'status', bytes('true'))).code).toBe('invalid_event');
-    expect(rejection(parse(pad, 'status', bytes('on'))).code).toBe('not_json');
+    expect(observations(parse(pad, 'status/switch:0', json({ id: 0, temperature: { tC: 40 } })))).toEqual([]);
+    expect(rejection(parse(pad, 'status/switch:0', bytes('true'))).code).toBe('invalid_event');
+    expect(rejection(parse(pad, 'status/switch:0', bytes('on'))).code).toBe('not_json');
   });
 });
 
@@ -181,7 +189,7 @@ describe('shelly adapter: RPC replies', () => {
 describe('shelly adapter: bad input', () => {
   it.each(GARBAGE)('never throws on %s', (_what, payload) => {
     for (const d of [pad, chair]) {
-      for (const kind of ['status', 'events', 'online', 'rpc_reply', 'bogus']) {
+      for (const kind of ['status/switch:0', 'events', 'online', 'rpc_reply', 'bogus']) {
         const result = parse(d, kind, payload);
         expect(typeof result.ok).toBe('boolean');
         if (!result.ok) expect(['too_large', 'not_json', 'invalid_event']).toContain(result.code);
@@ -234,5 +242,52 @@ describe('shelly adapter: format', () => {
   it('never switches a chair switch, and sends nothing for nudges', () => {
     expect(adapter.format(chair, heatOn, topics)).toEqual([]);
     expect(adapter.format(pad, { command: 'nudge', nudgeId: 'n', level: 1, message: 'up' }, topics)).toEqual([]);
+  });
+});
+
+describe('shelly adapter: inputs and channels (issue 14)', () => {
+  const i4 = device('shelly', 'chair', { topic: 'shellyplusi4-c4d8d5561234' });
+  const p = (d: Device, kind: string, payload: Buffer) =>
+    adapter.parse(d, { protocol: 'shelly', key: d.topic ?? '', kind }, payload, ctx);
+
+  it('status/input:0 {"id":0,"state":true} is sitting; a button input (state null) says nothing', () => {
+    expect(observations(p(i4, 'status/input:0', json({ id: 0, state: true })))).toEqual([
+      { type: 'posture', posture: 'sitting', at: NOW },
+    ]);
+    expect(observations(p(i4, 'status/input:0', json({ id: 0, state: false })))[0]).toMatchObject({ posture: 'away' });
+    expect(observations(p(i4, 'status/input:0', json({ id: 0, state: null })))).toEqual([]);
+    // Another input is not this device's; inputs say nothing for a heat pad.
+    expect(observations(p(i4, 'status/input:1', json({ id: 1, state: true })))).toEqual([]);
+    expect(observations(p(pad, 'status/input:0', json({ id: 0, state: true })))).toEqual([]);
+  });
+
+  it('NotifyStatus: input:<channel-1> and switch:<channel-1> only', () => {
+    const ch3 = { ...i4, channel: 3 };
+    const notify = (params: object) => json({ src: 'x', dst: 'x/events', method: 'NotifyStatus', params });
+    expect(observations(p(ch3, 'events', notify({ ts: 1, 'input:0': { id: 0, state: true } })))).toEqual([]);
+    expect(observations(p(ch3, 'events', notify({ ts: 1, 'input:2': { id: 2, state: true } })))).toEqual([
+      { type: 'posture', posture: 'sitting', at: NOW },
+    ]);
+    const pad2 = { ...pad, channel: 2 };
+    expect(
+      observations(p(pad2, 'events', notify({ 'switch:0': { output: true }, 'switch:1': { output: false } }))),
+    ).toEqual([{ type: 'heat', state: 'off', at: NOW }]);
+    expect(observations(p(pad2, 'status/switch:0', switchStatus(true)))).toEqual([]);
+  });
+
+  it('an empty payload on a status or online topic says nothing; on events it is still refused', () => {
+    expect(observations(p(i4, 'status/input:0', Buffer.alloc(0)))).toEqual([]);
+    expect(observations(p(i4, 'online', Buffer.alloc(0)))).toEqual([]);
+    expect(rejection(p(i4, 'events', Buffer.alloc(0))).code).toBe('not_json');
+  });
+
+  it('Switch.Set for channel 2 is id 1; autoOff none leaves toggle_after out', () => {
+    const on = (d: Device) =>
+      JSON.parse(
+        adapter.format(d, { command: 'heat', state: 'on', sessionId: 's', autoOffSeconds: 600 }, topics)[0]!.payload,
+      ) as { params: unknown };
+    expect(on({ ...pad, channel: 2 }).params).toEqual({ id: 1, on: true, toggle_after: 600 });
+    expect(on({ ...pad, channel: 2, autoOff: 'none' }).params).toEqual({ id: 1, on: true });
+    expect(on(pad).params).toEqual({ id: 0, on: true, toggle_after: 600 });
   });
 });

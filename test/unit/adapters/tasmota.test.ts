@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { pulseTimeFor, tasmotaAdapter as adapter } from '../../../src/adapters/tasmota.js';
 import type { Command, Device } from '../../../src/domain/types.js';
-import { GARBAGE, NOW, bytes, ctx, device, observations, rejection, topics } from './fixtures.js';
+import { GARBAGE, NOW, bytes, ctx, device, json, observations, rejection, topics } from './fixtures.js';
 
 const pad = device('tasmota', 'heatpad', { topic: 'heatpad' });
 const chair = device('tasmota', 'chair', { topic: 'chair_switch' });
@@ -14,7 +14,14 @@ const parse = (d: Device, kind: string, payload: Buffer) =>
 describe('tasmota adapter: topics', () => {
   it('subscribes to the power, result, state and LWT topics of every Tasmota topic', () => {
     expect(adapter.subscriptions(topics).sort()).toEqual(
-      ['stat/+/POWER', 'stat/+/POWER1', 'stat/+/RESULT', 'tele/+/STATE', 'tele/+/LWT'].sort(),
+      [
+        'stat/+/POWER',
+        ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `stat/+/POWER${n}`),
+        'stat/+/RESULT',
+        'tele/+/STATE',
+        'tele/+/LWT',
+        'tele/+/SENSOR',
+      ].sort(),
     );
   });
 
@@ -24,6 +31,8 @@ describe('tasmota adapter: topics', () => {
     ['stat/heatpad/RESULT', 'RESULT'],
     ['tele/heatpad/STATE', 'STATE'],
     ['tele/heatpad/LWT', 'LWT'],
+    ['stat/heatpad/POWER2', 'POWER2'],
+    ['tele/heatpad/SENSOR', 'SENSOR'],
   ])('matches %s as kind %s, keyed by the Tasmota topic', (topic, kind) => {
     expect(adapter.match(topic, topics)).toEqual({ protocol: 'tasmota', key: 'heatpad', kind });
   });
@@ -33,9 +42,9 @@ describe('tasmota adapter: topics', () => {
       'cmnd/heatpad/POWER',
       'cmnd/heatpad/Backlog',
       topics.tasmotaCommand('heatpad', 'Backlog'),
-      'tele/heatpad/SENSOR',
       'stat/heatpad/STATUS',
-      'stat/heatpad/POWER2',
+      'stat/heatpad/POWER9',
+      'tele/heatpad/STATUS',
       'stat/heatpad/power',
       'tele/heatpad/POWER',
       'stat/POWER',
@@ -81,7 +90,7 @@ describe('tasmota adapter: heat pad relay', () => {
 
   it('rejects a plain POWER that is neither ON nor OFF', () => {
     expect(rejection(parse(pad, 'POWER', bytes('TOGGLE'))).code).toBe('invalid_event');
-    expect(rejection(parse(pad, 'POWER', bytes(''))).code).toBe('invalid_event');
+    expect(rejection(parse(pad, 'POWER', bytes(' '))).code).toBe('invalid_event');
   });
 
   it('a RESULT or STATE that is not a JSON object is rejected', () => {
@@ -165,5 +174,72 @@ describe('tasmota adapter: format', () => {
   it('refuses a device without a topic or with a multi-level one', () => {
     expect(() => adapter.format({ ...pad, topic: undefined }, heatOn, topics)).toThrow(/no topic/);
     expect(() => adapter.format({ ...pad, topic: 'a/b' }, heatOn, topics)).toThrow(/single topic level/);
+  });
+});
+
+describe('tasmota adapter: inputs and channels (issue 14)', () => {
+  const chairSw = device('tasmota', 'chair', { topic: 'desk-io' });
+  const p = (d: Device, kind: string, payload: Buffer) =>
+    adapter.parse(d, { protocol: 'tasmota', key: d.topic ?? '', kind }, payload, ctx);
+
+  it('SwitchMode 15: {"Switch1":"ON"} in tele/…/SENSOR is sitting, OFF away; invert flips it', () => {
+    expect(observations(p(chairSw, 'SENSOR', json({ Time: '2021-01-01T00:00:00', Switch1: 'ON' })))).toEqual([
+      { type: 'posture', posture: 'sitting', at: NOW },
+    ]);
+    expect(observations(p(chairSw, 'SENSOR', json({ Time: '2021-01-01T00:00:00', Switch1: 'OFF' })))[0]).toMatchObject({
+      posture: 'away',
+    });
+    expect(observations(p({ ...chairSw, invert: true }, 'SENSOR', json({ Switch1: 'ON' })))[0]).toMatchObject({
+      posture: 'away',
+    });
+    // Other sensors in the report, or another switch, say nothing; a heat pad ignores switches.
+    expect(observations(p(chairSw, 'SENSOR', json({ Time: 'x', ANALOG: { A0: 12 }, Switch2: 'ON' })))).toEqual([]);
+    expect(observations(p(device('tasmota', 'heatpad', { topic: 'x' }), 'SENSOR', json({ Switch1: 'ON' })))).toEqual(
+      [],
+    );
+  });
+
+  it('SetOption114: {"Switch2":{"Action":"ON"}} in RESULT for channel 2; other actions say nothing', () => {
+    const ch2 = { ...chairSw, channel: 2 };
+    expect(observations(p(ch2, 'RESULT', json({ Switch2: { Action: 'ON' } })))).toEqual([
+      { type: 'posture', posture: 'sitting', at: NOW },
+    ]);
+    expect(observations(p(ch2, 'RESULT', json({ Switch1: { Action: 'ON' } })))).toEqual([]);
+    expect(observations(p(ch2, 'RESULT', json({ Switch2: { Action: 'TOGGLE' } })))).toEqual([]);
+  });
+
+  it('relay n: POWER<n> counts for channel n only; POWER is relay 1', () => {
+    const pad2 = device('tasmota', 'heatpad', { topic: 'two', channel: 2 });
+    expect(observations(p(pad2, 'POWER2', bytes('ON')))).toEqual([{ type: 'heat', state: 'on', at: NOW }]);
+    expect(observations(p(pad2, 'POWER', bytes('ON')))).toEqual([]);
+    expect(observations(p(pad2, 'POWER1', bytes('ON')))).toEqual([]);
+    expect(observations(p(pad2, 'RESULT', json({ POWER: 'ON', POWER1: 'ON' })))).toEqual([]);
+    expect(observations(p(pad2, 'STATE', json({ POWER1: 'ON', POWER2: 'OFF' })))).toEqual([
+      { type: 'heat', state: 'off', at: NOW },
+    ]);
+  });
+
+  it('an empty payload (a cleared retained topic) on any Tasmota topic says nothing', () => {
+    for (const kind of ['POWER', 'POWER1', 'RESULT', 'STATE', 'SENSOR', 'LWT']) {
+      expect(observations(p(chairSw, kind, Buffer.alloc(0))), kind).toEqual([]);
+    }
+  });
+
+  it('formats relay n and autoOff none', () => {
+    const fmt = (d: Device, state: 'on' | 'off') =>
+      adapter.format(
+        d,
+        state === 'on'
+          ? { command: 'heat', state: 'on', sessionId: 's', autoOffSeconds: 600 }
+          : { command: 'heat', state: 'off', sessionId: 's', reason: 'timer' },
+        topics,
+      );
+    const pad2 = device('tasmota', 'heatpad', { topic: 'two', channel: 2 });
+    expect(fmt(pad2, 'on')).toEqual([{ topic: 'cmnd/two/Backlog', payload: 'PulseTime2 700; Power2 ON', qos: 1 }]);
+    expect(fmt(pad2, 'off')).toEqual([{ topic: 'cmnd/two/POWER2', payload: 'OFF', qos: 1 }]);
+    expect(fmt({ ...pad2, autoOff: 'none' }, 'on')).toEqual([{ topic: 'cmnd/two/POWER2', payload: 'ON', qos: 1 }]);
+    const pad1 = device('tasmota', 'heatpad', { topic: 'one', autoOff: 'none' });
+    expect(fmt(pad1, 'on')).toEqual([{ topic: 'cmnd/one/POWER', payload: 'ON', qos: 1 }]);
+    expect(fmt(pad1, 'off')).toEqual([{ topic: 'cmnd/one/POWER', payload: 'OFF', qos: 1 }]);
   });
 });

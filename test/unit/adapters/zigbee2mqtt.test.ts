@@ -230,7 +230,7 @@ describe('zigbee2mqtt adapter: availability', () => {
   });
 
   it('rejects anything else with invalid_event', () => {
-    for (const text of ['', 'ONLINE?', '{"state":"unknown"}', '{"online":true}', '"online"', 'true', '[]']) {
+    for (const text of [' ', 'ONLINE?', '{"state":"unknown"}', '{"online":true}', '"online"', 'true', '[]']) {
       expect(rejection(parse(bytes(text))).code, text).toBe('invalid_event');
     }
   });
@@ -289,5 +289,81 @@ describe('zigbee2mqtt adapter: format', () => {
 
   it('refuses a heat pad without a friendly name', () => {
     expect(() => adapter.format({ ...plug, topic: undefined }, heatOn, topics)).toThrow(/no topic/);
+  });
+});
+
+describe('zigbee2mqtt adapter: issue 14 payloads', () => {
+  it('an empty payload (Z2M clearing a retained topic) on state or availability says nothing and is no error', () => {
+    for (const d of [chair, desk, plug]) {
+      expect(observations(parseState(d, Buffer.alloc(0)))).toEqual([]);
+      expect(observations(adapter.parse(d, availability(d), Buffer.alloc(0), ctx))).toEqual([]);
+    }
+    // A blank that is not empty is still not a report.
+    expect(rejection(parseState(chair, bytes(' '))).code).toBe('not_json');
+  });
+
+  // Vocabularies of zigbee-herdsman-converters src/devices/tuya.ts: RD24G01, ZG-301A, _TZE28C1000000_…, ZG-205Z.
+  it.each([
+    ['none', 'away'],
+    ['NONE', 'away'],
+    ['motion', 'sitting'],
+    ['stationary', 'sitting'],
+    ['presence', 'sitting'],
+    ['PRESENCE', 'sitting'],
+    ['peaceful', 'sitting'],
+    ['small_movement', 'sitting'],
+    ['large_movement', 'sitting'],
+    ['move', 'sitting'],
+  ])('presence_state %j → %s', (value, posture) => {
+    expect(observations(parseState(desk, json({ presence_state: value, target_distance_closest: 1.1 })))).toEqual([
+      { type: 'posture', posture, at: NOW },
+    ]);
+  });
+
+  it('presence and occupancy outrank presence_state; an empty presence_state says nothing; a number is refused', () => {
+    expect(observations(parseState(desk, json({ presence: false, presence_state: 'peaceful' })))[0]).toMatchObject({
+      posture: 'away',
+    });
+    expect(observations(parseState(desk, json({ occupancy: true, presence_state: 'none' })))[0]).toMatchObject({
+      posture: 'sitting',
+    });
+    expect(observations(parseState(desk, json({ presence_state: '' })))).toEqual([]);
+    expect(observations(parseState(desk, json({ presence_state: null })))).toEqual([]);
+    expect(rejection(parseState(desk, json({ presence_state: 1 }))).code).toBe('invalid_event');
+    // invert is for contacts only.
+    expect(observations(parseState({ ...desk, invert: true }, json({ presence_state: 'none' })))[0]).toMatchObject({
+      posture: 'away',
+    });
+  });
+
+  it('a heat pad on channel 2 reads state_l2 only; an endpoint name reads state_<name>', () => {
+    const l2 = { ...plug, channel: 2 };
+    expect(observations(parseState(l2, json({ state: 'ON', state_l1: 'ON', state_l2: 'OFF' })))).toEqual([
+      { type: 'heat', state: 'off', at: NOW },
+    ]);
+    expect(observations(parseState(l2, json({ state: 'ON', state_l1: 'ON' })))).toEqual([]);
+    const right = { ...plug, channel: 'right' };
+    expect(observations(parseState(right, json({ state_left: 'OFF', state_right: 'ON' })))).toEqual([
+      { type: 'heat', state: 'on', at: NOW },
+    ]);
+  });
+
+  it('formats the ON per autoOff and channel; countdown is 1–43200 s', () => {
+    const on = (d: Device, autoOffSeconds: number) =>
+      adapter.format(d, { command: 'heat', state: 'on', sessionId: 's', autoOffSeconds }, topics)[0]?.payload;
+    const off = (d: Device) =>
+      adapter.format(d, { command: 'heat', state: 'off', sessionId: 's', reason: 'timer' }, topics)[0]?.payload;
+    expect(on(plug, 600)).toBe('{"state":"ON","on_time":600}');
+    expect(on({ ...plug, autoOff: 'on_time' }, 600)).toBe('{"state":"ON","on_time":600}');
+    expect(on({ ...plug, autoOff: 'countdown' }, 600)).toBe('{"state":"ON","countdown":600}');
+    expect(on({ ...plug, autoOff: 'countdown' }, 100_000)).toBe('{"state":"ON","countdown":43200}');
+    expect(on({ ...plug, autoOff: 'countdown' }, 0.2)).toBe('{"state":"ON","countdown":1}');
+    expect(on({ ...plug, autoOff: 'none' }, 600)).toBe('{"state":"ON"}');
+    expect(on({ ...plug, channel: 2 }, 600)).toBe('{"state_l2":"ON","on_time_l2":600}');
+    expect(on({ ...plug, channel: 'right', autoOff: 'countdown' }, 60)).toBe(
+      '{"state_right":"ON","countdown_right":60}',
+    );
+    expect(off({ ...plug, channel: 2 })).toBe('{"state_l2":"OFF"}');
+    expect(off(plug)).toBe('{"state":"OFF"}');
   });
 });
