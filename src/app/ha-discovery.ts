@@ -7,6 +7,7 @@ import type { HeatControl } from '../domain/heat.js';
 import { isValidId, UnknotError, type Device } from '../domain/types.js';
 import { configTopic, ENTITIES, discoveryConfigs, HEAT_PAD_ENTITIES } from '../mqtt/ha-entities.js';
 import type { AppContext, CommandRoute } from './context.js';
+import type { Methods } from './methods.js';
 import type { Sessions } from './sessions.js';
 import type { UserHooks, Users } from './users.js';
 
@@ -15,6 +16,8 @@ export interface HaDiscoveryOptions {
   heat?: HeatControl;
   /** Present where routines run; without it the start-routine button is logged and refused. */
   routines?: { start(userId: string, name: string | undefined): Promise<{ routineId: string }> };
+  /** The methods log: the "that helped" / "did not help" buttons and the desk setup check (docs/concepts/methods.md). */
+  methods?: Pick<Methods, 'helped' | 'answerDeskCheck'>;
   /** Quiet time before the adherence topic is re-published after committed log entries. */
   debounceMs?: number;
   /** origin.sw_version of the discovery configs (the package version). */
@@ -55,10 +58,18 @@ export class HaDiscovery implements UserHooks {
     const users = (what: string) => subscriptionFilter(this.ctx.topics.base, 'users', '+', what, 'set');
     const commands = [...new Set(ENTITIES.flatMap((e) => (e.command ? [e.command] : [])))];
     for (const c of commands) if (!COMMANDS.has(c)) throw new Error(`no handler for Home Assistant command ${c}`);
-    return commands.map((what) => ({
-      filter: users(what),
-      handle: (topic: string, payload: Buffer) => this.onCommand(what as Command, topic, payload),
-    }));
+    return [
+      ...commands.map((what) => ({
+        filter: users(what),
+        handle: (topic: string, payload: Buffer) => this.onCommand(what as Command, topic, payload),
+      })),
+      // The methods log (docs/concepts/methods.md): the "that helped" / "did not help" buttons of the table, and a
+      // desk setup check's answers from an automation.
+      ...(['helped', 'not_helped', 'desk_check'] as const).map((what) => ({
+        filter: users(what),
+        handle: (topic: string, payload: Buffer) => this.onMethodsCommand(what, topic, payload),
+      })),
+    ];
   }
 
   async stop(): Promise<void> {
@@ -289,6 +300,50 @@ export class HaDiscovery implements UserHooks {
       );
       // The switch is not optimistic: show it the state that stands.
       if (what === 'heat') await this.sessions.publishState(userId);
+    }
+  }
+
+  /**
+   * `{base}/users/{userId}/helped/set` and `…/not_helped/set` (PRESS): the outcome of the latest method tried;
+   * `…/desk_check/set`: the desk setup check's answers as JSON (the body of POST /desk-check). Bad input and
+   * refusals are logged and counted; an infrastructure error is thrown so ingest retries the message.
+   */
+  private async onMethodsCommand(
+    what: 'helped' | 'not_helped' | 'desk_check',
+    topic: string,
+    payload: Buffer,
+  ): Promise<void> {
+    const { metrics } = this.ctx;
+    metrics.eventsReceived.inc({ protocol: 'homeassistant' });
+    const userId = under(topic, `${this.ctx.topics.base}/users`)?.split('/')[0];
+    const log = this.ctx.log.child({ userId, command: what });
+    const reject = (code: string, detail: string) => {
+      metrics.eventsRejected.inc({ reason: code });
+      log.warn({ code, detail, topic }, 'rejected Home Assistant command');
+    };
+    if (!isValidId(userId))
+      return reject('invalid_user_id', 'the user id in the topic is not 1–64 characters of [A-Za-z0-9_-]');
+    const methods = this.opts.methods;
+    if (!methods) return reject('not_supported', 'the methods log is not available on this instance');
+    try {
+      if (what === 'desk_check') {
+        let body: unknown;
+        try {
+          body = payload.length > 4096 ? null : JSON.parse(payload.toString('utf8'));
+        } catch {
+          return reject('invalid_json', 'the desk check sends its answers as a JSON object');
+        }
+        await methods.answerDeskCheck(userId, body);
+        log.info('desk check answered from Home Assistant');
+        return;
+      }
+      const text = payload.length > 64 ? null : payload.toString('utf8').trim();
+      if (text?.toUpperCase() !== 'PRESS') return reject('invalid_command', `the ${what} button sends PRESS`);
+      const r = await methods.helped(userId, what === 'helped');
+      log.info({ methodId: r.methodId, feeling: r.feeling }, 'method outcome from Home Assistant');
+    } catch (err) {
+      if (!(err instanceof UnknotError)) throw err;
+      reject(err.code, err.message);
     }
   }
 

@@ -282,7 +282,7 @@ export class Users {
       routineTargetPerWeek: profile.routineTargetPerWeek,
       timeScale: this.ctx.config.timeScale,
     });
-    const advice = adviseProfessional(entries, profile.contraindications, now);
+    const advice = adviseProfessional(entries, profile.contraindications, now, this.ctx.config.methods);
     return {
       userId,
       timezone: profile.timezone,

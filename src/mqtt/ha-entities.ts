@@ -296,6 +296,28 @@ export const ENTITIES: readonly EntitySpec[] = [
       icon: 'mdi:bell-ring',
     }),
   },
+  // The methods log (docs/concepts/methods.md): how the latest method tried (a routine, heat) felt. Handled by
+  // HaDiscovery's methods routes rather than a row command.
+  {
+    component: 'button',
+    object: 'helped',
+    name: 'That helped',
+    config: ({ topics, userId }) => ({
+      command_topic: topics.userCommand(userId, 'helped'),
+      payload_press: 'PRESS',
+      icon: 'mdi:thumb-up',
+    }),
+  },
+  {
+    component: 'button',
+    object: 'not_helped',
+    name: 'Did not help',
+    config: ({ topics, userId }) => ({
+      command_topic: topics.userCommand(userId, 'not_helped'),
+      payload_press: 'PRESS',
+      icon: 'mdi:thumb-down',
+    }),
+  },
 ];
 
 /** The heat-pad rows: published with the first heat pad, emptied with the last. */

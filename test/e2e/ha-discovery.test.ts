@@ -204,6 +204,8 @@ describe('Home Assistant discovery', () => {
     expect([...ana.keys()].sort()).toEqual([
       'binary_sensor/break_due',
       'binary_sensor/sitting',
+      'button/helped',
+      'button/not_helped',
       'button/snooze',
       'button/start_routine',
       'event/nudge',

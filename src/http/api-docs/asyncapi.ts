@@ -3,6 +3,7 @@
 // GET /api/asyncapi.json) or the defaults (committed as docs/reference/asyncapi.json by npm run docs:api).
 import { z } from 'zod';
 import { eventSchema } from '../../adapters/unknot.js';
+import { deskCheckBodySchema } from '../../app/methods.js';
 import type { TopicRoots } from '../../mqtt/topics.js';
 import { jsonSchema, packageVersion, type JsonSchema } from './json-schema.js';
 import { bridgeStateSchema, commandSchema, deviceErrorSchema, nudgeSchema, stateSchema, iso } from './payloads.js';
@@ -184,12 +185,37 @@ const CHANNELS: Record<string, Channel> = {
     payload: text(['ON', 'OFF']),
     receive: { filter: '{base}/users/+/heat/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
   },
+  userHelpedCommand: {
+    address: '{base}/users/{userId}/helped/set',
+    title: '"That helped" button (Home Assistant)',
+    description:
+      'PRESS says the latest method tried in the last UNKNOT_HELPED_WITHIN_HOURS hours (a routine, heat, …) felt better. Only with HA_DISCOVERY on.',
+    contentType: 'text/plain',
+    payload: text(['PRESS']),
+    receive: { filter: '{base}/users/+/helped/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
+  userNotHelpedCommand: {
+    address: '{base}/users/{userId}/not_helped/set',
+    title: '"Did not help" button (Home Assistant)',
+    description: 'PRESS says the latest method tried in the last UNKNOT_HELPED_WITHIN_HOURS hours felt the same.',
+    contentType: 'text/plain',
+    payload: text(['PRESS']),
+    receive: { filter: '{base}/users/+/not_helped/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
+  userDeskCheckCommand: {
+    address: '{base}/users/{userId}/desk_check/set',
+    title: 'Desk setup check answers (Home Assistant)',
+    description:
+      'The answers of the desk setup check, as the body of POST /api/users/{userId}/desk-check; logged as desk_check. Only with HA_DISCOVERY on.',
+    payload: schema(deskCheckBodySchema),
+    receive: { filter: '{base}/users/+/desk_check/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
   haConfig: {
     address: '{ha}/{component}/{nodeId}/{objectId}/config',
     title: 'Home Assistant MQTT discovery',
     description:
       'One Home Assistant device per user: sitting minutes, posture, sitting, break due, next nudge, compliance today, routine progress, ' +
-      'a break-interval number, snooze and start-routine buttons, a nudge event and, for users with a heat pad, a heat switch, a ' +
+      'a break-interval number, snooze, start-routine, "That helped" and "Did not help" buttons, a nudge event and, for users with a heat pad, a heat switch, a ' +
       'heat-minutes number and a heat off-at sensor. Empty retained payloads remove the entities of a deleted user, or the heat-pad ' +
       'ones when the last pad goes.',
     payload: anyJson(
