@@ -116,12 +116,98 @@ export type LogEntry =
       symptoms?: string[];
     }
   /** The user says a doctor has seen the fever, swelling or injury they logged: heat is no longer refused for it. */
-  | { type: 'medical_cleared'; at: number; note?: string };
+  | { type: 'medical_cleared'; at: number; note?: string }
+  /**
+   * A self-care method tried (docs/concepts/methods.md): by hand (`manual`), or entered by unknot when a routine
+   * completed (`routine`) or a heat session ended (`heat`). `methodId` is unique per person; an outcome refers to it.
+   */
+  | {
+      type: 'method_tried';
+      at: number;
+      methodId: string;
+      method: Method;
+      area: PainArea;
+      /** What the method was in the person's words; always present for `other`. */
+      name?: string;
+      minutes?: number;
+      note?: string;
+      source: MethodSource;
+      /** Pain in the area before the method, 0–10. */
+      painBefore?: number;
+      /** The routine or heat session unknot ran, for `routine` and `heat` entries. */
+      routineId?: string;
+      heatSessionId?: string;
+    }
+  /** How a method felt afterwards. A later outcome for the same `methodId` replaces an earlier one. */
+  | {
+      type: 'method_outcome';
+      at: number;
+      methodId: string;
+      feeling: MethodFeeling;
+      painBefore?: number;
+      painAfter?: number;
+      note?: string;
+      /** Where the answer came from: the API or dashboard, or a wearable / Home Assistant action. */
+      via?: 'api' | 'action';
+    }
+  /** The answers to the desk setup check (docs/concepts/methods.md#desk-setup-check). */
+  | { type: 'desk_check'; at: number; answers: DeskCheckAnswers; note?: string };
 
 export type LogType = LogEntry['type'];
 
 export const PAIN_AREAS = ['neck', 'shoulders', 'upper_back', 'lower_back', 'glutes', 'other'] as const;
 export type PainArea = (typeof PAIN_AREAS)[number];
+
+/**
+ * Self-care methods a person can log (docs/concepts/methods.md). `routine` is a guided routine unknot ran;
+ * `other` carries the person's own words in `name`.
+ */
+export const METHODS = [
+  'trigger_point_ball',
+  'trigger_point_thumb',
+  'foam_roller',
+  'heat',
+  'stretching',
+  'acupressure',
+  'massage_therapy',
+  'physical_therapy',
+  'cupping',
+  'routine',
+  'other',
+] as const;
+export type Method = (typeof METHODS)[number];
+
+/** Plain names of the methods, for the dashboard, the report and the answers. */
+export const METHOD_NAMES: Record<Method, string> = {
+  trigger_point_ball: 'trigger-point pressure with a ball',
+  trigger_point_thumb: 'trigger-point pressure with a thumb',
+  foam_roller: 'foam roller',
+  heat: 'heat',
+  stretching: 'stretching',
+  acupressure: 'acupressure',
+  massage_therapy: 'massage therapy',
+  physical_therapy: 'physical therapy',
+  cupping: 'cupping',
+  routine: 'guided routine',
+  other: 'other',
+};
+
+export const METHOD_SOURCES = ['manual', 'routine', 'heat'] as const;
+export type MethodSource = (typeof METHOD_SOURCES)[number];
+
+export const METHOD_FEELINGS = ['better', 'same', 'worse'] as const;
+export type MethodFeeling = (typeof METHOD_FEELINGS)[number];
+
+/** The desk setup check's questions, each answered yes (true) or no (false). */
+export const DESK_CHECK_QUESTIONS = [
+  'screenAtEyeLevel',
+  'shouldersRelaxed',
+  'feetFlat',
+  'chairSupportsBack',
+  'keyboardAtElbowHeight',
+] as const;
+export type DeskCheckQuestion = (typeof DESK_CHECK_QUESTIONS)[number];
+export type DeskCheckAnswers = Record<DeskCheckQuestion, boolean>;
 
 export const CONTRAINDICATIONS = [
   'recent_injury',
