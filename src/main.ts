@@ -31,10 +31,12 @@ import { heatRoutes } from './http/heat-routes.js';
 import { HeatWorker } from '../workers/heat-worker.js';
 import { RoutineWorker } from '../workers/routine-worker.js';
 import { PainLog } from './app/pain.js';
+import { TherapistReport } from './app/report.js';
 import { Routines } from './app/routines.js';
 import type { HeatControl } from './domain/heat.js';
 import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
 import { routinesRouter } from './http/routines-routes.js';
+import { reportRouter } from './http/report-routes.js';
 import { apiDocsRouter } from './http/api-docs-routes.js';
 
 const UNIT_STOP_TIMEOUT_MS = 3000;
@@ -224,6 +226,8 @@ export async function main(
       await w.start();
       units.push({ name: 'heat-worker', start: () => w.start(), stop: () => w.stop() });
     }
+    // --- feature wiring: the therapist report ---
+    apiRouters.push(reportRouter(new TherapistReport(ctx, sessions, users), config.http.frameAncestors));
     // --- feature wiring: routines, pain, dashboard ---
     const publicRouters: NonNullable<HttpExtensions['publicRouters']> = [];
     {

@@ -125,6 +125,30 @@
     location.href = path;
   });
 
+  // The therapist report (GET /api/users/{id}/report, text/html): fetched with the token like every API call,
+  // then shown in a new tab from a blob, so the token never goes into a URL. The tab is opened at the click (a
+  // popup blocker allows that) and pointed at the report once it has arrived.
+  $('report-button').addEventListener('click', async () => {
+    if (!state.userId) return;
+    const tab = window.open('', '_blank');
+    try {
+      const headers = { accept: 'text/html' };
+      if (state.token) headers.authorization = `Bearer ${state.token}`;
+      const r = await fetch(`/api/users/${encodeURIComponent(state.userId)}/report`, { headers });
+      if (r.status === 401) throw new AuthError('The access token was not accepted.');
+      if (!r.ok) {
+        const body = await r.json().catch(() => null);
+        throw new Error((body && body.detail) || `${r.status} ${r.statusText}`);
+      }
+      const url = URL.createObjectURL(new Blob([await r.text()], { type: 'text/html' }));
+      if (tab) tab.location.href = url;
+      else location.href = url;
+    } catch (err) {
+      tab?.close();
+      showError(err);
+    }
+  });
+
   // ------------------------------------------------------------------ words and numbers
 
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
