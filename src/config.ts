@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { profileSchema, type Profile } from './domain/profile.js';
 import { ID_PATTERN, PROTOCOLS, ROLES } from './domain/types.js';
+import type { MethodPolicy } from './domain/methods.js';
 
 const ROLE_NAMES = ['api', 'ingest', 'worker'] as const;
 export type ProcessRole = (typeof ROLE_NAMES)[number];
@@ -87,6 +88,20 @@ function commaList<T>(parse: (entry: string) => T | undefined, what: string) {
       return out;
     });
 }
+
+const wholeNumber = (dflt: string, min: number, max: number) =>
+  z
+    .string()
+    .default(dflt)
+    .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, `a whole number from ${min} to ${max}`)
+    .transform(Number);
+
+const decimal = (dflt: string, min: number, max: number) =>
+  z
+    .string()
+    .default(dflt)
+    .refine((s) => /^\d+(\.\d+)?$/.test(s) && Number(s) >= min && Number(s) <= max, `a number from ${min} to ${max}`)
+    .transform(Number);
 
 /** Every environment variable unknot reads, with its default and what is allowed. */
 export const envSchema = z.object({
@@ -176,6 +191,31 @@ export const envSchema = z.object({
     .refine((s) => /^\d+(\.\d+)?$/.test(s) && Number(s) >= 1 && Number(s) <= 100000, 'a number from 1 to 100000')
     .transform(Number),
   UNKNOT_CONFIG: z.string().min(1).default('config/default.json'),
+  // The methods log and its rules (docs/concepts/methods.md); each rule quotes its source sentence there.
+  UNKNOT_METHODS_MIN_OUTCOMES: wholeNumber('2', 1, 100),
+  UNKNOT_METHODS_BIG_DROP: decimal('2', 0.5, 10),
+  UNKNOT_METHODS_SMALL_CHANGE: decimal('0.5', 0, 5),
+  UNKNOT_NO_IMPROVEMENT_WEEKS: wholeNumber('4', 1, 4),
+  UNKNOT_NO_IMPROVEMENT_POINTS: decimal('1', 0.1, 10),
+  UNKNOT_LONG_SITTING_MINUTES: wholeNumber('60', 5, 600),
+  UNKNOT_DESK_CHECK_DAYS: wholeNumber('5', 1, 7),
+  UNKNOT_DESK_CHECK_REPEAT_DAYS: wholeNumber('30', 1, 365),
+  UNKNOT_HELPED_WITHIN_HOURS: wholeNumber('3', 1, 48),
+  UNKNOT_HEAT_BLOCKING_SYMPTOMS: z
+    .string()
+    .default('numbness,tingling')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((v) =>
+          v
+            .trim()
+            .toLowerCase()
+            .replace(/[\s-]+/g, '_'),
+        )
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z_]{1,40}$/, 'symptom words such as numbness,tingling')).max(20)),
   UNKNOT_ROLES: z
     .string()
     .default('api,ingest,worker')
@@ -256,6 +296,40 @@ export const envDocs: Partial<Record<EnvName, { unset?: string; meaning: string 
   },
   UNKNOT_ROLES: { meaning: 'which roles this process runs, comma-separated: `api`, `ingest`, `worker`' },
   LOG_LEVEL: { meaning: 'pino level; logs are JSON lines on stdout with `userId`, `deviceId`, `sessionId`' },
+  UNKNOT_METHODS_MIN_OUTCOMES: {
+    meaning:
+      'outcomes a method needs in an area before "what helps" gives it a label; fewer is "not enough data" ([methods](concepts/methods.md))',
+  },
+  UNKNOT_METHODS_BIG_DROP: {
+    meaning: 'an average drop in pain (0–10 scale) of at least this many points is "helped a lot"',
+  },
+  UNKNOT_METHODS_SMALL_CHANGE: {
+    meaning:
+      'an average change in pain within ± this many points is "no change"; a bigger drop "helped a little", a bigger rise "made it worse"',
+  },
+  UNKNOT_NO_IMPROVEMENT_WEEKS: {
+    meaning:
+      'weeks of regular care (a method tried every week) after which pain that has not improved is a reason to see a professional (`no_improvement`)',
+  },
+  UNKNOT_NO_IMPROVEMENT_POINTS: {
+    meaning: 'a drop in average pain, first week against last week, smaller than this is no improvement',
+  },
+  UNKNOT_LONG_SITTING_MINUTES: {
+    meaning: 'a sitting stretch of at least this many minutes before a break is long sitting (desk setup check)',
+  },
+  UNKNOT_DESK_CHECK_DAYS: {
+    meaning:
+      'days of the last seven with long sitting that make "a week of long sitting" and offer the desk setup check',
+  },
+  UNKNOT_DESK_CHECK_REPEAT_DAYS: { meaning: 'after an answered desk setup check, it is offered again no sooner' },
+  UNKNOT_HELPED_WITHIN_HOURS: {
+    meaning:
+      'a wearable\'s or Home Assistant\'s "that helped" / "did not help" applies to the latest method tried within this many hours',
+  },
+  UNKNOT_HEAT_BLOCKING_SYMPTOMS: {
+    meaning:
+      'symptoms that, logged with pain, refuse heat (409 `contraindicated`) until a clearance, besides fever, swelling and injury; comma-separated',
+  },
 };
 
 const staticDeviceSchema = z
@@ -332,6 +406,15 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   configFile: string;
   file: FileConfig;
+  /** The methods log's rules (docs/concepts/methods.md); also the advice's options (src/domain/advice.ts). */
+  methods: MethodsConfig;
+}
+
+export interface MethodsConfig extends MethodPolicy {
+  /** A "that helped" action applies to the latest method tried within this long (hours). */
+  helpedWithinHours: number;
+  /** Symptoms that refuse heat when logged with pain, until a clearance. */
+  heatBlockingSymptoms: readonly string[];
 }
 
 export interface MqttTls {
@@ -428,6 +511,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     configFile,
     file: file.data,
+    methods: {
+      minOutcomes: e.UNKNOT_METHODS_MIN_OUTCOMES,
+      bigDrop: e.UNKNOT_METHODS_BIG_DROP,
+      smallChange: e.UNKNOT_METHODS_SMALL_CHANGE,
+      noImprovementWeeks: e.UNKNOT_NO_IMPROVEMENT_WEEKS,
+      improvementPoints: e.UNKNOT_NO_IMPROVEMENT_POINTS,
+      longSittingMinutes: e.UNKNOT_LONG_SITTING_MINUTES,
+      deskCheckDays: e.UNKNOT_DESK_CHECK_DAYS,
+      deskCheckRepeatDays: e.UNKNOT_DESK_CHECK_REPEAT_DAYS,
+      helpedWithinHours: e.UNKNOT_HELPED_WITHIN_HOURS,
+      heatBlockingSymptoms: e.UNKNOT_HEAT_BLOCKING_SYMPTOMS,
+    },
   });
 }
 

@@ -32,6 +32,8 @@ import { HeatWorker } from '../workers/heat-worker.js';
 import { RoutineWorker } from '../workers/routine-worker.js';
 import { PainLog } from './app/pain.js';
 import { TherapistReport } from './app/report.js';
+import { Methods } from './app/methods.js';
+import { methodsRouter } from './http/methods-routes.js';
 import { Routines } from './app/routines.js';
 import type { HeatControl } from './domain/heat.js';
 import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
@@ -230,6 +232,7 @@ export async function main(
     apiRouters.push(reportRouter(new TherapistReport(ctx, sessions, users), config.http.frameAncestors));
     // --- feature wiring: routines, pain, dashboard ---
     const publicRouters: NonNullable<HttpExtensions['publicRouters']> = [];
+    let methods: Methods | undefined;
     {
       // The heat step of a routine uses the heat-pad sessions when this instance has them.
       const routineHeat: HeatControl | null = heat;
@@ -239,6 +242,12 @@ export async function main(
         await routines.stop(device.userId, undefined, 'stopped_on_device');
       };
       apiRouters.push(routinesRouter(routines, pain));
+      // The methods log (docs/concepts/methods.md): a wearable's "that helped" comes in as an action.
+      const methodsLog = new Methods(ctx, sessions);
+      handlers.actions.helped = (device) => methodsLog.action(device, true);
+      handlers.actions.not_helped = (device) => methodsLog.action(device, false);
+      apiRouters.push(methodsRouter(methodsLog));
+      methods = methodsLog;
       publicRouters.push({ path: '/', router: dashboardRouter(ctx) });
       protectedRouters.push({ path: BULL_BOARD_PATH, router: bullBoardRouter(ctx) });
       if (roles.has('worker') && (opts.workers ?? ['nudges', 'heat', 'routines']).includes('routines')) {
@@ -251,7 +260,7 @@ export async function main(
     if (config.haDiscovery) {
       // Every role keeps discovery and the adherence topic current (hooks fire in the API, log entries are
       // committed by ingest and workers); only ingest processes handle HA's button and switch commands.
-      const ha = new HaDiscovery(ctx, sessions, users, { heat });
+      const ha = new HaDiscovery(ctx, sessions, users, { heat, ...(methods ? { methods } : {}) });
       // Its button and switch commands go through ingest (acknowledged after commit), so only ingest handles them.
       if (roles.has('ingest')) handlers.commands = ha.commandRoutes();
       users.hooks.push(ha);

@@ -31,7 +31,7 @@ export const eventSchema = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('action'),
-    action: z.enum(['snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop']),
+    action: z.enum(['snooze', 'ack', 'heat_on', 'heat_off', 'routine_stop', 'helped', 'not_helped']),
     // Heat limits are the domain's policy; here only "a positive number of minutes" (a snooze: 1–60, below).
     minutes: z.number().positive().optional(),
     // Not in the contract's action shape, but a button press may be reported late like any other event.

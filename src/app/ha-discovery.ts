@@ -6,12 +6,15 @@ import type { HeatControl } from '../domain/heat.js';
 import { isValidId, UnknotError, type Device } from '../domain/types.js';
 import { HEAT, configTopic, ENTITIES, discoveryConfigs } from '../mqtt/ha-entities.js';
 import type { AppContext, CommandRoute } from './context.js';
+import type { Methods } from './methods.js';
 import type { Sessions } from './sessions.js';
 import type { UserHooks, Users } from './users.js';
 
 export interface HaDiscoveryOptions {
   /** Present once the heat service is wired in; without it a heat switch command is logged and refused. */
   heat?: HeatControl;
+  /** The methods log: the "that helped" / "did not help" buttons and the desk setup check (docs/concepts/methods.md). */
+  methods?: Pick<Methods, 'helped' | 'answerDeskCheck'>;
   /** Quiet time before the adherence topic is re-published after committed log entries. */
   debounceMs?: number;
 }
@@ -47,6 +50,9 @@ export class HaDiscovery implements UserHooks {
     return [
       { filter: users('snooze'), handle: (topic, payload) => this.onCommand('snooze', topic, payload) },
       { filter: users('heat'), handle: (topic, payload) => this.onCommand('heat', topic, payload) },
+      { filter: users('helped'), handle: (topic, payload) => this.onMethodsCommand('helped', topic, payload) },
+      { filter: users('not_helped'), handle: (topic, payload) => this.onMethodsCommand('not_helped', topic, payload) },
+      { filter: users('desk_check'), handle: (topic, payload) => this.onMethodsCommand('desk_check', topic, payload) },
     ];
   }
 
@@ -231,6 +237,50 @@ export class HaDiscovery implements UserHooks {
       );
       // The switch is not optimistic: show it the state that stands.
       if (what === 'heat') await this.sessions.publishState(userId);
+    }
+  }
+
+  /**
+   * `{base}/users/{userId}/helped/set` and `…/not_helped/set` (PRESS): the outcome of the latest method tried;
+   * `…/desk_check/set`: the desk setup check's answers as JSON (the body of POST /desk-check). Bad input and
+   * refusals are logged and counted; an infrastructure error is thrown so ingest retries the message.
+   */
+  private async onMethodsCommand(
+    what: 'helped' | 'not_helped' | 'desk_check',
+    topic: string,
+    payload: Buffer,
+  ): Promise<void> {
+    const { metrics } = this.ctx;
+    metrics.eventsReceived.inc({ protocol: 'homeassistant' });
+    const userId = under(topic, `${this.ctx.topics.base}/users`)?.split('/')[0];
+    const log = this.ctx.log.child({ userId, command: what });
+    const reject = (code: string, detail: string) => {
+      metrics.eventsRejected.inc({ reason: code });
+      log.warn({ code, detail, topic }, 'rejected Home Assistant command');
+    };
+    if (!isValidId(userId))
+      return reject('invalid_user_id', 'the user id in the topic is not 1–64 characters of [A-Za-z0-9_-]');
+    const methods = this.opts.methods;
+    if (!methods) return reject('not_supported', 'the methods log is not available on this instance');
+    try {
+      if (what === 'desk_check') {
+        let body: unknown;
+        try {
+          body = payload.length > 4096 ? null : JSON.parse(payload.toString('utf8'));
+        } catch {
+          return reject('invalid_json', 'the desk check sends its answers as a JSON object');
+        }
+        await methods.answerDeskCheck(userId, body);
+        log.info('desk check answered from Home Assistant');
+        return;
+      }
+      const text = payload.length > 64 ? null : payload.toString('utf8').trim();
+      if (text?.toUpperCase() !== 'PRESS') return reject('invalid_command', `the ${what} button sends PRESS`);
+      const r = await methods.helped(userId, what === 'helped');
+      log.info({ methodId: r.methodId, feeling: r.feeling }, 'method outcome from Home Assistant');
+    } catch (err) {
+      if (!(err instanceof UnknotError)) throw err;
+      reject(err.code, err.message);
     }
   }
 

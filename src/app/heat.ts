@@ -24,6 +24,7 @@ import {
   type OffOutcome,
 } from '../domain/heat.js';
 import type { Profile } from '../domain/profile.js';
+import type { PainArea } from '../domain/types.js';
 import type { HeatState, UserState } from '../domain/user-state.js';
 import {
   type Command,
@@ -37,6 +38,7 @@ import {
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';
+import { latestPainArea, withAutoMethods } from '../domain/methods.js';
 import type { Sessions } from './sessions.js';
 import type { UserHooks } from './users.js';
 
@@ -47,6 +49,8 @@ export interface HeatStartOptions {
   deviceId?: string;
   /** Who asks. `homeassistant` is accepted as another name for `ha`. */
   source: HeatSource | 'homeassistant';
+  /** The pain area the heat is for (its methods-log entry); absent: the latest pain logged, else `other`. */
+  area?: PainArea;
 }
 
 /** Times are epoch ms here; the HTTP layer turns them into ISO 8601. */
@@ -112,7 +116,9 @@ export class Heat {
   private transact<R>(userId: string, fn: (heat: HeatState, st: UserState) => HeatTransition<R>) {
     return this.ctx.store.transact(userId, (st) => {
       const t = fn(st.heat, st);
-      return { state: { ...st, heat: t.state }, logs: logsOf(t.effects), changed: t.changed, result: t };
+      // A session that ends goes into the methods log in the same commit (docs/concepts/methods.md).
+      const logs = withAutoMethods(logsOf(t.effects), { heat: t.state }, this.ctx.config.timeScale);
+      return { state: { ...st, heat: t.state }, logs, changed: t.changed, result: t };
     });
   }
 
@@ -129,16 +135,29 @@ export class Heat {
       this.ctx.adherence.read(userId, now - (ADVICE_LOOKBACK_DAYS + 1) * DAY_MS, now + 1),
     ]);
     for (const d of devices) this.rememberPad(d);
-    const heatBlocked = adviseProfessional(entries, profile.contraindications, now).heatBlocked;
+    const advice = adviseProfessional(entries, profile.contraindications, now, this.ctx.config.methods);
     const policy = heatPolicyOf(profile, this.ctx.config.timeScale);
-    const c = await this.transact(userId, (heat, st) =>
-      startHeat(
+    // The area the session is for, for its methods-log entry: the request's, else the latest pain logged.
+    const area = opts.area ?? latestPainArea(entries, now);
+    const c = await this.transact(userId, (heat, st) => {
+      const t = startHeat(
         heat,
-        { minutes: opts.minutes, deviceId: opts.deviceId, source, devices, heatBlocked, epoch: st.session.epoch },
+        {
+          minutes: opts.minutes,
+          deviceId: opts.deviceId,
+          source,
+          devices,
+          heatBlocked: advice.heatBlocked,
+          ...(advice.heatBlockedReason ? { heatBlockedReason: advice.heatBlockedReason } : {}),
+          epoch: st.session.epoch,
+        },
         policy,
         now,
-      ),
-    );
+      );
+      return t.result.ok && area && t.state.current
+        ? { ...t, state: { ...t.state, current: { ...t.state.current, area } } }
+        : t;
+    });
     await this.afterCommit(userId, c.result.effects, c.before, c.state, profile);
     const r = c.result.result;
     const log = this.ctx.log.child({ userId });

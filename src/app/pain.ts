@@ -60,7 +60,7 @@ export class PainLog {
     };
     await this.append(userId, entry);
     const history = await this.ctx.adherence.read(userId, now - HISTORY_MS, now + 1);
-    const advice = adviceForPain(entry, history, profile, now);
+    const advice = adviceForPain(entry, history, profile, now, this.ctx.config.methods);
     this.ctx.log.info({ userId, area: entry.area, level: entry.level, recommended: advice.recommended }, 'pain logged');
     return {
       ...advice,
@@ -76,7 +76,7 @@ export class PainLog {
     const entry: LogEntry = { type: 'medical_cleared', at: now, ...(b.note ? { note: b.note } : {}) };
     await this.append(userId, entry);
     const history = await this.ctx.adherence.read(userId, now - HISTORY_MS, now + 1);
-    const advice = adviseProfessional(history, profile.contraindications, now);
+    const advice = adviseProfessional(history, profile.contraindications, now, this.ctx.config.methods);
     const stillListed = profile.contraindications.filter((c) =>
       ['recent_injury', 'swelling', 'fever', 'numbness', 'impaired_sensation'].includes(c),
     );
@@ -91,7 +91,7 @@ export class PainLog {
           ? `Clearance logged. Your profile still lists ${stillListed.join(', ').replace(/_/g, ' ')}: heat stays refused until you remove it from your profile (PUT /api/users/${userId}).`
           : advice.heatBlocked
             ? 'Clearance logged, but heat is still refused: see the reasons.'
-            : 'Clearance logged. Fever, swelling or injury logged before now no longer refuses heat.',
+            : 'Clearance logged. Fever, swelling, injury, numbness or tingling logged before now no longer refuses heat.',
     };
   }
 

@@ -39,7 +39,7 @@ export class TherapistReport {
     if ('error' in period) throw new InvalidInputError('invalid_period', period.error);
     const until = Math.min(now, period.endMs - 1);
     const entries = await this.ctx.adherence.read(userId, period.startMs - LOOKBACK_MS, until + 1);
-    const advice = adviseProfessional(entries, profile.contraindications, until);
+    const advice = adviseProfessional(entries, profile.contraindications, until, this.ctx.config.methods);
     return buildReport(entries, {
       userId,
       ...(profile.name ? { name: profile.name } : {}),
@@ -51,6 +51,7 @@ export class TherapistReport {
       contraindications: profile.contraindications,
       advice: advice.reasons,
       openSession: await this.users.openSession(userId, profile, now),
+      methodPolicy: this.ctx.config.methods,
     });
   }
 

@@ -25,12 +25,13 @@ import {
   type RoutineName,
   type RoutineTransition,
 } from '../domain/routine.js';
-import { ConflictError, InvalidInputError, NotFoundError, UnknotError } from '../domain/types.js';
+import { ConflictError, InvalidInputError, NotFoundError, type PainArea, UnknotError } from '../domain/types.js';
 import type { UserState } from '../domain/user-state.js';
 import { jobIds, type RoutineJob } from '../queues/queues.js';
 import type { Committed } from '../store/state-store.js';
 import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';
+import { latestPainArea, withAutoMethods } from '../domain/methods.js';
 import type { Sessions } from './sessions.js';
 
 /** Minutes of heat the checklist asks for; capped by the user's own heat limit. */
@@ -50,7 +51,7 @@ export class Routines {
   ) {}
 
   /** POST /api/users/{userId}/routines */
-  async start(userId: string, name: string | undefined) {
+  async start(userId: string, name: string | undefined, area?: PainArea) {
     const profile = await this.sessions.profile(userId);
     const routine = name ?? DEFAULT_ROUTINE;
     if (!isRoutineName(routine)) {
@@ -61,11 +62,14 @@ export class Routines {
     }
     const expectSkip = await this.expectedHeatSkip(userId, profile, routine);
     const now = this.ctx.now();
+    // The area the routine is for, for its methods-log entry: the request's, else the latest pain logged.
+    const forArea = area ?? latestPainArea(await this.ctx.adherence.read(userId, now - ADVICE_WINDOW_MS, now + 1), now);
     let heat: HeatOutcome | undefined;
     for (;;) {
-      const c = await this.transact(userId, (st) =>
-        startRoutine(st, routine, st.session.epoch, this.ctx.config.timeScale, now, heat),
-      );
+      const c = await this.transact(userId, (st) => {
+        const t = startRoutine(st, routine, st.session.epoch, this.ctx.config.timeScale, now, heat);
+        return t.changed && t.routine && forArea ? { ...t, routine: { ...t.routine, area: forArea } } : t;
+      });
       const r = c.result.result;
       if (!r.ok && r.code === 'needs_heat') {
         if (heat)
@@ -215,7 +219,8 @@ export class Routines {
       const t = fn(st);
       return {
         state: t.changed ? { ...st, routine: t.routine, routineSeq: t.routineSeq } : st,
-        logs: logsOf(t.effects),
+        // A completed routine goes into the methods log in the same commit (docs/concepts/methods.md).
+        logs: withAutoMethods(logsOf(t.effects), { routine: t.routine }, this.ctx.config.timeScale),
         changed: t.changed,
         result: t,
       };
@@ -291,7 +296,7 @@ export class Routines {
   private async startHeat(userId: string, profile: Profile, now: number): Promise<HeatOutcome> {
     // Fever, swelling or an injury in the pain log refuses heat until cleared (safety first, so this reason wins).
     const entries = await this.ctx.adherence.read(userId, now - ADVICE_WINDOW_MS, now + 1);
-    if (adviseProfessional(entries, profile.contraindications, now).heatBlocked)
+    if (adviseProfessional(entries, profile.contraindications, now, this.ctx.config.methods).heatBlocked)
       return { ok: false, reason: 'contraindicated' };
     if (!this.heat) return { ok: false, reason: 'heat_unavailable' };
     const minutes = Math.min(ROUTINE_HEAT_MINUTES, profile.heat.maxMinutes);
@@ -331,7 +336,8 @@ export class Routines {
     if (!planRoutine(routine, 1).some((s) => s.kind === 'heat')) return null;
     const now = this.ctx.now();
     const entries = await this.ctx.adherence.read(userId, now - ADVICE_WINDOW_MS, now + 1);
-    if (adviseProfessional(entries, profile.contraindications, now).heatBlocked) return 'contraindicated';
+    if (adviseProfessional(entries, profile.contraindications, now, this.ctx.config.methods).heatBlocked)
+      return 'contraindicated';
     if (!this.heat) return 'heat_unavailable';
     const devices = await this.ctx.registry.devicesOf(userId);
     if (!devices.some((d) => d.role === 'heatpad')) return 'no_heat_pad';

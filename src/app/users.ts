@@ -256,7 +256,7 @@ export class Users {
       timeScale: this.ctx.config.timeScale,
       openSession: await this.openSession(userId, profile, now),
     });
-    const advice = adviseProfessional(entries, profile.contraindications, now);
+    const advice = adviseProfessional(entries, profile.contraindications, now, this.ctx.config.methods);
     return {
       userId,
       timezone: profile.timezone,

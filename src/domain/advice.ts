@@ -1,10 +1,25 @@
 // When to see a professional (docs/concepts/pain-and-advice.md), from the pain log and the profile's contraindications.
 // Pure: `now` comes in as an argument. The wording follows common self-care guidance for muscle knots:
 // say where it hurts, where it spreads and what makes it worse.
+import { DEFAULT_METHOD_POLICY, type MethodPolicy, noImprovement } from './methods.js';
 import type { Profile } from './profile.js';
 import { HEAT_BLOCKING, type LogEntry, type PainArea } from './types.js';
 
-export type AdviceCode = 'neurological_symptoms' | 'medical_first' | 'persistent_pain' | 'recurring_pain';
+export type AdviceCode =
+  'neurological_symptoms' | 'medical_first' | 'persistent_pain' | 'recurring_pain' | 'no_improvement';
+
+/**
+ * Symptoms that refuse heat when logged with pain, until a clearance (config `UNKNOT_HEAT_BLOCKING_SYMPTOMS`).
+ * "A numb area cannot feel a burn": numbness and tingling, besides fever, swelling and injury (always).
+ */
+export const DEFAULT_HEAT_BLOCKING_SYMPTOMS: readonly string[] = Object.freeze(['numbness', 'tingling']);
+
+/** The configurable parts of the advice (src/config.ts `methods`). */
+export interface AdviceOptions {
+  heatBlockingSymptoms?: readonly string[];
+  noImprovementWeeks?: MethodPolicy['noImprovementWeeks'];
+  improvementPoints?: MethodPolicy['improvementPoints'];
+}
 
 export interface AdviceReason {
   code: AdviceCode;
@@ -17,8 +32,13 @@ export interface AdviceReason {
 export interface ProfessionalAdvice {
   recommended: boolean;
   reasons: AdviceReason[];
-  /** Heat is refused: a medical-first reason, or a heat-blocking contraindication in the profile (§5). */
+  /**
+   * Heat is refused: a medical-first reason, numbness or tingling logged with pain and not cleared since, or a
+   * heat-blocking contraindication in the profile (§5).
+   */
   heatBlocked: boolean;
+  /** Why heat is refused, for the refusal's detail; absent when it is not, or only for the profile. */
+  heatBlockedReason?: string;
 }
 
 export interface PainAdvice extends ProfessionalAdvice {
@@ -61,7 +81,7 @@ const AREA_NAMES: Record<PainArea, string> = {
 
 const THERAPIST = 'a licensed massage, physical or sports therapist';
 
-const normalize = (symptom: string): string =>
+export const normalizeSymptom = (symptom: string): string =>
   symptom
     .trim()
     .toLowerCase()
@@ -99,7 +119,7 @@ function painEntries(entries: readonly LogEntry[], now: number): PainEntry[] {
 }
 
 function symptomsOf(entry: PainEntry, table: Record<string, string>): string[] {
-  return unique((entry.symptoms ?? []).map(normalize).flatMap((s) => (table[s] ? [table[s]] : [])));
+  return unique((entry.symptoms ?? []).map(normalizeSymptom).flatMap((s) => (table[s] ? [table[s]] : [])));
 }
 
 function medicalFirst(
@@ -136,19 +156,67 @@ function medicalFirst(
   return reasons;
 }
 
-function neurological(recent: readonly PainEntry[], all: readonly PainEntry[]): AdviceReason[] {
+function neurological(
+  recent: readonly PainEntry[],
+  all: readonly PainEntry[],
+  heatBlockedAreas: ReadonlyMap<PainArea, string[]>,
+): AdviceReason[] {
   const flagged = recent.filter((e) => symptomsOf(e, NEUROLOGICAL).length > 0);
   return unique(flagged.map((e) => e.area)).map((area) => {
     const symptoms = unique(flagged.filter((e) => e.area === area).flatMap((e) => symptomsOf(e, NEUROLOGICAL)));
+    const blocking = heatBlockedAreas.get(area);
     return {
       code: 'neurological_symptoms' as const,
       area,
       detail:
         `You logged ${list(symptoms)} with pain in ${AREA_NAMES[area]}, which can mean a nerve is involved. ` +
         `See ${THERAPIST} now rather than working on it yourself. ` +
+        (blocking
+          ? `Heat stays off until you log that a professional has seen it: an area with ${list(blocking)} cannot feel a burn. `
+          : '') +
         tellThem('therapist', area, refersOf(all, area)),
     };
   });
+}
+
+/**
+ * "Numbness logged in the pain log refuses heat until a clearance": per area, the heat-blocking symptoms logged
+ * with pain since the last clearance (in the lookback).
+ */
+function heatBlockingSymptoms(uncleared: readonly PainEntry[], symptoms: readonly string[]): Map<PainArea, string[]> {
+  const wanted = new Set(symptoms.map(normalizeSymptom));
+  const out = new Map<PainArea, string[]>();
+  for (const e of uncleared) {
+    const found = (e.symptoms ?? []).map(normalizeSymptom).filter((s) => wanted.has(s));
+    if (found.length === 0) continue;
+    out.set(e.area, unique([...(out.get(e.area) ?? []), ...found.map((s) => NEUROLOGICAL[s] ?? s.replace(/_/g, ' '))]));
+  }
+  return out;
+}
+
+/**
+ * "Expect steady improvement in one to four weeks": regular care for an area over the configured weeks and no
+ * drop in pain (src/domain/methods.ts noImprovement) is worth a professional look.
+ */
+function noImprovementReasons(
+  entries: readonly LogEntry[],
+  now: number,
+  options: AdviceOptions,
+  all: readonly PainEntry[],
+): AdviceReason[] {
+  const found = noImprovement(entries, now, {
+    noImprovementWeeks: options.noImprovementWeeks ?? DEFAULT_METHOD_POLICY.noImprovementWeeks,
+    improvementPoints: options.improvementPoints ?? DEFAULT_METHOD_POLICY.improvementPoints,
+  });
+  return found.map((n) => ({
+    code: 'no_improvement' as const,
+    area: n.area,
+    detail:
+      `You have cared for ${AREA_NAMES[n.area]} every week for ${plural(n.weeks, 'week')} (${plural(n.methodsTried, 'method')} tried) ` +
+      `and the pain has not improved (about ${n.firstWeekPain} of 10 in the first week, ${n.lastWeekPain} of 10 in the last). ` +
+      `Self-care usually helps within one to four weeks: see ${THERAPIST}. ` +
+      tellThem('therapist', n.area, refersOf(all, n.area)),
+  }));
 }
 
 function persistent(byArea: ReadonlyMap<PainArea, PainEntry[]>, since: number): AdviceReason[] {
@@ -217,6 +285,7 @@ export function adviseProfessional(
   entries: readonly LogEntry[],
   contraindications: readonly string[],
   now: number,
+  options: AdviceOptions = {},
 ): ProfessionalAdvice {
   const all = painEntries(entries, now);
   const since = now - ADVICE_LOOKBACK_DAYS * DAY_MS;
@@ -230,10 +299,31 @@ export function adviseProfessional(
   const cleared = lastClearance(entries, now);
   const uncleared = cleared === null ? recent : recent.filter((e) => e.at > cleared);
   const medical = medicalFirst(uncleared, all, contraindications);
-  const reasons = [...medical, ...neurological(recent, all), ...persistent(byArea, since), ...recurring(byArea, since)];
+  const blockedAreas = heatBlockingSymptoms(uncleared, options.heatBlockingSymptoms ?? DEFAULT_HEAT_BLOCKING_SYMPTOMS);
+  const reasons = [
+    ...medical,
+    ...neurological(recent, all, blockedAreas),
+    ...persistent(byArea, since),
+    ...recurring(byArea, since),
+    ...noImprovementReasons(entries, now, options, all),
+  ];
+  const medicalLogged = medical.some((r) => r.area !== undefined);
   const heatBlocked =
-    medical.length > 0 || contraindications.some((c) => (HEAT_BLOCKING as readonly string[]).includes(c));
-  return { recommended: reasons.length > 0, reasons, heatBlocked };
+    medical.length > 0 ||
+    blockedAreas.size > 0 ||
+    contraindications.some((c) => (HEAT_BLOCKING as readonly string[]).includes(c));
+  const why: string[] = [];
+  if (medicalLogged) why.push('your recent pain log mentions fever, swelling or a recent injury');
+  for (const [area, symptoms] of blockedAreas) {
+    why.push(
+      `you logged ${list(symptoms)} in ${AREA_NAMES[area]}, and an area that is numb or tingling cannot feel a burn`,
+    );
+  }
+  const heatBlockedReason =
+    why.length > 0
+      ? `${list(why)}: get medical advice first, before using heat; once a professional has seen it, log a clearance (POST /api/users/{userId}/clearance)`
+      : undefined;
+  return { recommended: reasons.length > 0, reasons, heatBlocked, ...(heatBlockedReason ? { heatBlockedReason } : {}) };
 }
 
 /** The answer to a fresh `POST /pain`: the current advice, with a message for the user. */
@@ -242,13 +332,14 @@ export function adviceForPain(
   history: readonly LogEntry[],
   profile: Pick<Profile, 'contraindications'>,
   now: number,
+  options: AdviceOptions = {},
 ): PainAdvice {
   const already = history.some(
     (e) =>
       e === entry ||
       (e.type === 'pain_logged' && e.at === entry.at && e.area === entry.area && e.level === entry.level),
   );
-  const advice = adviseProfessional(already ? history : [...history, entry], profile.contraindications, now);
+  const advice = adviseProfessional(already ? history : [...history, entry], profile.contraindications, now, options);
   let message: string;
   if (advice.recommended) {
     message = advice.reasons.map((r) => r.detail).join(' ');

@@ -127,6 +127,8 @@ export interface StartInput {
   devices: ReadonlyArray<Pick<Device, 'deviceId' | 'role'>>;
   /** `adviseProfessional(…).heatBlocked`: the pain log asks for medical attention first. */
   heatBlocked: boolean;
+  /** `adviseProfessional(…).heatBlockedReason`: why, in a sentence for the refusal (absent: fever, swelling, injury). */
+  heatBlockedReason?: string;
   /** The user state's epoch, so that session ids never repeat after a user is deleted and created again. */
   epoch: string;
 }
@@ -181,7 +183,8 @@ export function startHeat(
   if (input.heatBlocked) {
     return refuse(
       'contraindicated',
-      'your recent pain log mentions fever, swelling or a recent injury: get medical advice first, before using heat',
+      input.heatBlockedReason ??
+        'your recent pain log mentions fever, swelling or a recent injury: get medical advice first, before using heat',
     );
   }
   const minutes = input.minutes === undefined ? policy.defaultMinutes : input.minutes;

@@ -10,6 +10,7 @@ import {
   type MethodSource,
   type PainArea,
 } from './types.js';
+import type { HeatState, RoutineState } from './user-state.js';
 
 type TriedEntry = Extract<LogEntry, { type: 'method_tried' }>;
 type OutcomeEntry = Extract<LogEntry, { type: 'method_outcome' }>;
@@ -393,3 +394,77 @@ export function latestMethod(entries: readonly LogEntry[], now: number, withinMs
   }
   return latest;
 }
+
+/** How recent a pain entry must be for its area to name a routine or heat session started without one. */
+export const AREA_FROM_PAIN_DAYS = 14;
+
+/** The area of the latest pain entry of the last AREA_FROM_PAIN_DAYS days up to `now`, if any. */
+export function latestPainArea(entries: readonly LogEntry[], now: number): PainArea | undefined {
+  let latest: { at: number; area: PainArea } | undefined;
+  for (const e of entries) {
+    if (e.type !== 'pain_logged' || e.at > now || e.at < now - AREA_FROM_PAIN_DAYS * DAY_MS) continue;
+    if (!latest || e.at >= latest.at) latest = e;
+  }
+  return latest?.area;
+}
+
+/** Deterministic method ids of the entries unknot makes itself: a retried commit cannot make two. */
+export const routineMethodId = (routineId: string) => `routine-${routineId}`;
+export const heatMethodId = (heatSessionId: string) => `heat-${heatSessionId}`;
+
+/**
+ * "Routines and heat sessions unknot ran are entered automatically": the `method_tried` entries that go into the
+ * same commit as a transition's `routine_completed` (the routine, its area and the minutes of its steps that ran)
+ * or `heat_off` that ends a session (heat, its area and how long it was on, in policy minutes). A heat session a
+ * routine started is part of that routine's entry, not one of its own. `state` is the state after the transition.
+ */
+export function autoMethodEntries(
+  logs: readonly LogEntry[],
+  state: { routine?: RoutineState | null; heat?: HeatState },
+  timeScale: number,
+): LogEntry[] {
+  const out: LogEntry[] = [];
+  for (const e of logs) {
+    const r = state.routine;
+    if (e.type === 'routine_completed' && r && r.routineId === e.routineId) {
+      const seconds = r.steps.filter((s) => !s.skipped).reduce((sum, s) => sum + s.seconds, 0);
+      out.push({
+        type: 'method_tried',
+        at: e.at,
+        methodId: routineMethodId(r.routineId),
+        method: 'routine',
+        name: `guided routine (${r.routine.replace(/_/g, ' ')})`,
+        area: r.area ?? 'other',
+        minutes: round1(seconds / 60),
+        source: 'routine',
+        routineId: r.routineId,
+        ...(r.heatSessionId ? { heatSessionId: r.heatSessionId } : {}),
+      });
+    }
+    const h = state.heat?.current;
+    if (e.type === 'heat_off' && h && h.sessionId === e.sessionId && h.ended?.at === e.at && h.source !== 'routine') {
+      const minutes = Math.min(h.minutes, round1(((h.ended.at - h.startedAt) * timeScale) / 60_000));
+      out.push({
+        type: 'method_tried',
+        at: e.at,
+        methodId: heatMethodId(h.sessionId),
+        method: 'heat',
+        area: h.area ?? 'other',
+        minutes,
+        source: 'heat',
+        heatSessionId: h.sessionId,
+      });
+    }
+  }
+  return out;
+}
+
+/** A transition's log entries with the automatic methods-log entries added (see autoMethodEntries). */
+export const withAutoMethods = (
+  logs: LogEntry[],
+  state: { routine?: RoutineState | null; heat?: HeatState },
+  timeScale: number,
+): LogEntry[] => {
+  const auto = autoMethodEntries(logs, state, timeScale);
+  return auto.length > 0 ? [...logs, ...auto] : logs;
+};

@@ -24,7 +24,8 @@ export interface Device {
   invert?: boolean;
 }
 
-export type Action = 'snooze' | 'ack' | 'heat_on' | 'heat_off' | 'routine_stop';
+/** `helped` / `not_helped`: how the latest method (a routine, heat) felt, from a wearable or Home Assistant. */
+export type Action = 'snooze' | 'ack' | 'heat_on' | 'heat_off' | 'routine_stop' | 'helped' | 'not_helped';
 
 /**
  * What an adapter makes of one inbound message. `at` is epoch ms, already clamped to receipt time;

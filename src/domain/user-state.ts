@@ -1,7 +1,7 @@
 // Everything unknot keeps about one user's live situation, stored as one document and changed by one
 // compare-and-set per transition.
 import { newSessionState, type SessionState } from './session.js';
-import type { HeatOffReason } from './types.js';
+import type { HeatOffReason, PainArea } from './types.js';
 
 export interface HeatSession {
   sessionId: string;
@@ -24,6 +24,8 @@ export interface HeatSession {
   /** An ON or OFF being published right now by one process (see HeatClaim). */
   onClaim?: HeatClaim | null;
   offClaim?: HeatClaim | null;
+  /** The pain area the heat is for (the request's, or the latest logged); its methods-log entry names it. */
+  area?: PainArea;
 }
 
 /**
@@ -72,6 +74,8 @@ export interface RoutineState {
   /** The heat-pad session the heat step started, if it did. */
   heatSessionId?: string;
   seq: number;
+  /** The pain area the routine is for (the request's, or the latest logged); its methods-log entry names it. */
+  area?: PainArea;
 }
 
 export interface UserState {

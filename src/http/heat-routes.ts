@@ -2,7 +2,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { Heat } from '../app/heat.js';
-import { ID_PATTERN } from '../domain/types.js';
+import { ID_PATTERN, PAIN_AREAS } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { userIdParam } from './app.js';
 import { isRedisUnavailable } from '../errors.js';
@@ -17,6 +17,7 @@ export const heatRequestSchema = z
       .optional()
       .describe("minutes of heat, at most the profile's heat.maxMinutes (default: heat.defaultMinutes)"),
     deviceId: z.string().regex(ID_PATTERN, '1–64 characters of [A-Za-z0-9_-]').optional(),
+    area: z.enum(PAIN_AREAS).optional().describe('the pain area the heat is for (its methods-log entry)'),
   })
   .strict();
 
@@ -29,7 +30,12 @@ export function heatRoutes(heat: Heat, redis: { status: string }): Router {
   router.post('/users/:userId/heat', async (req, res) => {
     const userId = userIdParam(req);
     const body = parseBody(heatRequestSchema, req.body, 'invalid_heat_request');
-    const s = await heat.start(userId, { minutes: body.minutes, deviceId: body.deviceId, source: 'api' });
+    const s = await heat.start(userId, {
+      minutes: body.minutes,
+      deviceId: body.deviceId,
+      source: 'api',
+      ...(body.area ? { area: body.area } : {}),
+    });
     res.status(201).json({
       sessionId: s.sessionId,
       deviceId: s.deviceId,

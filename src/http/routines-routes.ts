@@ -4,11 +4,17 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { PainLog } from '../app/pain.js';
 import type { Routines } from '../app/routines.js';
-import { InvalidInputError, isValidId } from '../domain/types.js';
+import { InvalidInputError, isValidId, PAIN_AREAS } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import { userIdParam } from './app.js';
 
-export const routineStartBodySchema = z.object({ routine: z.string().max(64).optional() }).strict();
+export const routineStartBodySchema = z
+  .object({
+    routine: z.string().max(64).optional(),
+    /** The pain area the routine is for (its methods-log entry); default: the latest pain logged. */
+    area: z.enum(PAIN_AREAS).optional(),
+  })
+  .strict();
 
 export function routinesRouter(routines: Routines, pain: PainLog): Router {
   const r = express.Router();
@@ -16,7 +22,7 @@ export function routinesRouter(routines: Routines, pain: PainLog): Router {
   r.post('/users/:userId/routines', async (req, res) => {
     const userId = userIdParam(req);
     const body = parseBody(routineStartBodySchema, req.body, 'invalid_routine');
-    res.status(201).json(await routines.start(userId, body.routine));
+    res.status(201).json(await routines.start(userId, body.routine, body.area));
   });
   r.get('/users/:userId/routines', async (req, res) => {
     res.json(await routines.list(userIdParam(req)));

@@ -24,6 +24,9 @@ export const ENTITIES: ReadonlyArray<{ component: HaComponent; object: string }>
   { component: 'button', object: 'snooze' },
   { component: 'switch', object: 'heat' },
   { component: 'event', object: 'nudge' },
+  // The methods log (docs/concepts/methods.md): "that helped" / "did not help" for the latest method tried.
+  { component: 'button', object: 'helped' },
+  { component: 'button', object: 'not_helped' },
 ];
 
 export const HEAT = ENTITIES.find((e) => e.object === 'heat')!;
@@ -144,6 +147,18 @@ export function discoveryConfigs(
       state_topic: topics.userNudge(userId),
       event_types: ['nudge'],
       icon: 'mdi:bell-ring',
+    }),
+  );
+  configs.push(
+    entity('button', 'helped', 'That helped', {
+      command_topic: topics.userCommand(userId, 'helped'),
+      payload_press: 'PRESS',
+      icon: 'mdi:thumb-up',
+    }),
+    entity('button', 'not_helped', 'Did not help', {
+      command_topic: topics.userCommand(userId, 'not_helped'),
+      payload_press: 'PRESS',
+      icon: 'mdi:thumb-down',
     }),
   );
   return configs;

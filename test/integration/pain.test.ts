@@ -70,7 +70,8 @@ describe('POST /pain answers with the current advice', () => {
       });
       expect(codes(a)).toEqual(['neurological_symptoms']);
       expect(a.recommended).toBe(true);
-      expect(a.heatBlocked).toBe(false);
+      // Numbness (logged first) refuses heat until a clearance, so every answer after it says heat is blocked.
+      expect(a.heatBlocked).toBe(true);
       expect(a.message).toContain(THERAPIST);
       expect(a.message).toContain('down the right arm');
     }

@@ -33,10 +33,13 @@ describe('adviseProfessional', () => {
       day(20),
     );
     expect(advice.recommended).toBe(true);
-    expect(advice.heatBlocked).toBe(false);
+    // A numb area cannot feel a burn: heat is refused until a clearance (issue #15, item 5).
+    expect(advice.heatBlocked).toBe(true);
+    expect(advice.heatBlockedReason).toContain('numbness in your neck');
     expect(advice.reasons).toHaveLength(1);
     const [reason] = advice.reasons;
     expect(reason?.code).toBe('neurological_symptoms');
+    expect(reason?.detail).toContain('Heat stays off');
     expect(reason?.area).toBe('neck');
     expect(reason?.detail).toContain('numbness');
     expect(reason?.detail).toContain(THERAPIST);
@@ -233,5 +236,80 @@ describe('medical clearance', () => {
     expect(advice.recommended).toBe(false);
     expect(advice.heatBlocked).toBe(false);
     expect(advice.message).toContain('heat');
+  });
+});
+
+describe('numbness and tingling refuse heat until a clearance', () => {
+  const cleared = (n: number): LogEntry => ({ type: 'medical_cleared', at: day(n) });
+
+  it('refuses heat for numbness or tingling however written, and not for weakness or spreading pain', () => {
+    for (const symptom of ['numbness', 'Numbness', 'tingling', 'TINGLING']) {
+      const a = adviseProfessional([pain(19, 'shoulders', 4, { symptoms: [symptom] })], [], day(20));
+      expect(a.heatBlocked).toBe(true);
+      expect(a.heatBlockedReason).toContain('cannot feel a burn');
+      expect(a.heatBlockedReason).toContain('your shoulders');
+    }
+    for (const symptom of ['weakness', 'spreading pain']) {
+      const a = adviseProfessional([pain(19, 'shoulders', 4, { symptoms: [symptom] })], [], day(20));
+      expect(a.heatBlocked).toBe(false);
+      expect(a.heatBlockedReason).toBeUndefined();
+    }
+  });
+
+  it('lets a clearance lift the refusal but keeps the advice to see a therapist', () => {
+    const a = adviseProfessional([pain(15, 'neck', 4, { symptoms: ['numbness'] }), cleared(16)], [], day(20));
+    expect(a.heatBlocked).toBe(false);
+    expect(a.reasons.map((r) => r.code)).toEqual(['neurological_symptoms']);
+    expect(a.reasons[0]?.detail).not.toContain('Heat stays off');
+    const again = adviseProfessional(
+      [pain(15, 'neck', 4, { symptoms: ['numbness'] }), cleared(16), pain(18, 'neck', 4, { symptoms: ['tingling'] })],
+      [],
+      day(20),
+    );
+    expect(again.heatBlocked).toBe(true);
+  });
+
+  it('follows the configured symptoms', () => {
+    const entries = [pain(19, 'neck', 4, { symptoms: ['numbness'] })];
+    expect(adviseProfessional(entries, [], day(20), { heatBlockingSymptoms: [] }).heatBlocked).toBe(false);
+    expect(
+      adviseProfessional([pain(19, 'neck', 4, { symptoms: ['weakness'] })], [], day(20), {
+        heatBlockingSymptoms: ['weakness'],
+      }).heatBlocked,
+    ).toBe(true);
+  });
+
+  it('names both fever and numbness when both are logged', () => {
+    const a = adviseProfessional([pain(19, 'neck', 4, { symptoms: ['fever', 'numbness'] })], [], day(20));
+    expect(a.heatBlockedReason).toContain('fever, swelling or a recent injury');
+    expect(a.heatBlockedReason).toContain('numbness in your neck');
+  });
+});
+
+describe('no improvement after four weeks of regular care', () => {
+  const stretch = (n: number, area: PainArea, painBefore: number): LogEntry => ({
+    type: 'method_tried',
+    at: day(n),
+    methodId: `s${n}-${area}`,
+    method: 'stretching',
+    area,
+    source: 'manual',
+    painBefore,
+  });
+
+  it('adds a no_improvement reason with its own code, saying what to tell the therapist', () => {
+    const entries = [stretch(1, 'neck', 5), stretch(8, 'neck', 5), stretch(15, 'neck', 6), stretch(23, 'neck', 5)];
+    const a = adviseProfessional(entries, [], day(28));
+    expect(a.reasons.map((r) => r.code)).toEqual(['no_improvement']);
+    expect(a.recommended).toBe(true);
+    expect(a.heatBlocked).toBe(false);
+    expect(a.reasons[0]?.detail).toContain('4 weeks');
+    expect(a.reasons[0]?.detail).toContain('one to four weeks');
+    expect(a.reasons[0]?.detail).toContain(THERAPIST);
+  });
+
+  it('does not add it when the pain went down', () => {
+    const entries = [stretch(1, 'neck', 6), stretch(8, 'neck', 5), stretch(15, 'neck', 4), stretch(23, 'neck', 3)];
+    expect(codes(entries, [], day(28))).toEqual([]);
   });
 });

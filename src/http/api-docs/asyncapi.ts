@@ -3,6 +3,7 @@
 // GET /api/asyncapi.json) or the defaults (committed as docs/reference/asyncapi.json by npm run docs:api).
 import { z } from 'zod';
 import { eventSchema } from '../../adapters/unknot.js';
+import { deskCheckBodySchema } from '../../app/methods.js';
 import type { TopicRoots } from '../../mqtt/topics.js';
 import { jsonSchema, packageVersion, type JsonSchema } from './json-schema.js';
 import { bridgeStateSchema, commandSchema, deviceErrorSchema, nudgeSchema, stateSchema, iso } from './payloads.js';
@@ -132,12 +133,37 @@ const CHANNELS: Record<string, Channel> = {
     payload: text(['ON', 'OFF']),
     receive: { filter: '{base}/users/+/heat/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
   },
+  userHelpedCommand: {
+    address: '{base}/users/{userId}/helped/set',
+    title: '"That helped" button (Home Assistant)',
+    description:
+      'PRESS says the latest method tried in the last UNKNOT_HELPED_WITHIN_HOURS hours (a routine, heat, …) felt better. Only with HA_DISCOVERY on.',
+    contentType: 'text/plain',
+    payload: text(['PRESS']),
+    receive: { filter: '{base}/users/+/helped/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
+  userNotHelpedCommand: {
+    address: '{base}/users/{userId}/not_helped/set',
+    title: '"Did not help" button (Home Assistant)',
+    description: 'PRESS says the latest method tried in the last UNKNOT_HELPED_WITHIN_HOURS hours felt the same.',
+    contentType: 'text/plain',
+    payload: text(['PRESS']),
+    receive: { filter: '{base}/users/+/not_helped/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
+  userDeskCheckCommand: {
+    address: '{base}/users/{userId}/desk_check/set',
+    title: 'Desk setup check answers (Home Assistant)',
+    description:
+      'The answers of the desk setup check, as the body of POST /api/users/{userId}/desk-check; logged as desk_check. Only with HA_DISCOVERY on.',
+    payload: schema(deskCheckBodySchema),
+    receive: { filter: '{base}/users/+/desk_check/set', when: 'HA_DISCOVERY on, ingest role', shared: true },
+  },
   haConfig: {
     address: '{ha}/{component}/{nodeId}/{objectId}/config',
     title: 'Home Assistant MQTT discovery',
     description:
       'One Home Assistant device per user: sitting minutes, sitting, break due, next nudge, compliance today, a snooze button, a heat ' +
-      'switch (users with a heat pad) and a nudge event. Empty retained payloads remove the entities of a deleted user or a heat switch no longer wanted.',
+      'switch (users with a heat pad), a nudge event and "That helped" / "Did not help" buttons. Empty retained payloads remove the entities of a deleted user or a heat switch no longer wanted.',
     payload: anyJson(
       'a Home Assistant discovery config (name, unique_id, state_topic, command_topic, device, availability, …)',
     ),

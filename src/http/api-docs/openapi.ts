@@ -2,6 +2,7 @@
 // GET /api/openapi.json and committed as docs/reference/openapi.json (npm run docs:api).
 import { z } from 'zod';
 import { clearanceBodySchema, painBodySchema } from '../../app/pain.js';
+import { deskCheckBodySchema, methodBodySchema, methodOutcomeBodySchema } from '../../app/methods.js';
 import { adherenceQuerySchema, deviceBodySchema } from '../../app/users.js';
 import { profileSchema } from '../../domain/profile.js';
 import { CONTRAINDICATIONS, ID_PATTERN, PROTOCOLS, ROLES } from '../../domain/types.js';
@@ -54,6 +55,7 @@ const PARAMS: Record<string, { description: string }> = {
   userId: { description: 'a person: 1–64 characters of [A-Za-z0-9_-]' },
   deviceId: { description: 'a device: 1–64 characters of [A-Za-z0-9_-]' },
   routineId: { description: 'a routine run, as POST …/routines answered' },
+  methodId: { description: 'a method tried, as POST …/methods answered or GET …/methods lists' },
 };
 
 /** Every route the service serves, by OpenAPI path (`{param}`) and method. */
@@ -294,6 +296,87 @@ const ROUTES: Record<string, Record<string, Op>> = {
       errors: [400, 404],
     },
   },
+  '/api/users/{userId}/methods': {
+    post: {
+      tag: 'methods',
+      summary: 'Log a self-care method tried (with its outcome when already known)',
+      params: ['userId'],
+      body: { schema: methodBodySchema },
+      ok: { status: 201, description: 'logged', schema: anyObject('methodId and the method as GET lists it') },
+      errors: [400, 404],
+    },
+    get: {
+      tag: 'methods',
+      summary: 'The methods tried, newest first, each with its latest outcome',
+      params: ['userId'],
+      query: [
+        {
+          name: 'days',
+          schema: { type: 'integer', minimum: 1, maximum: 365, default: 28 },
+          description: 'days to look back',
+        },
+      ],
+      ok: { status: 200, description: 'the methods', schema: anyObject('since, days, methods') },
+      errors: [400, 404],
+    },
+  },
+  '/api/users/{userId}/methods/{methodId}/outcome': {
+    post: {
+      tag: 'methods',
+      summary: 'How a method felt afterwards (better, same, worse; pain before and after)',
+      params: ['userId', 'methodId'],
+      body: { schema: methodOutcomeBodySchema },
+      ok: { status: 201, description: 'logged', schema: anyObject('the method with its outcome') },
+      errors: [400, 404],
+    },
+    put: {
+      tag: 'methods',
+      summary: 'Replace the outcome of a method (a later outcome replaces an earlier one)',
+      params: ['userId', 'methodId'],
+      body: { schema: methodOutcomeBodySchema },
+      ok: { status: 201, description: 'logged', schema: anyObject('the method with its outcome') },
+      errors: [400, 404],
+    },
+  },
+  '/api/users/{userId}/what-helps': {
+    get: {
+      tag: 'methods',
+      summary: 'What helps: per method and area, how often, the average change in pain and a plain label',
+      params: ['userId'],
+      query: [
+        {
+          name: 'days',
+          schema: { type: 'integer', minimum: 1, maximum: 365, default: 28 },
+          description: 'days to look back',
+        },
+      ],
+      ok: {
+        status: 200,
+        description: 'what helps',
+        schema: anyObject(
+          'since, days, methods [{method, name, area, count, withOutcome, averagePainChange, label}], noImprovement, note',
+        ),
+      },
+      errors: [400, 404],
+    },
+  },
+  '/api/users/{userId}/desk-check': {
+    get: {
+      tag: 'methods',
+      summary: 'Whether the desk setup check is offered (a week of long sitting), and the last answers',
+      params: ['userId'],
+      ok: { status: 200, description: 'the offer', schema: anyObject('offered, longSittingDays, lastCheck, message') },
+      errors: [400, 404],
+    },
+    post: {
+      tag: 'methods',
+      summary: 'Answer the desk setup check',
+      params: ['userId'],
+      body: { schema: deskCheckBodySchema },
+      ok: { status: 201, description: 'logged', schema: anyObject('the answers and what to fix') },
+      errors: [400, 404],
+    },
+  },
   '/': {
     get: {
       tag: 'dashboard',
@@ -436,7 +519,7 @@ export function buildOpenApi(): Record<string, unknown> {
       title: 'unknot HTTP API',
       version: packageVersion(),
       description:
-        'Profiles, devices, snoozes, heat-pad sessions, routines, the pain log and the adherence log of unknot. ' +
+        'Profiles, devices, snoozes, heat-pad sessions, routines, the pain log, the methods log and the adherence log of unknot. ' +
         'JSON in and out; every error is {"error": code, "detail": sentence, "issues"?: [...]}. Generated from the ' +
         'zod schemas the routes validate with (npm run docs:api).',
       license: { name: 'MIT', identifier: 'MIT' },
@@ -450,6 +533,7 @@ export function buildOpenApi(): Record<string, unknown> {
       'heat',
       'routines',
       'pain',
+      'methods',
       'adherence',
       'documents',
       'operations',
