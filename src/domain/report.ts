@@ -372,7 +372,8 @@ body { font: 10pt/1.38 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica 
   color: #1f2933; margin: 0 auto; max-width: 190mm; padding: 10mm 0; background: #fff; }
 header { display: flex; justify-content: space-between; align-items: flex-end; border-bottom: 2px solid #0b6e99;
   padding-bottom: 5px; margin-bottom: 8px; }
-h1 { font-size: 15pt; margin: 0; color: #0b6e99; }
+h1 { font-size: 14pt; margin: 0; color: #0b6e99; white-space: nowrap; }
+p { margin: 2px 0; }
 header .who { font-size: 10.5pt; font-weight: 600; }
 header .meta { text-align: right; color: #52606d; font-size: 8.5pt; }
 h2 { font-size: 10.5pt; margin: 0 0 4px; color: #0b6e99; text-transform: uppercase; letter-spacing: .04em; }
@@ -403,7 +404,12 @@ svg.spark line.base { stroke: #d9dee3; stroke-width: 1; }
 footer { border-top: 1px solid #e4e7eb; color: #7b8794; font-size: 7.8pt; padding-top: 4px; margin-top: 6px; }
 .screen-only { background: #eef6fb; border: 1px solid #b6d7ea; border-radius: 4px; padding: 4px 8px; font-size: 9pt;
   margin-bottom: 8px; }
-@media print { body { padding: 0; max-width: none; } .screen-only { display: none; } }
+@media print {
+  body { padding: 0; max-width: none; font-size: 9pt; }
+  table { font-size: 8.3pt; }
+  section { margin-bottom: 6px; }
+  .screen-only { display: none; }
+}
 `;
 
 /** The report as one HTML page: no script, inline styles, printable on one A4 page for a usual month. */
