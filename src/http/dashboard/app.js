@@ -140,7 +140,7 @@
         const body = await r.json().catch(() => null);
         throw new Error((body && body.detail) || `${r.status} ${r.statusText}`);
       }
-      const url = URL.createObjectURL(new Blob([await r.text()], { type: 'text/html' }));
+      const url = URL.createObjectURL(new window.Blob([await r.text()], { type: 'text/html' }));
       if (tab) tab.location.href = url;
       else location.href = url;
     } catch (err) {
