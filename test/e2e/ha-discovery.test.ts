@@ -102,11 +102,13 @@ describe('Home Assistant discovery', () => {
       topic: 'office/heat plug',
     });
 
-    const ana = await configsOf(h.mqtt, 'ana', 8);
-    const bo = await configsOf(h.mqtt, 'bo', 7);
+    const ana = await configsOf(h.mqtt, 'ana', 10);
+    const bo = await configsOf(h.mqtt, 'bo', 9);
     expect([...ana.keys()].sort()).toEqual([
       'binary_sensor/break_due',
       'binary_sensor/sitting',
+      'button/helped',
+      'button/not_helped',
       'button/snooze',
       'event/nudge',
       'sensor/compliance_today',
@@ -250,13 +252,13 @@ describe('Home Assistant discovery', () => {
     await h.mqtt.subscribe(`${ha()}/#`);
     const svc = await h.start();
     await putUser(svc, 'ana');
-    await configsOf(h.mqtt, 'ana', 7);
+    await configsOf(h.mqtt, 'ana', 9);
 
     h.mqtt.clear();
     await h.mqtt.publish(`${ha()}/status`, 'offline');
     await h.mqtt.publish(`${ha()}/status`, 'online');
-    const again = await configsOf(h.mqtt, 'ana', 7);
-    expect(again.size).toBe(7);
+    const again = await configsOf(h.mqtt, 'ana', 9);
+    expect(again.size).toBe(9);
     await svc.waitForLog((e) => e.msg === 'Home Assistant came online: re-publishing discovery');
 
     // Start-up: with the retained configs gone, a restarted service publishes them again.
@@ -268,7 +270,7 @@ describe('Home Assistant discovery', () => {
     expect((await retainedConfigs()).filter(nonEmpty)).toHaveLength(0);
     h.mqtt.clear();
     await h.start();
-    expect((await configsOf(h.mqtt, 'ana', 7)).size).toBe(7);
+    expect((await configsOf(h.mqtt, 'ana', 9)).size).toBe(9);
   });
 
   it('the heat switch starts and stops a heat session, and a refused ON leaves the switch off', async () => {
@@ -315,7 +317,7 @@ describe('Home Assistant discovery', () => {
     await putUser(svc, 'bo');
     await putDevice(svc, 'pad-1', { userId: 'ana', role: 'heatpad', protocol: 'unknot' });
     await putDevice(svc, 'pad-2', { userId: 'ana', role: 'heatpad', protocol: 'tasmota', topic: 'heatpad2' });
-    await configsOf(h.mqtt, 'ana', 8);
+    await configsOf(h.mqtt, 'ana', 10);
     const heatTopic = (userId: string) => `${ha()}/switch/unknot_${userId}/heat/config`;
 
     // One of two pads gone: the switch stays.
@@ -331,16 +333,16 @@ describe('Home Assistant discovery', () => {
 
     let retained = await retainedConfigs();
     expect(retained.filter((m) => m.topic.includes('/heat/') && m.payload !== '')).toHaveLength(0);
-    expect(retained.filter((m) => m.topic.includes('unknot_ana') && m.payload !== '')).toHaveLength(7);
+    expect(retained.filter((m) => m.topic.includes('unknot_ana') && m.payload !== '')).toHaveLength(9);
 
     // Deleting a user empties every config of theirs (and the adherence topic), and nobody else's.
     h.mqtt.clear();
     const del = await svc.fetchJson('/api/users/ana', { method: 'DELETE' });
     expect(del.status).toBe(204);
-    await h.mqtt.waitForCount(configFilter('ana'), 8, empty);
+    await h.mqtt.waitForCount(configFilter('ana'), 10, empty);
     await h.mqtt.waitFor(`${base()}/users/ana/adherence`, empty);
     retained = await retainedConfigs();
     expect(retained.filter((m) => m.topic.includes('unknot_ana') && m.payload !== '')).toHaveLength(0);
-    expect(retained.filter((m) => m.topic.includes('unknot_bo') && m.payload !== '')).toHaveLength(7);
+    expect(retained.filter((m) => m.topic.includes('unknot_bo') && m.payload !== '')).toHaveLength(9);
   });
 });

@@ -368,7 +368,34 @@ const FIELDS = {
     ],
   },
   clearance: { note: ['"GP: just a cold"', '""', long(501), '"\\u0000"'] },
-  routines: { routine: ['"daily_checklist"', '"yoga"', '""', long(65), '"__proto__"', '"constructor"', '"toString"'] },
+  routines: {
+    routine: ['"daily_checklist"', '"yoga"', '""', long(65), '"__proto__"', '"constructor"', '"toString"'],
+    area: ['"neck"', '"knee"', '""', '1'],
+  },
+  methods: {
+    method: ['"foam_roller"', '"heat"', '"other"', '"routine"', '"yoga"', '""', '"__proto__"', '1'],
+    area: ['"neck"', '"lower_back"', '"knee"', '""'],
+    name: ['"Gua sha"', '""', '"   "', long(81)],
+    minutes: ['10', '0', '-1', '600', '601', '"10"', '1e309'],
+    painBefore: ['0', '10', '11', '4.5', '"4"'],
+    note: ['"after work"', long(501)],
+    at: ['"2026-11-24T08:00:00Z"', '"2999-01-01T00:00:00Z"', '"yesterday"', '1e12', '-1'],
+    outcome: [
+      '{"feeling":"better","painAfter":2}',
+      '{"feeling":"great"}',
+      '{}',
+      '"better"',
+      '{"feeling":"same","x":1}',
+    ],
+  },
+  deskCheck: {
+    screenAtEyeLevel: ['true', 'false', '"yes"', '1'],
+    shouldersRelaxed: ['true', 'false', 'null'],
+    feetFlat: ['true', 'false'],
+    chairSupportsBack: ['true', 'false'],
+    keyboardAtElbowHeight: ['true', 'false', '0'],
+    note: ['"laptop"', long(501)],
+  },
 } as const;
 
 // ----------------------------------------------------------------------------------------- the state
@@ -637,6 +664,16 @@ describe('HTTP API under generated bodies', () => {
     },
     60_000 * FUZZ_SCALE,
   );
+
+  it(
+    'POST /api/users/{userId}/methods and /desk-check',
+    async () => {
+      await fuzz('POST /api/users/ana/methods', withBody('POST', '/api/users/ana/methods', FIELDS.methods), 70);
+      await fuzz('POST /api/users/ana/desk-check', withBody('POST', '/api/users/ana/desk-check', FIELDS.deskCheck), 40);
+      await quiesce();
+    },
+    60_000 * FUZZ_SCALE,
+  );
 });
 
 describe('HTTP API under generated query strings and path ids', () => {
@@ -682,13 +719,15 @@ describe('HTTP API under generated query strings and path ids', () => {
   it(
     'GET /adherence and /summary answer 200 or a 4xx, never a 5xx',
     async () => {
-      const arb = fc.tuple(fc.constantFrom('adherence', 'summary'), query).map(([what, q]): Req => ({
-        method: 'GET',
-        path: `/api/users/ana/${what}?${q}`,
-        headers: {},
-        kind: 'query',
-        mustFail: false,
-      }));
+      const arb = fc
+        .tuple(fc.constantFrom('adherence', 'summary', 'methods', 'what-helps'), query)
+        .map(([what, q]): Req => ({
+          method: 'GET',
+          path: `/api/users/ana/${what}?${q}`,
+          headers: {},
+          kind: 'query',
+          mustFail: false,
+        }));
       await fuzz('GET /api/users/ana/{adherence,summary}?…', arb, 80);
     },
     60_000 * FUZZ_SCALE,

@@ -140,3 +140,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ UNKNOT_CONFIG: p }, REPO_ROOT)).toThrow(pattern);
   });
 });
+
+describe('the methods log settings (docs/concepts/methods.md)', () => {
+  it('default to the rules’ own defaults, and a bad value stops start-up naming the variable', async () => {
+    const { DEFAULT_METHOD_POLICY } = await import('../../src/domain/methods.js');
+    const { DEFAULT_HEAT_BLOCKING_SYMPTOMS } = await import('../../src/domain/advice.js');
+    const c = loadConfig({}, REPO_ROOT);
+    const { helpedWithinHours, heatBlockingSymptoms, ...policy } = c.methods;
+    expect(policy).toEqual(DEFAULT_METHOD_POLICY);
+    expect(helpedWithinHours).toBe(3);
+    expect(heatBlockingSymptoms).toEqual(DEFAULT_HEAT_BLOCKING_SYMPTOMS);
+    const tuned = loadConfig(
+      { UNKNOT_NO_IMPROVEMENT_WEEKS: '2', UNKNOT_HEAT_BLOCKING_SYMPTOMS: 'Numbness, pins and needles' },
+      REPO_ROOT,
+    );
+    expect(tuned.methods.noImprovementWeeks).toBe(2);
+    expect(tuned.methods.heatBlockingSymptoms).toEqual(['numbness', 'pins_and_needles']);
+    expect(() => loadConfig({ UNKNOT_NO_IMPROVEMENT_WEEKS: '5' }, REPO_ROOT)).toThrow(
+      /UNKNOT_NO_IMPROVEMENT_WEEKS: a whole number from 1 to 4/,
+    );
+    expect(() => loadConfig({ UNKNOT_METHODS_BIG_DROP: 'lots' }, REPO_ROOT)).toThrow(ConfigError);
+  });
+});

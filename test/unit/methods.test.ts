@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  autoMethodEntries,
   DEFAULT_METHOD_POLICY,
+  latestPainArea,
   deskCheckFixes,
   deskCheckOffer,
   latestMethod,
@@ -253,5 +255,74 @@ describe('latestMethod', () => {
     const b = tried(day(1) + HOUR, 'routine', 'neck', { source: 'routine' });
     expect(latestMethod([a, b], day(1) + 2 * HOUR, 3 * HOUR)?.methodId).toBe(b.methodId);
     expect(latestMethod([a, b], day(1) + 5 * HOUR, 3 * HOUR)).toBeNull();
+  });
+});
+
+describe('autoMethodEntries', () => {
+  const routine = {
+    routineId: 'e1r1',
+    routine: 'daily_checklist',
+    startedAt: day(1),
+    steps: [
+      { step: 'pressure', kind: 'pressure' as const, seconds: 60, durationMs: 100, message: '' },
+      { step: 'heat', kind: 'heat' as const, seconds: 600, durationMs: 100, message: '', skipped: 'no_heat_pad' },
+      { step: 'neck_side_stretch', kind: 'stretch' as const, seconds: 30, durationMs: 100, message: '' },
+    ],
+    index: 3,
+    stepStartedAt: day(1),
+    stepEndsAt: day(1),
+    published: 2,
+    ended: { at: day(1), outcome: 'completed' as const },
+    seq: 1,
+    area: 'neck' as const,
+  };
+
+  it('enters a completed routine with the minutes of the steps that ran', () => {
+    const done: LogEntry = { type: 'routine_completed', at: day(1), routineId: 'e1r1' };
+    expect(autoMethodEntries([done], { routine }, 1)).toEqual([
+      expect.objectContaining({
+        type: 'method_tried',
+        methodId: 'routine-e1r1',
+        method: 'routine',
+        area: 'neck',
+        minutes: 1.5,
+        source: 'routine',
+        routineId: 'e1r1',
+      }),
+    ]);
+    expect(autoMethodEntries([{ ...done, routineId: 'other' }], { routine }, 1)).toEqual([]);
+  });
+
+  it('enters a heat session that ends, in policy minutes, once, and not one a routine started', () => {
+    const session = {
+      sessionId: 'e1h2',
+      deviceId: 'pad',
+      minutes: 10,
+      startedAt: day(1),
+      offAt: day(1) + 1000,
+      ended: { at: day(1) + 500, reason: 'manual' as const },
+      onPublished: true,
+      offPublished: false,
+      source: 'api',
+    };
+    const off: LogEntry = { type: 'heat_off', at: day(1) + 500, sessionId: 'e1h2', reason: 'manual', deviceId: 'pad' };
+    const heat = { current: session, lastEndedAt: day(1) + 500, seq: 2 };
+    // 500 ms at 600× is 5 policy minutes.
+    expect(autoMethodEntries([off], { heat }, 600)).toEqual([
+      expect.objectContaining({ methodId: 'heat-e1h2', method: 'heat', area: 'other', minutes: 5, source: 'heat' }),
+    ]);
+    // A watchdog OFF later for the ended session is not a second entry.
+    expect(autoMethodEntries([{ ...off, at: day(1) + 9000, reason: 'watchdog' }], { heat }, 600)).toEqual([]);
+    expect(autoMethodEntries([off], { heat: { ...heat, current: { ...session, source: 'routine' } } }, 600)).toEqual(
+      [],
+    );
+  });
+});
+
+describe('latestPainArea', () => {
+  it('names the area of the latest pain of the last 14 days', () => {
+    const pain = (n: number, area: PainArea): LogEntry => ({ type: 'pain_logged', at: day(n), area, level: 3 });
+    expect(latestPainArea([pain(1, 'neck'), pain(3, 'shoulders')], day(4))).toBe('shoulders');
+    expect(latestPainArea([pain(1, 'neck')], day(20))).toBeUndefined();
   });
 });

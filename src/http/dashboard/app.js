@@ -655,6 +655,94 @@
     );
   }
 
+  // ------------------------------------------------------------------ what helps, desk setup check
+
+  const DESK_QUESTIONS = [
+    'screenAtEyeLevel',
+    'shouldersRelaxed',
+    'feetFlat',
+    'chairSupportsBack',
+    'keyboardAtElbowHeight',
+  ];
+
+  /** @param {number | null} n */
+  const signed = (n) => (n === null ? '–' : n > 0 ? `+${n}` : String(n));
+
+  /** @param {any} helps the answer of GET /what-helps */
+  function renderWhatHelps(helps) {
+    const rows = helps.methods;
+    $('what-helps-table').hidden = rows.length === 0;
+    $('what-helps-empty').hidden = rows.length > 0;
+    $('what-helps-rows').replaceChildren(
+      ...rows.map((/** @type {any} */ r) => {
+        const tr = document.createElement('tr');
+        const cell = (/** @type {string} */ text, /** @type {string} */ cls = '') => {
+          const td = document.createElement('td');
+          td.textContent = text;
+          if (cls) td.className = cls;
+          return td;
+        };
+        tr.append(
+          cell(r.name.charAt(0).toUpperCase() + r.name.slice(1)),
+          cell((AREA[/** @type {keyof typeof AREA} */ (r.area)] || AREA.other).label),
+          cell(String(r.count), 'num'),
+          cell(String(r.withOutcome), 'num'),
+          cell(signed(r.averagePainChange), 'num'),
+          cell(r.label, `verdict ${r.verdict}`),
+        );
+        return tr;
+      }),
+    );
+    $('what-helps-note').hidden = !helps.note;
+    $('what-helps-note').textContent = helps.note || '';
+  }
+
+  /** @param {any} desk the answer of GET /desk-check */
+  function renderDeskCheck(desk) {
+    $('card-desk').classList.toggle('offered', desk.offered);
+    const last = desk.lastCheck
+      ? ` Last answered ${new Date(desk.lastCheck.at).toLocaleDateString()}` +
+        (desk.lastCheck.fixes.length ? `; worth changing: ${desk.lastCheck.fixes.join('; ')}.` : ': all good.')
+      : '';
+    $('desk-offer').textContent = desk.message + last;
+    if (desk.lastCheck) {
+      for (const q of DESK_QUESTIONS) {
+        const box = /** @type {HTMLInputElement | null} */ ($('desk-form').querySelector(`input[name="${q}"]`));
+        if (box) box.checked = !!desk.lastCheck.answers[q];
+      }
+    }
+  }
+
+  $('desk-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!state.userId) return;
+    const form = /** @type {HTMLFormElement} */ ($('desk-form'));
+    /** @type {Record<string, boolean | string>} */
+    const body = {};
+    for (const q of DESK_QUESTIONS) {
+      body[q] = !!(/** @type {HTMLInputElement | null} */ (form.querySelector(`input[name="${q}"]`))?.checked);
+    }
+    const note = /** @type {HTMLInputElement | null} */ (form.querySelector('input[name="note"]'))?.value.trim();
+    if (note) body.note = note;
+    /** @type {Record<string, string>} */
+    const headers = { 'content-type': 'application/json', accept: 'application/json' };
+    if (state.token) headers.authorization = `Bearer ${state.token}`;
+    try {
+      const r = await fetch(`/api/users/${encodeURIComponent(state.userId)}/desk-check`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+      });
+      const answer = await r.json().catch(() => null);
+      if (r.status === 401) throw new AuthError('The access token was not accepted.');
+      if (!r.ok) throw new Error((answer && answer.detail) || `${r.status} ${r.statusText}`);
+      $('desk-result').textContent = `Saved. ${answer.message}`;
+      renderDeskCheck(await api(`/api/users/${encodeURIComponent(state.userId)}/desk-check`));
+    } catch (err) {
+      $('desk-result').textContent = `Could not save the answers: ${/** @type {Error} */ (err).message}`;
+    }
+  });
+
   // ------------------------------------------------------------------ loading
 
   function showError(err) {
@@ -683,6 +771,9 @@
     const painEntries = adherence.entries.filter((e) => e.type === 'pain_logged');
     drawCharts({ summary, profile: user, painEntries });
     renderAdvice(summary);
+    const [helps, desk] = await Promise.all([api(`/api/users/${u}/what-helps`), api(`/api/users/${u}/desk-check`)]);
+    renderWhatHelps(helps);
+    renderDeskCheck(desk);
     state.heatBlocked = !!summary.heatBlocked;
     $('status-line').textContent = `Updated ${new Date().toLocaleTimeString()} · times in ${summary.timezone}`;
   }
@@ -761,6 +852,7 @@
     $('no-users').hidden = users.length > 0;
     $('today').hidden = users.length === 0;
     $('charts').hidden = users.length === 0;
+    $('methods').hidden = users.length === 0;
     if (users.length === 0) {
       document.body.dataset.state = 'ready';
       return;
