@@ -78,6 +78,7 @@ interface LogLine {
 /** One log entry in plain words (docs/concepts/adherence.md), durations in demo time. */
 function explain(e: LogLine): string {
   const n = (k: string) => Number(e[k] ?? 0);
+  const str = (k: string) => (typeof e[k] === 'string' ? e[k] : '');
   switch (e.type) {
     case 'sitting_started':
       return 'sat down: a sitting session began';
@@ -100,9 +101,9 @@ function explain(e: LogLine): string {
     case 'heat_refused':
       return `heat refused: ${String(e.reason)}`;
     case 'pain_logged':
-      return `pain ${n('level')} of 10 in the ${String(e.area).replace(/_/g, ' ')}${e.refers ? `, spreading ${String(e.refers)}` : ''}`;
+      return `pain ${n('level')} of 10 in the ${String(e.area).replace(/_/g, ' ')}${str('refers') ? `, spreading ${str('refers')}` : ''}`;
     case 'method_tried':
-      return `tried ${String(e.name ?? METHOD_NAMES[e.method as Method] ?? e.method)} on the ${String(e.area).replace(/_/g, ' ')}${e.minutes ? ` for ${n('minutes')} min` : ''}`;
+      return `tried ${str('name') || METHOD_NAMES[str('method') as Method] || str('method')} on the ${String(e.area).replace(/_/g, ' ')}${e.minutes ? ` for ${n('minutes')} min` : ''}`;
     case 'method_outcome':
       return `how it went: ${String(e.feeling)}${e.painAfter !== undefined ? `, pain ${e.painBefore !== undefined ? `${n('painBefore')} → ` : 'afterwards '}${n('painAfter')}` : ''}`;
     default:
