@@ -183,6 +183,8 @@ export interface ReportData {
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
+/** Durations in minutes keep hundredths, so a 3-second session stays 3 s (0.05), not 6 s (0.1). */
+const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /** The report's figures for the period. */
 export function buildReport(entries: readonly LogEntry[], input: ReportInput): ReportData {
@@ -283,8 +285,8 @@ export function buildReport(entries: readonly LogEntry[], input: ReportInput): R
     deskChecks,
     habits: {
       daysWithSitting,
-      sittingPerDayMinutes: daysWithSitting === 0 ? 0 : round1((t.sittingMinutes * scale) / daysWithSitting),
-      longestSittingMinutes: round1(t.longestSittingMinutes * scale),
+      sittingPerDayMinutes: daysWithSitting === 0 ? 0 : round2((t.sittingMinutes * scale) / daysWithSitting),
+      longestSittingMinutes: round2(t.longestSittingMinutes * scale),
       breaks: t.breaks,
       breaksPerDay: daysWithSitting === 0 ? 0 : round1(t.breaks / daysWithSitting),
       naturalBreaks: t.naturalBreaks,
@@ -297,7 +299,7 @@ export function buildReport(entries: readonly LogEntry[], input: ReportInput): R
     },
     care: {
       heatSessions: t.heatSessions,
-      heatMinutes: round1((t.heatSeconds * scale) / 60),
+      heatMinutes: round2((t.heatSeconds * scale) / 60),
       routinesStarted: t.routinesStarted,
       routinesCompleted: t.routinesCompleted,
       routinesPerWeek: round1((t.routinesCompleted * 7) / period.days),
