@@ -1,19 +1,29 @@
 // `npm run demo`: unknot on its embedded broker at 120× speed with a simulated desk sensor, printing what a
-// person would see in about 40 seconds: sitting, nudges escalating, a break, a natural break, the summary.
-// Needs only Redis (REDIS_URL, default redis://127.0.0.1:6379); everything it writes is removed at the end.
+// person would see in about 40 seconds: sitting, nudges escalating, a break, a natural break, a self-care method
+// and how it went, the log in plain words, the summary, and the therapist report written to a file. Every time it
+// prints is demo time (1 real second = 2 demo minutes). Needs only Redis (REDIS_URL, default
+// redis://127.0.0.1:6379); everything it writes to Redis is removed at the end.
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { METHOD_NAMES, type Method } from '../src/domain/types.js';
 import { main } from '../src/main.js';
 
 const SCALE = 120;
 const demoMinutes = (realMs: number) => (realMs * SCALE) / 60_000;
-const t0 = Date.now();
-const clock = () => {
-  const m = demoMinutes(Date.now() - t0);
-  return `[${String(Math.floor(m)).padStart(2, '0')}:${String(Math.round((m % 1) * 60) % 60).padStart(2, '0')} demo time]`;
+let t0 = Date.now();
+/** mm:ss of demo time since the demo started. */
+const demoClock = (at: number) => {
+  const seconds = Math.max(0, Math.round(demoMinutes(at - t0) * 60));
+  return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
 };
+const clock = () => `[${demoClock(Date.now())} demo time]`;
 const say = (line: string) => process.stdout.write(`${clock()} ${line}\n`);
+/** Real seconds or minutes of the log and the summary, as demo minutes. */
+const demoMin = (realSeconds: number) => `${Math.round((realSeconds * SCALE) / 60)} demo min`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
@@ -30,7 +40,7 @@ async function freePort(): Promise<number> {
 const prefix = `unknot-demo-${randomBytes(3).toString('hex')}`;
 const brokerPort = await freePort();
 process.stdout.write(
-  `unknot demo: 1 real second = ${SCALE / 60} demo minutes. Break after 30 min, escalation every 5 min, a break is 2 min up.\n` +
+  `unknot demo: 1 real second = ${SCALE / 60} demo minutes; every time below is demo time. Break after 30 min, escalation every 5 min, a break is 2 min up.\n` +
     `Embedded MQTT broker on 127.0.0.1:${brokerPort}; Redis keys under "${prefix}" (removed at the end).\n\n`,
 );
 
@@ -47,12 +57,59 @@ const { stop, ctx, httpPort } = await main({
   },
 });
 const api = `http://127.0.0.1:${httpPort}/api`;
-const put = (path: string, body: unknown) =>
+const send = (method: string, path: string, body: unknown) =>
   fetch(`${api}${path}`, {
-    method: 'PUT',
+    method,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
+const put = (path: string, body: unknown) => send('PUT', path, body);
+const post = async (path: string, body: unknown) => {
+  const r = await send('POST', path, body);
+  if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
+  return r;
+};
+
+interface LogLine {
+  type: string;
+  at: string;
+  [k: string]: unknown;
+}
+/** One log entry in plain words (docs/concepts/adherence.md), durations in demo time. */
+function explain(e: LogLine): string {
+  const n = (k: string) => Number(e[k] ?? 0);
+  const str = (k: string) => (typeof e[k] === 'string' ? e[k] : '');
+  switch (e.type) {
+    case 'sitting_started':
+      return 'sat down: a sitting session began';
+    case 'nudge_sent':
+      return `reminder ${n('level')} sent: time to get up`;
+    case 'nudge_snoozed':
+      return 'reminder snoozed';
+    case 'nudge_ignored':
+      return `every reminder (${n('nudges')}) went unanswered`;
+    case 'break_taken':
+      return `got up after a reminder, ${demoMin(n('latencySeconds'))} after the first, having sat ${demoMin(n('sittingSeconds'))}`;
+    case 'natural_break':
+      return `got up before any reminder, having sat ${demoMin(n('sittingSeconds'))}`;
+    case 'nudge_acked':
+      return 'reminder acknowledged on a device';
+    case 'heat_on':
+      return `heat pad on for ${n('minutes')} demo min`;
+    case 'heat_off':
+      return `heat pad off (${String(e.reason)})`;
+    case 'heat_refused':
+      return `heat refused: ${String(e.reason)}`;
+    case 'pain_logged':
+      return `pain ${n('level')} of 10 in the ${String(e.area).replace(/_/g, ' ')}${str('refers') ? `, spreading ${str('refers')}` : ''}`;
+    case 'method_tried':
+      return `tried ${str('name') || METHOD_NAMES[str('method') as Method] || str('method')} on the ${String(e.area).replace(/_/g, ' ')}${e.minutes ? ` for ${n('minutes')} min` : ''}`;
+    case 'method_outcome':
+      return `how it went: ${String(e.feeling)}${e.painAfter !== undefined ? `, pain ${e.painBefore !== undefined ? `${n('painBefore')} → ` : 'afterwards '}${n('painAfter')}` : ''}`;
+    default:
+      return e.type.replace(/_/g, ' ');
+  }
+}
 
 await put('/users/sam', { timezone: 'Europe/Berlin', breakAfterMinutes: 30, escalateAfterMinutes: 5, maxNudges: 3 });
 await put('/devices/sam-desk', { userId: 'sam', role: 'desk', protocol: 'unknot' });
@@ -82,6 +139,7 @@ client.on('message', (topic, payload) => {
 const desk = (posture: string) =>
   client.publishAsync('unknot/devices/sam-desk/event', JSON.stringify({ type: 'posture', posture }), { qos: 1 });
 
+t0 = Date.now(); // demo time starts when Sam sits down
 say('🪑 the desk sensor sees Sam sit down');
 await desk('sitting');
 await sleep(21_000); // 42 demo minutes: level 1 at 30, level 2 at 35, level 3 at 40
@@ -109,19 +167,47 @@ say('☕ Sam gets up for a coffee before any nudge');
 await desk('away');
 await sleep(2_000);
 
+say('🤕 Sam logs a sore neck that spreads up into the head, 5 of 10');
+await post('/users/sam/pain', { level: 5, area: 'neck', refers: 'up into the back of the head' });
+say('🎾 Sam presses a ball into the knot for 5 minutes; afterwards it feels better, pain 5 → 3');
+await post('/users/sam/methods', {
+  method: 'trigger_point_ball',
+  area: 'neck',
+  minutes: 5,
+  painBefore: 5,
+  outcome: { feeling: 'better', painAfter: 3 },
+});
+
 const summary = (await (await fetch(`${api}/users/sam/summary?days=1`)).json()) as {
   total: Record<string, number | null>;
 };
-const log = (await (await fetch(`${api}/users/sam/adherence`)).json()) as {
-  entries: Array<{ type: string; at: string }>;
-};
-process.stdout.write('\nAdherence log:\n');
-for (const e of log.entries) process.stdout.write(`  ${e.at}  ${e.type}\n`);
-const t = summary.total;
+const log = (await (await fetch(`${api}/users/sam/adherence`)).json()) as { entries: LogLine[] };
+process.stdout.write('\nAdherence log (demo time since the start):\n');
+// A break is shown when it began (it is logged once it has lasted long enough to count).
+for (const e of log.entries) {
+  const at = typeof e.breakStartedAt === 'string' ? e.breakStartedAt : e.at;
+  process.stdout.write(`  ${demoClock(Date.parse(at))}  ${explain(e)}\n`);
+}
+const t = summary.total as Record<string, number>;
+const compliance = summary.total.compliance;
+// The summary rounds real minutes to tenths, 6 demo minutes at this speed: the sitting figures come from the
+// log's seconds instead.
+const sat = log.entries
+  .filter((e) => e.type === 'break_taken' || e.type === 'natural_break')
+  .map((e) => Number(e.sittingSeconds));
 process.stdout.write(
-  `\nToday's summary: ${t.breaks} breaks (${t.naturalBreaks} natural), ${t.nudgesSent} nudges sent, ` +
-    `followed within 5 min: ${t.followedWithin5}, compliance ${t.compliance === null ? 'n/a' : `${Math.round(Number(t.compliance) * 100)}%`}, ` +
-    `longest sitting ${t.longestSittingMinutes} real minutes.\n`,
+  `\nToday's summary: ${t.breaks} breaks (${t.naturalBreaks} on Sam's own), ${t.nudgesSent} reminders sent, ` +
+    `up within 5 demo minutes of a reminder: ${t.followedWithin5} of ${t.nudgedSessions}` +
+    ` (${compliance === null ? 'n/a' : `${Math.round(Number(compliance) * 100)}%`}), ` +
+    `${demoMin(sat.reduce((a, b) => a + b, 0))} sitting in all, the longest ${demoMin(Math.max(0, ...sat))} in one go.\n`,
+);
+
+const report = await fetch(`${api}/users/sam/report`);
+const reportPath = join(tmpdir(), `unknot-demo-report-sam.html`);
+await writeFile(reportPath, await report.text());
+process.stdout.write(
+  `\nThe report for Sam's therapist (${report.status === 200 ? 'one printable page' : `HTTP ${report.status}`}): ${reportPath}\n` +
+    `Open it in a browser; Print → "Save as PDF" makes the PDF.\n`,
 );
 
 await client.endAsync();

@@ -31,12 +31,14 @@ import { heatRoutes } from './http/heat-routes.js';
 import { HeatWorker } from '../workers/heat-worker.js';
 import { RoutineWorker } from '../workers/routine-worker.js';
 import { PainLog } from './app/pain.js';
+import { TherapistReport } from './app/report.js';
 import { Methods } from './app/methods.js';
 import { methodsRouter } from './http/methods-routes.js';
 import { Routines } from './app/routines.js';
 import type { HeatControl } from './domain/heat.js';
 import { bullBoardRouter, BULL_BOARD_PATH, dashboardRouter } from './http/dashboard.js';
 import { routinesRouter } from './http/routines-routes.js';
+import { reportRouter } from './http/report-routes.js';
 import { apiDocsRouter } from './http/api-docs-routes.js';
 import { packageVersion } from './http/api-docs/json-schema.js';
 
@@ -227,6 +229,8 @@ export async function main(
       await w.start();
       units.push({ name: 'heat-worker', start: () => w.start(), stop: () => w.stop() });
     }
+    // --- feature wiring: the therapist report ---
+    apiRouters.push(reportRouter(new TherapistReport(ctx, sessions, users), config.http.frameAncestors));
     // --- feature wiring: routines, pain, dashboard ---
     const publicRouters: NonNullable<HttpExtensions['publicRouters']> = [];
     let haRoutines: Routines | undefined;

@@ -4,6 +4,7 @@ import { summarize } from '../domain/adherence.js';
 import { adviseProfessional } from '../domain/advice.js';
 import { toCsv } from '../domain/csv.js';
 import { profileSchema, type Profile } from '../domain/profile.js';
+import { sessionSummary } from '../domain/session.js';
 import {
   AUTO_OFF,
   AUTO_OFF_BY_PROTOCOL,
@@ -266,6 +267,15 @@ export class Users {
       : { format: 'json' as const, entries };
   }
 
+  /** The sitting session still open, from the state: its sitting so far counts in the figures. */
+  async openSession(userId: string, profile: Profile, now: number) {
+    const { state } = await this.ctx.store.read(userId);
+    const s = sessionSummary(state.session, this.sessions.policy(profile), now);
+    if (s.sittingSince === null) return null;
+    // sittingSeconds runs to now, or to when the person got up (a break not long enough yet to end the session).
+    return { startedAt: s.sittingSince, upSince: s.sittingSince + s.sittingSeconds * 1000 };
+  }
+
   async summary(userId: string, query: Record<string, unknown>) {
     const profile = await this.sessions.profile(userId);
     const days = query.days === undefined ? 7 : Number(query.days);
@@ -281,6 +291,7 @@ export class Users {
       now,
       routineTargetPerWeek: profile.routineTargetPerWeek,
       timeScale: this.ctx.config.timeScale,
+      openSession: await this.openSession(userId, profile, now),
     });
     const advice = adviseProfessional(entries, profile.contraindications, now, this.ctx.config.methods);
     return {

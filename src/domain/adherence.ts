@@ -1,6 +1,6 @@
 // The adherence model (docs/concepts/adherence.md): per-day and total figures, session outcomes, weekly routines
 // and pain trends, all folded from the adherence log. Pure: `now` and the time zone come in as arguments.
-import { addLocalDays, localDate, weekdayOf } from './clock.js';
+import { addLocalDays, localDate, weekdayOf, zonedToUtc } from './clock.js';
 import { PAIN_AREAS, type LogEntry, type PainArea } from './types.js';
 
 /** The figures of docs/concepts/adherence.md, plus the extensions the dashboard reads. */
@@ -18,8 +18,11 @@ export interface Figures {
   snoozes: number;
   ignored: number;
   heatSessions: number;
+  /** Heat time in minutes, 2 decimals (a 3-second session is 0.05, not 0.1). */
   heatMinutes: number;
   // Extensions
+  /** Heat time in whole seconds: what the dashboard shows when a session was short. */
+  heatSeconds: number;
   /** Sessions that ended in `break_taken` or `nudge_ignored`, each counted once: compliance's denominator. */
   nudgedSessions: number;
   /** Nudged sessions broken after the 5-minute window and not ignored. */
@@ -70,6 +73,12 @@ export interface SummaryOptions {
   routineTargetPerWeek: number;
   /** UNKNOT_TIME_SCALE: the 1/3/5-minute follow-up windows are divided by it. Default 1. */
   timeScale?: number;
+  /**
+   * The sitting session still open now, from the person's state (not the log: a session's sitting_started can be
+   * merged away by a late event). Its sitting so far counts: someone seated for hours does not show 0 today.
+   * `upSince` is when they got up, while the break has not lasted long enough to end the session.
+   */
+  openSession?: { startedAt: number; upSince: number | null } | null;
 }
 
 /** Follow-up windows of docs/concepts/adherence.md, in seconds at time scale 1. */
@@ -130,7 +139,7 @@ interface Accumulator {
   sittingSeconds: number;
   longestSittingSeconds: number;
   heatMs: number;
-  counts: Omit<Figures, 'sittingMinutes' | 'longestSittingMinutes' | 'heatMinutes' | 'compliance'>;
+  counts: Omit<Figures, 'sittingMinutes' | 'longestSittingMinutes' | 'heatMinutes' | 'heatSeconds' | 'compliance'>;
 }
 
 const emptyAccumulator = (): Accumulator => ({
@@ -170,7 +179,8 @@ const toFigures = (acc: Accumulator): Figures => {
     snoozes: c.snoozes,
     ignored: c.ignored,
     heatSessions: c.heatSessions,
-    heatMinutes: round(acc.heatMs / 60_000, 1),
+    heatMinutes: round(acc.heatMs / 60_000, 2),
+    heatSeconds: Math.round(acc.heatMs / 1000),
     nudgedSessions: c.nudgedSessions,
     followedLate: c.followedLate,
     snoozedThenFollowed: c.snoozedThenFollowed,
@@ -180,9 +190,29 @@ const toFigures = (acc: Accumulator): Figures => {
 };
 
 /**
+ * [start, end) cut at every local midnight in `timezone`: a session from 23:00 to 01:00 is one hour on each day.
+ * Returns [local date, ms] pairs in order.
+ */
+export function splitAtLocalMidnight(start: number, end: number, timezone: string): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  let from = start;
+  // A bound on the loop: a corrupt entry spanning years must not spin here.
+  for (let i = 0; from < end && i < 400; i++) {
+    const date = localDate(from, timezone);
+    const nextMidnight = zonedToUtc(addLocalDays(date, 1), '00:00', timezone);
+    const cut = Math.min(end, nextMidnight > from ? nextMidnight : end);
+    out.push([date, cut - from]);
+    from = cut;
+  }
+  return out;
+}
+
+/**
  * Per-day and total figures over the `days` local dates ending with today's (in `timezone`).
- * Attribution: a break (and the sitting it ends, and the follow-up outcome it settles) belongs to the
- * local date the sitting ended (`breakStartedAt`, else `at`); an ignored session to the date of its
+ * Attribution: sitting time is counted as it happens, cut at local midnight (a session from 23:00 to
+ * 01:00 gives an hour to each day), and the open session counts up to now (or up to when the person got up);
+ * the longest sitting of a day is the longest session that ended that day, or the open one so far. A break (and
+ * the follow-up outcome it settles) belongs to the local date the sitting ended (`breakStartedAt`, else `at`); an ignored session to the date of its
  * `nudge_ignored`; every other entry to the local date of its `at`. Outcomes are decided from the whole
  * log, so a session ignored before the range still does not count as followed inside it.
  */
@@ -222,15 +252,34 @@ export function summarize(entries: readonly LogEntry[], options: SummaryOptions)
     apply(total);
   };
 
+  const addSitting = (start: number, end: number): void => {
+    for (const [date, ms] of splitAtLocalMidnight(start, end, timezone)) {
+      const day = perDay.get(date);
+      if (!day) continue;
+      day.sittingSeconds += ms / 1000;
+      total.sittingSeconds += ms / 1000;
+    }
+  };
+
+  const open = options.openSession;
+  if (open && Number.isFinite(open.startedAt)) {
+    const end = Math.max(open.startedAt, Math.min(now, open.upSince ?? now));
+    addSitting(open.startedAt, end);
+    add(end, (acc) => {
+      acc.longestSittingSeconds = Math.max(acc.longestSittingSeconds, (end - open.startedAt) / 1000);
+    });
+  }
+
   for (const e of sorted) {
     switch (e.type) {
       case 'break_taken':
       case 'natural_break': {
         const outcome = outcomes.get(e.sessionId);
-        add(e.breakStartedAt ?? e.at, (acc) => {
+        const end = e.breakStartedAt ?? e.at;
+        addSitting(end - e.sittingSeconds * 1000, end);
+        add(end, (acc) => {
           const c = acc.counts;
           c.breaks += 1;
-          acc.sittingSeconds += e.sittingSeconds;
           acc.longestSittingSeconds = Math.max(acc.longestSittingSeconds, e.sittingSeconds);
           if (e.type === 'natural_break') {
             c.naturalBreaks += 1;

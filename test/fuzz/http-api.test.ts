@@ -720,7 +720,7 @@ describe('HTTP API under generated query strings and path ids', () => {
     'GET /adherence and /summary answer 200 or a 4xx, never a 5xx',
     async () => {
       const arb = fc
-        .tuple(fc.constantFrom('adherence', 'summary', 'methods', 'what-helps'), query)
+        .tuple(fc.constantFrom('adherence', 'summary', 'methods', 'what-helps', 'report'), query)
         .map(([what, q]): Req => ({
           method: 'GET',
           path: `/api/users/ana/${what}?${q}`,

@@ -81,9 +81,9 @@ async function makeData() {
     'routine completed',
   );
 
-  // A nudged sitting spell, followed at once, then a natural break.
+  // A nudged sitting spell, followed after the second reminder (two sent in one session), then a natural break.
   await posture('sitting');
-  await h.mqtt.waitFor(topic('users', 'ana', 'nudge'), 20_000);
+  await h.mqtt.waitForCount(topic('users', 'ana', 'nudge'), 2, undefined, 30_000);
   await posture('standing');
   await eventually(
     async () => (await adherence(svc, 'ana')).some((e) => e.type === 'break_taken'),
@@ -171,6 +171,8 @@ describe('the dashboard', () => {
     // The wrong token's 401 was expected; from here on nothing should fail.
     consoleErrors.length = 0;
 
+    // Ana is sitting again, so more reminders may come while the page loads: count them before and after.
+    const sentBefore = (await adherence(svc, 'ana')).filter((e) => e.type === 'nudge_sent').length;
     // With ?token= (kept in localStorage and taken out of the address) and a chosen person.
     await page.goto(`${svc.baseUrl}/?token=${TOKEN}&user=ana&days=14`);
     await page.waitForSelector('body[data-state="ready"]', { timeout: 15_000 });
@@ -213,6 +215,35 @@ describe('the dashboard', () => {
       expect(c.nonZero, `${c.id} non-zero values`).toBeGreaterThan(0);
       expect(c.labels.length, `${c.id} legend`).toBeGreaterThan(0);
     }
+    // Reminders: every one sent counts (two in one session are 2, not 1), and heat time is shown from whole
+    // seconds (a session of a few seconds is not rounded up to a tenth of a minute).
+    const log = await adherence(svc, 'ana');
+    const series = await page.evaluate(() => {
+      const Chart = (
+        window as unknown as {
+          Chart: {
+            getChart(c: HTMLCanvasElement): { data: { datasets: Array<{ label: string; data: number[] }> } };
+          };
+        }
+      ).Chart;
+      const of = (id: string) =>
+        Chart.getChart(document.getElementById(`chart-${id}`) as HTMLCanvasElement).data.datasets.map((d) => ({
+          label: d.label,
+          sum: d.data.reduce((a, b) => a + (typeof b === 'number' ? b : 0), 0),
+        }));
+      return { nudges: of('nudges'), heat: of('heat') };
+    });
+    const sentAfter = log.filter((e) => e.type === 'nudge_sent').length;
+    expect(sentBefore).toBeGreaterThanOrEqual(2);
+    expect(series.nudges[0]!.label).toBe('Reminders sent');
+    expect(series.nudges[0]!.sum).toBeGreaterThanOrEqual(sentBefore);
+    expect(series.nudges[0]!.sum).toBeLessThanOrEqual(sentAfter);
+    const summary = (await svc.fetchJson('/api/users/ana/summary?days=1')).body as {
+      total: { heatSeconds: number };
+    };
+    const heatLine = series.heat.find((d) => d.label.startsWith('Time with heat on'));
+    expect(heatLine).toEqual({ label: 'Time with heat on (seconds)', sum: summary.total.heatSeconds });
+
     const pain = charts.find((c) => c.id === 'pain')!;
     expect(pain.labels).toEqual(['Neck', 'Shoulders', 'Upper back']);
     expect(pain.points).toBe(8);

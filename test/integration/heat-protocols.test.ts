@@ -410,15 +410,16 @@ describe('heat on the wire', () => {
     const summary = await eventually(
       async () => {
         const r = await slowSvc.fetchJson('/api/users/sue/summary?days=1');
-        const total = (r.body as { total: { heatSessions: number; heatMinutes: number } }).total;
+        const total = (r.body as { total: { heatSessions: number; heatMinutes: number; heatSeconds: number } }).total;
         return total.heatSessions === 1 ? total : undefined;
       },
       5000,
       'heat in the summary',
     );
-    // About 4 s of heat: 0.07 minutes, shown as 0.1. Fails when heat is not counted (0).
+    // About 4 s of heat: 0.07 minutes, and 4 s. Fails when heat is not counted (0).
     expect(summary.heatMinutes).toBeGreaterThan(0);
-    expect(summary.heatMinutes).toBe(Math.round((offAt - onAt) / 6000) / 10);
+    expect(summary.heatMinutes).toBe(Math.round((offAt - onAt) / 600) / 100);
+    expect(summary.heatSeconds).toBe(Math.round((offAt - onAt) / 1000));
     const metrics = await slowSvc.fetchJson('/metrics');
     expect(metrics.body).toMatch(/unknot_heat_sessions_total [1-9]/);
     expect(metrics.body).toMatch(/unknot_heat_commands_total\{state="off",reason="timer"\} [1-9]/);

@@ -83,6 +83,7 @@ const zero: Figures = {
   ignored: 0,
   heatSessions: 0,
   heatMinutes: 0,
+  heatSeconds: 0,
   nudgedSessions: 0,
   followedLate: 0,
   snoozedThenFollowed: 0,
@@ -159,6 +160,7 @@ describe('summarize', () => {
       ignored: 1,
       heatSessions: 2,
       heatMinutes: 19, // 4 until the manual OFF + 15 planned with no OFF logged
+      heatSeconds: 1140,
       routinesStarted: 1,
       routinesCompleted: 1,
     },
@@ -171,6 +173,7 @@ describe('summarize', () => {
       naturalBreaks: 1,
       heatSessions: 1,
       heatMinutes: 5, // running: counted up to now
+      heatSeconds: 300,
     },
   ];
 
@@ -199,6 +202,7 @@ describe('summarize', () => {
       ignored: 1,
       heatSessions: 3,
       heatMinutes: 24,
+      heatSeconds: 1440,
       routinesStarted: 1,
       routinesCompleted: 1,
     });
@@ -241,6 +245,66 @@ describe('summarize', () => {
       ['2024-05-06', 1, 10],
       ['2024-05-07', 1, 20],
     ]);
+  });
+
+  it('counts the open session as it happens: seated for three hours shows three hours today, not 0', () => {
+    const berlin = 'Europe/Berlin'; // UTC+1 in December
+    const startedAt = at('2024-12-03T08:00:00Z'); // 09:00 local
+    const nowHere = at('2024-12-03T11:00:00Z');
+    const entries: LogEntry[] = [{ type: 'sitting_started', at: startedAt, sessionId: 'open', startedAt }];
+    const options = { timezone: berlin, days: 1, now: nowHere, routineTargetPerWeek: 3 };
+    // Before: only a break counted sitting, so this showed 0.
+    expect(summarize(entries, options).total.sittingMinutes).toBe(0);
+    const s = summarize(entries, { ...options, openSession: { startedAt, upSince: null } });
+    expect(s.total).toMatchObject({ sittingMinutes: 180, longestSittingMinutes: 180, breaks: 0 });
+    // Got up 10 minutes ago, the break not long enough yet to end the session: sitting stops at getting up.
+    const up = summarize(entries, { ...options, openSession: { startedAt, upSince: nowHere - 600_000 } });
+    expect(up.total.sittingMinutes).toBe(170);
+  });
+
+  it('cuts sitting at local midnight: a session from 23:00 to 01:00 gives an hour to each day', () => {
+    const berlin = 'Europe/Berlin';
+    const entries = [natural('late', '2024-12-03T00:00:00Z', 7200)]; // 23:00 → 01:00 local, break on Tuesday
+    const s = summarize(entries, {
+      timezone: berlin,
+      days: 2,
+      now: at('2024-12-03T09:00:00Z'),
+      routineTargetPerWeek: 3,
+    });
+    expect(s.days.map((d) => [d.date, d.sittingMinutes, d.breaks])).toEqual([
+      ['2024-12-02', 60, 0],
+      ['2024-12-03', 60, 1],
+    ]);
+    // The open session across midnight, seen at 02:00 local: an hour yesterday, two today.
+    const startedAt = at('2024-12-02T22:00:00Z');
+    const open = summarize([], {
+      timezone: berlin,
+      days: 2,
+      now: at('2024-12-03T01:00:00Z'),
+      routineTargetPerWeek: 3,
+      openSession: { startedAt, upSince: null },
+    });
+    expect(open.days.map((d) => [d.date, d.sittingMinutes])).toEqual([
+      ['2024-12-02', 60],
+      ['2024-12-03', 120],
+    ]);
+  });
+
+  it('cuts at the local midnight of a DST change (New York, 2024-11-03 has 25 hours)', () => {
+    const ny = 'America/New_York';
+    // 22:00 EDT on Nov 2 (02:00Z Nov 3) to 02:00 EST on Nov 3 (07:00Z): 2 h before midnight, 3 h after.
+    const entries = [natural('dst', '2024-11-03T07:00:00Z', 5 * 3600)];
+    const s = summarize(entries, { timezone: ny, days: 2, now: at('2024-11-03T15:00:00Z'), routineTargetPerWeek: 3 });
+    expect(s.days.map((d) => [d.date, d.sittingMinutes])).toEqual([
+      ['2024-11-02', 120],
+      ['2024-11-03', 180],
+    ]);
+  });
+
+  it('rounds heat time honestly: a 3-second session is 3 s (0.05 min), not 6 s', () => {
+    const entries = [heatOn('short', '2024-05-08T19:00:00Z', 10), heatOff('short', '2024-05-08T19:00:03Z')];
+    const s = summarize(entries, { timezone: tz, days: 1, now, routineTargetPerWeek: 3 });
+    expect(s.total).toMatchObject({ heatSessions: 1, heatSeconds: 3, heatMinutes: 0.05 });
   });
 
   it('divides the follow-up windows by the time scale', () => {

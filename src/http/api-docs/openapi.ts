@@ -2,6 +2,7 @@
 // GET /api/openapi.json and committed as docs/reference/openapi.json (npm run docs:api).
 import { z } from 'zod';
 import { clearanceBodySchema, painBodySchema } from '../../app/pain.js';
+import { reportQuerySchema } from '../../app/report.js';
 import { deskCheckBodySchema, methodBodySchema, methodOutcomeBodySchema } from '../../app/methods.js';
 import { adherenceQuerySchema, deviceBodySchema } from '../../app/users.js';
 import { profileSchema } from '../../domain/profile.js';
@@ -337,6 +338,22 @@ const ROUTES: Record<string, Record<string, Op>> = {
       params: ['userId', 'methodId'],
       body: { schema: methodOutcomeBodySchema },
       ok: { status: 201, description: 'logged', schema: anyObject('the method with its outcome') },
+      errors: [400, 404],
+    },
+  },
+  '/api/users/{userId}/report': {
+    get: {
+      tag: 'adherence',
+      summary:
+        'The report for the therapist: one printable HTML page for a period (default the last four weeks), no script',
+      params: ['userId'],
+      query: queryParams(reportQuerySchema),
+      ok: {
+        status: 200,
+        description:
+          'the report (text/html; its own Content-Security-Policy: no script, inline styles only, framed only by this service and UNKNOT_HTTP_FRAME_ANCESTORS)',
+        content: { 'text/html': { schema: { type: 'string' } } },
+      },
       errors: [400, 404],
     },
   },

@@ -125,6 +125,30 @@
     location.href = path;
   });
 
+  // The therapist report (GET /api/users/{id}/report, text/html): fetched with the token like every API call,
+  // then shown in a new tab from a blob, so the token never goes into a URL. The tab is opened at the click (a
+  // popup blocker allows that) and pointed at the report once it has arrived.
+  $('report-button').addEventListener('click', async () => {
+    if (!state.userId) return;
+    const tab = window.open('', '_blank');
+    try {
+      const headers = { accept: 'text/html' };
+      if (state.token) headers.authorization = `Bearer ${state.token}`;
+      const r = await fetch(`/api/users/${encodeURIComponent(state.userId)}/report`, { headers });
+      if (r.status === 401) throw new AuthError('The access token was not accepted.');
+      if (!r.ok) {
+        const body = await r.json().catch(() => null);
+        throw new Error((body && body.detail) || `${r.status} ${r.statusText}`);
+      }
+      const url = URL.createObjectURL(new window.Blob([await r.text()], { type: 'text/html' }));
+      if (tab) tab.location.href = url;
+      else location.href = url;
+    } catch (err) {
+      tab?.close();
+      showError(err);
+    }
+  });
+
   // ------------------------------------------------------------------ words and numbers
 
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -347,8 +371,9 @@
           labels,
           datasets: [
             {
-              label: 'Times a reminder came',
-              data: days.map((d) => d.nudgedSessions),
+              // Every reminder sent (escalations too): a session nudged twice is 2, not 1.
+              label: 'Reminders sent',
+              data: days.map((d) => d.nudgesSent),
               backgroundColor: C.grey,
               borderRadius: 3,
             },
@@ -380,12 +405,14 @@
     const total = summary.total;
     $('nudges-hint').textContent =
       total.compliance === null
-        ? 'Each time a reminder came, and how many of those times you were up within 1, 3 or 5 minutes.'
-        : `Each time a reminder came, and how soon you got up. Over these days you were up within 5 minutes ${Math.round(total.compliance * 100)}% of the time.`;
+        ? 'Every reminder sent, and how many times you were up within 1, 3 or 5 minutes of the first one.'
+        : `Every reminder sent, and how soon after the first one you got up. Over these days you were up within 5 minutes ${Math.round(total.compliance * 100)}% of the times a reminder came.`;
 
-    // Heat: sessions, and minutes of heat when there are whole tenths of a minute to show (not in a fast demo).
-    const heatUnit = timeUnit(days.map((d) => d.heatMinutes));
-    const showHeatTime = !allZero(days.map((d) => d.heatMinutes));
+    // Heat: sessions, and the time with heat on: from heatSeconds, so a 3-second session shows as 3 s (rounding
+    // minutes to tenths made it 6 s).
+    const heatMinutesOf = (d) => (typeof d.heatSeconds === 'number' ? d.heatSeconds / 60 : d.heatMinutes);
+    const heatUnit = timeUnit(days.map(heatMinutesOf));
+    const showHeatTime = !allZero(days.map(heatMinutesOf));
     draw(
       'heat',
       {
@@ -407,7 +434,7 @@
                   {
                     type: 'line',
                     label: `Time with heat on (${heatUnit.word})`,
-                    data: days.map((d) => heatUnit.round(d.heatMinutes)),
+                    data: days.map((d) => heatUnit.round(heatMinutesOf(d))),
                     borderColor: C.orange,
                     backgroundColor: C.orange,
                     borderWidth: 2,
