@@ -75,9 +75,8 @@ export class Sessions {
     }
   }
 
-  /** `version`: the registry version read for this event, to answer from the cache (Registry.version). */
-  async profile(userId: string, version?: number): Promise<Profile> {
-    const p = await this.ctx.registry.getProfile(userId, version);
+  async profile(userId: string): Promise<Profile> {
+    const p = await this.ctx.registry.getProfile(userId);
     if (!p) throw new NotFoundError('unknown_user', `no user ${userId}; create it with PUT /api/users/${userId}`);
     return p;
   }
@@ -96,7 +95,7 @@ export class Sessions {
   ): Promise<SensorOutcome> {
     const kept = opts.firstRead ? undefined : this.recent.get(device.userId);
     const firstRead = opts.firstRead ?? (kept ? Promise.resolve(kept) : this.ctx.store.read(device.userId));
-    const profile = await this.profile(device.userId, opts.version).catch(async (err: unknown) => {
+    const profile = await this.profile(device.userId).catch(async (err: unknown) => {
       await firstRead.catch(() => undefined);
       throw err;
     });
