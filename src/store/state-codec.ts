@@ -5,6 +5,7 @@
 // they are: no migration, they are rewritten in this form at their next change.
 import { emptyFold, newSessionState, type SessionState } from '../domain/session.js';
 import { newUserState, type UserState } from '../domain/user-state.js';
+import type { LogEntry } from '../domain/types.js';
 
 /** Field names of the session and of the objects inside it → their stored names. Unknown fields pass as they are. */
 const SHORT: Record<string, string> = {
@@ -110,4 +111,23 @@ export function parseState(doc: string): UserState {
   const { s, ...rest } = stored;
   const session = s === undefined ? (stored.session as SessionState) : expandSession(s as Json);
   return { heat: { ...INITIAL.heat }, routine: null, routineSeq: 0, ...rest, session };
+}
+
+/** Adherence log entries: the fields every entry has get one- or two-letter names; the others stay as they are. */
+const LOG_SHORT: Record<string, string> = { type: 't', at: 'a', sessionId: 's', startedAt: 'sa' };
+const LOG_LONG: Record<string, string> = Object.fromEntries(Object.entries(LOG_SHORT).map(([l, s]) => [s, l]));
+
+export function serializeLogEntry(e: LogEntry): string {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) if (v !== undefined) out[LOG_SHORT[k] ?? k] = v;
+  return JSON.stringify(out);
+}
+
+/** A stored entry of either form (short names, or the full ones entries were written with before). */
+export function parseLogEntry(json: string): LogEntry {
+  const stored = JSON.parse(json) as Record<string, unknown>;
+  if ('type' in stored) return stored as unknown as LogEntry;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stored)) out[LOG_LONG[k] ?? k] = v;
+  return out as unknown as LogEntry;
 }

@@ -7,7 +7,7 @@ import type { LogEntry } from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { COMMIT_STATE_LUA } from './lua/index.js';
 import { StateCache, type Versioned } from './state-cache.js';
-import { parseState, serializeState } from './state-codec.js';
+import { parseState, serializeLogEntry, serializeState } from './state-codec.js';
 
 export { parseState, serializeState } from './state-codec.js';
 
@@ -131,7 +131,7 @@ export class StateStore {
           LOG_MAXLEN,
           due === null ? 'none' : due,
           userId,
-          ...step.logs.map((e) => JSON.stringify(e)),
+          ...step.logs.map(serializeLogEntry),
         );
       } finally {
         // Kept as committed; a version that moved (or an error: the commit may or may not have run) is forgotten.
