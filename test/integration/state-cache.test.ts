@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Keys } from '../../src/store/keys.js';
 import { StateStore } from '../../src/store/state-store.js';
+import { AdherenceLog } from '../../src/store/adherence-log.js';
 import type { UserState } from '../../src/domain/user-state.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { createRedis } from '../../src/store/redis.js';
@@ -103,5 +104,25 @@ describe('StateCache (client tracking)', () => {
     } finally {
       await store.cache.stop();
     }
+  });
+});
+
+describe('stored forms of earlier releases', () => {
+  it('reads an adherence log kept as a list with full field names, and appends to it', async () => {
+    prefix = uniqueNamespace('old-log').prefix;
+    const keys = new Keys(prefix);
+    const store = new StateStore(mine, keys);
+    const old = { type: 'nudge_acked', at: 1000, sessionId: 'ab1', deviceId: 'd1' };
+    await admin.rpush(keys.log('u3'), JSON.stringify(old));
+    const entry = { type: 'nudge_acked' as const, at: 2000, sessionId: 'ab1', deviceId: 'd2' };
+    await store.transact('u3', (st) => ({ state: st, logs: [entry], changed: false, result: undefined }));
+    expect(await admin.type(keys.log('u3'))).toBe('list');
+    expect(await new AdherenceLog(mine, keys).read('u3')).toEqual([old, entry]);
+    // A new person's log is the compact string form, read back the same.
+    await store.transact('u4', (st) => ({ state: st, logs: [entry], changed: false, result: undefined }));
+    expect(await admin.type(keys.log('u4'))).toBe('string');
+    expect(await new AdherenceLog(mine, keys).read('u4')).toEqual([entry]);
+    // Neither commit rewrote a state that did not change.
+    expect(await admin.exists(keys.state('u3'), keys.state('u4'))).toBe(0);
   });
 });
