@@ -1,7 +1,7 @@
 // The states this process last read or committed, per person, so that a posture event needs no GET. On a single
 // Redis the cache is kept exact by Redis's client-side tracking (docs/development/benchmarks.md, "Ingest"): the
-// shared connection asks Redis to report every write of a state key made by another connection (BCAST, NOLOOP),
-// and a connection of its own receives those reports and drops the entries. Without tracking (a Redis Cluster,
+// shared connection asks Redis to report every write of a state key (BCAST), a connection of its own receives the
+// reports, and a report that is not the echo of this process's own commit drops the person's entry. Without tracking (a Redis Cluster,
 // a Redis that refuses CLIENT TRACKING, the reporting connection down) the entries are hints only: a change
 // computed from one is still checked by the compare-and-set, and a "no change" is judged again on a fresh read.
 import { Cluster, type Redis } from 'ioredis';
@@ -30,6 +30,12 @@ export class StateCache {
   private epoch = 0;
   private seq = 0;
   private readonly kept = new Map<string, Versioned>();
+  /**
+   * Reports of this process's own commits still to come, per person. Redis reports a write made inside a script to
+   * the connection that ran it even with NOLOOP (Redis 7.0), so tracking runs without NOLOOP and every commit that
+   * writes a document expects exactly one report of its own; only reports beyond those drop the person.
+   */
+  private readonly echoes = new Map<string, number>();
   /** People with a read or commit in flight → how many, and the seq of their last invalidation meanwhile. */
   private readonly inflight = new Map<string, { n: number; invalidated: number }>();
   private sub?: Redis;
@@ -74,6 +80,28 @@ export class StateCache {
     this.kept.set(load.userId, value);
   }
 
+  /** A commit that writes the person's document is about to be sent: its own report is not someone else's write. */
+  expectEcho(userId: string): void {
+    this.echoes.set(userId, (this.echoes.get(userId) ?? 0) + 1);
+  }
+
+  /** The commit announced with expectEcho wrote nothing (its version had moved, or it failed): no report comes. */
+  noEcho(userId: string): void {
+    const n = this.echoes.get(userId) ?? 0;
+    if (n <= 1) this.echoes.delete(userId);
+    else this.echoes.set(userId, n - 1);
+  }
+
+  /** Redis reported a write of the person's state: this process's own commit's, or someone else's. */
+  private reported(userId: string): void {
+    const n = this.echoes.get(userId) ?? 0;
+    if (n > 0) {
+      this.noEcho(userId);
+      return;
+    }
+    this.forget(userId);
+  }
+
   /** Someone else changed the person's state (or may have). */
   forget(userId: string): void {
     this.kept.delete(userId);
@@ -85,6 +113,8 @@ export class StateCache {
   forgetAll(): void {
     this.epoch += 1;
     this.kept.clear();
+    // A report still to come for a commit of before counts as someone else's: it drops what it names (safe).
+    this.echoes.clear();
   }
 
   /**
@@ -114,7 +144,7 @@ export class StateCache {
       if (id === undefined) return;
       const prefixes = Array.from({ length: this.keys.partitions }, (_, n) => ['PREFIX', `${this.keys.tag(n)}:state:`]);
       await main.call('CLIENT', 'TRACKING', 'OFF');
-      await main.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', id, 'BCAST', ...prefixes.flat(), 'NOLOOP');
+      await main.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', id, 'BCAST', ...prefixes.flat());
       if (this.stopped || id !== this.subId) return;
       this.forgetAll();
       this.live = true;
@@ -140,7 +170,7 @@ export class StateCache {
       }
       for (const key of message as Buffer[]) {
         const k = key.toString();
-        this.forget(k.slice(k.lastIndexOf(':') + 1));
+        this.reported(k.slice(k.lastIndexOf(':') + 1));
       }
     });
     sub.on('ready', () => {

@@ -119,6 +119,9 @@ export class StateStore {
       const due = step.due === undefined ? 'keep' : step.due;
       if (dueOnly && !(due !== 'keep' && writeDue?.(step))) return { ...step, before: cur.state, v: cur.v };
       const load = this.cache.begin(userId);
+      // A state that is the one read (an entry logged, a due time moved) is not written again.
+      const doc = dueOnly || step.state === cur.state ? '' : serializeState(step.state);
+      if (doc) this.cache.expectEcho(userId);
       let v = -1;
       try {
         v = await this.redis.unknotCommit(
@@ -126,14 +129,14 @@ export class StateStore {
           this.keys.log(userId),
           this.keys.due(this.keys.partitionOf(userId)),
           cur.v,
-          // A state that is the one read (an entry logged, a due time moved) is not written again.
-          dueOnly || step.state === cur.state ? '' : serializeState(step.state),
+          doc,
           LOG_MAXLEN,
           due === null ? 'none' : due,
           userId,
           ...step.logs.map(serializeLogEntry),
         );
       } finally {
+        if (doc && v < 0) this.cache.noEcho(userId);
         // Kept as committed; a version that moved (or an error: the commit may or may not have run) is forgotten.
         this.cache.end(load, v < 0 ? undefined : { v, state: step.state });
       }

@@ -57,6 +57,12 @@ describe('StateCache (client tracking)', () => {
     try {
       await until('tracking to be live', () => store.cache.trusted);
       await store.transact('u1', setHorizon(1));
+      // Redis reports this process's own commit too (a write inside a script): that report must not drop it. A
+      // foreign write of another person, reported after ours on the same connection, shows ours was handled.
+      await store.fetch('u9');
+      await elsewhere.transact('u9', setHorizon(1));
+      await until('the report of the other write', () => !store.cache.has('u9'));
+      expect(store.cache.has('u1')).toBe(true);
       const kept = await store.read('u1');
       expect(kept.state.session.horizon).toBe(1);
       expect(kept).toBe(store.cache.get('u1')); // the very object kept at the commit: no GET, no parse
