@@ -88,7 +88,7 @@ export async function repartition(
   const b = new Keys(prefix, to);
   const count = (moved: boolean) => void (moved && (report.keysMoved += 1));
 
-  for (const userId of await allMembers(redis, a.users(), a.usersIn, from)) {
+  for (const userId of await allMembers(redis, `${prefix}:users`, a.usersIn, from)) {
     for (const k of ['state', 'log', 'profile', 'userDevices'] as const)
       count(await moveKey(redis, a[k](userId), b[k](userId)));
     const [pa, pb] = [a.partitionOf(userId), b.partitionOf(userId)];
@@ -105,7 +105,7 @@ export async function repartition(
       count(await moveMember(redis, a.heatDue(n), b.heatDue(b.partitionOf(userId)), member));
     }
   }
-  for (const deviceId of await allMembers(redis, a.devices(), a.devicesIn, from)) {
+  for (const deviceId of await allMembers(redis, `${prefix}:devices`, a.devicesIn, from)) {
     count(await moveKey(redis, a.device(deviceId), b.device(deviceId)));
     count(
       await moveSetMember(redis, a.devicesIn(a.partitionOf(deviceId)), b.devicesIn(b.partitionOf(deviceId)), deviceId),

@@ -209,6 +209,10 @@ export async function main(
     // The registry cache is kept current by pub/sub (a change made by another process drops its entries).
     await ctx.registry.startCache();
     units.push({ name: 'registry-cache', start: async () => undefined, stop: () => ctx.registry.stopCache() });
+    // The states this process reads and commits are kept exact by client-side tracking (a single Redis only):
+    // an unchanged posture event then needs no Redis round trip at all (docs/development/benchmarks.md).
+    await ctx.store.cache.start((err) => log.warn({ err }, 'state cache: client tracking failed; reading instead'));
+    units.push({ name: 'state-cache', start: async () => undefined, stop: () => ctx.store.cache.stop() });
     const sessions = new Sessions(ctx);
     const users = new Users(ctx, sessions);
 

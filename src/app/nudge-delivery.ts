@@ -21,12 +21,10 @@ export class NudgeDelivery {
 
   /** Run the due transition of one claimed person. Every step is idempotent: a second run sends nothing twice. */
   async processDue(userId: string): Promise<string> {
-    // The state is read alongside the registry version: one round trip.
+    // The state is read alongside the profile (from this process's registry cache as a rule): one round trip.
     const firstRead = this.ctx.store.read(userId);
     firstRead.catch(() => undefined); // awaited by the transaction below, or dropped with the person
-    // The registry version lets the profile and the device list come from this process's cache.
-    const version = await this.ctx.registry.version();
-    const profile = await this.ctx.registry.getProfile(userId, version);
+    const profile = await this.ctx.registry.getProfile(userId);
     if (!profile) return 'user gone';
     const policy = this.sessions.policy(profile);
     const now = this.ctx.now();
@@ -73,7 +71,7 @@ export class NudgeDelivery {
       );
       return `delivered ${r.level}`;
     }
-    await this.publishNudge(userId, sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now, version);
+    await this.publishNudge(userId, sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now);
     // Usually nobody wrote since the first commit, so its result stands in for a fresh read.
     await this.recordPublished(userId, sessionId, r.level, { v: c.v, state: c.state });
     const dueAt = nextDueAt(c.before.session, policy);
@@ -104,14 +102,13 @@ export class NudgeDelivery {
     policy: Policy,
     profile: Profile,
     now: number,
-    version?: number,
   ): Promise<void> {
     const cur = s.base.cur;
     const sittingSeconds = cur ? Math.round((now - cur.startedAt) / 100) / 10 : 0;
     // The words speak in policy time, so a demo at a fast time scale still says "30 minutes".
     const message = nudgeMessage(level, sittingSeconds * this.ctx.config.timeScale, policy.maxNudges);
     const { topics, mqtt } = this.ctx;
-    const devices = await this.ctx.registry.devicesOf(userId, version);
+    const devices = await this.ctx.registry.devicesOf(userId);
     const at = new Date(now).toISOString();
     // All in one go, on one connection, so the broker takes them in this order: the retained record last, so that
     // when it holds this nudgeId the nudge and the device commands reached the broker too.

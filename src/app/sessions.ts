@@ -30,37 +30,23 @@ export interface SensorEventOptions {
   firstRead?: Promise<Versioned>;
 }
 
-/** People whose last committed state this process keeps (see Sessions.recent). ~1 KB each. */
-const RECENT_MAX = 50_000;
-
 export class Sessions {
   /** Called after a transition committed adherence entries (Home Assistant's compliance sensor listens). */
   readonly logListeners: Array<(userId: string, logs: LogEntry[]) => void> = [];
   readonly ticks: Ticks;
-  /**
-   * The state (and version) this process last committed for a person's posture event. The next event of theirs
-   * starts from it instead of a GET: the compare-and-set checks the version, and a state someone else moved on is
-   * read and the transition run again. Dropped when the registry says the person changed (deleted and re-created).
-   */
-  private readonly recent = new Map<string, Versioned>();
 
   constructor(private readonly ctx: AppContext) {
     this.ticks = new Ticks(ctx.queues, ctx.now);
+    // A person deleted and created again starts from a new state: drop what this process kept of theirs.
     ctx.registry.onChange((change) => {
-      if (!change) this.recent.clear();
-      else for (const u of change.users ?? []) this.recent.delete(u);
+      if (!change) ctx.store.cache.forgetAll();
+      else for (const u of change.users ?? []) ctx.store.cache.forget(u);
     });
   }
 
   /** Does the next posture event of this person start from a state this process kept (no read needed)? */
   hasRecent(userId: string): boolean {
-    return this.recent.has(userId);
-  }
-
-  private remember(userId: string, v: Versioned): void {
-    this.recent.delete(userId);
-    if (this.recent.size >= RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
-    this.recent.set(userId, v);
+    return this.ctx.store.cache.has(userId);
   }
 
   /** Tell the listeners about committed entries; a listener's failure never fails the transition. */
@@ -75,9 +61,8 @@ export class Sessions {
     }
   }
 
-  /** `version`: the registry version read for this event, to answer from the cache (Registry.version). */
-  async profile(userId: string, version?: number): Promise<Profile> {
-    const p = await this.ctx.registry.getProfile(userId, version);
+  async profile(userId: string): Promise<Profile> {
+    const p = await this.ctx.registry.getProfile(userId);
     if (!p) throw new NotFoundError('unknown_user', `no user ${userId}; create it with PUT /api/users/${userId}`);
     return p;
   }
@@ -94,9 +79,12 @@ export class Sessions {
     id?: string,
     opts: SensorEventOptions = {},
   ): Promise<SensorOutcome> {
-    const kept = opts.firstRead ? undefined : this.recent.get(device.userId);
-    const firstRead = opts.firstRead ?? (kept ? Promise.resolve(kept) : this.ctx.store.read(device.userId));
-    const profile = await this.profile(device.userId, opts.version).catch(async (err: unknown) => {
+    // The state this process last read or committed for the person, if any: exact while client tracking is live,
+    // otherwise a hint (see src/store/state-cache.ts).
+    const kept = opts.firstRead ? undefined : this.ctx.store.cache.get(device.userId);
+    const hint = kept && !this.ctx.store.cache.trusted;
+    const firstRead = opts.firstRead ?? (kept ? Promise.resolve(kept) : this.ctx.store.fetch(device.userId));
+    const profile = await this.profile(device.userId).catch(async (err: unknown) => {
       await firstRead.catch(() => undefined);
       throw err;
     });
@@ -118,10 +106,11 @@ export class Sessions {
       };
     };
     let c = await this.ctx.store.transact(device.userId, step, { firstRead });
-    // "No change" judged on a kept state is not proof (a worker may have moved the state on): read and judge again.
-    // A change needs no such check: the compare-and-set failed if the kept version was not the stored one.
-    if (kept && !c.changed && c.logs.length === 0) c = await this.ctx.store.transact(device.userId, step);
-    this.remember(device.userId, { v: c.v, state: c.changed || c.logs.length > 0 ? c.state : c.before });
+    // "No change" judged on a hint is not proof (a worker may have moved the state on): read and judge again. A
+    // change needs no such check: the compare-and-set failed if the kept version was not the stored one.
+    if (hint && !c.changed && c.logs.length === 0) {
+      c = await this.ctx.store.transact(device.userId, step, { firstRead: this.ctx.store.fetch(device.userId) });
+    }
     // A transition that changed nothing has no effects and the same public state: nothing to do after it.
     if (c.changed || c.logs.length > 0) await this.afterCommit(device.userId, c.logs, c.before, c.state, policy, c.due);
     if (c.result !== 'applied') {

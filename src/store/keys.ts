@@ -16,16 +16,12 @@ export class Keys {
 
   /** The ids of partition `n`'s people (the same tag as their profiles, so one MULTI writes both). */
   usersIn = (n: number) => `${this.tag(n)}:users`;
-  /** All people in one set, as versions before partitioned listings wrote it: still read for listings, never added to. */
-  users = () => `${this.prefix}:users`;
   profile = (userId: string) => `${this.of(userId)}:user:${userId}`;
   userDevices = (userId: string) => `${this.of(userId)}:user-devices:${userId}`;
   state = (userId: string) => `${this.of(userId)}:state:${userId}`;
   log = (userId: string) => `${this.of(userId)}:log:${userId}`;
   /** The ids of the devices whose id falls in partition `n` (the same tag as their records). */
   devicesIn = (n: number) => `${this.tag(n)}:devices`;
-  /** All devices in one set, as earlier versions wrote it: still read for listings, never added to. */
-  devices = () => `${this.prefix}:devices`;
   device = (deviceId: string) => `${this.of(deviceId)}:device:${deviceId}`;
   /** Reverse index: a protocol address (Z2M friendly name, Tasmota topic, Shelly prefix) → deviceId. */
   deviceTopic = (protocol: string, topic: string) =>
@@ -40,6 +36,4 @@ export class Keys {
   meta = () => `${this.prefix}:meta`;
   /** The pub/sub channel on which every registry write names what it changed (in-process caches drop it). */
   registryChannel = () => `${this.prefix}:registry-changes`;
-  /** Still bumped by every registry write, for processes of earlier releases during a rolling upgrade (they GET it). */
-  registryVersion = () => `${this.prefix}:registry-v`;
 }

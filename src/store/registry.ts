@@ -207,15 +207,7 @@ export class Registry {
   /** Tell every process (this one first) what changed. */
   private async changed(change: RegistryChange): Promise<void> {
     this.cache.drop(change);
-    await Promise.all([
-      (this.channelNode() ?? this.redis).publish(this.keys.registryChannel(), JSON.stringify(change)),
-      this.redis.incr(this.keys.registryVersion()),
-    ]);
-  }
-
-  /** A local count of cache invalidations (no Redis round trip); the look-ups no longer need it. */
-  async version(): Promise<number> {
-    return this.cache.epoch;
+    await (this.channelNode() ?? this.redis).publish(this.keys.registryChannel(), JSON.stringify(change));
   }
 
   /** The device as last read into the cache, without asking Redis (may be stale: a hint only). */
@@ -236,8 +228,7 @@ export class Registry {
     return [...found.values()];
   }
 
-  /** `_version` is accepted for older callers and ignored: the cache is kept current by the registry channel. */
-  getProfile(userId: string, _version?: number): Promise<Profile | null> {
+  getProfile(userId: string): Promise<Profile | null> {
     return this.cache.through('profile', userId, async () => {
       const raw = await this.redis.get(this.keys.profile(userId));
       return raw ? expandProfile(JSON.parse(raw) as Partial<Profile>) : null;
@@ -254,35 +245,33 @@ export class Registry {
     await this.changed({ users: [userId] });
   }
 
-  /** Every person's id, from all partitions (and the single set of earlier releases). */
+  /** Every person's id, from all partitions. */
   async listUsers(): Promise<string[]> {
-    return this.listed((n) => this.keys.usersIn(n), this.keys.users());
+    return this.listed((n) => this.keys.usersIn(n));
   }
 
-  private async listed(ofPartition: (n: number) => string, legacy: string): Promise<string[]> {
+  private async listed(ofPartition: (n: number) => string): Promise<string[]> {
     const sets = await Promise.all(
-      [legacy, ...Array.from({ length: this.keys.partitions }, (_, n) => ofPartition(n))].map((k) =>
-        this.redis.smembers(k),
-      ),
+      Array.from({ length: this.keys.partitions }, (_, n) => this.redis.smembers(ofPartition(n))),
     );
     return [...new Set(sets.flat())].sort();
   }
 
-  getDevice(deviceId: string, _version?: number): Promise<Device | null> {
+  getDevice(deviceId: string): Promise<Device | null> {
     return this.cache.through('device', deviceId, async () => {
       const raw = await this.redis.get(this.keys.device(deviceId));
       return raw ? (JSON.parse(raw) as Device) : null;
     });
   }
 
-  deviceIdForTopic(protocol: string, topic: string, _version?: number): Promise<string | null> {
+  deviceIdForTopic(protocol: string, topic: string): Promise<string | null> {
     return this.cache.through('topic', topicCacheKey(protocol, topic), () =>
       this.redis.get(this.keys.deviceTopic(protocol, topic)),
     );
   }
 
   /** A person's devices. Devices live in their own partitions: one GET each (pipelined), not an MGET across slots. */
-  devicesOf(userId: string, _version?: number): Promise<Device[]> {
+  devicesOf(userId: string): Promise<Device[]> {
     return this.cache.through('userDevices', userId, async () => {
       const ids = await this.redis.smembers(this.keys.userDevices(userId));
       const devices = await this.read(ids);
@@ -297,7 +286,7 @@ export class Registry {
   }
 
   async listDevices(): Promise<Device[]> {
-    return this.read(await this.listed((n) => this.keys.devicesIn(n), this.keys.devices()));
+    return this.read(await this.listed((n) => this.keys.devicesIn(n)));
   }
 
   /**
@@ -363,7 +352,6 @@ export class Registry {
       .del(this.keys.device(deviceId))
       .srem(this.keys.devicesIn(this.keys.partitionOf(deviceId)), deviceId)
       .exec();
-    await this.redis.srem(this.keys.devices(), deviceId);
     await this.redis.srem(this.keys.userDevices(old.userId), deviceId);
     const change: Required<RegistryChange> = { users: [old.userId], devices: [deviceId], topics: [] };
     if (old.topic && old.protocol !== 'unknot') {
@@ -383,7 +371,6 @@ export class Registry {
       .del(this.keys.profile(userId), this.keys.userDevices(userId))
       .srem(this.keys.usersIn(n), userId)
       .exec();
-    await this.redis.srem(this.keys.users(), userId);
     await this.changed({ users: [userId] });
     return devices;
   }

@@ -6,6 +6,12 @@ import { newUserState, type UserState } from '../domain/user-state.js';
 import type { LogEntry } from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { COMMIT_STATE_LUA } from './lua/index.js';
+import { StateCache, type Versioned } from './state-cache.js';
+import { parseState, serializeLogEntry, serializeState } from './state-codec.js';
+
+export { parseState, serializeState } from './state-codec.js';
+
+export type { Versioned } from './state-cache.js';
 
 // The script is in ./lua/commit-state.lua. One string rather than a hash {v, doc}: a hash with a value over 64
 // bytes is a hash table in Redis, ~160 bytes more per person (measured with MEMORY USAGE). The log is a list
@@ -15,30 +21,6 @@ import { COMMIT_STATE_LUA } from './lua/index.js';
 /** Entries kept per person: years of breaks, a few MB at most. */
 export const LOG_MAXLEN = 100_000;
 const MAX_ATTEMPTS = 100;
-
-/**
- * The parts of a person's state that most people leave as they start (no heat session or routine yet) are not
- * stored while they are so: ~80 bytes of Redis less per person. Read back, a missing part is its initial value.
- */
-const INITIAL = newUserState('');
-const OPTIONAL_PARTS = ['heat', 'routine', 'routineSeq'] as const;
-const INITIAL_JSON = Object.fromEntries(OPTIONAL_PARTS.map((k) => [k, JSON.stringify(INITIAL[k])]));
-
-export function serializeState(state: UserState): string {
-  const stored: Partial<UserState> = { ...state };
-  for (const k of OPTIONAL_PARTS) if (JSON.stringify(state[k]) === INITIAL_JSON[k]) delete stored[k];
-  return JSON.stringify(stored);
-}
-
-export function parseState(doc: string): UserState {
-  const stored = JSON.parse(doc) as Partial<UserState> & Pick<UserState, 'session'>;
-  return { heat: { ...INITIAL.heat }, routine: null, routineSeq: 0, ...stored };
-}
-
-export interface Versioned {
-  v: number;
-  state: UserState;
-}
 
 export interface Step<R> {
   state: UserState;
@@ -80,6 +62,8 @@ type CasRedis = RedisClient & {
 
 export class StateStore {
   private readonly redis: CasRedis;
+  /** The states this process last read or committed (src/store/state-cache.ts). */
+  readonly cache: StateCache;
 
   constructor(
     redis: RedisClient,
@@ -87,14 +71,30 @@ export class StateStore {
   ) {
     if (!('unknotCommit' in redis)) redis.defineCommand('unknotCommit', { numberOfKeys: 3, lua: COMMIT_STATE_LUA });
     this.redis = redis as CasRedis;
+    this.cache = new StateCache(redis, keys);
   }
 
-  async read(userId: string): Promise<Versioned> {
-    const key = this.keys.state(userId);
-    const raw = await this.redis.get(key);
-    if (!raw) return { v: 0, state: newUserState(randomBytes(3).toString('hex')) };
-    const bar = raw.indexOf('|');
-    return { v: Number(raw.slice(0, bar)), state: parseState(raw.slice(bar + 1)) };
+  /** The person's state: from the cache while it is exact (client tracking live), else from Redis. */
+  read(userId: string): Promise<Versioned> {
+    const kept = this.cache.trusted ? this.cache.get(userId) : undefined;
+    return kept ? Promise.resolve(kept) : this.fetch(userId);
+  }
+
+  /** The person's state as Redis has it now (and kept, unless someone changed it meanwhile). */
+  async fetch(userId: string): Promise<Versioned> {
+    const load = this.cache.begin(userId);
+    let got: Versioned | undefined;
+    try {
+      const raw = await this.redis.get(this.keys.state(userId));
+      if (!raw) got = { v: 0, state: newUserState(randomBytes(3).toString('hex')) };
+      else {
+        const bar = raw.indexOf('|');
+        got = { v: Number(raw.slice(0, bar)), state: parseState(raw.slice(bar + 1)) };
+      }
+      return got;
+    } finally {
+      this.cache.end(load, got);
+    }
   }
 
   /**
@@ -110,7 +110,7 @@ export class StateStore {
     const { firstRead, writeDue } = opts instanceof Promise ? { firstRead: opts, writeDue: undefined } : opts;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // A caller may start the first read early, alongside its other lookups (one round trip fewer).
-      const cur = attempt === 0 && firstRead ? await firstRead : await this.read(userId);
+      const cur = attempt === 0 ? await (firstRead ?? this.read(userId)) : await this.fetch(userId);
       const step = fn(cur.state);
       if (step.due === undefined && step.state.session !== cur.state.session) {
         throw new MissingDueError(`a transition of ${userId} changed the sitting session but set no due time`);
@@ -118,17 +118,28 @@ export class StateStore {
       const dueOnly = !step.changed && step.logs.length === 0;
       const due = step.due === undefined ? 'keep' : step.due;
       if (dueOnly && !(due !== 'keep' && writeDue?.(step))) return { ...step, before: cur.state, v: cur.v };
-      const v = await this.redis.unknotCommit(
-        this.keys.state(userId),
-        this.keys.log(userId),
-        this.keys.due(this.keys.partitionOf(userId)),
-        cur.v,
-        dueOnly ? '' : serializeState(step.state),
-        LOG_MAXLEN,
-        due === null ? 'none' : due,
-        userId,
-        ...step.logs.map((e) => JSON.stringify(e)),
-      );
+      const load = this.cache.begin(userId);
+      // A state that is the one read (an entry logged, a due time moved) is not written again.
+      const doc = dueOnly || step.state === cur.state ? '' : serializeState(step.state);
+      if (doc) this.cache.expectEcho(userId);
+      let v = -1;
+      try {
+        v = await this.redis.unknotCommit(
+          this.keys.state(userId),
+          this.keys.log(userId),
+          this.keys.due(this.keys.partitionOf(userId)),
+          cur.v,
+          doc,
+          LOG_MAXLEN,
+          due === null ? 'none' : due,
+          userId,
+          ...step.logs.map(serializeLogEntry),
+        );
+      } finally {
+        if (doc && v < 0) this.cache.noEcho(userId);
+        // Kept as committed; a version that moved (or an error: the commit may or may not have run) is forgotten.
+        this.cache.end(load, v < 0 ? undefined : { v, state: step.state });
+      }
       if (v >= 0) return { ...step, before: cur.state, v };
       // Someone else wrote first. Rare for one person (one ingest handles a person's events in order), but a
       // burst of writers must not live-lock: back off a little, with jitter, after the first retries.
@@ -139,6 +150,7 @@ export class StateStore {
 
   /** The person's state, log and timer entries (one hash slot: one MULTI). */
   async delete(userId: string): Promise<void> {
+    this.cache.forget(userId);
     const n = this.keys.partitionOf(userId);
     await this.redis
       .multi()

@@ -36,7 +36,7 @@ async function snapshot(p: InProcess, keys: Keys, ids: string[]) {
   for (const u of ids) {
     out[u] = {
       state: await p.ctx.redis.get(keys.state(u)),
-      log: await p.ctx.redis.lrange(keys.log(u), 0, -1),
+      log: await p.ctx.redis.get(keys.log(u)),
       profile: await p.ctx.redis.get(keys.profile(u)),
       devices: await p.ctx.redis.smembers(keys.userDevices(u)),
       device: await p.ctx.redis.get(keys.device(`${u}-desk`)),

@@ -2,11 +2,12 @@
 -- person's entry in their partition's due set, all at once, so state, log and timer never disagree.
 --
 -- KEYS[1] the person's state, a string `<version>|<document>`
--- KEYS[2] the person's adherence log (a list, oldest first)
+-- KEYS[2] the person's adherence log, oldest first: a string of entries each ended by a newline (a list of entries
+--         in data written before: appended to as a list)
 -- KEYS[3] the due set of the person's partition (sorted set: member userId, score = epoch ms next due)
 -- ARGV[1] expected version (0 = absent)
 -- ARGV[2] new document, or '' to leave the document (and its version) as it is and only set the due entry
--- ARGV[3] log length kept
+-- ARGV[3] log length kept, in entries (a string log keeps ARGV[3] × 100 bytes, cut at an entry's end)
 -- ARGV[4] due: epoch ms, 'none' (remove the entry) or 'keep' (leave it)
 -- ARGV[5] the due set member (userId)
 -- ARGV[6..] adherence entries as JSON
@@ -20,8 +21,24 @@ if ARGV[2] ~= '' then
   redis.call('SET', KEYS[1], v .. '|' .. ARGV[2])
 end
 if #ARGV >= 6 then
-  local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))
-  if n > tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[2], n - tonumber(ARGV[3]), -1) end
+  local kind = redis.call('TYPE', KEYS[2]).ok
+  if kind == 'list' then
+    local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))
+    if n > tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[2], n - tonumber(ARGV[3]), -1) end
+  else
+    local entries = table.concat(ARGV, '\n', 6) .. '\n'
+    local len = #entries
+    -- SET for a person's first entries: APPEND would reserve as much again for growth.
+    if kind == 'none' then redis.call('SET', KEYS[2], entries)
+    else len = redis.call('APPEND', KEYS[2], entries) end
+    local max = tonumber(ARGV[3]) * 100
+    if len > max then
+      -- Keep the newest 90 % (so that this copy is rare), from the first entry that starts inside them.
+      local kept = redis.call('GETRANGE', KEYS[2], len - math.floor(max * 0.9), -1)
+      local nl = string.find(kept, '\n', 1, true)
+      redis.call('SET', KEYS[2], string.sub(kept, nl + 1))
+    end
+  end
 end
 if ARGV[4] == 'none' then
   redis.call('ZREM', KEYS[3], ARGV[5])
