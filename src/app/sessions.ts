@@ -182,7 +182,7 @@ export class Sessions {
     policy: Policy,
     due: number | null | 'keep' | undefined,
   ): Promise<void> {
-    if (typeof due === 'number') await this.ticks.ensure(this.ctx.keys.partitionOf(userId), due);
+    if (typeof due === 'number') await this.ticks.ensure(due);
     await this.publishStateIfChanged(userId, before, after, policy);
     this.notifyLogs(userId, logs);
   }
