@@ -28,6 +28,7 @@ export class NudgeWorker {
 
   async process(job: Job<NudgeJob>): Promise<string> {
     const data = job.data;
+    this.ctx.metrics.timerSweeps.inc({ kind: data.kind });
     if (data.kind === 'tick') {
       // One tick a bucket for all partitions (a tick of an older version names one: it sweeps them all as well).
       const r = await this.sweep.sweepAll();

@@ -45,7 +45,7 @@ export class Sessions {
   private readonly recent = new Map<string, Versioned>();
 
   constructor(private readonly ctx: AppContext) {
-    this.ticks = new Ticks(ctx.queues, ctx.now);
+    this.ticks = new Ticks(ctx.queues, ctx.now, () => ctx.metrics.timerTickAdds.inc());
     ctx.registry.onChange((change) => {
       if (!change) this.recent.clear();
       else for (const u of change.users ?? []) this.recent.delete(u);

@@ -34,6 +34,8 @@ export class Ticks {
   constructor(
     private readonly queues: Queues,
     private readonly now: () => number,
+    /** Told of every add (the `unknot_timer_tick_adds_total` metric). */
+    private readonly onAdd: () => void = () => undefined,
   ) {}
 
   /**
@@ -69,6 +71,7 @@ export class Ticks {
     const bucket = this.bucketOf(dueAt, now);
     const fireAt = Ticks.fireAt(bucket);
     this.adds += 1;
+    this.onAdd();
     await this.queues.nudges.add(
       'tick',
       { kind: 'tick', bucket },
