@@ -29,25 +29,37 @@ interface BulkOptions {
 }
 
 /** Runs `fn(i)` for i in [0, count) with IN_FLIGHT at once; stops at the deadline. */
-async function pool(count: number, fn: (i: number) => Promise<void>, o: BulkOptions): Promise<BulkResult> {
+async function pool(
+  count: number,
+  fn: (i: number) => Promise<void>,
+  o: BulkOptions,
+  inFlight = IN_FLIGHT,
+): Promise<BulkResult> {
   let next = 0;
   let written = 0;
   const t0 = performance.now();
+  const every = inFlight < IN_FLIGHT ? 1 : 8192;
   await Promise.all(
-    Array.from({ length: Math.min(IN_FLIGHT, count) }, async () => {
+    Array.from({ length: Math.min(inFlight, count) }, async () => {
       while (next < count) {
         if (o.deadline !== undefined && Date.now() > o.deadline) return;
         const i = next++;
         await fn((o.start ?? 0) + i);
         written++;
-        if ((written & 8191) === 0) o.onProgress?.(written);
+        if (written % every === 0) o.onProgress?.(written);
       }
     }),
   );
   return { written, ms: performance.now() - t0 };
 }
 
-/** Users `tag`u0 … and their `unknot` desk sensors, with the Registry's own writes (profile, device, indexes). */
+/** People written per Registry.putNewPeople call (one change message each). */
+const REGISTER_BATCH = 500;
+
+/**
+ * Users `tag`u0 … and their `unknot` desk sensors, with the Registry's own bulk write (the keys and values of
+ * putProfile and putDevice: profile, device, indexes), a few batches in flight.
+ */
 export async function registerBulk(
   redisUrl: string,
   prefix: string,
@@ -61,19 +73,29 @@ export async function registerBulk(
   try {
     await redis.connect();
     const registry = new Registry(redis, new Keys(prefix));
-    return await pool(
-      count,
-      async (i) => {
-        await registry.putProfile(userId(tag, i), profileOf(i));
-        await registry.putDevice({
-          deviceId: deviceId(tag, i),
-          userId: userId(tag, i),
-          role: 'desk',
-          protocol: 'unknot',
-        });
+    const start = o.start ?? 0;
+    const batches = Math.ceil(count / REGISTER_BATCH);
+    const r = await pool(
+      batches,
+      async (k) => {
+        const from = start + k * REGISTER_BATCH;
+        const to = Math.min(start + count, from + REGISTER_BATCH);
+        await registry.putNewPeople(
+          Array.from({ length: to - from }, (_, j) => {
+            const i = from + j;
+            const u = userId(tag, i);
+            return {
+              userId: u,
+              profile: profileOf(i),
+              devices: [{ deviceId: deviceId(tag, i), userId: u, role: 'desk' as const, protocol: 'unknot' }],
+            };
+          }),
+        );
       },
-      o,
+      { deadline: o.deadline, onProgress: o.onProgress && ((n) => o.onProgress!(n * REGISTER_BATCH)) },
+      4,
     );
+    return { written: Math.min(count, r.written * REGISTER_BATCH), ms: r.ms };
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }

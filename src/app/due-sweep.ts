@@ -34,6 +34,8 @@ interface Claimed {
   userIds: string[];
   /** Earliest due time or lease end left in the partition (epoch ms), or null: nobody due or claimed. */
   next: number | null;
+  /** The `now` the claim was made at. */
+  at: number;
 }
 
 export class DueSweep {
@@ -60,14 +62,15 @@ export class DueSweep {
   private async claimRound(partition: number): Promise<Claimed> {
     const { keys } = this.ctx;
     this.claimCalls += 1;
+    const at = this.ctx.now();
     const [next, ...userIds] = await this.redis.unknotClaimDue(
       keys.due(partition),
       keys.claims(partition),
-      this.ctx.now(),
+      at,
       this.batch,
       CLAIM_LEASE_MS,
     );
-    return { partition, userIds, next: next ? Number(next) : null };
+    return { partition, userIds, next: next ? Number(next) : null, at };
   }
 
   /** One partition (the tests, and a tick left by an older version that named its partition). */
@@ -104,7 +107,11 @@ export class DueSweep {
       const claimed = rounds.filter((r): r is Claimed => r !== null);
       for (const r of claimed) next.set(r.partition, r.next);
       await Promise.all(claimed.flatMap((r) => r.userIds.map((userId) => this.handle(r.partition, userId, result))));
-      open = claimed.filter((r) => r.userIds.length > 0).map((r) => r.partition);
+      // Claim again only where this round took someone and more may be due: a full batch, or a due time that has
+      // come still in the set. Most partitions are done after one claim.
+      open = claimed
+        .filter((r) => r.userIds.length > 0 && (r.userIds.length >= this.batch || (r.next !== null && r.next <= r.at)))
+        .map((r) => r.partition);
       if (open.length > 0 && round === MAX_ROUNDS - 1) {
         // Still people to claim: the next tick (right after this one) goes on.
         for (const n of open) next.set(n, this.ctx.now());

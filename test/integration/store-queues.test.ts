@@ -11,6 +11,7 @@ import { newUserState, type UserState } from '../../src/domain/user-state.js';
 import { Queues, jobIds, queuePrefix, type HeatJob } from '../../src/queues/queues.js';
 import { BUCKET_MS, HORIZON_MARGIN_MS, Ticks } from '../../src/queues/ticks.js';
 import { profileSchema } from '../../src/domain/profile.js';
+import type { Device } from '../../src/domain/types.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { createRedis } from '../../src/store/redis.js';
 
@@ -338,5 +339,39 @@ describe('Ticks', () => {
     await ticks.ensure(first + 5_000);
     expect(ticks.adds).toBe(3);
     await q.close();
+  });
+});
+
+describe('Registry.putNewPeople', () => {
+  it('writes the same keys and values as putProfile and putDevice, and refuses what it cannot write alike', async () => {
+    prefix = uniqueNamespace('bulk').prefix;
+    const keys = new Keys(prefix);
+    const registry = new Registry(redis, keys);
+    const profile = profileSchema.parse({ breakAfterMinutes: 25 });
+    const desk = (u: string): Device => ({ deviceId: `${u}-desk`, userId: u, role: 'desk', protocol: 'unknot' });
+    // One person the ordinary way, three in bulk.
+    await registry.putProfile('one', profile);
+    await registry.putDevice(desk('one'));
+    await registry.putNewPeople(['two', 'three', 'four'].map((u) => ({ userId: u, profile, devices: [desk(u)] })));
+    expect(await registry.listUsers()).toEqual(['four', 'one', 'three', 'two']);
+    expect((await registry.listDevices()).map((d) => d.deviceId).sort()).toEqual(
+      ['four-desk', 'one-desk', 'three-desk', 'two-desk'].sort(),
+    );
+    expect(await registry.getProfile('three')).toEqual(await registry.getProfile('one'));
+    expect(await registry.devicesOf('three')).toEqual([desk('three')]);
+    // Byte for byte what the ordinary writes stored.
+    expect(await redis.get(keys.profile('three'))).toBe(await redis.get(keys.profile('one')));
+    expect(await redis.get(keys.device('three-desk'))).toBe(JSON.stringify(desk('three')));
+    expect(await redis.get(keys.device('one-desk'))).toBe(JSON.stringify(desk('one')));
+
+    // A device with a protocol address (which needs a claim) or of someone else: refused, nothing written.
+    await expect(
+      registry.putNewPeople([
+        { userId: 'five', profile, devices: [desk('five')] },
+        { userId: 'six', profile, devices: [{ ...desk('six'), protocol: 'zigbee2mqtt', topic: 'six-seat' }] },
+      ]),
+    ).rejects.toThrow(/only unknot devices/);
+    await expect(registry.putNewPeople([{ userId: 'seven', profile, devices: [desk('one')] }])).rejects.toThrow();
+    expect(await registry.listUsers()).toEqual(['four', 'one', 'three', 'two']);
   });
 });

@@ -4,10 +4,11 @@
 -- KEYS[1] the partition's due set (member userId, score = epoch ms due)
 -- KEYS[2] the partition's claims (member userId, score = epoch ms the lease lapses)
 -- ARGV[1] now (epoch ms), ARGV[2] most people to claim, ARGV[3] lease length (ms)
--- Returns { next, claimed userIds... }: `next` is when the partition next needs a sweep (the earliest due time or
--- lease end left, epoch ms, as a string; '' when nobody is due or claimed), so that a sweep of every partition
--- learns where the next tick goes without another round trip. A person claimed by another sweep whose lease still
--- runs is left alone.
+-- Returns { next, claimed userIds... }: `next` is when the partition next needs a sweep (the earliest due time left
+-- or lease end of another sweep's claim, epoch ms, as a string; '' when there is none), so that a sweep of every
+-- partition learns where the next tick goes without another round trip. (The people claimed here are the caller's
+-- to release; if it dies holding them, the sweep-all safety net sees their lease lapse.)
+-- A person claimed by another sweep whose lease still runs is left alone.
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, m in ipairs(lapsed) do
@@ -15,6 +16,8 @@ for _, m in ipairs(lapsed) do
   redis.call('ZADD', KEYS[1], 'LT', redis.call('ZSCORE', KEYS[2], m), m)
   redis.call('ZREM', KEYS[2], m)
 end
+-- The earliest lease held by someone else (before this call's own claims: the caller releases those itself).
+local next_lease = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = { '' }
 local lease_end = now + tonumber(ARGV[3])
@@ -26,7 +29,6 @@ for _, m in ipairs(due) do
   end
 end
 local next_due = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
-local next_lease = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
 if next_due and next_lease then
   out[1] = (tonumber(next_due) < tonumber(next_lease)) and next_due or next_lease
 else
