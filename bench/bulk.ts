@@ -117,10 +117,11 @@ export async function seatBulk(
 ): Promise<BulkResult & { tickAdds: number }> {
   const redis = createRedis(redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', () => undefined);
+  await redis.connect();
+  // After the connect: BullMQ connects a connection it is given that is not connected yet.
   const queues = new Queues(redis, prefix);
   const ticks = new Ticks(queues, Date.now);
   try {
-    await redis.connect();
     const keys = new Keys(prefix);
     const store = new StateStore(redis, keys);
     const r = await pool(

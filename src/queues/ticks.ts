@@ -28,6 +28,8 @@ export class Ticks {
   private readonly pending = new Set<number>();
   /** The earliest pending bucket that starts more than the margin from now (the horizon), if known. */
   private horizon: number | undefined;
+  /** Adds under way, by bucket. */
+  private readonly adding = new Map<number, Promise<void>>();
   /** Tick adds this process sent to Redis (a metric for the bench and the tests). */
   adds = 0;
 
@@ -69,15 +71,18 @@ export class Ticks {
     const now = this.now();
     if (this.covers(dueAt, now)) return;
     const bucket = this.bucketOf(dueAt, now);
+    // Commits running at once that need the same tick share one add.
+    const running = this.adding.get(bucket);
+    if (running) return running;
     const fireAt = Ticks.fireAt(bucket);
     this.adds += 1;
     this.onAdd();
-    await this.queues.nudges.add(
-      'tick',
-      { kind: 'tick', bucket },
-      { jobId: jobIds.tick(bucket), delay: Math.max(0, fireAt - now) },
-    );
-    this.remember(bucket, now);
+    const add = this.queues.nudges
+      .add('tick', { kind: 'tick', bucket }, { jobId: jobIds.tick(bucket), delay: Math.max(0, fireAt - now) })
+      .then(() => this.remember(bucket, now))
+      .finally(() => this.adding.delete(bucket));
+    this.adding.set(bucket, add);
+    await add;
   }
 
   private currentHorizon(now: number): number | undefined {
