@@ -12,6 +12,8 @@ import type { Sessions } from './sessions.js';
 
 /** People claimed by one script call (in one partition). */
 export const SWEEP_BATCH = 200;
+/** Due transitions a sweep runs at once. */
+export const SWEEP_CONCURRENCY = 32;
 /** How long a claim keeps others off a person; a sweep handles one in milliseconds (as long as a job lock). */
 export const CLAIM_LEASE_MS = 5_000;
 /** A person whose transition failed is due again this much later (Redis or the broker away for a moment). */
@@ -106,7 +108,18 @@ export class DueSweep {
       );
       const claimed = rounds.filter((r): r is Claimed => r !== null);
       for (const r of claimed) next.set(r.partition, r.next);
-      await Promise.all(claimed.flatMap((r) => r.userIds.map((userId) => this.handle(r.partition, userId, result))));
+      const work = claimed.flatMap((r) => r.userIds.map((userId) => ({ partition: r.partition, userId })));
+      // A bounded number of transitions at once (auto-pipelining batches them): a sweep of every partition may
+      // claim thousands, and the commits of one wave go out together, not all at once.
+      let k = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(SWEEP_CONCURRENCY, work.length) }, async () => {
+          while (k < work.length) {
+            const w = work[k++]!;
+            await this.handle(w.partition, w.userId, result);
+          }
+        }),
+      );
       // Claim again only where this round took someone and more may be due: a full batch, or a due time that has
       // come still in the set. Most partitions are done after one claim.
       open = claimed
