@@ -2,6 +2,7 @@
 // progress from its own /metrics, and returns what it measured; a limit that cut it short is said in `incomplete`.
 import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
+import { registerBulk } from './bulk.js';
 import { runLoad, type LoadEvent, type LoadResult } from './load.js';
 import { closeClient, connectClient, sleep } from './mqtt-load.js';
 import type { Profile } from '../src/domain/profile.js';
@@ -10,8 +11,8 @@ import {
   BREAK_AFTER_MINUTES,
   deviceId,
   MixedStream,
+  PROFILE,
   postureEvent,
-  registerUsers,
   userId,
   type StreamEvent,
 } from './population.js';
@@ -333,16 +334,23 @@ export async function registerPopulation(
   users: number,
   deadline: number,
   more?: Registered,
-  profile?: Profile,
+  /** One profile for all, or each user's (by index). */
+  profile?: Profile | ((i: number) => Profile),
 ): Promise<Registered> {
   const memBefore = more?.memBefore ?? (await redisCounters(b.admin)).usedMemory;
   const start = more?.users ?? 0;
-  const r = await registerUsers(b.redisUrl, prefix, tag, users, {
-    start,
-    deadline,
-    profile,
-    onProgress: (n) => b.progress.update(`registering users: ${start + n}/${start + users}`, n / users),
-  });
+  const r = await registerBulk(
+    b.redisUrl,
+    prefix,
+    tag,
+    users,
+    typeof profile === 'function' ? profile : () => profile ?? PROFILE,
+    {
+      start,
+      deadline,
+      onProgress: (n) => b.progress.update(`registering users: ${start + n}/${start + users}`, n / users),
+    },
+  );
   if (r.written < users)
     throw new OutOfTime(`registering ${users} users: only ${r.written} written before the time limit`);
   const memAfter = (await redisCounters(b.admin)).usedMemory;
@@ -373,6 +381,14 @@ export interface PopulationResult {
   spreadSeconds: number;
   /** MEMORY USAGE of one seated user's keys, right after the seeding. */
   keySample: Array<[string, number]>;
+  /** Users with a nudge in the window (the first ones; the others sit with no nudge due while measured). */
+  nudgeUsers: number;
+  /** Seated straight into Redis (bench/bulk.ts), not by one MQTT event each: no seeding CPU figure. */
+  seededInBulk: boolean;
+  /** Tick jobs asked for while seating, per user seated (the ingest hot path's share of the timer wheel). */
+  seedTickAddsPerUser: number | null;
+  /** While the nudges went out: timer-wheel tick jobs run and tick adds, all processes together. */
+  ticks: { sweeps: number; adds: number } | null;
   incomplete: string[];
 }
 
@@ -392,6 +408,10 @@ export interface PopulationPlan {
   costEvents: number;
   /** Expected sitting events per second (to schedule the first nudge after the seeding). */
   seedRateGuess: number;
+  /** Only users 0 … nudgeUsers − 1 get a nudge in the window (default: all); the others just sit. */
+  nudgeUsers?: number;
+  /** Seat everyone straight into Redis (bench/bulk.ts) instead of by one MQTT event each. */
+  bulkSeat?: (seatedAt: (i: number) => number) => Promise<{ written: number; ms: number; tickAdds: number }>;
 }
 
 /**
@@ -402,6 +422,7 @@ export interface PopulationPlan {
 export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan): Promise<PopulationResult> {
   const { progress } = b;
   const N = plan.users;
+  const K = Math.min(N, plan.nudgeUsers ?? N);
   const incomplete: string[] = [];
   const sub = await connectClient(b.mqttUrl, 'nudge-sub');
   const due = new Float64Array(N);
@@ -434,43 +455,60 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
     const measureNudges = plan.spreadSeconds > 0;
     const t0 = Date.now() + Math.round(ms(seedSeconds * SEED_LEAD_FACTOR) + SEED_LEAD_MS);
     const spreadMs = ms(plan.spreadSeconds);
-    for (let i = 0; i < N; i++) due[i] = t0 + ((i + 0.5) * spreadMs) / N;
+    for (let i = 0; i < K; i++) due[i] = t0 + ((i + 0.5) * spreadMs) / K;
     const breakMs = BREAK_AFTER_MINUTES * 60_000;
-    const seatedAt = (i: number) => (measureNudges ? Math.round(due[i]! - breakMs) : Date.now());
+    const seatedAt = (i: number) => (measureNudges && i < K ? Math.round(due[i]! - breakMs) : Date.now());
     const memSeed0 = (await redisCounters(b.admin)).usedMemory;
     const seedLimit = Math.max(5000, timeLeft(b) - (measureNudges ? spreadMs + ms(plan.graceSeconds) : 0));
     const started = Date.now();
-    const seed = await runLoad({
-      label: `(d) seeding ${N} users`,
-      client: b.client,
-      services: t.ingest,
-      count: N,
-      next: (i) => ({
-        topic: eventTopic(t.base, `${plan.tag}d${i}`),
-        payload: postureEvent('sitting', seatedAt(i)),
-      }),
-      maxBacklog: Math.max(2000, Math.round(plan.seedRateGuess)),
-      publishDeadline: started + seedLimit,
-      drainDeadline: started + seedLimit,
-      onProgress: (c) => progress.update(`seeding: ${c}/${N} users seated`, (0.3 * c) / N),
-    });
-    if (seed.incomplete) throw new OutOfTime(`${seed.incomplete}; the nudge phase needs every user seated`);
+    let seedPerSec: number;
+    let seedCpuMsPerEvent = NaN;
+    let seedTickAdds: number | null = null;
+    if (plan.bulkSeat) {
+      const bulk = await plan.bulkSeat(seatedAt);
+      if (bulk.written < N)
+        throw new OutOfTime(`seating ${N} users in bulk: only ${bulk.written} before the time limit`);
+      seedPerSec = N / Math.max(1e-3, bulk.ms / 1000);
+      seedTickAdds = bulk.tickAdds;
+    } else {
+      const seed = await runLoad({
+        label: `(d) seeding ${N} users`,
+        client: b.client,
+        services: t.ingest,
+        count: N,
+        next: (i) => ({
+          topic: eventTopic(t.base, `${plan.tag}d${i}`),
+          payload: postureEvent('sitting', seatedAt(i)),
+        }),
+        maxBacklog: Math.max(2000, Math.round(plan.seedRateGuess)),
+        publishDeadline: started + seedLimit,
+        drainDeadline: started + seedLimit,
+        onProgress: (c) => progress.update(`seeding: ${c}/${N} users seated`, (0.3 * c) / N),
+      });
+      if (seed.incomplete) throw new OutOfTime(`${seed.incomplete}; the nudge phase needs every user seated`);
+      seedPerSec = perSec(N, seed);
+      seedCpuMsPerEvent = (seed.cpuSeconds * 1000) / N;
+    }
     const seedEnd = Date.now();
     const memSeed1 = (await redisCounters(b.admin)).usedMemory;
     const afterSeed = await t.worker.scrape();
     const delayed = (s: Scrape) => s.sum('unknot_queue_jobs', { queue: 'nudges', state: 'delayed' });
     const pending = delayed(afterSeed) - delayed(workerBefore);
+    const tickAdds = (s: Scrape) => s.sum('unknot_timer_tick_adds_total');
+    const tickSweeps = (s: Scrape) => s.sum('unknot_timer_sweeps_total', { kind: 'tick' });
+    seedTickAdds = (seedTickAdds ?? 0) + tickAdds(afterSeed) - tickAdds(workerBefore);
     const keySample = await sampleUserKeys(b.admin, t.prefix, plan.tag, Math.floor(N / 2)).catch(() => []);
     const seedOverrunMs = measureNudges ? Math.max(0, seedEnd - t0) : 0;
     if (seedOverrunMs > 0) {
       incomplete.push(
-        `seeding ${N} users ended ${seedOverrunMs} ms after the first nudge fell due (guessed ${Math.round(plan.seedRateGuess)}/s, ran at ${Math.round(perSec(N, seed))}/s): the earliest nudges' lateness includes that backlog`,
+        `seeding ${N} users ended ${seedOverrunMs} ms after the first nudge fell due (guessed ${Math.round(plan.seedRateGuess)}/s, ran at ${Math.round(seedPerSec)}/s): the earliest nudges' lateness includes that backlog`,
       );
     }
 
     // (d) nudges
     let serviceLateness: Quantiles | null = null;
     let nudgeCost: PopulationResult['nudgeCost'] = null;
+    let ticks: PopulationResult['ticks'] = null;
     if (measureNudges) {
       while (Date.now() < t0 - 300) {
         progress.update(`seated; the first nudge falls due in ${Math.ceil((t0 - Date.now()) / 1000)} s`, 0.3);
@@ -479,38 +517,38 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
       const [w0, r0] = await Promise.all([t.worker.scrape(), redisCounters(b.admin)]);
       const end = t0 + spreadMs + ms(plan.graceSeconds);
       const hardEnd = Math.min(end, b.deadline - 2000);
-      while (lateness.length < N && Date.now() < hardEnd) {
+      while (lateness.length < K && Date.now() < hardEnd) {
         progress.update(
-          `nudges: ${lateness.length}/${N} received`,
+          `nudges: ${lateness.length}/${K} received`,
           0.3 + (0.6 * Math.max(0, Date.now() - t0)) / spreadMs,
         );
         await sleep(100);
       }
-      if (lateness.length < N && hardEnd < end) {
+      if (lateness.length < K && hardEnd < end) {
         incomplete.push(
-          `(d) the time budget ended ${Math.round((t0 + spreadMs - hardEnd) / 1000)} s before the last nudge was due: ${N - lateness.length} of ${N} nudges not seen`,
+          `(d) the time budget ended ${Math.round((t0 + spreadMs - hardEnd) / 1000)} s before the last nudge was due: ${K - lateness.length} of ${K} nudges not seen`,
         );
-      } else if (lateness.length < N) {
-        const late = N - lateness.length;
+      } else if (lateness.length < K) {
+        const late = K - lateness.length;
         // The worker is behind: follow its backlog while it makes progress (bounded).
         const backlogEnd = Math.min(Date.now() + ms(plan.backlogSeconds), b.deadline - CLEANUP_RESERVE_MS - 2000);
         let last = lateness.length;
         let lastMove = Date.now();
-        while (lateness.length < N && Date.now() < backlogEnd && Date.now() - lastMove < 5000) {
-          progress.update(`nudges: ${lateness.length}/${N} received (the worker is behind)`, 0.9);
+        while (lateness.length < K && Date.now() < backlogEnd && Date.now() - lastMove < 5000) {
+          progress.update(`nudges: ${lateness.length}/${K} received (the worker is behind)`, 0.9);
           await sleep(200);
           if (lateness.length > last) {
             last = lateness.length;
             lastMove = Date.now();
           }
         }
-        const caughtUp = lateness.length - (N - late);
+        const caughtUp = lateness.length - (K - late);
         const waited = Math.round((Date.now() - end) / 1000);
         incomplete.push(
-          `(d) ${late} of ${N} nudges had not arrived ${plan.graceSeconds} s after the last was due` +
-            (lateness.length === N ? `; they all came within the next ${waited} s (the worker fell behind)` : '') +
-            (lateness.length < N
-              ? `; ${caughtUp} more came in the next ${waited} s, ${N - lateness.length} never`
+          `(d) ${late} of ${K} nudges had not arrived ${plan.graceSeconds} s after the last was due` +
+            (lateness.length === K ? `; they all came within the next ${waited} s (the worker fell behind)` : '') +
+            (lateness.length < K
+              ? `; ${caughtUp} more came in the next ${waited} s, ${K - lateness.length} never`
               : ''),
         );
       }
@@ -526,6 +564,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
         redisCpuMs: ((r1.cpuSeconds - r0.cpuSeconds) * 1000) / sent,
         commands: commandsPerEvent(r0, r1, sent),
       };
+      ticks = { sweeps: tickSweeps(workerAfter) - tickSweeps(w0), adds: tickAdds(workerAfter) - tickAdds(w0) };
     }
 
     // (f) per-event cost over existing users: distinct users, spread over the whole population.
@@ -535,7 +574,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
     const M = Math.min(plan.costEvents, N);
     const costLimit = timeLeft(b);
     if (M > 0 && costLimit > 3000) {
-      if (measureNudges && lateness.length < N) {
+      if (measureNudges && lateness.length < K) {
         incomplete.push(
           `(f) at ${N} users ran while the worker still had nudges to send: its CPU figure includes theirs`,
         );
@@ -549,7 +588,7 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
         services: t.ingest,
         count: M,
         next: () => asLoad(t.base, stream.take(Date.now())),
-        maxBacklog: Math.max(1000, Math.round(plan.seedRateGuess)),
+        maxBacklog: Math.max(1000, Math.min(5000, Math.round(plan.seedRateGuess))),
         publishDeadline: cStart + costLimit,
         drainDeadline: cStart + costLimit,
         onProgress: (c) => progress.update(`per-event cost: ${c}/${M} events`, 0.9 + (0.1 * c) / M),
@@ -568,15 +607,15 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
     return {
       users: N,
       registerPerSec: reg.users / Math.max(1e-3, reg.seconds),
-      seedPerSec: perSec(N, seed),
-      seedCpuMsPerEvent: (seed.cpuSeconds * 1000) / N,
+      seedPerSec,
+      seedCpuMsPerEvent,
       seedOverrunMs,
       bytesPerUser: registryBytes / reg.users + sessionBytes / N,
       registryBytesPerUser: registryBytes / reg.users,
       sessionBytesPerUser: sessionBytes / N,
       pendingNudgeJobs: Number.isFinite(pending) ? pending : null,
       lateness: summarize(lateness),
-      latenessMissing: measureNudges ? N - lateness.length : 0,
+      latenessMissing: measureNudges ? K - lateness.length : 0,
       serviceLateness,
       nudgeCost,
       costEvents: M,
@@ -585,6 +624,10 @@ export async function populationPhase(b: Bench, t: Target, plan: PopulationPlan)
       gcMsPerEvent,
       spreadSeconds: measureNudges ? plan.spreadSeconds : 0,
       keySample,
+      nudgeUsers: measureNudges ? K : 0,
+      seededInBulk: !!plan.bulkSeat,
+      seedTickAddsPerUser: seedTickAdds === null ? null : seedTickAdds / N,
+      ticks,
       incomplete,
     };
   } finally {

@@ -1,9 +1,6 @@
-// Simulated people: users and their desk sensors written straight into Redis with the service's own Registry
-// (much faster than the HTTP API, and the same keys), and the posture events they send.
-import { Redis } from 'ioredis';
-import { profileSchema, type Profile } from '../src/domain/profile.js';
-import { Keys } from '../src/store/keys.js';
-import { Registry } from '../src/store/registry.js';
+// Simulated people: their ids, profiles and the posture events they send (bench/bulk.ts writes them into Redis with
+// the service's own Registry: much faster than the HTTP API, and the same keys).
+import { profileSchema } from '../src/domain/profile.js';
 
 /** breakAfterMinutes 10: a sitting event with `at` = now − 10 min + x makes a nudge due at now + x. */
 export const BREAK_AFTER_MINUTES = 10;
@@ -13,59 +10,6 @@ export const PROFILE_NO_NUDGE = profileSchema.parse({ breakAfterMinutes: 120 });
 
 export const userId = (tag: string, i: number) => `${tag}u${i}`;
 export const deviceId = (tag: string, i: number) => `${tag}d${i}`;
-
-/**
- * Writes `count` users (each with one `unknot` desk sensor) with `connections` Redis connections in parallel,
- * each going through its share in order (Registry.putDevice uses WATCH, which belongs to a connection).
- * Stops at `deadline` (epoch ms) and returns how many it wrote.
- */
-export async function registerUsers(
-  redisUrl: string,
-  prefix: string,
-  tag: string,
-  count: number,
-  opts: {
-    connections?: number;
-    deadline?: number;
-    onProgress?: (done: number) => void;
-    start?: number;
-    profile?: Profile;
-  } = {},
-): Promise<{ written: number; ms: number }> {
-  const connections = Math.max(1, Math.min(opts.connections ?? 8, count));
-  const start = opts.start ?? 0;
-  const keys = new Keys(prefix);
-  const clients = Array.from({ length: connections }, () => {
-    const c = new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
-    c.on('error', () => undefined); // commands reject with it
-    return c;
-  });
-  let written = 0;
-  const t0 = performance.now();
-  try {
-    await Promise.all(clients.map((c) => c.connect()));
-    await Promise.all(
-      clients.map(async (client, k) => {
-        const registry = new Registry(client, keys);
-        for (let i = start + k; i < start + count; i += connections) {
-          if (opts.deadline !== undefined && Date.now() > opts.deadline) return;
-          await registry.putProfile(userId(tag, i), opts.profile ?? PROFILE);
-          await registry.putDevice({
-            deviceId: deviceId(tag, i),
-            userId: userId(tag, i),
-            role: 'desk',
-            protocol: 'unknot',
-          });
-          written++;
-          if ((written & 1023) === 0) opts.onProgress?.(written);
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-  }
-  return { written, ms: performance.now() - t0 };
-}
 
 export const postureEvent = (posture: 'sitting' | 'standing', at: number) =>
   JSON.stringify({ type: 'posture', posture, at });

@@ -77,6 +77,17 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    timerSweeps: new Counter({
+      name: 'unknot_timer_sweeps_total',
+      help: 'Sweeps of the timer wheel run by this process (one per tick job, one per sweep-all), by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    timerTickAdds: new Counter({
+      name: 'unknot_timer_tick_adds_total',
+      help: 'Tick jobs this process asked BullMQ for (a commit or a sweep whose due time no known tick covered)',
+      registers: [registry],
+    }),
   };
   return m;
 }

@@ -1,6 +1,6 @@
-// The nudges worker: the timer wheel's ticks. A `tick` sweeps one partition's due people (nudges, escalations,
-// "ignored" checks, break confirmations); `sweep-all`, a job scheduler, sweeps every partition every few seconds as
-// the safety net for lost ticks and claims whose worker died. `tsx workers/nudges.ts` runs just this worker.
+// The nudges worker: the timer wheel's ticks. A `tick` sweeps every partition's due people (nudges, escalations,
+// "ignored" checks, break confirmations); `sweep-all`, a job scheduler, does the same every few seconds as the
+// safety net for lost ticks and claims whose worker died. `tsx workers/nudges.ts` runs just this worker.
 import type { Job } from 'bullmq';
 import type { AppContext } from '../src/app/context.js';
 import { DueSweep } from '../src/app/due-sweep.js';
@@ -28,8 +28,10 @@ export class NudgeWorker {
 
   async process(job: Job<NudgeJob>): Promise<string> {
     const data = job.data;
+    this.ctx.metrics.timerSweeps.inc({ kind: data.kind });
     if (data.kind === 'tick') {
-      const r = await this.sweep.sweepPartition(data.partition);
+      // One tick a bucket for all partitions (a tick of an older version names one: it sweeps them all as well).
+      const r = await this.sweep.sweepAll();
       return `swept ${r.processed} (${r.failed} failed)`;
     }
     if (data.kind === 'sweep-all') {

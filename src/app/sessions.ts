@@ -36,7 +36,7 @@ export class Sessions {
   readonly ticks: Ticks;
 
   constructor(private readonly ctx: AppContext) {
-    this.ticks = new Ticks(ctx.queues, ctx.now);
+    this.ticks = new Ticks(ctx.queues, ctx.now, () => ctx.metrics.timerTickAdds.inc());
     // A person deleted and created again starts from a new state: drop what this process kept of theirs.
     ctx.registry.onChange((change) => {
       if (!change) ctx.store.cache.forgetAll();
@@ -171,7 +171,7 @@ export class Sessions {
     policy: Policy,
     due: number | null | 'keep' | undefined,
   ): Promise<void> {
-    if (typeof due === 'number') await this.ticks.ensure(this.ctx.keys.partitionOf(userId), due);
+    if (typeof due === 'number') await this.ticks.ensure(due);
     await this.publishStateIfChanged(userId, before, after, policy);
     this.notifyLogs(userId, logs);
   }

@@ -13,11 +13,12 @@ export const QUEUE_NAMES = ['nudges', 'heat', 'routines'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /**
- * The `nudges` queue carries no job per person: a `tick` sweeps one partition's due set when one of its buckets
- * ends (src/queues/ticks.ts), and `sweep-all`, a job scheduler, sweeps every partition every few seconds as the
- * safety net (a tick lost with a crashed process, claims whose worker died).
+ * The `nudges` queue carries no job per person: a `tick` sweeps every partition's due set when a bucket in which
+ * someone is due ends (src/queues/ticks.ts), and `sweep-all`, a job scheduler, does the same every few seconds as
+ * the safety net (a tick lost with a crashed process, claims whose worker died). A tick left by an older version
+ * names one partition (`partition`); it sweeps them all too.
  */
-export type NudgeJob = { kind: 'tick'; partition: number; bucket: number } | { kind: 'sweep-all' };
+export type NudgeJob = { kind: 'tick'; bucket: number; partition?: number } | { kind: 'sweep-all' };
 
 export type HeatJob =
   | { kind: 'heat-on'; userId: string; sessionId: string }
@@ -29,7 +30,7 @@ export type RoutineJob = { kind: 'routine-step'; userId: string; routineId: stri
 
 /** Job ids use `.` between parts: BullMQ refuses `:` in custom ids, and user and session ids never contain `.`. */
 export const jobIds = {
-  tick: (partition: number, bucket: number) => `tick.${partition}.${bucket}`,
+  tick: (bucket: number) => `tick.${bucket}`,
   heatOn: (userId: string, sessionId: string) => `heat-on.${userId}.${sessionId}`,
   heatOff: (userId: string, sessionId: string) => `heat-off.${userId}.${sessionId}`,
   routineStep: (userId: string, routineId: string, index: number) => `routine.${userId}.${routineId}.${index}`,

@@ -374,4 +374,40 @@ export class Registry {
     await this.changed({ users: [userId] });
     return devices;
   }
+
+  /**
+   * Bulk load (the benchmark's 1M people): many new people with their `unknot` devices, the same keys and values as
+   * putProfile and putDevice write, one MULTI per person and per device (each in one hash slot), all sent together,
+   * and one change message for the lot. Only for devices that do not exist yet and have no protocol address (it
+   * neither claims one nor looks for a previous owner); anything else is refused before anything is written.
+   */
+  async putNewPeople(people: ReadonlyArray<{ userId: string; profile: Profile; devices: Device[] }>): Promise<void> {
+    for (const { userId, devices } of people)
+      for (const d of devices)
+        if (d.userId !== userId || d.protocol !== 'unknot' || d.topic)
+          throw new Error(`putNewPeople takes only unknot devices of the person itself (${d.deviceId})`);
+    const change: Required<RegistryChange> = { users: [], devices: [], topics: [] };
+    await Promise.all(
+      people.flatMap(({ userId, profile, devices }) => {
+        change.users.push(userId);
+        const person = this.redis
+          .multi()
+          .set(this.keys.profile(userId), JSON.stringify(compactProfile(profile)))
+          .sadd(this.keys.usersIn(this.keys.partitionOf(userId)), userId);
+        if (devices.length > 0) person.sadd(this.keys.userDevices(userId), ...devices.map((d) => d.deviceId));
+        return [
+          person.exec(),
+          ...devices.map((d) => {
+            change.devices.push(d.deviceId);
+            return this.redis
+              .multi()
+              .set(this.keys.device(d.deviceId), JSON.stringify(d))
+              .sadd(this.keys.devicesIn(this.keys.partitionOf(d.deviceId)), d.deviceId)
+              .exec();
+          }),
+        ];
+      }),
+    );
+    await this.changed(change);
+  }
 }

@@ -9,8 +9,9 @@ import { Registry } from '../../src/store/registry.js';
 import { parseState, serializeState, StateStore } from '../../src/store/state-store.js';
 import { newUserState, type UserState } from '../../src/domain/user-state.js';
 import { Queues, jobIds, queuePrefix, type HeatJob } from '../../src/queues/queues.js';
-import { BUCKET_MS, Ticks } from '../../src/queues/ticks.js';
+import { BUCKET_MS, HORIZON_MARGIN_MS, Ticks } from '../../src/queues/ticks.js';
 import { profileSchema } from '../../src/domain/profile.js';
+import type { Device } from '../../src/domain/types.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { createRedis } from '../../src/store/redis.js';
 
@@ -290,7 +291,7 @@ describe('Queues.ensureAt', () => {
 });
 
 describe('Ticks', () => {
-  it('two processes asking for ticks of the same partition and bucket make one job, due at the bucket end', async () => {
+  it('two processes asking for ticks of the same bucket, in any partitions, make one job, due at the bucket end', async () => {
     prefix = uniqueNamespace('q3').prefix;
     const other = redis.duplicate();
     const qa = new Queues(redis, prefix);
@@ -301,16 +302,76 @@ describe('Ticks', () => {
     // Early in its bucket, so that dueAt + 1 below is in the same bucket whatever the clock says.
     const bucket = Math.floor((now + 60_000) / BUCKET_MS);
     const dueAt = bucket * BUCKET_MS + 10;
-    await Promise.all([a.ensure(3, dueAt), b.ensure(3, dueAt + 1), a.ensure(3, dueAt), b.ensure(4, dueAt)]);
+    await Promise.all([a.ensure(dueAt), b.ensure(dueAt + 1), a.ensure(dueAt), b.ensure(dueAt)]);
     const jobs = await qa.nudges.getDelayed();
-    expect(jobs.map((j) => j.id).sort()).toEqual([`tick.3.${bucket}`, `tick.4.${bucket}`].sort());
-    const tick = jobs.find((j) => j.id === `tick.3.${bucket}`)!;
-    expect(tick.data).toEqual({ kind: 'tick', partition: 3, bucket });
+    expect(jobs.map((j) => j.id)).toEqual([`tick.${bucket}`]);
+    const tick = jobs[0]!;
+    expect(tick.data).toEqual({ kind: 'tick', bucket });
     expect(tick.timestamp + tick.opts.delay!).toBeGreaterThanOrEqual((bucket + 1) * BUCKET_MS - 50);
     // A due time that has passed goes to a bucket still ahead: the tick of now's bucket may be running already.
     expect(a.bucketOf(now - 10_000)).toBe(Math.floor(now / BUCKET_MS) + 1);
     await qa.close();
     await qb.close();
     await other.quit();
+  });
+
+  it('adds no tick for a due time behind a tick it knows of that has not started, and one for an earlier due time', async () => {
+    prefix = uniqueNamespace('q4').prefix;
+    const q = new Queues(redis, prefix);
+    let now = Date.now();
+    const ticks = new Ticks(q, () => now);
+    const first = now + 10 * 60_000;
+    await ticks.ensure(first);
+    // Later due times (as every new sitting session's): the tick at `first` sweeps, then chains to them.
+    for (let k = 1; k <= 50; k++) await ticks.ensure(first + k * 7_919);
+    expect(ticks.adds).toBe(1);
+    // An earlier due time needs its own tick.
+    await ticks.ensure(now + 60_000);
+    expect(ticks.adds).toBe(2);
+    const ids = (await q.nudges.getDelayed()).map((j) => j.id).sort();
+    expect(ids).toEqual(
+      [`tick.${Math.floor(first / BUCKET_MS)}`, `tick.${Math.floor((now + 60_000) / BUCKET_MS)}`].sort(),
+    );
+    // Once the known ticks are about to start (within the margin), a later due time is no longer taken as covered:
+    // a sweep already under way may have read the due sets before this due time was written.
+    now = first - HORIZON_MARGIN_MS / 2;
+    expect(ticks.covers(first + 5_000)).toBe(false);
+    await ticks.ensure(first + 5_000);
+    expect(ticks.adds).toBe(3);
+    await q.close();
+  });
+});
+
+describe('Registry.putNewPeople', () => {
+  it('writes the same keys and values as putProfile and putDevice, and refuses what it cannot write alike', async () => {
+    prefix = uniqueNamespace('bulk').prefix;
+    const keys = new Keys(prefix);
+    const registry = new Registry(redis, keys);
+    const profile = profileSchema.parse({ breakAfterMinutes: 25 });
+    const desk = (u: string): Device => ({ deviceId: `${u}-desk`, userId: u, role: 'desk', protocol: 'unknot' });
+    // One person the ordinary way, three in bulk.
+    await registry.putProfile('one', profile);
+    await registry.putDevice(desk('one'));
+    await registry.putNewPeople(['two', 'three', 'four'].map((u) => ({ userId: u, profile, devices: [desk(u)] })));
+    expect(await registry.listUsers()).toEqual(['four', 'one', 'three', 'two']);
+    expect((await registry.listDevices()).map((d) => d.deviceId).sort()).toEqual(
+      ['four-desk', 'one-desk', 'three-desk', 'two-desk'].sort(),
+    );
+    expect(await registry.getProfile('three')).toEqual(await registry.getProfile('one'));
+    expect(await registry.devicesOf('three')).toEqual([desk('three')]);
+    // Byte for byte what the ordinary writes stored.
+    expect(await redis.get(keys.profile('three'))).toBe(await redis.get(keys.profile('one')));
+    expect(await redis.get(keys.device('three-desk'))).toBe(JSON.stringify(desk('three')));
+    expect(await redis.get(keys.device('one-desk'))).toBe(JSON.stringify(desk('one')));
+
+    // A device with a protocol address (which needs a claim) or of someone else: refused, nothing written.
+    await expect(
+      registry.putNewPeople([
+        { userId: 'five', profile, devices: [desk('five')] },
+        { userId: 'six', profile, devices: [{ ...desk('six'), protocol: 'zigbee2mqtt', topic: 'six-seat' }] },
+      ]),
+    ).rejects.toThrow(/only unknot devices/);
+    await expect(registry.putNewPeople([{ userId: 'seven', profile, devices: [desk('one')] }])).rejects.toThrow();
+    expect(await registry.listUsers()).toEqual(['four', 'one', 'three', 'two']);
   });
 });

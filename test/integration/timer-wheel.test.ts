@@ -39,9 +39,7 @@ describe('timer wheel', () => {
     expect(await dueOf(h, 'ana')).toBe(t0 + 30 * MIN);
     // One tick for that bucket, and no job of the person's own.
     const jobs = await h.ctx.queues.nudges.getJobs(['delayed', 'waiting']);
-    expect(jobs.map((j) => j.id)).toEqual([
-      `tick.${h.ctx.keys.partitionOf('ana')}.${Math.floor((t0 + 30 * MIN) / BUCKET_MS)}`,
-    ]);
+    expect(jobs.map((j) => j.id)).toEqual([`tick.${Math.floor((t0 + 30 * MIN) / BUCKET_MS)}`]);
 
     h.clock.t = t0 + 30 * MIN - 1_000;
     expect(await sweepOf(h, 'ana')).toEqual({ processed: 0, failed: 0 });
@@ -170,5 +168,75 @@ describe('timer wheel', () => {
     await h.sweep.sweepPartition(n);
     expect(nudges(h, 'fay')).toEqual([1]);
     expect((await h.ctx.store.read('fay')).state.session.book).toMatchObject({ nudgesSent: 1, nudgesPublished: 1 });
+  });
+
+  it('one tick a bucket sweeps the people due in every partition, and asks for the tick of the next due time', async () => {
+    h = await inProcess('one-tick');
+    const t0 = h.clock.t;
+    // Six people in six different partitions, all due in the same bucket.
+    const byPartition = new Map<number, string>();
+    for (let i = 0; byPartition.size < 6; i++) {
+      const n = h.ctx.keys.partitionOf(`q${i}`);
+      if (!byPartition.has(n)) byPartition.set(n, `q${i}`);
+    }
+    const six = [...byPartition.values()];
+    for (const u of six) await seat(h, u);
+    const bucket = Math.floor((t0 + 30 * MIN) / BUCKET_MS);
+    expect((await h.ctx.queues.nudges.getDelayed()).map((j) => j.id)).toEqual([`tick.${bucket}`]);
+    expect(h.sessions.ticks.adds).toBe(1);
+
+    h.clock.t = t0 + 30 * MIN;
+    expect(await h.sweep.sweepAll()).toEqual({ processed: 6, failed: 0 });
+    for (const u of six) await h.mqtt.waitFor(`${h.ctx.topics.base}/users/${u}/nudge`);
+    // The escalations are due 5 min later, all in one bucket: one more tick, for that bucket.
+    const ids2 = (await h.ctx.queues.nudges.getDelayed()).map((j) => j.id).sort();
+    expect(ids2).toEqual([`tick.${bucket}`, `tick.${Math.floor((t0 + 35 * MIN) / BUCKET_MS)}`].sort());
+    for (const u of six) expect(nudges(h, u)).toEqual([1]);
+  });
+
+  it('a due person whose tick was lost is still swept by the sweep of every partition (sweep-all)', async () => {
+    h = await inProcess('lost-tick');
+    const t0 = h.clock.t;
+    await seat(h, 'gus');
+    // The tick is lost (a Redis that failed over before it was replicated, say).
+    await h.ctx.queues.nudges.obliterate({ force: true });
+    expect(await h.ctx.queues.nudges.getDelayedCount()).toBe(0);
+    h.clock.t = t0 + 30 * MIN + 1_500;
+    expect(await h.sweep.sweepAll()).toEqual({ processed: 1, failed: 0 });
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/gus/nudge`);
+    // And the chain of ticks is back: a tick for the escalation.
+    expect((await h.ctx.queues.nudges.getDelayed()).map((j) => j.id)).toEqual([
+      `tick.${Math.floor((t0 + 35 * MIN + 1_500) / BUCKET_MS)}`,
+    ]);
+  });
+
+  it('makes at most one tick job per bucket with someone due, however many people and partitions', async () => {
+    h = await inProcess('bounded');
+    const t0 = h.clock.t;
+    const N = 120;
+    const stepMs = 25; // 120 people due over 3 s: 30 buckets, people from up to 64 partitions in each
+    for (let i = 0; i < N; i++) {
+      h.clock.t = t0 + i * stepMs;
+      await seat(h, `r${i}`);
+    }
+    // Seated in order of due time: the first one's tick covers all the later ones.
+    expect(h.sessions.ticks.adds).toBe(1);
+    // The chain: each tick fires at its bucket's end, sweeps, and asks for the next.
+    const first = t0 + 30 * MIN;
+    let sent = 0;
+    for (let b = Math.floor(first / BUCKET_MS); b <= Math.floor((first + N * stepMs) / BUCKET_MS); b++) {
+      h.clock.t = (b + 1) * BUCKET_MS;
+      const r = await h.sweep.sweepAll();
+      expect(r.failed).toBe(0);
+      sent += r.processed;
+    }
+    expect(sent).toBe(N);
+    await h.mqtt.waitForCount(`${h.ctx.topics.base}/users/+/nudge`, N, undefined);
+    for (let i = 0; i < N; i++) expect(nudges(h, `r${i}`)).toEqual([1]);
+    const buckets = new Set(Array.from({ length: N }, (_, i) => Math.floor((first + i * stepMs) / BUCKET_MS))).size;
+    // One tick a bucket (and one for the escalations 5 min later), where a tick per partition and bucket would
+    // have been about one per person.
+    const jobs = await h.ctx.queues.nudges.getJobCountByTypes('delayed', 'waiting');
+    expect(jobs).toBeLessThanOrEqual(buckets + 2);
   });
 });
