@@ -24,7 +24,7 @@ import { checkPartitions, PartitionMismatchError } from './store/partitions.js';
 import { Registry } from './store/registry.js';
 import { StateStore } from './store/state-store.js';
 import { checkRedis, createRedisClient, type RedisClient } from './store/redis.js';
-import { InfraError } from './errors.js';
+import { InfraError, isRedisUnavailable } from './errors.js';
 import { NudgeWorker } from '../workers/nudge-worker.js';
 import { Heat } from './app/heat.js';
 import { heatRoutes } from './http/heat-routes.js';
@@ -211,7 +211,11 @@ export async function main(
     units.push({ name: 'registry-cache', start: async () => undefined, stop: () => ctx.registry.stopCache() });
     // The states this process reads and commits are kept exact by client-side tracking (a single Redis only):
     // an unchanged posture event then needs no Redis round trip at all (docs/development/benchmarks.md).
-    await ctx.store.cache.start((err) => log.warn({ err }, 'state cache: client tracking failed; reading instead'));
+    await ctx.store.cache.start((err) => {
+      // Redis away: its reconnect attempts are the outage's, one line for all of it (DependencyHealth).
+      if (isRedisUnavailable(err) || health.isDown('redis')) health.failed('redis', err, 'state cache tracking');
+      else log.warn({ err }, 'state cache: client tracking failed; reading instead');
+    });
     units.push({ name: 'state-cache', start: async () => undefined, stop: () => ctx.store.cache.stop() });
     const sessions = new Sessions(ctx);
     const users = new Users(ctx, sessions);

@@ -54,7 +54,8 @@ export class QueueWorker<T> {
   async stop(): Promise<void> {
     // With Redis gone a graceful close waits for replies that never come (3 s per worker, then main.ts gives up on
     // it): close without waiting for active jobs, whose locks lapse and hand them to another worker anyway.
-    if (this.ctx.health?.isDown('redis')) {
+    // The shared connection not ready counts too: right after Redis went, its first reconnect error may not be in.
+    if (this.ctx.health?.isDown('redis') || this.ctx.redis.status !== 'ready') {
       this.connection?.disconnect();
       await this.worker?.close(true);
       return;
