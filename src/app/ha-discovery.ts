@@ -221,11 +221,10 @@ export class HaDiscovery implements UserHooks {
   // ------------------------------------------------------------------------------------------ commands
 
   /**
-   * `{base}/users/{userId}/<command>/set`: snooze and routine (PRESS), heat (ON/OFF), break_interval and
-   * heat_minutes (a number, through the same validated profile path as PATCH /api/users/{userId}). Bad input is
-   * logged and counted; an infrastructure error is thrown, so ingest retries the message before acknowledging it.
+   * A command received: counted, the user its topic names, a logger and how to refuse it (logged and counted).
+   * Undefined, refused already, when the topic names no valid user id.
    */
-  private async onCommand(what: Command, topic: string, payload: Buffer): Promise<void> {
+  private commandTarget(what: string, topic: string) {
     const { metrics } = this.ctx;
     metrics.eventsReceived.inc({ protocol: 'homeassistant' });
     const userId = under(topic, `${this.ctx.topics.base}/users`)?.split('/')[0];
@@ -234,8 +233,22 @@ export class HaDiscovery implements UserHooks {
       metrics.eventsRejected.inc({ reason: code });
       log.warn({ code, detail, topic }, 'rejected Home Assistant command');
     };
-    if (!isValidId(userId))
-      return reject('invalid_user_id', 'the user id in the topic is not 1–64 characters of [A-Za-z0-9_-]');
+    if (!isValidId(userId)) {
+      reject('invalid_user_id', 'the user id in the topic is not 1–64 characters of [A-Za-z0-9_-]');
+      return undefined;
+    }
+    return { userId, log, reject };
+  }
+
+  /**
+   * `{base}/users/{userId}/<command>/set`: snooze and routine (PRESS), heat (ON/OFF), break_interval and
+   * heat_minutes (a number, through the same validated profile path as PATCH /api/users/{userId}). Bad input is
+   * logged and counted; an infrastructure error is thrown, so ingest retries the message before acknowledging it.
+   */
+  private async onCommand(what: Command, topic: string, payload: Buffer): Promise<void> {
+    const target = this.commandTarget(what, topic);
+    if (!target) return;
+    const { userId, log, reject } = target;
     const text = payload.length > 64 ? null : payload.toString('utf8').trim();
     try {
       if (what === 'snooze') {
@@ -313,16 +326,9 @@ export class HaDiscovery implements UserHooks {
     topic: string,
     payload: Buffer,
   ): Promise<void> {
-    const { metrics } = this.ctx;
-    metrics.eventsReceived.inc({ protocol: 'homeassistant' });
-    const userId = under(topic, `${this.ctx.topics.base}/users`)?.split('/')[0];
-    const log = this.ctx.log.child({ userId, command: what });
-    const reject = (code: string, detail: string) => {
-      metrics.eventsRejected.inc({ reason: code });
-      log.warn({ code, detail, topic }, 'rejected Home Assistant command');
-    };
-    if (!isValidId(userId))
-      return reject('invalid_user_id', 'the user id in the topic is not 1–64 characters of [A-Za-z0-9_-]');
+    const target = this.commandTarget(what, topic);
+    if (!target) return;
+    const { userId, log, reject } = target;
     const methods = this.opts.methods;
     if (!methods) return reject('not_supported', 'the methods log is not available on this instance');
     try {
