@@ -3,18 +3,18 @@
 // JSON) and clickjacking (framing). Real HTTP requests with the headers a browser sends, then the same attacks from
 // a page of another origin in headless Chromium. "Nothing changed" is checked where a user would notice: no command
 // to the heat pad on MQTT, no heat session, no pain entry in the log.
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium } from '../support/browser.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceHandle } from '../support/service-process.js';
 import { adherence, eventually, harness, putDevice, putUser, sleep, type Harness } from '../support/unknot.js';
 
 const TOKEN = 'a-long-enough-test-token-0123456789';
-const CHROMIUM = '/usr/bin/chromium';
 
 let h: Harness | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -412,22 +412,12 @@ async function attackerSite(html: string, host: string): Promise<{ origin: strin
 }
 
 async function launchChromium(resolverRules?: string): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install -y chromium)`);
+  requireChromium();
   const profile = mkdtempSync(join(tmpdir(), 'unknot-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      ...(resolverRules ? [`--host-resolver-rules=${resolverRules}`] : []),
-    ],
+    args: [...CHROMIUM_ARGS, ...(resolverRules ? [`--host-resolver-rules=${resolverRules}`] : [])],
   });
   cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
   cleanups.push(() => context.close());

@@ -1,8 +1,7 @@
 // The HTTP side of security: the token on /api, on the dashboard's data and on bull-board; helmet's headers;
 // the body limit; and the per-address rate limit (UNKNOT_API_RATE_LIMIT) with its 429, default and off switch.
-import { existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceHandle } from '../support/service-process.js';
 import { harness, putUser, type Harness } from '../support/unknot.js';
@@ -125,15 +124,9 @@ describe('helmet headers', () => {
   });
 
   it('bull-board still works in a browser under the CSP (its page, scripts and API calls)', async () => {
-    const CHROMIUM = '/usr/bin/chromium';
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install -y chromium)`);
     h = await harness('sec-board', { UNKNOT_API_TOKEN: TOKEN });
     const svc = await h.start();
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const blocked: string[] = [];

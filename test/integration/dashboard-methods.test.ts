@@ -2,17 +2,16 @@
 // playwright-core) against the real service: methods and outcomes through the API, a week of long sitting in the
 // log, the check answered in the page's form and found in the adherence log. Saves
 // test-artifacts/dashboard-methods.png.
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/domain/types.js';
 import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { launchChromium } from '../support/browser.js';
 import { REPO_ROOT } from '../support/service-process.js';
 import { adherence, putUser } from '../support/unknot.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-methods-token-0123456789';
 const DAY = 86_400_000;
 
@@ -21,13 +20,9 @@ let svc: InProcessService;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   h = await inProcessHarness('dashboard-methods', { UNKNOT_API_TOKEN: TOKEN });
   svc = await h.start();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

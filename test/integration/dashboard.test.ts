@@ -1,16 +1,15 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core) against the real service with
 // real data: sitting, breaks and a nudge over MQTT, pain through the API, a routine with a real heat session.
 // Saves test-artifacts/dashboard.png. UNKNOT_TIME_SCALE=120: the 10-minute break interval is 5 s.
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { launchChromium } from '../support/browser.js';
 import { REPO_ROOT } from '../support/service-process.js';
 import { adherence, eventually, putDevice, putUser, sleep } from '../support/unknot.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token-0123456789';
 const CHARTS = ['sitting', 'longest', 'breaks', 'nudges', 'heat', 'routines', 'pain'] as const;
 const DAY = 86_400_000;
@@ -21,23 +20,6 @@ let browser: Browser | undefined;
 
 const topic = (...parts: string[]) => [h.ns.baseTopic, ...parts].join('/');
 const posture = (p: string) => h.mqtt.publish(topic('devices', 'ana-chair', 'event'), { type: 'posture', posture: p });
-
-function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the dashboard test needs Debian's chromium (apt-get install -y chromium)`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-}
 
 /** Real data for one person: what a week of use would show, squeezed into seconds. */
 async function makeData() {
@@ -145,7 +127,7 @@ describe('the dashboard', () => {
 
   it('shows every chart with real data, the live state, and asks for the token when it has none', async () => {
     await makeData();
-    browser = await launch();
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, deviceScaleFactor: 1 });
     const page = await context.newPage();
     const consoleErrors: string[] = [];

@@ -1,39 +1,21 @@
 // The therapist report (docs/concepts/therapist-report.md) on a real service with real data, opened from the
 // dashboard in a real browser (Debian's chromium through playwright-core), its text read from the page, printed
 // to PDF with Chromium's own printing, and a screenshot saved to test-artifacts/report.png (and the PDF beside it).
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { inProcessHarness, type InProcessHarness, type InProcessService } from '../support/in-process.js';
+import { launchChromium } from '../support/browser.js';
 import { REPO_ROOT } from '../support/service-process.js';
 import { adherence, eventually, putDevice, putUser } from '../support/unknot.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'report-test-token-0123456789abcdef';
 const DAY = 86_400_000;
 
 let h: InProcessHarness;
 let svc: InProcessService;
 let browser: Browser | undefined;
-
-function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the report test needs Debian's chromium (apt-get install -y chromium)`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-}
 
 const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
 const post = async (path: string, json: unknown) => {
@@ -154,7 +136,7 @@ describe('the report for the therapist', () => {
 
   it('opens from the dashboard, shows every section, prints to one PDF page, and runs nothing a person typed', async () => {
     await makeData();
-    browser = await launch();
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1000, height: 1300 }, deviceScaleFactor: 1 });
     const page = await context.newPage();
     const problems: string[] = [];
