@@ -104,8 +104,8 @@ export class Methods {
     private readonly sessions: Sessions,
   ) {}
 
-  private parseAt(value: string | number | undefined, code: string): number {
-    const now = this.ctx.now();
+  /** `now` is the caller's: read again here, a millisecond later, it put `at` after the caller's now. */
+  private parseAt(value: string | number | undefined, code: string, now: number): number {
     const at = value === undefined ? now : typeof value === 'number' ? value : Date.parse(value);
     if (!Number.isFinite(at))
       throw new InvalidInputError(code, 'at: expected an ISO 8601 time such as 2026-11-24T08:00:00Z or epoch ms');
@@ -120,7 +120,7 @@ export class Methods {
     await this.sessions.profile(userId);
     const b = parseBody(methodBodySchema, body, 'invalid_method');
     const now = this.ctx.now();
-    const at = this.parseAt(b.at, 'invalid_method');
+    const at = this.parseAt(b.at, 'invalid_method', now);
     const methodId = `m${now.toString(36)}${randomBytes(4).toString('hex')}`;
     const tried: TriedEntry = {
       type: 'method_tried',
