@@ -285,8 +285,7 @@ export class Methods {
     await this.helped(device.userId, helped);
   }
 
-  private async append(userId: string, logs: LogEntry[]): Promise<void> {
-    await this.ctx.store.transact(userId, (st) => ({ state: st, logs, changed: false, result: undefined }));
-    this.sessions.notifyLogs(userId, logs);
+  private append(userId: string, logs: LogEntry[]): Promise<void> {
+    return this.sessions.appendLogs(userId, logs);
   }
 }

@@ -2,7 +2,7 @@
 // (no state change), answered with the current advice.
 import { z } from 'zod';
 import { adviceForPain, adviseProfessional } from '../domain/advice.js';
-import { InvalidInputError, type LogEntry, PAIN_AREAS } from '../domain/types.js';
+import { HEAT_BLOCKING, InvalidInputError, type LogEntry, PAIN_AREAS } from '../domain/types.js';
 import { parseBody } from '../domain/validation.js';
 import type { AppContext } from './context.js';
 import type { Sessions } from './sessions.js';
@@ -77,9 +77,7 @@ export class PainLog {
     await this.append(userId, entry);
     const history = await this.ctx.adherence.read(userId, now - HISTORY_MS, now + 1);
     const advice = adviseProfessional(history, profile.contraindications, now, this.ctx.config.methods);
-    const stillListed = profile.contraindications.filter((c) =>
-      ['recent_injury', 'swelling', 'fever', 'numbness', 'impaired_sensation'].includes(c),
-    );
+    const stillListed = profile.contraindications.filter((c) => HEAT_BLOCKING.includes(c));
     this.ctx.log.info({ userId, heatBlocked: advice.heatBlocked }, 'medical clearance logged');
     return {
       at: new Date(now).toISOString(),
@@ -95,8 +93,7 @@ export class PainLog {
     };
   }
 
-  private async append(userId: string, entry: LogEntry): Promise<void> {
-    await this.ctx.store.transact(userId, (st) => ({ state: st, logs: [entry], changed: false, result: undefined }));
-    this.sessions.notifyLogs(userId, [entry]);
+  private append(userId: string, entry: LogEntry): Promise<void> {
+    return this.sessions.appendLogs(userId, [entry]);
   }
 }

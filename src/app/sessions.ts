@@ -49,6 +49,12 @@ export class Sessions {
     return this.ctx.store.cache.has(userId);
   }
 
+  /** Commit adherence entries that change no state (a pain entry, a method tried), then tell the listeners. */
+  async appendLogs(userId: string, logs: LogEntry[]): Promise<void> {
+    await this.ctx.store.transact(userId, (st) => ({ state: st, logs, changed: false, result: undefined }));
+    this.notifyLogs(userId, logs);
+  }
+
   /** Tell the listeners about committed entries; a listener's failure never fails the transition. */
   notifyLogs(userId: string, logs: LogEntry[]): void {
     if (logs.length === 0) return;
