@@ -64,6 +64,24 @@ describe('the methods log over HTTP', () => {
     expect(await entriesOf('mia', 'method_outcome')).toHaveLength(2);
   });
 
+  it('logs a method with no time given even when the clock moves between two reads of it', async () => {
+    // A method without `at` happens "now": one instant for the entry and the record built from it. Here every read
+    // of the service's clock moves it on a millisecond, so a second read would put the entry after its own record's
+    // "now" (that answered 500 once, ~1 run in 6, when a real millisecond ticked in between).
+    await putUser(svc, 'tick');
+    h.clock.stepPerRead(1);
+    try {
+      for (const method of ['heat', 'stretching', 'foam_roller'] as const) {
+        const r = await post('/api/users/tick/methods', { method, area: 'neck' });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        expect(r.body).toMatchObject({ method: { method, area: 'neck' } });
+      }
+    } finally {
+      h.clock.stepPerRead(0);
+    }
+    expect(await entriesOf('tick', 'method_tried')).toHaveLength(3);
+  });
+
   it('answers bad input with a clear 4xx and logs nothing', async () => {
     await putUser(svc, 'bad');
     const cases: Array<[unknown, string, string]> = [

@@ -16,14 +16,28 @@ import { cleanupRedisPrefix, uniqueNamespace, type TestNamespace } from './names
 export interface TestClock {
   now(): number;
   advance(ms: number): void;
+  /**
+   * From now on every read of the clock moves it on by `ms` (0 stops it): two reads in one request never agree, so
+   * code that reads the clock twice where it means one instant fails every run, not when a millisecond happens to
+   * tick in between.
+   */
+  stepPerRead(ms: number): void;
 }
 
 export function testClock(): TestClock {
   let offset = 0;
+  let step = 0;
   return {
-    now: () => Date.now() + offset,
+    now: () => {
+      const t = Date.now() + offset;
+      offset += step;
+      return t;
+    },
     advance: (ms) => {
       offset += ms;
+    },
+    stepPerRead: (ms) => {
+      step = ms;
     },
   };
 }
