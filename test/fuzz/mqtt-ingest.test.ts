@@ -316,6 +316,7 @@ describe('MQTT ingest under generated bad input', () => {
       const frames = hostilePayload(deviceJsonText);
       const third = Math.floor(PER_ADAPTER / 3);
       const quarter = Math.floor(PER_ADAPTER / 4);
+      const eighth = Math.floor(PER_ADAPTER / 8);
       const cases: Case[] = [
         ...refusedPayloads('unknot', devices.watch, topics.deviceEvent('ana-watch'), unknotJson, PER_ADAPTER, 1),
         ...refusedPayloads(
@@ -334,6 +335,10 @@ describe('MQTT ingest under generated bad input', () => {
         ...refusedPayloads('shelly', devices.plug, `${shellyPrefix}/status/switch:0`, frames, third, 8),
         ...refusedPayloads('shelly', devices.plug, `${shellyPrefix}/events/rpc`, frames, third, 9),
         ...refusedPayloads('shelly', devices.plug, `${shellyPrefix}/online`, plain, PER_ADAPTER - 2 * third, 10),
+        // Topics added later (Tasmota switch inputs and relays after the first, Shelly inputs): a sample each.
+        ...refusedPayloads('tasmota', devices.pad, `tele/${tasmotaTopic}/SENSOR`, frames, eighth, 11),
+        ...refusedPayloads('tasmota', devices.pad, `stat/${tasmotaTopic}/POWER2`, plain, eighth, 12),
+        ...refusedPayloads('shelly', devices.plug, `${shellyPrefix}/status/input:0`, frames, eighth, 13),
         ...oddTopicCases(),
         ...otherInputCases(),
       ];
