@@ -192,13 +192,10 @@ export class Sessions {
   }
 
   async publishStateIfChanged(userId: string, before: UserState, after: UserState, policy: Policy, force = false) {
-    const now = this.ctx.now();
-    const next = publicState(after, policy, now);
-    const key = stateKey(next);
-    // The key does not depend on `now` (the ticking fields are left out of it): kept with the state it is of, it
-    // serves as the "before" of this person's next event, which starts from the state committed here.
-    this.stateKeys.set(after, { policy, key });
-    if (!force && this.stateKeyOf(before, policy, now) === key) return;
+    // The key of the state committed here is kept with it: it serves as the "before" of this person's next event,
+    // which starts from this state.
+    if (!force && this.stateKeyOf(before, policy) === this.stateKeyOf(after, policy)) return;
+    const next = publicState(after, policy, this.ctx.now());
     // Not awaited: the broker's PUBACK adds a round trip to every event and guarantees nothing more. MQTT.js sends
     // (and, while disconnected, queues) publishes in call order, so retained states still arrive in commit order.
     this.ctx.mqtt
@@ -207,10 +204,10 @@ export class Sessions {
   }
 
   /** What the retained state of `state` is published for (stateKey), computed once per state and policy. */
-  private stateKeyOf(state: UserState, policy: Policy, now: number): string {
+  private stateKeyOf(state: UserState, policy: Policy): string {
     const kept = this.stateKeys.get(state);
     if (kept && kept.policy === policy) return kept.key;
-    const key = stateKey(publicState(state, policy, now));
+    const key = stateKey(state, policy);
     this.stateKeys.set(state, { policy, key });
     return key;
   }
