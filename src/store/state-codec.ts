@@ -128,7 +128,7 @@ function baseJson(base: SessionState['base']): string | undefined {
   const json =
     kept.length === 0 && JSON.stringify(base) === EMPTY_FOLD_JSON
       ? undefined
-      : JSON.stringify(rename(Object.fromEntries(kept) as Json, SHORT));
+      : JSON.stringify(rename(Object.fromEntries(kept), SHORT));
   basesJson.set(base, json);
   return json;
 }
