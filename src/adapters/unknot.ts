@@ -81,6 +81,14 @@ function foreignIdentity(raw: Record<string, unknown>, device: Device): ParseRes
   return null;
 }
 
+const POSTURE_SET: ReadonlySet<unknown> = new Set(POSTURES);
+
+/** `{type: 'posture', posture, at?}` exactly as eventSchema accepts it (extra fields are ignored there too). */
+const isPlainPosture = (raw: Record<string, unknown>): raw is Extract<UnknotEvent, { type: 'posture' }> =>
+  raw.type === 'posture' &&
+  POSTURE_SET.has(raw.posture) &&
+  (raw.at === undefined || typeof raw.at === 'string' || typeof raw.at === 'number');
+
 function parseEvent(device: Device, payload: Buffer, now: number): ParseResult {
   const json = decodeJson(payload);
   if (!json.ok) return json;
@@ -97,9 +105,15 @@ function parseEvent(device: Device, payload: Buffer, now: number): ParseResult {
   }
   const id = typeof raw.id === 'string' ? raw.id : undefined;
 
-  const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) return fail('invalid_event', summariseIssues(parsed.error.issues));
-  const event = parsed.data;
+  // The usual event, a posture with a string or numeric `at` (or none), is what the schema would accept as it is;
+  // anything else goes through the schema and its error messages.
+  let event: UnknotEvent;
+  if (isPlainPosture(raw)) event = raw;
+  else {
+    const parsed = eventSchema.safeParse(raw);
+    if (!parsed.success) return fail('invalid_event', summariseIssues(parsed.error.issues));
+    event = parsed.data;
+  }
 
   const time = parseAt(event.at, now);
   if (!time.ok) return fail(time.code ?? 'invalid_event', time.detail);

@@ -45,17 +45,25 @@ export function publicState(state: UserState, policy: Policy, now: number) {
   };
 }
 
-/** What changes the retained state is worth publishing for (not the ticking sittingSeconds or updatedAt). */
-export const stateKey = (p: ReturnType<typeof publicState>) =>
-  JSON.stringify([
-    p.posture,
-    p.since,
-    p.nextNudgeAt,
-    p.heat,
-    p.sessionId,
-    p.nudgesSent,
-    p.snoozes,
-    p.breakDue,
-    p.routine,
-    p.sittingSince,
+/**
+ * What changes the retained state is worth publishing for (not the ticking sittingSeconds or updatedAt): equal keys,
+ * equal retained states but for those. Built from the state without the public form (no date strings); it does
+ * not depend on the time.
+ */
+export function stateKey(state: UserState, policy: Policy): string {
+  const s = sessionSummary(state.session, policy, 0);
+  const heat = state.heat.current;
+  const heatOn = !!heat && !heat.ended;
+  return JSON.stringify([
+    s.posture,
+    s.since,
+    s.nextNudgeAt,
+    heatOn ? [heat.offAt, heat.sessionId, heat.deviceId] : null,
+    s.sessionId,
+    s.nudgesSent,
+    s.snoozes,
+    s.breakDue,
+    state.routine && !state.routine.ended ? routineSummary(state.routine) : null,
+    s.sittingSince,
   ]);
+}

@@ -74,8 +74,17 @@ export class Sessions {
   }
 
   policy(profile: Profile): Policy {
-    return policyOf(profile, this.ctx.config.timeScale);
+    // One policy object per profile object (the registry's cache keeps the profile): the views and the retained-state
+    // keys computed for a state are then found again for the next event of the same person.
+    let p = this.policies.get(profile);
+    if (!p) {
+      p = policyOf(profile, this.ctx.config.timeScale);
+      this.policies.set(profile, p);
+    }
+    return p;
   }
+
+  private readonly policies = new WeakMap<Profile, Policy>();
 
   /** One posture observation from one device. */
   async sensorEvent(
@@ -183,15 +192,27 @@ export class Sessions {
   }
 
   async publishStateIfChanged(userId: string, before: UserState, after: UserState, policy: Policy, force = false) {
-    const now = this.ctx.now();
-    const next = publicState(after, policy, now);
-    if (!force && stateKey(publicState(before, policy, now)) === stateKey(next)) return;
+    // The key of the state committed here is kept with it: it serves as the "before" of this person's next event,
+    // which starts from this state.
+    if (!force && this.stateKeyOf(before, policy) === this.stateKeyOf(after, policy)) return;
+    const next = publicState(after, policy, this.ctx.now());
     // Not awaited: the broker's PUBACK adds a round trip to every event and guarantees nothing more. MQTT.js sends
     // (and, while disconnected, queues) publishes in call order, so retained states still arrive in commit order.
     this.ctx.mqtt
       .publishJson(this.ctx.topics.userState(userId), next, { qos: 1, retain: true })
       .catch((err: unknown) => this.ctx.log.warn({ err, userId }, 'could not publish the retained state'));
   }
+
+  /** What the retained state of `state` is published for (stateKey), computed once per state and policy. */
+  private stateKeyOf(state: UserState, policy: Policy): string {
+    const kept = this.stateKeys.get(state);
+    if (kept && kept.policy === policy) return kept.key;
+    const key = stateKey(state, policy);
+    this.stateKeys.set(state, { policy, key });
+    return key;
+  }
+
+  private readonly stateKeys = new WeakMap<UserState, { policy: Policy; key: string }>();
 
   /**
    * Put the person's due entry where the current state and policy say (a profile change moved it, a redelivered

@@ -166,10 +166,18 @@ export function foldEvent(fs: FoldState, ev: SensorEvent, minBreakMs: number): F
 
 /** The sitting picture now: the base with the tail folded in. */
 export function view(s: SessionState, policy: Policy): FoldState {
+  // States are never changed in place, so a state's view is computed once: one event's transition, its due time and
+  // its retained state each ask for the views of the same two states (the one read and the one committed).
+  const memo = views.get(s);
+  if (memo && memo.minBreakMs === policy.minBreakMs) return memo.fs;
   let fs = s.base;
   for (const ev of s.tail) fs = foldEvent(fs, ev, policy.minBreakMs);
+  views.set(s, { minBreakMs: policy.minBreakMs, fs });
   return fs;
 }
+
+/** The last view of each state (the fold depends on the state and the policy's minBreakMs only). */
+const views = new WeakMap<SessionState, { minBreakMs: number; fs: FoldState }>();
 
 export type SessionEffect =
   | { kind: 'log'; entry: LogEntry }
@@ -226,6 +234,10 @@ export function applySensorEvent(
     horizon = Math.max(horizon, folded[folded.length - 1]!.at + 1);
   }
   const next: SessionState = { ...s, base, tail, horizon };
+  // The usual event is the newest: the view of the new state is then the old view with this event folded in (the
+  // same left fold over the same events), not a fold of the whole tail again.
+  if (tail[tail.length - 1] === ev)
+    views.set(next, { minBreakMs: policy.minBreakMs, fs: foldEvent(before, ev, policy.minBreakMs) });
   return { ...derive(s, next, policy, now, before), result: 'applied' };
 }
 

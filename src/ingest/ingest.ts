@@ -36,7 +36,7 @@ export const isDeterministic = (err: unknown): boolean =>
 
 export class Ingest {
   private readonly lastError = new Map<string, number>();
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly chains = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -57,7 +57,9 @@ export class Ingest {
   /** One inbound message. Throws only for infrastructure failures (the gateway then retries before acking). */
   async handle(topic: string, payload: Buffer, packet?: IPublishPacket): Promise<void> {
     const started = process.hrtime.bigint();
-    const command = this.handlers.commands?.find((c) => topicMatches(c.filter, topic));
+    const command = this.handlers.commands?.length
+      ? this.handlers.commands.find((c) => topicMatches(c.filter, topic))
+      : undefined;
     if (command) {
       try {
         await command.handle(topic, payload);
@@ -70,7 +72,7 @@ export class Ingest {
     const m = matchTopic(topic, this.ctx.topics);
     if (!m) return;
     const { adapter, match } = m;
-    this.ctx.metrics.eventsReceived.inc({ protocol: match.protocol });
+    this.received(match.protocol).inc();
 
     // The look-ups below answer from this process's registry cache (kept current by pub/sub). When the device is
     // already known and nothing of its person's is queued here, their state read starts now, alongside them.
@@ -163,16 +165,15 @@ export class Ingest {
    * in this process, so their effects (jobs, the retained state) are applied in commit order.
    */
   private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.chains.set(key, tail);
-    void tail.then(() => {
-      if (this.chains.get(key) === tail) this.chains.delete(key);
-    });
+    // Nothing of this person's in hand (the usual case): run at once. Either way the next one waits for this one,
+    // failed or not.
+    const prev = this.chains.get(key);
+    const run = prev ? prev.then(fn, fn) : fn();
+    this.chains.set(key, run);
+    const done = () => {
+      if (this.chains.get(key) === run) this.chains.delete(key);
+    };
+    run.then(done, done);
     return run;
   }
 
@@ -216,6 +217,18 @@ export class Ingest {
         return;
     }
   }
+
+  /** The received-events counter of a protocol (its labelled child, looked up once). */
+  private received(protocol: string) {
+    let c = this.receivedBy.get(protocol);
+    if (!c) {
+      c = this.ctx.metrics.eventsReceived.labels({ protocol });
+      this.receivedBy.set(protocol, c);
+    }
+    return c;
+  }
+
+  private readonly receivedBy = new Map<string, { inc(): void }>();
 
   private shellyReply(payload: Buffer): void {
     const frame = decodeJsonObject(payload);

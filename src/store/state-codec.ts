@@ -72,21 +72,65 @@ const FOLD_DEFAULTS: Record<string, string> = Object.fromEntries(
   Object.entries(EMPTY_FOLD).map(([k, v]) => [k, JSON.stringify(v)]),
 );
 
-function compactSession(s: SessionState): Json {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s)) {
+/**
+ * The stored JSON of a session: what `rename(compacted session, SHORT)` gives, built from pieces. States are never
+ * changed in place and a transition keeps most of its state's objects (the tail's events, the base), so the JSON of
+ * each event and of the base is computed once, not at every commit that carries it.
+ */
+function sessionJson(s: SessionState): string {
+  let out = '';
+  for (const k of Object.keys(s)) {
+    const v = (s as unknown as Record<string, unknown>)[k];
     if (v === undefined) continue;
-    if (SESSION_DEFAULTS[k as keyof SessionState] === JSON.stringify(v)) continue;
-    if (k === 'base') {
-      if (JSON.stringify(v) === EMPTY_FOLD_JSON) continue;
-      out[k] = Object.fromEntries(
-        Object.entries(v as object).filter(([fk, fv]) => FOLD_DEFAULTS[fk] !== JSON.stringify(fv)),
-      );
-      continue;
+    let json: string;
+    if (k === 'tail' && Array.isArray(v)) {
+      if (v.length === 0) continue;
+      json = '[' + v.map(eventJson).join(',') + ']';
+    } else if (k === 'base' && v !== null && typeof v === 'object') {
+      const b = baseJson(v as SessionState['base']);
+      if (b === undefined) continue;
+      json = b;
+    } else {
+      const plain = v === null || typeof v !== 'object';
+      const d = SESSION_DEFAULTS[k as keyof SessionState];
+      // An object's JSON is none of the defaults ('0', '[]', 'null'): only plain values and arrays are compared.
+      if (d !== undefined && (plain || Array.isArray(v)) && d === JSON.stringify(v)) continue;
+      const name = SHORT[k] ?? k;
+      json = JSON.stringify(rename(v as Json, SHORT, RECORDS.has(k) || RECORDS.has(name)));
     }
-    out[k] = v;
+    out += (out ? ',' : '') + (QUOTED[k] ?? JSON.stringify(k)) + ':' + json;
   }
-  return rename(out as Json, SHORT);
+  return '{' + out + '}';
+}
+
+/** `"<stored name>"` of each session field with a short name. */
+const QUOTED: Record<string, string> = Object.fromEntries(
+  Object.entries(SHORT).map(([l, s]) => [l, JSON.stringify(s)]),
+);
+
+const eventsJson = new WeakMap<object, string>();
+function eventJson(e: unknown): string {
+  if (e === null || typeof e !== 'object') return JSON.stringify(rename(e as Json, SHORT)) ?? 'null';
+  let json = eventsJson.get(e);
+  if (json === undefined) {
+    json = JSON.stringify(rename(e as Json, SHORT));
+    eventsJson.set(e, json);
+  }
+  return json;
+}
+
+/** The base's stored JSON (only its fields that are not as a new session has them), or undefined for an empty one. */
+const basesJson = new WeakMap<object, string | undefined>();
+function baseJson(base: SessionState['base']): string | undefined {
+  if (basesJson.has(base)) return basesJson.get(base);
+  const kept = Object.entries(base).filter(([fk, fv]) => fv !== undefined && FOLD_DEFAULTS[fk] !== JSON.stringify(fv));
+  // A field unlike the empty fold's makes the whole unlike it: only a base with none left is compared whole.
+  const json =
+    kept.length === 0 && JSON.stringify(base) === EMPTY_FOLD_JSON
+      ? undefined
+      : JSON.stringify(rename(Object.fromEntries(kept), SHORT));
+  basesJson.set(base, json);
+  return json;
 }
 
 function expandSession(stored: Json): SessionState {
@@ -97,12 +141,15 @@ function expandSession(stored: Json): SessionState {
 
 /** The stored document of a state: `{"s":…}` and the parts other than the session only when they are not initial. */
 export function serializeState(state: UserState): string {
-  const stored: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(state)) {
-    if (k === 'session') stored.s = compactSession(v as SessionState);
-    else if (v !== undefined && INITIAL_JSON[k] !== JSON.stringify(v)) stored[k] = v;
+  let out = '';
+  for (const k of Object.keys(state)) {
+    const v = (state as unknown as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    const json = k === 'session' ? sessionJson(v as SessionState) : JSON.stringify(v);
+    if (json === undefined || (k !== 'session' && INITIAL_JSON[k] === json)) continue;
+    out += (out ? ',' : '') + (k === 'session' ? '"s"' : JSON.stringify(k)) + ':' + json;
   }
-  return JSON.stringify(stored);
+  return '{' + out + '}';
 }
 
 /** A stored document of either form: `{"s":…}` (this one) or `{"session":…}` (before it). */

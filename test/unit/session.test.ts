@@ -327,6 +327,22 @@ describe('order and duplication independence', () => {
     return out;
   };
 
+  it('the view of each state a stream of events goes through is the fold of its events, however it was computed', () => {
+    // view() keeps each state's view, and a transition by the newest event extends the view it started from: a
+    // state rebuilt from its data (no kept view) must give the same.
+    fc.assert(
+      fc.property(fc.array(eventArb, { minLength: 1, maxLength: MAX_TAIL * 3 }), (raw) => {
+        const now = T0 + 200 * MIN;
+        let s = newSessionState('e');
+        for (const e of toEvents(raw).sort((x, y) => x.at - y.at)) {
+          s = applySensorEvent(s, e, p, now).state;
+          expect(view(s, p)).toEqual(view(structuredClone(s), p));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('holds for any permutation with duplicates', () => {
     fc.assert(
       fc.property(
