@@ -645,9 +645,8 @@ export async function sampleUserKeys(
   const user = userId(tag, i);
   const keys = new Keys(prefix);
   const list: Array<[string, string]> = [
-    ['profile', keys.profile(user)],
+    ['person: profile and device ids', keys.person(user)],
     ['device', keys.device(deviceId(tag, i))],
-    ['user-devices', keys.userDevices(user)],
     ['state', keys.state(user)],
     ['adherence log', keys.log(user)],
   ];
