@@ -6,6 +6,7 @@ import type { RedisClient } from './redis.js';
 import { compactProfile, expandProfile, type Profile } from '../domain/profile.js';
 import { ConflictError, type Device, type Protocol, type Role, UnavailableError } from '../domain/types.js';
 import type { Keys } from './keys.js';
+import { REGISTRY_LAYOUT } from './partitions.js';
 
 const topicCacheKey = (protocol: string, topic: string) => `${protocol}\n${topic}`;
 
@@ -14,9 +15,6 @@ const topicCacheKey = (protocol: string, topic: string) => `${protocol}\n${topic
  * devices): with fewer, the benchmark's per-event cost at 100k users rose by half as look-ups missed.
  */
 const CACHE_MAX = 200_000;
-
-/** `<prefix>:meta` field `registry` once Registry.migrate has gone through: people are person hashes. */
-const REGISTRY_LAYOUT = 'person-hash';
 
 /** What a registry write changed, as published on the registry channel. */
 export interface RegistryChange {

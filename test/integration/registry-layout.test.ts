@@ -59,6 +59,8 @@ describe('the registry layout before the person hash', () => {
     h = await inProcessHarness('layout', { UNKNOT_HA_DISCOVERY: 'false' });
     const keys = new Keys(h.ns.prefix);
     const redis = await client();
+    // What the earlier release's first start recorded (a new deployment's first start records the new layout).
+    await redis.hset(keys.meta(), 'partitions', '64');
     await writeOldLayout(redis, keys, 'ada', { breakAfterMinutes: 45, name: 'Ada' }, [desk('ada'), pad('ada')]);
     // A device of someone without a profile (in no user list): their device list moves too.
     await writeOldLayout(redis, keys, 'bo', null, [desk('bo')]);
@@ -122,6 +124,7 @@ describe('the registry layout before the person hash', () => {
       expect(await redis.exists(keys.legacyProfile(u), keys.legacyUserDevices(u))).toBe(0);
     }
     // Done once: a later start does not go through the registry again.
+    expect(await redis.hget(keys.meta(), 'registry')).toBe('person-hash');
     expect(await registries[2]!.migrate()).toBe(0);
   });
 });
