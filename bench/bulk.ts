@@ -8,6 +8,7 @@ import { applySensorEvent, nextDueAt, policyOf } from '../src/domain/session.js'
 import { Queues } from '../src/queues/queues.js';
 import { Ticks } from '../src/queues/ticks.js';
 import { Keys } from '../src/store/keys.js';
+import { checkPartitions } from '../src/store/partitions.js';
 import { createRedis } from '../src/store/redis.js';
 import { Registry } from '../src/store/registry.js';
 import { StateStore } from '../src/store/state-store.js';
@@ -72,7 +73,14 @@ export async function registerBulk(
   redis.on('error', () => undefined); // commands reject with it
   try {
     await redis.connect();
-    const registry = new Registry(redis, new Keys(prefix));
+    const keys = new Keys(prefix);
+    // What a service's first start records, as a deployment that grew through its service has it: the partition
+    // count and layout, and that timers are in the wheel (seatBulk writes due entries as the service's commits do).
+    // Without it the service's first start took the bulk-loaded people for an earlier release's data and re-indexed
+    // every one of them in the background, while (d) and (f) were measured.
+    await checkPartitions(redis, keys.meta(), keys.partitions);
+    await redis.hsetnx(keys.meta(), 'timers', 'wheel');
+    const registry = new Registry(redis, keys);
     const start = o.start ?? 0;
     const batches = Math.ceil(count / REGISTER_BATCH);
     const r = await pool(

@@ -56,7 +56,7 @@ export async function clusterShare(prefix: string, users: number, deadline: numb
         let people = 0;
         let cursor = '0';
         do {
-          const [next, found] = await node.scan(cursor, 'MATCH', `${prefix}:*:user:*`, 'COUNT', 1000);
+          const [next, found] = await node.scan(cursor, 'MATCH', `${prefix}:*:u:*`, 'COUNT', 1000);
           cursor = next;
           people += found.length;
         } while (cursor !== '0');

@@ -109,6 +109,9 @@ export function headline(r: Results): Headline {
     tickJobsAt1M: million?.ticks?.sweeps ?? null,
     gcMsPerEventAt10k: round(at(10_000)?.gcMsPerEvent),
     gcMsPerEventAt100k: round(at(100_000)?.gcMsPerEvent),
+    repeatCpuMsPerEventAt10k: round(at(10_000)?.repeatCpuMsPerEvent),
+    repeatCpuMsPerEventAt100k: round(at(100_000)?.repeatCpuMsPerEvent),
+    repeatCpuMsPerEventAt1M: round(million?.repeatCpuMsPerEvent),
     perEventCostGrowth10kTo100k: c10 && c100 ? round(c100 / c10 - 1) : null,
     simulatedUsers: r.ingest?.users ?? null,
     latencyRateAchieved: round(r.latency?.achievedRate, 0),
@@ -249,6 +252,12 @@ export function renderTable(r: Results): string {
         `${dec(p.cpuMsPerEvent, 3)} ms CPU`,
         `${int(p.costPerSec)} /s, ${int(p.costEvents)} events, GC ${dec(p.gcMsPerEvent, 3)} ms/event`,
       );
+      if (Number.isFinite(p.repeatCpuMsPerEvent))
+        row(
+          `(f) the same users again right after, ${n}`,
+          `${dec(p.repeatCpuMsPerEvent, 3)} ms CPU`,
+          'their look-ups now answered by the caches, at every population size',
+        );
     }
   }
   if (h.perEventCostGrowth10kTo100k !== null) {

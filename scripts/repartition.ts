@@ -1,15 +1,15 @@
 // `npm run repartition -- --to <P>`: lay the data of one deployment (REDIS_URL, UNKNOT_REDIS_PREFIX) out in P
 // partitions instead of the P it has now (docs/operations/partitions.md). Run it with every unknot process stopped.
-// It moves every person's keys (state, log, profile, user-devices, due entry, heat index entries) and every device's
+// It moves every person's keys (state, log, person record, due entry, heat index entries) and every device's
 // keys (device, protocol address), one key at a time with DUMP/RESTORE (works across Redis Cluster slots), then
 // records the new count. Stopped half-way, it is run again with the same --to and carries on: a key already moved
 // is skipped, a key moved twice cannot happen (the old key is deleted right after the new one is written).
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../src/config.js';
-import type { Device } from '../src/domain/types.js';
 import { Keys } from '../src/store/keys.js';
 import { DEFAULT_PARTITIONS } from '../src/store/partitions.js';
 import { createRedisClient, type RedisClient } from '../src/store/redis.js';
+import { decodeDevice } from '../src/store/registry.js';
 
 export class RepartitionError extends Error {
   readonly code = 'repartition_refused';
@@ -89,7 +89,9 @@ export async function repartition(
   const count = (moved: boolean) => void (moved && (report.keysMoved += 1));
 
   for (const userId of await allMembers(redis, `${prefix}:users`, a.usersIn, from)) {
-    for (const k of ['state', 'log', 'profile', 'userDevices'] as const)
+    // The profile and device set of the layout before the person hash, too: moved as they are (the service
+    // migrates them at its next start).
+    for (const k of ['state', 'log', 'person', 'legacyProfile', 'legacyUserDevices'] as const)
       count(await moveKey(redis, a[k](userId), b[k](userId)));
     const [pa, pb] = [a.partitionOf(userId), b.partitionOf(userId)];
     count(await moveSetMember(redis, a.usersIn(pa), b.usersIn(pb), userId));
@@ -111,7 +113,7 @@ export async function repartition(
       await moveSetMember(redis, a.devicesIn(a.partitionOf(deviceId)), b.devicesIn(b.partitionOf(deviceId)), deviceId),
     );
     const raw = await redis.get(b.device(deviceId));
-    const device = raw ? (JSON.parse(raw) as Device) : null;
+    const device = raw ? decodeDevice(deviceId, raw) : null;
     if (device?.topic && device.protocol !== 'unknot') {
       count(
         await moveKey(

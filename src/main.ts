@@ -206,6 +206,9 @@ export async function main(
       topics,
       now,
     };
+    // People and devices stored by a release before the person hash move to it, once (docs/operations/partitions.md).
+    const migrated = await ctx.registry.migrate();
+    if (migrated > 0) log.info({ migrated }, 'registry moved to the person-hash layout');
     // The registry cache is kept current by pub/sub (a change made by another process drops its entries).
     await ctx.registry.startCache();
     units.push({ name: 'registry-cache', start: async () => undefined, stop: () => ctx.registry.stopCache() });

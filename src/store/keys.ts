@@ -16,8 +16,16 @@ export class Keys {
 
   /** The ids of partition `n`'s people (the same tag as their profiles, so one MULTI writes both). */
   usersIn = (n: number) => `${this.tag(n)}:users`;
-  profile = (userId: string) => `${this.of(userId)}:user:${userId}`;
-  userDevices = (userId: string) => `${this.of(userId)}:user-devices:${userId}`;
+  /**
+   * A person's registry record, a hash: field `p` their profile (what differs from the defaults, as JSON) and one
+   * field `d:<deviceId>` (value empty) per device of theirs. One small hash is a listpack in Redis: ~150 B, where a
+   * profile string and a device-id set took ~350 B (docs/operations/partitions.md).
+   */
+  person = (userId: string) => `${this.of(userId)}:u:${userId}`;
+  /** Before the person hash: the profile as a string. Read only by the layout migration (Registry.migrate). */
+  legacyProfile = (userId: string) => `${this.of(userId)}:user:${userId}`;
+  /** Before the person hash: the person's device ids as a set. Read only by the layout migration. */
+  legacyUserDevices = (userId: string) => `${this.of(userId)}:user-devices:${userId}`;
   state = (userId: string) => `${this.of(userId)}:state:${userId}`;
   log = (userId: string) => `${this.of(userId)}:log:${userId}`;
   /** The ids of the devices whose id falls in partition `n` (the same tag as their records). */

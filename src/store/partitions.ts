@@ -14,6 +14,12 @@ export function partitionOf(id: string, partitions: number): number {
   return h % partitions;
 }
 
+/**
+ * `<prefix>:meta` field `registry`: the registry is in the person-hash layout (docs/operations/partitions.md).
+ * Recorded by the first start of a new deployment, or by Registry.migrate once it has moved an older one.
+ */
+export const REGISTRY_LAYOUT = 'person-hash';
+
 /** The data in Redis was laid out for another partition count than this process was started with. */
 export class PartitionMismatchError extends Error {
   readonly code = 'partitions_changed';
@@ -21,17 +27,20 @@ export class PartitionMismatchError extends Error {
 
 /**
  * Record the partition count at first start; refuse another one later: every person's keys would be looked for in
- * the wrong partition. `stored` says what Redis held before (null: a new deployment).
+ * the wrong partition. A first start also records that the registry is in the current layout (nothing older to
+ * migrate: the people a bulk load wrote before it are in the current layout too).
  */
 export async function checkPartitions(
   redis: {
     hsetnx(key: string, field: string, value: string): Promise<number>;
     hget(key: string, field: string): Promise<string | null>;
+    hset(key: string, field: string, value: string): Promise<number>;
   },
   metaKey: string,
   partitions: number,
 ): Promise<void> {
-  await redis.hsetnx(metaKey, 'partitions', String(partitions));
+  if ((await redis.hsetnx(metaKey, 'partitions', String(partitions))) === 1)
+    await redis.hset(metaKey, 'registry', REGISTRY_LAYOUT);
   const stored = Number(await redis.hget(metaKey, 'partitions'));
   if (stored !== partitions) {
     throw new PartitionMismatchError(

@@ -4,8 +4,9 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis.js';
 import { compactProfile, expandProfile, type Profile } from '../domain/profile.js';
-import { ConflictError, type Device, UnavailableError } from '../domain/types.js';
+import { ConflictError, type Device, type Protocol, type Role, UnavailableError } from '../domain/types.js';
 import type { Keys } from './keys.js';
+import { REGISTRY_LAYOUT } from './partitions.js';
 
 const topicCacheKey = (protocol: string, topic: string) => `${protocol}\n${topic}`;
 
@@ -55,6 +56,20 @@ class RegistryCache {
     return v;
   }
 
+  /** Keep a value loaded alongside another (e.g. the profile read with a device list), unless a drop came between. */
+  offer<K extends keyof RegistryCache['maps']>(
+    map: K,
+    key: string,
+    value: RegistryCache['maps'][K] extends Map<string, infer V> ? V : never,
+    epoch: number,
+  ): void {
+    if (!this.live || this.epoch !== epoch) return;
+    const m = this.maps[map] as Map<string, unknown>;
+    if (m.has(key)) return;
+    if (m.size >= CACHE_MAX) m.delete(m.keys().next().value!);
+    m.set(key, value);
+  }
+
   drop(change: RegistryChange): void {
     this.epoch += 1;
     for (const u of change.users ?? []) {
@@ -73,6 +88,70 @@ class RegistryCache {
   }
 }
 
+/**
+ * A device record as stored under its key: `[userId, role]` for an `unknot` device with nothing more, else
+ * `[userId, role, protocol, {topic, invert, channel, autoOff}]`. The id is the key's. ~120 B of Redis where the
+ * device's JSON object (what earlier releases stored, still read) took ~170 B: the value fits Redis's embedded string.
+ */
+export function encodeDevice(d: Device): string {
+  const extra: Partial<Device> = {};
+  if (d.topic !== undefined) extra.topic = d.topic;
+  if (d.invert !== undefined) extra.invert = d.invert;
+  if (d.channel !== undefined) extra.channel = d.channel;
+  if (d.autoOff !== undefined) extra.autoOff = d.autoOff;
+  const plain = d.protocol === 'unknot' && Object.keys(extra).length === 0;
+  return JSON.stringify(plain ? [d.userId, d.role] : [d.userId, d.role, d.protocol, extra]);
+}
+
+/** The inverse of encodeDevice; also reads the JSON object earlier releases stored. */
+export function decodeDevice(deviceId: string, raw: string): Device {
+  if (raw.startsWith('{')) return JSON.parse(raw) as Device;
+  const [userId, role, protocol = 'unknot', extra] = JSON.parse(raw) as [string, Role, Protocol?, Partial<Device>?];
+  return { deviceId, userId, role, protocol, ...extra };
+}
+
+/** A person's registry record (Keys.person): their profile, and the ids of their devices. */
+interface Person {
+  profile: Profile | null;
+  deviceIds: string[];
+}
+
+function personOf(h: Record<string, string>): Person {
+  const deviceIds: string[] = [];
+  for (const f of Object.keys(h)) if (f.startsWith('d:')) deviceIds.push(f.slice(2));
+  return { profile: h.p ? expandProfile(JSON.parse(h.p) as Partial<Profile>) : null, deviceIds };
+}
+
+/**
+ * Every write of a person's record, and the migration of one person from the layout before it (a profile string and
+ * a device-id set) folded into each: KEYS person hash, legacy profile, legacy device set, the partition's user list;
+ * ARGV[1] the operation, ARGV[2..] its arguments. Atomic, and harmless to repeat, so any number of processes may
+ * migrate the same person at once. Legacy data found next to an existing hash is merged: device ids are added (a
+ * reader filters ids whose record names someone else), a profile only where the hash has none.
+ */
+const PERSON_LUA = `
+local p = redis.call('GET', KEYS[2])
+if p then redis.call('HSETNX', KEYS[1], 'p', p) end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('HSET', KEYS[1], 'd:' .. id, '') end
+local migrated = 0
+if p or redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('DEL', KEYS[2], KEYS[3])
+  migrated = 1
+end
+local op = ARGV[1]
+if op == 'read' then return redis.call('HGETALL', KEYS[1]) end
+if op == 'profile' then
+  redis.call('HSET', KEYS[1], 'p', ARGV[2])
+  redis.call('SADD', KEYS[4], ARGV[3])
+elseif op == 'add' then redis.call('HSET', KEYS[1], 'd:' .. ARGV[2], '')
+elseif op == 'remove' then redis.call('HDEL', KEYS[1], 'd:' .. ARGV[2])
+elseif op == 'delete' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[4], ARGV[2])
+end
+return migrated
+`;
+
 /** KEYS[1] a protocol address → device id. Claims it for ARGV[1] unless another device holds it; returns the holder. */
 const CLAIM_TOPIC_LUA = `
 local h = redis.call('GET', KEYS[1])
@@ -90,6 +169,14 @@ return 1
 type RegistryRedis = RedisClient & {
   unknotClaimTopic(key: string, deviceId: string): Promise<string>;
   unknotSwap(key: string, expected: string, value: string): Promise<number>;
+  unknotPerson(
+    person: string,
+    legacyProfile: string,
+    legacyDevices: string,
+    usersIn: string,
+    op: 'read' | 'migrate' | 'profile' | 'add' | 'remove' | 'delete',
+    ...args: string[]
+  ): Promise<unknown>;
 };
 
 /** The Redis Cluster slot of a key or channel name: CRC16 (XMODEM) of its hash tag, or of the whole name, mod 16384. */
@@ -119,6 +206,7 @@ export class Registry {
     if (!('unknotClaimTopic' in redis)) {
       redis.defineCommand('unknotClaimTopic', { numberOfKeys: 1, lua: CLAIM_TOPIC_LUA });
       redis.defineCommand('unknotSwap', { numberOfKeys: 1, lua: SWAP_LUA });
+      redis.defineCommand('unknotPerson', { numberOfKeys: 4, lua: PERSON_LUA });
     }
     this.redis = redis as RegistryRedis;
   }
@@ -229,20 +317,71 @@ export class Registry {
   }
 
   getProfile(userId: string): Promise<Profile | null> {
-    return this.cache.through('profile', userId, async () => {
-      const raw = await this.redis.get(this.keys.profile(userId));
-      return raw ? expandProfile(JSON.parse(raw) as Partial<Profile>) : null;
-    });
+    return this.cache.through('profile', userId, async () => (await this.readPerson(userId)).profile);
+  }
+
+  /** One person's record: one HGETALL (a person not found there is looked for in the layout before it, and moved). */
+  private async readPerson(userId: string): Promise<Person> {
+    const h = await this.redis.hgetall(this.keys.person(userId));
+    if (Object.keys(h).length > 0) return personOf(h);
+    const flat = (await this.person(userId, 'read')) as string[];
+    const rec: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) rec[flat[i]!] = flat[i + 1]!;
+    return personOf(rec);
+  }
+
+  private person(userId: string, op: Parameters<RegistryRedis['unknotPerson']>[4], ...args: string[]) {
+    const k = this.keys;
+    return this.redis.unknotPerson(
+      k.person(userId),
+      k.legacyProfile(userId),
+      k.legacyUserDevices(userId),
+      k.usersIn(k.partitionOf(userId)),
+      op,
+      ...args,
+    );
   }
 
   async putProfile(userId: string, profile: Profile): Promise<void> {
-    const n = this.keys.partitionOf(userId);
-    await this.redis
-      .multi()
-      .set(this.keys.profile(userId), JSON.stringify(compactProfile(profile)))
-      .sadd(this.keys.usersIn(n), userId)
-      .exec();
+    await this.person(userId, 'profile', JSON.stringify(compactProfile(profile)), userId);
     await this.changed({ users: [userId] });
+  }
+
+  /**
+   * Move the registry written by releases before the person hash (docs/operations/partitions.md) to it: every
+   * person's profile and device list, and every device record to its compact form. Run at every start until it has
+   * once gone through (`<prefix>:meta` field `registry`); several processes may run it at once (each step is atomic
+   * and harmless to repeat). Returns how many people and devices it changed.
+   */
+  async migrate(): Promise<number> {
+    const meta = this.keys.meta();
+    if ((await this.redis.hget(meta, 'registry')) === REGISTRY_LAYOUT) return 0;
+    let changed = 0;
+    const users = await this.listed((n) => this.keys.usersIn(n));
+    const devices = await this.listed((n) => this.keys.devicesIn(n));
+    for (let i = 0; i < devices.length; i += 1000) {
+      const ids = devices.slice(i, i + 1000);
+      const raws = await Promise.all(ids.map((id) => this.redis.get(this.keys.device(id))));
+      await Promise.all(
+        ids.map(async (id, j) => {
+          const raw = raws[j];
+          if (!raw?.startsWith('{')) return;
+          const d = decodeDevice(id, raw);
+          const swapped = await this.redis.unknotSwap(this.keys.device(id), raw, encodeDevice(d));
+          changed += swapped;
+          // Its owner may have no profile (and so be in no user list): their device list moves here.
+          users.push(d.userId);
+        }),
+      );
+    }
+    const people = [...new Set(users)];
+    for (let i = 0; i < people.length; i += 1000) {
+      const done = await Promise.all(people.slice(i, i + 1000).map((u) => this.person(u, 'migrate')));
+      changed += done.filter((m) => m === 1).length;
+    }
+    await this.redis.hset(meta, 'registry', REGISTRY_LAYOUT);
+    if (changed > 0) this.cache.clear();
+    return changed;
   }
 
   /** Every person's id, from all partitions. */
@@ -260,7 +399,7 @@ export class Registry {
   getDevice(deviceId: string): Promise<Device | null> {
     return this.cache.through('device', deviceId, async () => {
       const raw = await this.redis.get(this.keys.device(deviceId));
-      return raw ? (JSON.parse(raw) as Device) : null;
+      return raw ? decodeDevice(deviceId, raw) : null;
     });
   }
 
@@ -273,8 +412,10 @@ export class Registry {
   /** A person's devices. Devices live in their own partitions: one GET each (pipelined), not an MGET across slots. */
   devicesOf(userId: string): Promise<Device[]> {
     return this.cache.through('userDevices', userId, async () => {
-      const ids = await this.redis.smembers(this.keys.userDevices(userId));
-      const devices = await this.read(ids);
+      const epoch = this.cache.epoch;
+      const person = await this.readPerson(userId);
+      this.cache.offer('profile', userId, person.profile, epoch);
+      const devices = await this.read(person.deviceIds);
       // A write that stopped half-way may leave an id in the set of a person it no longer belongs to.
       return devices.filter((d) => d.userId === userId).sort((a, b) => a.deviceId.localeCompare(b.deviceId));
     });
@@ -282,7 +423,10 @@ export class Registry {
 
   private async read(ids: string[]): Promise<Device[]> {
     const raws = await Promise.all(ids.map((id) => this.redis.get(this.keys.device(id))));
-    return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as Device);
+    return ids.flatMap((id, i) => {
+      const r = raws[i];
+      return r ? [decodeDevice(id, r)] : [];
+    });
   }
 
   async listDevices(): Promise<Device[]> {
@@ -303,17 +447,17 @@ export class Registry {
     const topicKey =
       device.topic && device.protocol !== 'unknot' ? this.keys.deviceTopic(device.protocol, device.topic) : null;
     if (topicKey) await this.claimTopic(topicKey, device);
-    await this.redis.sadd(this.keys.userDevices(device.userId), device.deviceId);
+    await this.person(device.userId, 'add', device.deviceId);
     const [[, oldRaw] = []] = ((await this.redis
       .multi()
-      .set(this.keys.device(device.deviceId), JSON.stringify(device), 'GET')
+      .set(this.keys.device(device.deviceId), encodeDevice(device), 'GET')
       .sadd(this.keys.devicesIn(this.keys.partitionOf(device.deviceId)), device.deviceId)
       .exec()) ?? []) as Array<[Error | null, unknown]>;
-    const old = typeof oldRaw === 'string' ? (JSON.parse(oldRaw) as Device) : null;
+    const old = typeof oldRaw === 'string' ? decodeDevice(device.deviceId, oldRaw) : null;
     const change: Required<RegistryChange> = { users: [device.userId], devices: [device.deviceId], topics: [] };
     if (device.topic && device.protocol !== 'unknot') change.topics.push(topicCacheKey(device.protocol, device.topic));
     if (old && old.userId !== device.userId) {
-      await this.redis.srem(this.keys.userDevices(old.userId), device.deviceId);
+      await this.person(old.userId, 'remove', device.deviceId);
       change.users.push(old.userId);
     }
     if (old?.topic && old.protocol !== 'unknot' && (old.topic !== device.topic || old.protocol !== device.protocol)) {
@@ -330,7 +474,7 @@ export class Registry {
       if (holder === device.deviceId) return;
       // Held by a device whose record no longer names this address (a write cut short): take it over.
       const raw = await this.redis.get(this.keys.device(holder));
-      const held = raw ? (JSON.parse(raw) as Device) : null;
+      const held = raw ? decodeDevice(holder, raw) : null;
       if (held && held.protocol === device.protocol && held.topic === device.topic) {
         throw new ConflictError(
           'topic_taken',
@@ -345,14 +489,14 @@ export class Registry {
   async deleteDevice(deviceId: string): Promise<Device | null> {
     const raw = await this.redis.get(this.keys.device(deviceId));
     if (!raw) return null;
-    const old = JSON.parse(raw) as Device;
+    const old = decodeDevice(deviceId, raw);
     // The record first: from then on the device is unknown; the index entries left behind are filtered or stale.
     await this.redis
       .multi()
       .del(this.keys.device(deviceId))
       .srem(this.keys.devicesIn(this.keys.partitionOf(deviceId)), deviceId)
       .exec();
-    await this.redis.srem(this.keys.userDevices(old.userId), deviceId);
+    await this.person(old.userId, 'remove', deviceId);
     const change: Required<RegistryChange> = { users: [old.userId], devices: [deviceId], topics: [] };
     if (old.topic && old.protocol !== 'unknot') {
       await this.redis.unknotSwap(this.keys.deviceTopic(old.protocol, old.topic), deviceId, '');
@@ -365,12 +509,7 @@ export class Registry {
   async deleteUser(userId: string): Promise<Device[]> {
     const devices = await this.devicesOf(userId);
     for (const d of devices) await this.deleteDevice(d.deviceId);
-    const n = this.keys.partitionOf(userId);
-    await this.redis
-      .multi()
-      .del(this.keys.profile(userId), this.keys.userDevices(userId))
-      .srem(this.keys.usersIn(n), userId)
-      .exec();
+    await this.person(userId, 'delete', userId);
     await this.changed({ users: [userId] });
     return devices;
   }
@@ -378,8 +517,9 @@ export class Registry {
   /**
    * Bulk load (the benchmark's 1M people): many new people with their `unknot` devices, the same keys and values as
    * putProfile and putDevice write, one MULTI per person and per device (each in one hash slot), all sent together,
-   * and one change message for the lot. Only for devices that do not exist yet and have no protocol address (it
-   * neither claims one nor looks for a previous owner); anything else is refused before anything is written.
+   * and one change message for the lot. Only for new people (no earlier layout to migrate) and for devices that do
+   * not exist yet and have no protocol address (it neither claims one nor looks for a previous owner); anything else
+   * is refused before anything is written.
    */
   async putNewPeople(people: ReadonlyArray<{ userId: string; profile: Profile; devices: Device[] }>): Promise<void> {
     for (const { userId, devices } of people)
@@ -390,18 +530,22 @@ export class Registry {
     await Promise.all(
       people.flatMap(({ userId, profile, devices }) => {
         change.users.push(userId);
+        const fields = [
+          'p',
+          JSON.stringify(compactProfile(profile)),
+          ...devices.flatMap((d) => [`d:${d.deviceId}`, '']),
+        ];
         const person = this.redis
           .multi()
-          .set(this.keys.profile(userId), JSON.stringify(compactProfile(profile)))
+          .hset(this.keys.person(userId), ...fields)
           .sadd(this.keys.usersIn(this.keys.partitionOf(userId)), userId);
-        if (devices.length > 0) person.sadd(this.keys.userDevices(userId), ...devices.map((d) => d.deviceId));
         return [
           person.exec(),
           ...devices.map((d) => {
             change.devices.push(d.deviceId);
             return this.redis
               .multi()
-              .set(this.keys.device(d.deviceId), JSON.stringify(d))
+              .set(this.keys.device(d.deviceId), encodeDevice(d))
               .sadd(this.keys.devicesIn(this.keys.partitionOf(d.deviceId)), d.deviceId)
               .exec();
           }),

@@ -37,8 +37,7 @@ async function snapshot(p: InProcess, keys: Keys, ids: string[]) {
     out[u] = {
       state: await p.ctx.redis.get(keys.state(u)),
       log: await p.ctx.redis.get(keys.log(u)),
-      profile: await p.ctx.redis.get(keys.profile(u)),
-      devices: await p.ctx.redis.smembers(keys.userDevices(u)),
+      person: await p.ctx.redis.hgetall(keys.person(u)),
       device: await p.ctx.redis.get(keys.device(`${u}-desk`)),
       topic: await p.ctx.redis.get(keys.deviceTopic('zigbee2mqtt', `office/${u}`)),
       due: await p.ctx.redis.zscore(keys.due(keys.partitionOf(u)), u),
@@ -71,7 +70,7 @@ describe('repartition', () => {
     const moved = ids.filter((u) => keys.state(u) !== to.state(u));
     expect(moved.length).toBeGreaterThan(0);
     for (const u of moved)
-      expect(await redis.exists(keys.state(u), keys.log(u), keys.profile(u), keys.device(`${u}-desk`))).toBe(0);
+      expect(await redis.exists(keys.state(u), keys.log(u), keys.person(u), keys.device(`${u}-desk`))).toBe(0);
     expect(await redis.hget(keys.meta(), 'partitions')).toBe('7');
     expect(await redis.hget(keys.meta(), 'repartition-to')).toBeNull();
     // The service now refuses 64 and accepts 7; a second run changes nothing.

@@ -5,7 +5,7 @@ import { Queue, Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AdherenceLog } from '../../src/store/adherence-log.js';
 import { Keys } from '../../src/store/keys.js';
-import { Registry } from '../../src/store/registry.js';
+import { encodeDevice, Registry } from '../../src/store/registry.js';
 import { parseState, serializeState, StateStore } from '../../src/store/state-store.js';
 import { newUserState, type UserState } from '../../src/domain/user-state.js';
 import { Queues, jobIds, queuePrefix, type HeatJob } from '../../src/queues/queues.js';
@@ -360,9 +360,11 @@ describe('Registry.putNewPeople', () => {
     expect(await registry.getProfile('three')).toEqual(await registry.getProfile('one'));
     expect(await registry.devicesOf('three')).toEqual([desk('three')]);
     // Byte for byte what the ordinary writes stored.
-    expect(await redis.get(keys.profile('three'))).toBe(await redis.get(keys.profile('one')));
-    expect(await redis.get(keys.device('three-desk'))).toBe(JSON.stringify(desk('three')));
-    expect(await redis.get(keys.device('one-desk'))).toBe(JSON.stringify(desk('one')));
+    const p = await redis.hget(keys.person('one'), 'p');
+    expect(await redis.hgetall(keys.person('one'))).toEqual({ p, 'd:one-desk': '' });
+    expect(await redis.hgetall(keys.person('three'))).toEqual({ p, 'd:three-desk': '' });
+    expect(await redis.get(keys.device('three-desk'))).toBe(encodeDevice(desk('three')));
+    expect(await redis.get(keys.device('one-desk'))).toBe(encodeDevice(desk('one')));
 
     // A device with a protocol address (which needs a claim) or of someone else: refused, nothing written.
     await expect(
