@@ -3,6 +3,8 @@
 import type { AppContext } from '../src/app/context.js';
 import type { Routines } from '../src/app/routines.js';
 import type { RoutineJob } from '../src/queues/queues.js';
+import { isRunning } from '../src/domain/routine.js';
+import { scanStates } from '../src/app/state-scan.js';
 import { QueueWorker, settle } from './queue-worker.js';
 
 export class RoutineWorker {
@@ -26,9 +28,12 @@ export class RoutineWorker {
     void this.reconcileAll();
   }
 
+  /** Only people whose stored state has a routine part are looked at (src/app/state-scan.ts). */
   private async reconcileAll(): Promise<void> {
     try {
-      for (const userId of await this.ctx.registry.listUsers()) await this.routines.reconcile(userId);
+      await scanStates(this.ctx, '"routine":', async (userId, state) => {
+        if (isRunning(state.routine)) await this.routines.reconcile(userId);
+      });
     } catch (err) {
       this.ctx.log.warn({ err }, 'routine reconcile failed');
     }

@@ -38,6 +38,7 @@ import {
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';
+import { scanStates } from './state-scan.js';
 import { latestPainArea, withAutoMethods } from '../domain/methods.js';
 import type { Sessions } from './sessions.js';
 import type { UserHooks } from './users.js';
@@ -491,13 +492,19 @@ export class Heat {
     if (effects.length > 0) await this.afterCommit(userId, effects, state, state, profile);
   }
 
+  /**
+   * Every person whose stored heat state calls for jobs (worker start): the scan reads states in chunks and parses
+   * only those with a heat part; `reconcile` reads again the few whose state asks for something.
+   */
   async reconcileAll(): Promise<void> {
-    for (const userId of await this.ctx.registry.listUsers()) {
-      try {
-        await this.reconcile(userId);
-      } catch (err) {
-        this.ctx.log.warn({ err, userId }, 'heat reconcile failed');
-      }
+    const now = this.ctx.now();
+    try {
+      await scanStates(this.ctx, '"heat":', async (userId, state) => {
+        if (heatReconcile(state.heat, now).length > 0) await this.reconcile(userId);
+      });
+    } catch (err) {
+      // Redis away (or the process stopping): the sweep of the heat index still runs every few seconds.
+      this.ctx.log.warn({ err }, 'heat reconcile failed');
     }
   }
 
