@@ -4,6 +4,7 @@
 import { adapters } from '../adapters/index.js';
 import { dueStep, lateHold, nextDueAt, nudgePublished, type Policy, type SessionState } from '../domain/session.js';
 import type { Profile } from '../domain/profile.js';
+import type { Device } from '../domain/types.js';
 import type { Versioned } from '../store/state-store.js';
 import type { AppContext } from './context.js';
 import { logsOf } from './effects.js';
@@ -24,6 +25,9 @@ export class NudgeDelivery {
     // The state is read alongside the profile (from this process's registry cache as a rule): one round trip.
     const firstRead = this.ctx.store.read(userId);
     firstRead.catch(() => undefined); // awaited by the transaction below, or dropped with the person
+    // The devices too (a nudge goes to them), so that sending waits for no other read: a round trip fewer.
+    const devices = this.ctx.registry.devicesOf(userId);
+    devices.catch(() => undefined); // awaited by publishNudge, or dropped
     const profile = await this.ctx.registry.getProfile(userId);
     if (!profile) return 'user gone';
     const policy = this.sessions.policy(profile);
@@ -71,7 +75,7 @@ export class NudgeDelivery {
       );
       return `delivered ${r.level}`;
     }
-    await this.publishNudge(userId, sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now);
+    await this.publishNudge(userId, sessionId, r.level, r.nudgeId, c.state.session, policy, profile, now, devices);
     // Usually nobody wrote since the first commit, so its result stands in for a fresh read.
     await this.recordPublished(userId, sessionId, r.level, { v: c.v, state: c.state });
     const dueAt = nextDueAt(c.before.session, policy);
@@ -102,13 +106,14 @@ export class NudgeDelivery {
     policy: Policy,
     profile: Profile,
     now: number,
+    devicesRead: Promise<Device[]>,
   ): Promise<void> {
     const cur = s.base.cur;
     const sittingSeconds = cur ? Math.round((now - cur.startedAt) / 100) / 10 : 0;
     // The words speak in policy time, so a demo at a fast time scale still says "30 minutes".
     const message = nudgeMessage(level, sittingSeconds * this.ctx.config.timeScale, policy.maxNudges);
     const { topics, mqtt } = this.ctx;
-    const devices = await this.ctx.registry.devicesOf(userId);
+    const devices = await devicesRead;
     const at = new Date(now).toISOString();
     // All in one go, on one connection, so the broker takes them in this order: the retained record last, so that
     // when it holds this nudgeId the nudge and the device commands reached the broker too.
