@@ -32,7 +32,14 @@ try {
   const seatedAt = Date.now() - BREAK_AFTER_MINUTES * 60_000 - 1000;
   await registerBulk(services.redisUrl, prefix, 'p', N, () => PROFILE);
   say('registered');
-  await seatBulk(services.redisUrl, prefix, 'p', N, () => seatedAt, () => PROFILE);
+  await seatBulk(
+    services.redisUrl,
+    prefix,
+    'p',
+    N,
+    () => seatedAt,
+    () => PROFILE,
+  );
   say('seated');
   const config = loadConfig({
     REDIS_URL: services.redisUrl,

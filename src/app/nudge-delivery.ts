@@ -12,6 +12,12 @@ import { nudgeMessage } from './messages.js';
 import type { Sessions } from './sessions.js';
 
 /** What one due person's transition came to: dueStep's result, or held until ingest has caught up after an outage. */
+/** What a sweep read for a person together with the others of a wave (absent: read here). */
+export interface Prefetched {
+  state?: Versioned;
+  profile?: Profile | null;
+}
+
 type DueResult = NonNullable<ReturnType<typeof dueStep>['result']> | { kind: 'held'; until: number };
 
 export class NudgeDelivery {
@@ -21,14 +27,15 @@ export class NudgeDelivery {
   ) {}
 
   /** Run the due transition of one claimed person. Every step is idempotent: a second run sends nothing twice. */
-  async processDue(userId: string): Promise<string> {
-    // The state is read alongside the profile (from this process's registry cache as a rule): one round trip.
-    const firstRead = this.ctx.store.read(userId);
+  async processDue(userId: string, pre: Prefetched = {}): Promise<string> {
+    // The state is read alongside the profile (from this process's registry cache as a rule): one round trip. A
+    // sweep reads both for a whole wave of people at once (`pre`).
+    const firstRead = pre.state ? Promise.resolve(pre.state) : this.ctx.store.read(userId);
     firstRead.catch(() => undefined); // awaited by the transaction below, or dropped with the person
     // The devices too (a nudge goes to them), so that sending waits for no other read: a round trip fewer.
     const devices = this.ctx.registry.devicesOf(userId);
     devices.catch(() => undefined); // awaited by publishNudge, or dropped
-    const profile = await this.ctx.registry.getProfile(userId);
+    const profile = pre.profile !== undefined ? pre.profile : await this.ctx.registry.getProfile(userId);
     if (!profile) return 'user gone';
     const policy = this.sessions.policy(profile);
     const now = this.ctx.now();
