@@ -158,7 +158,7 @@ const plan = opts.quick ? PLAN.quick : PLAN.full;
 const t0 = Date.now();
 /** A nudge-rate run (--nudges) takes what it takes: set-up, the spread, and room for a backlog. */
 const nudgeRunMs = opts.nudges
-  ? ((opts.seated ?? opts.nudges) / 5000) * 2 * 1000 + (plan.spreadSeconds + plan.graceSeconds + 60) * 1000
+  ? ((opts.seated ?? opts.nudges) / 1000) * 2 * 1000 + (plan.spreadSeconds + plan.graceSeconds + 60) * 1000
   : 0;
 const deadline = t0 + plan.budgetMs + nudgeRunMs;
 const runId = `bench-${randomBytes(4).toString('hex')}`;
