@@ -2,6 +2,8 @@
 // code changes on a busy machine: N people registered and seated straight into Redis (bench/bulk.ts), all due at
 // once; one sweep of every partition (waves as under a backlog). Prints this process's CPU and Redis's CPU per
 // nudge and Redis commands per nudge.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Redis } from 'ioredis';
 import { DueSweep } from '../src/app/due-sweep.js';
 import { NudgeDelivery } from '../src/app/nudge-delivery.js';
@@ -81,12 +83,23 @@ try {
   say('sweeping');
   const admin = new Redis(services.redisUrl);
   const r0 = await redisCounters(admin);
+  // SWEEP_PROF=<file>: a V8 CPU profile of the sweep alone (not the set-up), for Chrome DevTools.
+  const profile = process.env.SWEEP_PROF ? new Session() : undefined;
+  if (profile) {
+    profile.connect();
+    await profile.post('Profiler.enable');
+    await profile.post('Profiler.start');
+  }
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await sweep.sweepAll();
   const ms = performance.now() - t0;
   const c1 = process.cpuUsage(c0);
   const r1 = await redisCounters(admin);
+  if (profile) {
+    const { profile: cpu } = await profile.post('Profiler.stop');
+    writeFileSync(process.env.SWEEP_PROF!, JSON.stringify(cpu));
+  }
   const n = Math.max(1, r.processed);
   console.log(
     JSON.stringify({
