@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CLAIM_LEASE_MS, DueSweep, RETRY_MS, SWEEP_BATCH } from '../../src/app/due-sweep.js';
 import { NudgeDelivery } from '../../src/app/nudge-delivery.js';
 import { BUCKET_MS } from '../../src/queues/ticks.js';
+import { NudgeWorker } from '../../workers/nudge-worker.js';
 import { inProcess, type InProcess } from '../support/wired-parts.js';
 
 const MIN = 60_000;
@@ -310,5 +311,25 @@ describe('timer wheel', () => {
     for (const u of ids) expect(await dueOf(h, u)).toBe(t0 + 35 * MIN);
     for (let n = 0; n < h.ctx.keys.partitions; n++) expect(await h.ctx.redis.zcard(h.ctx.keys.claims(n))).toBe(0);
     expect(await sweep.sweepAll()).toEqual({ processed: 0, failed: 0 });
+  });
+
+  it('ticks that come while a sweep runs share the next sweep: each nudge once, no crowd of sweeps', async () => {
+    h = await inProcess('coalesce');
+    const t0 = h.clock.t;
+    const ids = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    for (const u of ids) await seat(h, u);
+    const worker = new NudgeWorker(h.ctx, h.sessions); // not started: its sweeps are called here
+    h.clock.t = t0 + 30 * MIN;
+    // Five jobs at once (a backlog made their ticks overdue together): one sweep runs, the four others wait for
+    // one more that serves them all.
+    const runs = await Promise.all(Array.from({ length: 5 }, () => worker.sweepAll()));
+    expect(runs[0]).toEqual({ processed: 10, failed: 0 });
+    for (const r of runs.slice(1)) expect(r).toEqual({ processed: 0, failed: 0 });
+    expect(worker.sweep.claimCalls).toBe(2 * h.ctx.keys.partitions);
+    await h.mqtt.waitForCount(`${h.ctx.topics.base}/users/+/nudge`, ids.length, undefined);
+    for (const u of ids) expect(nudges(h, u)).toEqual([1]);
+    // And a job after that starts a sweep of its own again.
+    h.clock.t = t0 + 35 * MIN;
+    expect(await worker.sweepAll()).toEqual({ processed: 10, failed: 0 });
   });
 });
