@@ -68,7 +68,8 @@ export class NudgeDelivery {
       return r.kind;
     }
     const sessionId = r.nudgeId.slice(0, r.nudgeId.lastIndexOf('-'));
-    const log = this.ctx.log.child({ userId, sessionId });
+    // The person's fields on each line rather than a child logger: one object fewer per nudge sent.
+    const log = this.ctx.log;
     // Sent but not recorded as published: a worker died in between, or its publish failed. The broker's retained
     // record of the last nudge it got says which (publishNudge), so a nudge that went out is not sent twice.
     if (
@@ -77,7 +78,7 @@ export class NudgeDelivery {
     ) {
       await this.recordPublished(userId, sessionId, r.level);
       log.warn(
-        { level: r.level, nudgeId: r.nudgeId },
+        { userId, sessionId, level: r.level, nudgeId: r.nudgeId },
         'nudge was delivered by a worker that stopped before recording it: not sent again',
       );
       return `delivered ${r.level}`;
@@ -88,7 +89,7 @@ export class NudgeDelivery {
     const dueAt = nextDueAt(c.before.session, policy);
     const lateMs = dueAt === null ? 0 : Math.max(0, this.ctx.now() - dueAt);
     if (r.kind === 'sent') this.ctx.metrics.nudgeLateness.observe(lateMs / 1000);
-    log.info({ level: r.level, nudgeId: r.nudgeId, lateMs }, 'nudge sent');
+    log.info({ userId, sessionId, level: r.level, nudgeId: r.nudgeId, lateMs }, 'nudge sent');
     return `sent ${r.level}`;
   }
 
