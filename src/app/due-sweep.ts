@@ -1,9 +1,10 @@
 // The claim protocol of the timer wheel. A sweep claims, in every partition at once (one script call per partition,
-// sent together), up to SWEEP_BATCH people whose due time has come (out of the due set, into the claims set with a
-// lease), runs each one's due transition, and releases them; it loops over the partitions that still had someone,
-// then makes sure a tick comes for the earliest due time left anywhere. A worker killed mid-batch leaves its claims
-// behind; once their lease lapses the next sweep puts them back in the due set, and the transition finds out from
-// the state (and the broker's retained last-nudge record) what is done.
+// sent together), people whose due time has come (out of the due set, into the claims set with a lease; a round
+// takes at most ROUND_BUDGET over all partitions), runs their due transitions in waves (each wave's states and
+// profiles read with one MGET each per partition), and releases them (one ZREM per partition); it loops over the
+// partitions that still had someone, then makes sure a tick comes for the earliest due time left anywhere. A
+// worker killed mid-batch leaves its claims behind; once their lease lapses the next sweep puts them back in the
+// due set, and the transition finds out from the state (and the broker's retained last-nudge record) what is done.
 import type { Redis } from 'ioredis';
 import { CLAIM_DUE_LUA } from '../store/lua/index.js';
 import type { AppContext } from './context.js';
