@@ -1,4 +1,5 @@
-// `npm run bench [-- --quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g] [--cluster]`: unknot's benchmark (issue 6).
+// `npm run bench [-- --quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g] [--cluster] [--nudges K [--seated N]]`:
+// unknot's benchmark (issue 6).
 // Measures the infrastructure alone, then the real service (`node --import tsx src/main.ts`) as a child process:
 // ingest throughput, commit and end-to-end latency at a fixed rate, nudge lateness with many pending nudges, Redis
 // memory per user, per-event cost as the user count grows, and one vs two ingest instances. Progress goes to
@@ -47,16 +48,24 @@ interface Options {
   users: number;
   cpuProf?: string;
   only: Set<Phase>;
+  /** (d) as a nudge-rate run: K people due over the spread, seated in bulk (of `seated` people in all). */
+  nudges?: number;
+  seated?: number;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g] [--cluster]
+                       [--nudges K [--seated N]]
   --cluster      also start a 3-master Redis Cluster (with replicas), register people on it and report the share
                  of people per shard (target: none above 40 %)
   --quick        under a minute: shorter runs, at most 10k users, (f) and (g) only if time is left
   --users N      simulated users of the ingest and latency phases (default 1000)
   --cpu-prof DIR write a V8 CPU profile of every unknot process started into DIR (open in Chrome DevTools)
   --only LIST    run only these phases: a raw baseline, b ingest, c latency at 5,000/s,
-                 d nudges + memory + per-event cost (d, e, f), g one vs two ingest instances`;
+                 d nudges + memory + per-event cost (d, e, f), g one vs two ingest instances
+  --nudges K     (d) is instead one run of the timer wheel at a real rate: K people, registered and seated straight
+                 into Redis (as for 1M), due evenly over the spread (30 s with --quick, else 60 s: K = 50000 with
+                 --quick is the 100k-over-60-s rate); lateness and the worker's and Redis's cost per nudge
+  --seated N     with --nudges: N people seated in all (K of them due, the others sitting with the longest break)`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { quick: false, users: 1000, only: new Set(PHASES) };
@@ -73,6 +82,11 @@ function parseArgs(argv: string[]): Options {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 10 || n > 1_000_000) usage('--users must be an integer from 10 to 1000000');
       o.users = n;
+    } else if (a === '--nudges' || a === '--seated') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 100 || n > 1_000_000) usage(`${a} must be an integer from 100 to 1000000`);
+      if (a === '--nudges') o.nudges = n;
+      else o.seated = n;
     } else if (a === '--cpu-prof') o.cpuProf = value();
     else if (a === '--only') {
       const list = value()
@@ -86,6 +100,9 @@ function parseArgs(argv: string[]): Options {
       process.exit(0);
     } else usage(`unknown argument ${a}`);
   }
+  if (o.seated !== undefined && o.nudges === undefined) usage('--seated goes with --nudges');
+  if (o.seated !== undefined && o.nudges !== undefined && o.seated < o.nudges)
+    usage('--seated must be at least --nudges');
   return o;
 }
 
@@ -139,7 +156,11 @@ const LATENCY_RATE = 5000;
 const opts = parseArgs(process.argv.slice(2));
 const plan = opts.quick ? PLAN.quick : PLAN.full;
 const t0 = Date.now();
-const deadline = t0 + plan.budgetMs;
+/** A nudge-rate run (--nudges) takes what it takes: set-up, the spread, and room for a backlog. */
+const nudgeRunMs = opts.nudges
+  ? ((opts.seated ?? opts.nudges) / 1000) * 2 * 1000 + (plan.spreadSeconds + plan.graceSeconds + 60) * 1000
+  : 0;
+const deadline = t0 + plan.budgetMs + nudgeRunMs;
 const runId = `bench-${randomBytes(4).toString('hex')}`;
 const progress = new Progress(deadline);
 const results: Results = { quick: opts.quick, header: [], populations: [], scaleOut: {}, notes: [], seconds: 0 };
@@ -375,7 +396,7 @@ async function run(): Promise<void> {
     registerRate: number;
   } = { mainSent: 0, mainBaseline: 0, sustainable: 0, seedRate: 0, registerRate: 0 };
 
-  if (need('b') || need('c') || (opts.quick && (need('d') || need('g')))) {
+  if (need('b') || need('c') || (opts.quick && ((need('d') && !opts.nudges) || need('g')))) {
     await phase('starting unknot', async () => {
       const prefix = `${runId}-${opts.quick ? 'q' : 's1'}`;
       const starting: Array<Promise<unknown>> = [];
@@ -438,7 +459,8 @@ async function run(): Promise<void> {
   }
 
   // (d) (e) (f) populations
-  if (need('d')) {
+  if (need('d') && opts.nudges) await bulkNudgePhase(opts.seated ?? opts.nudges, opts.nudges);
+  else if (need('d')) {
     for (const [idx, wanted] of plan.populations.entries()) {
       if (interrupted) break;
       const pop = await phase(`(d)(e)(f) ${wanted.toLocaleString('en-US')} users with a pending nudge`, async () => {
@@ -605,6 +627,57 @@ async function run(): Promise<void> {
       recordIncomplete(one.incomplete);
     });
   }
+}
+
+/**
+ * `--nudges K [--seated N]`: the timer wheel at a real rate, without the full run's populations. N people registered
+ * and seated straight into Redis (bench/bulk.ts), K of them due evenly over the spread, one service process; then
+ * lateness and cost per nudge as (d) reports them. No memory or per-event cost figures.
+ */
+async function bulkNudgePhase(N: number, K: number): Promise<void> {
+  const profileOf = (i: number) => (i < K ? PROFILE : PROFILE_NO_NUDGE);
+  const pop = await phase(
+    `(d) ${K.toLocaleString('en-US')} nudges due over ${plan.spreadSeconds} s, ${N.toLocaleString('en-US')} people seated`,
+    async () => {
+      const prefix = `${runId}-k${K}`;
+      const registered = await registerPopulation(
+        bench,
+        prefix,
+        'p',
+        N,
+        deadline - CLEANUP_RESERVE_MS,
+        undefined,
+        profileOf,
+      );
+      const regRate = registered.users / Math.max(1e-3, registered.seconds);
+      const p = await startUnknot(`unknot-k${K}`, prefix, prefix);
+      if (sharedMqtt) retained.push({ base: prefix, tag: 'p', users: N });
+      const t: Target = { label: p.label, prefix, base: prefix, ingest: [p], worker: p };
+      try {
+        const r = await populationPhase(bench, t, {
+          tag: 'p',
+          users: N,
+          registered,
+          spreadSeconds: plan.spreadSeconds,
+          graceSeconds: plan.graceSeconds,
+          backlogSeconds: 60,
+          costEvents: 0,
+          seedRateGuess: regRate / 1.5,
+          nudgeUsers: K,
+          bulkSeat: (seatedAt) =>
+            seatBulk(bench.redisUrl, prefix, 'p', N, seatedAt, profileOf, {
+              deadline: deadline - CLEANUP_RESERVE_MS,
+              onProgress: (n) => progress.update(`seating in bulk: ${n}/${N}`, (0.3 * n) / N),
+            }),
+        });
+        for (const line of r.incomplete) note(line);
+        return r;
+      } finally {
+        await stopUnknot(p);
+      }
+    },
+  );
+  if (pop) results.populations.push(pop);
 }
 
 /** Of the 1M people, these many have a nudge due in the window (the rest sit with the longest break). */

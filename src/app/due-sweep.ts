@@ -1,19 +1,36 @@
 // The claim protocol of the timer wheel. A sweep claims, in every partition at once (one script call per partition,
-// sent together), up to SWEEP_BATCH people whose due time has come (out of the due set, into the claims set with a
-// lease), runs each one's due transition, and releases them; it loops over the partitions that still had someone,
-// then makes sure a tick comes for the earliest due time left anywhere. A worker killed mid-batch leaves its claims
-// behind; once their lease lapses the next sweep puts them back in the due set, and the transition finds out from
-// the state (and the broker's retained last-nudge record) what is done.
+// sent together), people whose due time has come (out of the due set, into the claims set with a lease; a round
+// takes at most ROUND_BUDGET over all partitions), runs their due transitions in waves (each wave's states and
+// profiles read with one MGET each per partition), and releases them (one ZREM per partition); it loops over the
+// partitions that still had someone, then makes sure a tick comes for the earliest due time left anywhere. A
+// worker killed mid-batch leaves its claims behind; once their lease lapses the next sweep puts them back in the
+// due set, and the transition finds out from the state (and the broker's retained last-nudge record) what is done.
 import type { Redis } from 'ioredis';
 import { CLAIM_DUE_LUA } from '../store/lua/index.js';
 import type { AppContext } from './context.js';
-import type { NudgeDelivery } from './nudge-delivery.js';
+import type { Profile } from '../domain/profile.js';
+import type { Versioned } from '../store/state-store.js';
+import type { NudgeDelivery, Prefetched } from './nudge-delivery.js';
 import type { Sessions } from './sessions.js';
 
 /** People claimed by one script call (in one partition). */
 export const SWEEP_BATCH = 200;
-/** Due transitions a sweep runs at once. */
+/**
+ * Due transitions a sweep runs at once, as a rule. The cap keeps a worker killed mid-batch from having sent a whole
+ * burst before the kill lands (test/e2e/faults.test.ts, its worker-kill case: 80 people due at one instant).
+ */
 export const SWEEP_CONCURRENCY = 32;
+/**
+ * Due transitions at once when a claim round brought a backlog (more than four waves at SWEEP_CONCURRENCY): at
+ * 1,667 nudges a second the transitions' round trips, not the CPU, bounded the rate at 32 (docs/operations/scaling.md).
+ */
+export const SWEEP_MAX_CONCURRENCY = 128;
+/**
+ * People a claim round takes at most over all partitions (each partition's share of it, at least one): a round is
+ * done well within the claims' lease however far behind the worker is. Claiming 200 in each of 64 partitions at
+ * once (12,800 people) took longer than the lease under load, and the lapsed claims were claimed and run again.
+ */
+export const ROUND_BUDGET = 512;
 /** How long a claim keeps others off a person; a sweep handles one in milliseconds (as long as a job lock). */
 export const CLAIM_LEASE_MS = 5_000;
 /** A person whose transition failed is due again this much later (Redis or the broker away for a moment). */
@@ -38,6 +55,8 @@ interface Claimed {
   next: number | null;
   /** The `now` the claim was made at. */
   at: number;
+  /** The most people this claim could take. */
+  limit: number;
 }
 
 export class DueSweep {
@@ -50,6 +69,7 @@ export class DueSweep {
     private readonly sessions: Sessions,
     private readonly delivery: NudgeDelivery,
     private readonly batch = SWEEP_BATCH,
+    private readonly roundBudget = ROUND_BUDGET,
   ) {
     if (!('unknotClaimDue' in ctx.redis))
       ctx.redis.defineCommand('unknotClaimDue', { numberOfKeys: 2, lua: CLAIM_DUE_LUA });
@@ -61,7 +81,7 @@ export class DueSweep {
     return (await this.claimRound(partition)).userIds;
   }
 
-  private async claimRound(partition: number): Promise<Claimed> {
+  private async claimRound(partition: number, limit = this.batch): Promise<Claimed> {
     const { keys } = this.ctx;
     this.claimCalls += 1;
     const at = this.ctx.now();
@@ -69,10 +89,10 @@ export class DueSweep {
       keys.due(partition),
       keys.claims(partition),
       at,
-      this.batch,
+      limit,
       CLAIM_LEASE_MS,
     );
-    return { partition, userIds, next: next ? Number(next) : null, at };
+    return { partition, userIds, next: next ? Number(next) : null, at, limit };
   }
 
   /** One partition (the tests, and a tick left by an older version that named its partition). */
@@ -95,9 +115,10 @@ export class DueSweep {
     const next = new Map<number, number | null>();
     let open = partitions;
     for (let round = 0; round < MAX_ROUNDS && open.length > 0; round++) {
+      const limit = Math.max(1, Math.min(this.batch, Math.ceil(this.roundBudget / open.length)));
       const rounds = await Promise.all(
         open.map((n) =>
-          this.claimRound(n).catch((err: unknown) => {
+          this.claimRound(n, limit).catch((err: unknown) => {
             this.ctx.log.warn(
               { err, partition: n },
               'could not claim due people in a partition; next sweep tries again',
@@ -109,21 +130,31 @@ export class DueSweep {
       const claimed = rounds.filter((r): r is Claimed => r !== null);
       for (const r of claimed) next.set(r.partition, r.next);
       const work = claimed.flatMap((r) => r.userIds.map((userId) => ({ partition: r.partition, userId })));
-      // A bounded number of transitions at once (auto-pipelining batches them): a sweep of every partition may
-      // claim thousands, and the commits of one wave go out together, not all at once.
-      let k = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(SWEEP_CONCURRENCY, work.length) }, async () => {
-          while (k < work.length) {
-            const w = work[k++]!;
-            await this.handle(w.partition, w.userId, result);
-          }
-        }),
-      );
+      // A bounded number of transitions at once, in waves that keep step: the reads of a wave go out together,
+      // then its commits, its publishes, its second commits, each in one write to Redis (auto-pipelining sends what
+      // is asked in one tick together). A pool that starts the next transition as soon as one ends sent each wave's
+      // commands a few at a time: one socket write each, which cost more CPU under load than the commands did.
+      const inFlight = work.length > 4 * SWEEP_CONCURRENCY ? SWEEP_MAX_CONCURRENCY : SWEEP_CONCURRENCY;
+      const done = new Map<number, string[]>();
+      const failed = new Map<number, string[]>();
+      for (let k = 0; k < work.length; k += inFlight) {
+        const wave = work.slice(k, k + inFlight);
+        const pre = await this.prefetch(wave);
+        await Promise.all(
+          wave.map(async (w) => {
+            const into = (await this.handle(w.userId, result, pre.get(w.userId))) ? done : failed;
+            const list = into.get(w.partition);
+            if (list) list.push(w.userId);
+            else into.set(w.partition, [w.userId]);
+          }),
+        );
+      }
+      // The round's claims released together: one command per partition (until then their leases hold them).
+      await this.release(done, failed);
       // Claim again only where this round took someone and more may be due: a full batch, or a due time that has
       // come still in the set. Most partitions are done after one claim.
       open = claimed
-        .filter((r) => r.userIds.length > 0 && (r.userIds.length >= this.batch || (r.next !== null && r.next <= r.at)))
+        .filter((r) => r.userIds.length > 0 && (r.userIds.length >= r.limit || (r.next !== null && r.next <= r.at)))
         .map((r) => r.partition);
       if (open.length > 0 && round === MAX_ROUNDS - 1) {
         // Still people to claim: the next tick (right after this one) goes on.
@@ -135,24 +166,66 @@ export class DueSweep {
     return result;
   }
 
-  private async handle(partition: number, userId: string, result: SweepResult): Promise<void> {
-    const { keys, log } = this.ctx;
+  /**
+   * The states and profiles of a wave's people: two MGETs per partition (its people's keys share its hash tag)
+   * rather than two GETs per person. What could not be read is read again by the person's own transition.
+   */
+  private async prefetch(wave: Array<{ partition: number; userId: string }>): Promise<Map<string, Prefetched>> {
+    const byPartition = new Map<number, string[]>();
+    for (const w of wave) {
+      const ids = byPartition.get(w.partition);
+      if (ids) ids.push(w.userId);
+      else byPartition.set(w.partition, [w.userId]);
+    }
+    const out = new Map<string, Prefetched>();
+    await Promise.all(
+      [...byPartition.values()].map(async (ids) => {
+        const [states, profiles] = await Promise.all([
+          this.ctx.store.readMany(ids).catch(() => new Map<string, Versioned>()),
+          this.ctx.registry.profilesOf(ids).catch(() => new Map<string, Profile | null>()),
+        ]);
+        for (const u of ids) out.set(u, { state: states.get(u), profile: profiles.get(u) });
+      }),
+    );
+    return out;
+  }
+
+  /** One person's due transition; false when it failed (the person is then due again in a moment). */
+  private async handle(userId: string, result: SweepResult, pre?: Prefetched): Promise<boolean> {
     try {
-      await this.delivery.processDue(userId);
+      await this.delivery.processDue(userId, pre);
       result.processed += 1;
-      await this.redis.zrem(keys.claims(partition), userId);
+      return true;
     } catch (err) {
       result.failed += 1;
-      log.warn({ err, userId }, 'due transition failed; due again in a moment');
-      // Back in the due set (unless the person is due sooner already) and no longer claimed.
-      const retryAt = this.ctx.now() + RETRY_MS;
-      await this.redis
-        .multi()
-        .zadd(keys.due(partition), 'LT', retryAt, userId)
-        .zrem(keys.claims(partition), userId)
-        .exec()
-        .catch(() => undefined); // the lease returns the person anyway
-      await this.sessions.ticks.ensure(retryAt).catch(() => undefined);
+      this.ctx.log.warn({ err, userId }, 'due transition failed; due again in a moment');
+      return false;
     }
+  }
+
+  /**
+   * Release a round's claims, one command per partition: those done leave the claims set; those that failed go
+   * back to the due set (unless due sooner already) a moment later, with a tick for then. A release that fails
+   * changes nothing that matters: the lease returns the people anyway, and their transitions are idempotent.
+   */
+  private async release(done: Map<number, string[]>, failed: Map<number, string[]>): Promise<void> {
+    const { keys } = this.ctx;
+    const retryAt = this.ctx.now() + RETRY_MS;
+    await Promise.all([
+      ...[...done].map(([n, ids]) =>
+        this.redis.zrem(keys.claims(n), ...ids).catch((err: unknown) => {
+          this.ctx.log.warn({ err, partition: n }, 'could not release claims; their lease returns them');
+        }),
+      ),
+      ...[...failed].map(([n, ids]) =>
+        this.redis
+          .multi()
+          .zadd(keys.due(n), 'LT', ...ids.flatMap((u) => [retryAt, u]))
+          .zrem(keys.claims(n), ...ids)
+          .exec()
+          .catch(() => undefined),
+      ),
+    ]);
+    if (failed.size > 0) await this.sessions.ticks.ensure(retryAt).catch(() => undefined);
   }
 }

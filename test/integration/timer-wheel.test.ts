@@ -2,8 +2,10 @@
 // set by the same commit as the state, sweeps that claim in batches, claims whose worker died coming back, and due
 // times moved by snooze and active hours. No per-person job is ever in BullMQ.
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLAIM_LEASE_MS } from '../../src/app/due-sweep.js';
+import { CLAIM_LEASE_MS, DueSweep, RETRY_MS, SWEEP_BATCH } from '../../src/app/due-sweep.js';
+import { NudgeDelivery } from '../../src/app/nudge-delivery.js';
 import { BUCKET_MS } from '../../src/queues/ticks.js';
+import { NudgeWorker } from '../../workers/nudge-worker.js';
 import { inProcess, type InProcess } from '../support/wired-parts.js';
 
 const MIN = 60_000;
@@ -238,5 +240,96 @@ describe('timer wheel', () => {
     // have been about one per person.
     const jobs = await h.ctx.queues.nudges.getJobCountByTypes('delayed', 'waiting');
     expect(jobs).toBeLessThanOrEqual(buckets + 2);
+  });
+
+  it('a round of many partitions: one person whose transition fails is due again a moment later, the others are sent', async () => {
+    h = await inProcess('batch-fail');
+    const t0 = h.clock.t;
+    const ids = Array.from({ length: 12 }, (_, i) => `s${i}`);
+    for (const u of ids) await seat(h, u);
+    // One person's stored state is unreadable (a bad write by hand, say): their transition throws.
+    const bad = 's5';
+    await h.ctx.redis.set(h.ctx.keys.state(bad), '7|{not json');
+    h.ctx.store.cache.forget(bad);
+    h.clock.t = t0 + 30 * MIN;
+    expect(await h.sweep.sweepAll()).toEqual({ processed: 11, failed: 1 });
+    for (const u of ids.filter((x) => x !== bad)) await h.mqtt.waitFor(`${h.ctx.topics.base}/users/${u}/nudge`);
+    expect(nudges(h, bad)).toEqual([]);
+    // Back in the due set a moment later, with a tick for then; nobody is left claimed.
+    expect(await dueOf(h, bad)).toBe(h.clock.t + RETRY_MS);
+    const tick = `tick.${Math.floor((h.clock.t + RETRY_MS) / BUCKET_MS)}`;
+    expect((await h.ctx.queues.nudges.getDelayed()).map((j) => j.id)).toContain(tick);
+    for (const u of ids) expect(await h.ctx.redis.zscore(h.ctx.keys.claims(h.ctx.keys.partitionOf(u)), u)).toBeNull();
+    // Swept again: the others are not sent twice, the bad one fails again (and is still not lost).
+    h.clock.t += RETRY_MS;
+    expect(await h.sweep.sweepAll()).toEqual({ processed: 0, failed: 1 });
+    for (const u of ids.filter((x) => x !== bad)) expect(nudges(h, u)).toEqual([1]);
+    expect(await dueOf(h, bad)).toBe(h.clock.t + RETRY_MS);
+  });
+
+  it('a person deleted after their claim and before their transition gets nothing, and the rest of the round goes on', async () => {
+    h = await inProcess('batch-deleted');
+    const t0 = h.clock.t;
+    const ids = Array.from({ length: 8 }, (_, i) => `d${i}`);
+    for (const u of ids) await seat(h, u);
+    const gone = 'd3';
+    const p = h;
+    // The delete lands while the sweep holds the person's claim (between the claim round and the transition).
+    class DeletingDelivery extends NudgeDelivery {
+      override async processDue(userId: string): Promise<string> {
+        if (userId === gone) await p.users.deleteUser(gone);
+        return super.processDue(userId);
+      }
+    }
+    const sweep = new DueSweep(h.ctx, h.sessions, new DeletingDelivery(h.ctx, h.sessions));
+    h.clock.t = t0 + 30 * MIN;
+    expect(await sweep.sweepAll()).toEqual({ processed: 8, failed: 0 });
+    for (const u of ids.filter((x) => x !== gone)) await h.mqtt.waitFor(`${h.ctx.topics.base}/users/${u}/nudge`);
+    expect(nudges(h, gone)).toEqual([]);
+    expect(await dueOf(h, gone)).toBeNull();
+    expect(await h.ctx.redis.exists(h.ctx.keys.state(gone))).toBe(0);
+    for (const u of ids) expect(await h.ctx.redis.zscore(h.ctx.keys.claims(h.ctx.keys.partitionOf(u)), u)).toBeNull();
+    // Later sweeps find nothing of theirs.
+    h.clock.t += CLAIM_LEASE_MS + 5 * MIN;
+    await sweep.sweepAll();
+    expect(nudges(h, gone)).toEqual([]);
+  });
+
+  it('more people due than a claim round takes: the sweep goes on round after round, across partitions, each sent once', async () => {
+    h = await inProcess('rounds');
+    const t0 = h.clock.t;
+    const N = 90;
+    const ids = Array.from({ length: N }, (_, i) => `m${i}`);
+    for (const u of ids) await seat(h, u);
+    expect(new Set(ids.map((u) => h!.ctx.keys.partitionOf(u))).size).toBeGreaterThan(20);
+    // A round takes 16 people over all partitions (one in each partition with someone due, at least).
+    const sweep = new DueSweep(h.ctx, h.sessions, new NudgeDelivery(h.ctx, h.sessions), SWEEP_BATCH, 16);
+    h.clock.t = t0 + 30 * MIN;
+    expect(await sweep.sweepAll()).toEqual({ processed: N, failed: 0 });
+    await h.mqtt.waitForCount(`${h.ctx.topics.base}/users/+/nudge`, N, undefined);
+    for (const u of ids) expect(nudges(h, u)).toEqual([1]);
+    for (const u of ids) expect(await dueOf(h, u)).toBe(t0 + 35 * MIN);
+    for (let n = 0; n < h.ctx.keys.partitions; n++) expect(await h.ctx.redis.zcard(h.ctx.keys.claims(n))).toBe(0);
+    expect(await sweep.sweepAll()).toEqual({ processed: 0, failed: 0 });
+  });
+
+  it('ticks that come while a sweep runs share the next sweep: each nudge once, no crowd of sweeps', async () => {
+    h = await inProcess('coalesce');
+    const t0 = h.clock.t;
+    const ids = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    for (const u of ids) await seat(h, u);
+    const worker = new NudgeWorker(h.ctx, h.sessions); // not started: its sweeps are called here
+    h.clock.t = t0 + 30 * MIN;
+    // Five jobs at once (a backlog made their ticks overdue together): one sweep runs, the four others wait for
+    // one more that serves them all.
+    const runs = await Promise.all(Array.from({ length: 5 }, () => worker.sweepAll()));
+    expect(runs[0]).toEqual({ processed: 10, failed: 0 });
+    for (const r of runs.slice(1)) expect(r).toEqual({ processed: 0, failed: 0 });
+    expect(worker.sweep.claimCalls).toBe(2 * h.ctx.keys.partitions);
+    await h.mqtt.waitForCount(`${h.ctx.topics.base}/users/+/nudge`, ids.length, undefined);
+    for (const u of ids) expect(nudges(h, u)).toEqual([1]);
+    // And a job after that starts a sweep of its own again.
+    h.clock.t = t0 + 35 * MIN;
+    expect(await worker.sweepAll()).toEqual({ processed: 10, failed: 0 });
   });
 });
