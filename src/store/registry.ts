@@ -556,31 +556,12 @@ export class Registry {
   }
 
   /**
-   * Profiles of several people of one partition (one hash tag, so one MGET also on a Redis Cluster): those this
-   * process keeps, the rest in one MGET, kept as getProfile keeps them. The timer wheel's sweep reads the people
-   * of a wave of due transitions this way (src/app/due-sweep.ts).
+   * Profiles of several people (the timer wheel's sweep reads a wave's people this way, src/app/due-sweep.ts): those
+   * this process keeps, the rest read together (auto-pipelining sends their person-hash reads in one write; on a
+   * Redis Cluster each to its node), each kept as getProfile keeps it.
    */
   async profilesOf(userIds: string[]): Promise<Map<string, Profile | null>> {
-    const { cache } = this;
-    const out = new Map<string, Profile | null>();
-    const missing: string[] = [];
-    for (const u of userIds) {
-      if (cache.live && cache.maps.profile.has(u)) out.set(u, cache.maps.profile.get(u)!);
-      else missing.push(u);
-    }
-    if (missing.length === 0) return out;
-    const epoch = cache.epoch;
-    const raws = await this.redis.mget(...missing.map((u) => this.keys.profile(u)));
-    missing.forEach((u, i) => {
-      const raw = raws[i];
-      const p = raw ? expandProfile(JSON.parse(raw) as Partial<Profile>) : null;
-      out.set(u, p);
-      // Kept only if no change came while the MGET was out (as `through` does).
-      if (cache.live && cache.epoch === epoch) {
-        if (cache.maps.profile.size >= CACHE_MAX) cache.maps.profile.delete(cache.maps.profile.keys().next().value!);
-        cache.maps.profile.set(u, p);
-      }
-    });
-    return out;
+    const profiles = await Promise.all(userIds.map((u) => this.getProfile(u)));
+    return new Map(userIds.map((u, i) => [u, profiles[i]!]));
   }
 }
