@@ -11,13 +11,13 @@ import { logsOf } from './effects.js';
 import { nudgeMessage } from './messages.js';
 import type { Sessions } from './sessions.js';
 
-/** What one due person's transition came to: dueStep's result, or held until ingest has caught up after an outage. */
 /** What a sweep read for a person together with the others of a wave (absent: read here). */
 export interface Prefetched {
   state?: Versioned;
   profile?: Profile | null;
 }
 
+/** What one due person's transition came to: dueStep's result, or held until ingest has caught up after an outage. */
 type DueResult = NonNullable<ReturnType<typeof dueStep>['result']> | { kind: 'held'; until: number };
 
 export class NudgeDelivery {
