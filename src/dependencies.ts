@@ -1,6 +1,7 @@
 // Redis and the MQTT broker going away and coming back: one log line each way, and counters for the rest, so a
 // 30 s outage does not write a line per failed command, worker poll or reconnect attempt.
 import { CATCH_UP_MS } from './domain/session.js';
+import { isRedisUnavailable } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -70,4 +71,19 @@ export class DependencyHealth {
   recoverAnswering(): void {
     for (const dep of this.downSince.keys()) if (this.probes.get(dep)?.()) this.recovered(dep);
   }
+}
+
+/**
+ * A failure of one item of a batch (a partition, a person): with Redis away, it is part of the outage (one line for
+ * all of it, the rest counted); anything else is logged by `warn`. A sweep that runs as Redis comes back, before
+ * the shared connection is ready, would otherwise write a line per partition.
+ */
+export function warnUnlessRedisAway(
+  ctx: { health?: DependencyHealth },
+  err: unknown,
+  where: string,
+  warn: () => void,
+): void {
+  if (ctx.health && isRedisUnavailable(err)) ctx.health.failed('redis', err, where);
+  else warn();
 }

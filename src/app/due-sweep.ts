@@ -6,6 +6,7 @@
 // worker killed mid-batch leaves its claims behind; once their lease lapses the next sweep puts them back in the
 // due set, and the transition finds out from the state (and the broker's retained last-nudge record) what is done.
 import type { Redis } from 'ioredis';
+import { warnUnlessRedisAway } from '../dependencies.js';
 import { CLAIM_DUE_LUA } from '../store/lua/index.js';
 import type { AppContext } from './context.js';
 import type { Profile } from '../domain/profile.js';
@@ -119,9 +120,11 @@ export class DueSweep {
       const rounds = await Promise.all(
         open.map((n) =>
           this.claimRound(n, limit).catch((err: unknown) => {
-            this.ctx.log.warn(
-              { err, partition: n },
-              'could not claim due people in a partition; next sweep tries again',
+            warnUnlessRedisAway(this.ctx, err, 'timer sweep', () =>
+              this.ctx.log.warn(
+                { err, partition: n },
+                'could not claim due people in a partition; next sweep tries again',
+              ),
             );
             return null;
           }),
@@ -198,7 +201,9 @@ export class DueSweep {
       return true;
     } catch (err) {
       result.failed += 1;
-      this.ctx.log.warn({ err, userId }, 'due transition failed; due again in a moment');
+      warnUnlessRedisAway(this.ctx, err, 'timer sweep', () =>
+        this.ctx.log.warn({ err, userId }, 'due transition failed; due again in a moment'),
+      );
       return false;
     }
   }
@@ -214,7 +219,9 @@ export class DueSweep {
     await Promise.all([
       ...[...done].map(([n, ids]) =>
         this.redis.zrem(keys.claims(n), ...ids).catch((err: unknown) => {
-          this.ctx.log.warn({ err, partition: n }, 'could not release claims; their lease returns them');
+          warnUnlessRedisAway(this.ctx, err, 'timer sweep', () =>
+            this.ctx.log.warn({ err, partition: n }, 'could not release claims; their lease returns them'),
+          );
         }),
       ),
       ...[...failed].map(([n, ids]) =>

@@ -35,6 +35,7 @@ import {
   type OutboundMessage,
   UnknotError,
 } from '../domain/types.js';
+import { warnUnlessRedisAway } from '../dependencies.js';
 import { jobIds, type HeatJob } from '../queues/queues.js';
 import type { AppContext } from './context.js';
 import { InvariantError, logsOf } from './effects.js';
@@ -452,7 +453,9 @@ export class Heat {
     const replies = await Promise.all(
       Array.from({ length: keys.partitions }, (_, n) =>
         this.ctx.redis.zrangebyscore(keys.heatDue(n), '-inf', now, 'LIMIT', 0, SWEEP_BATCH).catch((err: unknown) => {
-          this.ctx.log.warn({ err, partition: n }, 'heat sweep could not read a partition; next sweep tries again');
+          warnUnlessRedisAway(this.ctx, err, 'heat sweep', () =>
+            this.ctx.log.warn({ err, partition: n }, 'heat sweep could not read a partition; next sweep tries again'),
+          );
           return [] as string[];
         }),
       ),
@@ -504,7 +507,7 @@ export class Heat {
       });
     } catch (err) {
       // Redis away (or the process stopping): the sweep of the heat index still runs every few seconds.
-      this.ctx.log.warn({ err }, 'heat reconcile failed');
+      warnUnlessRedisAway(this.ctx, err, 'heat reconcile', () => this.ctx.log.warn({ err }, 'heat reconcile failed'));
     }
   }
 

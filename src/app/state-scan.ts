@@ -4,6 +4,7 @@
 // it is not as a new person has it (the codec leaves initial parts out), so the documents of everyone else are not
 // even parsed: at 1M people a pass reads each state once, in ~1,000 round trips, where it used to make two reads
 // per person.
+import { warnUnlessRedisAway } from '../dependencies.js';
 import type { UserState } from '../domain/user-state.js';
 import { parseState } from '../store/state-store.js';
 import type { AppContext } from './context.js';
@@ -44,7 +45,9 @@ export async function scanStates(
         try {
           await each(userId, state);
         } catch (err) {
-          log.warn({ err, userId }, 'start-up pass failed for a person; the next start tries again');
+          warnUnlessRedisAway(ctx, err, 'start-up pass', () =>
+            log.warn({ err, userId }, 'start-up pass failed for a person; the next start tries again'),
+          );
         }
       }
     }
