@@ -36,6 +36,7 @@ import { seatBulk } from './bulk.js';
 import { MixedStream, PROFILE, PROFILE_NO_NUDGE } from './population.js';
 import { clusterShare, SHARD_SHARE_TARGET } from './cluster.js';
 import { Progress } from './progress.js';
+import { Scrape } from './prom.js';
 import { headline, renderTable, type Results } from './report.js';
 import { codeFingerprint, progressOf, spawnUnknot, type UnknotProcess } from './service.js';
 
@@ -51,6 +52,8 @@ interface Options {
   /** (d) as a nudge-rate run: K people due over the spread, seated in bulk (of `seated` people in all). */
   nudges?: number;
   seated?: number;
+  /** With --nudges: worker processes (more than one: the nudges spread over them, ingest in a process of its own). */
+  workers?: number;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--users N] [--cpu-prof DIR] [--only a,b,c,d,g] [--cluster]
@@ -65,7 +68,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--users N] [--cpu-prof DIR] [-
   --nudges K     (d) is instead one run of the timer wheel at a real rate: K people, registered and seated straight
                  into Redis (as for 1M), due evenly over the spread (30 s with --quick, else 60 s: K = 50000 with
                  --quick is the 100k-over-60-s rate); lateness and the worker's and Redis's cost per nudge
-  --seated N     with --nudges: N people seated in all (K of them due, the others sitting with the longest break)`;
+  --seated N     with --nudges: N people seated in all (K of them due, the others sitting with the longest break)
+  --workers W    with --nudges: W worker processes (UNKNOT_ROLES=api,worker) share the nudges, beside one
+                 api,ingest process (default 1: one process with every role)`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { quick: false, users: 1000, only: new Set(PHASES) };
@@ -87,6 +92,10 @@ function parseArgs(argv: string[]): Options {
       if (!Number.isInteger(n) || n < 100 || n > 1_000_000) usage(`${a} must be an integer from 100 to 1000000`);
       if (a === '--nudges') o.nudges = n;
       else o.seated = n;
+    } else if (a === '--workers') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1 || n > 8) usage('--workers must be an integer from 1 to 8');
+      o.workers = n;
     } else if (a === '--cpu-prof') o.cpuProf = value();
     else if (a === '--only') {
       const list = value()
@@ -101,6 +110,7 @@ function parseArgs(argv: string[]): Options {
     } else usage(`unknown argument ${a}`);
   }
   if (o.seated !== undefined && o.nudges === undefined) usage('--seated goes with --nudges');
+  if (o.workers !== undefined && o.nudges === undefined) usage('--workers goes with --nudges');
   if (o.seated !== undefined && o.nudges !== undefined && o.seated < o.nudges)
     usage('--seated must be at least --nudges');
   return o;
@@ -650,9 +660,19 @@ async function bulkNudgePhase(N: number, K: number): Promise<void> {
         profileOf,
       );
       const regRate = registered.users / Math.max(1e-3, registered.seconds);
-      const p = await startUnknot(`unknot-k${K}`, prefix, prefix);
+      const W = opts.workers ?? 1;
+      const p = await startUnknot(`unknot-k${K}`, prefix, prefix, W > 1 ? { UNKNOT_ROLES: 'api,ingest' } : {});
+      const workers =
+        W > 1
+          ? await Promise.all(
+              Array.from({ length: W }, (_, i) =>
+                startUnknot(`worker-${i + 1}-k${K}`, prefix, prefix, { UNKNOT_ROLES: 'api,worker' }),
+              ),
+            )
+          : [];
       if (sharedMqtt) retained.push({ base: prefix, tag: 'p', users: N });
-      const t: Target = { label: p.label, prefix, base: prefix, ingest: [p], worker: p };
+      const worker = W > 1 ? together(`workers-k${K}`, workers) : p;
+      const t: Target = { label: p.label, prefix, base: prefix, ingest: [p], worker };
       try {
         const r = await populationPhase(bench, t, {
           tag: 'p',
@@ -673,11 +693,35 @@ async function bulkNudgePhase(N: number, K: number): Promise<void> {
         for (const line of r.incomplete) note(line);
         return r;
       } finally {
-        await stopUnknot(p);
+        await Promise.all([p, ...workers].map((q) => stopUnknot(q)));
       }
     },
   );
   if (pop) results.populations.push(pop);
+}
+
+/**
+ * Several worker processes seen as one: their metrics scraped together (counters, CPU and histogram buckets add
+ * up), so that (d)'s figures per nudge cover them all.
+ */
+function together(label: string, procs: UnknotProcess[]): UnknotProcess {
+  return {
+    label,
+    pid: procs[0]!.pid,
+    baseUrl: procs[0]!.baseUrl,
+    scrape: async (timeoutMs) => {
+      const all = await Promise.all(procs.map((q) => q.scrape(timeoutMs)));
+      return new Scrape(
+        all.flatMap((s) => s.samples),
+        Date.now(),
+      );
+    },
+    gone: () => procs.map((q) => q.gone()).find((why) => why !== undefined),
+    tail: () => procs.map((q) => `${q.label}:\n${q.tail()}`).join('\n'),
+    stop: async () => {
+      await Promise.all(procs.map((q) => q.stop()));
+    },
+  };
 }
 
 /** Of the 1M people, these many have a nudge due in the window (the rest sit with the longest break). */
