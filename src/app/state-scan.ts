@@ -6,7 +6,7 @@
 // per person.
 import { warnUnlessRedisAway } from '../dependencies.js';
 import type { UserState } from '../domain/user-state.js';
-import { parseState } from '../store/state-store.js';
+import { decodeStored } from '../store/state-store.js';
 import type { AppContext } from './context.js';
 
 /** States read by one MGET. */
@@ -36,7 +36,7 @@ export async function scanStates(
         const userId = chunk[j]!;
         let state: UserState;
         try {
-          state = parseState(raw.slice(raw.indexOf('|') + 1));
+          state = decodeStored(raw).state;
         } catch (err) {
           log.warn({ err, userId }, 'start-up pass: stored state unreadable; skipped');
           continue;

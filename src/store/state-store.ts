@@ -85,12 +85,7 @@ export class StateStore {
     const load = this.cache.begin(userId);
     let got: Versioned | undefined;
     try {
-      const raw = await this.redis.get(this.keys.state(userId));
-      if (!raw) got = { v: 0, state: newUserState(randomBytes(3).toString('hex')) };
-      else {
-        const bar = raw.indexOf('|');
-        got = { v: Number(raw.slice(0, bar)), state: parseState(raw.slice(bar + 1)) };
-      }
+      got = decodeStored(await this.redis.get(this.keys.state(userId)));
       return got;
     } finally {
       this.cache.end(load, got);
@@ -196,8 +191,8 @@ export class StateStore {
   }
 }
 
-/** A stored `<version>|<document>` (null: nobody stored yet) as a versioned state, as `fetch` reads it. */
-function decodeStored(raw: string | null): Versioned {
+/** A stored `<version>|<document>` (null: nobody stored yet) as a versioned state. */
+export function decodeStored(raw: string | null): Versioned {
   if (!raw) return { v: 0, state: newUserState(randomBytes(3).toString('hex')) };
   const bar = raw.indexOf('|');
   return { v: Number(raw.slice(0, bar)), state: parseState(raw.slice(bar + 1)) };
