@@ -170,8 +170,8 @@ export class DueSweep {
   }
 
   /**
-   * The states and profiles of a wave's people: two MGETs per partition (its people's keys share its hash tag)
-   * rather than two GETs per person. What could not be read is read again by the person's own transition.
+   * The states, profiles and devices of a wave's people: the states in one MGET per partition (its people's keys
+   * share its hash tag) rather than a GET per person, the person records read together. What could not be read is read again by the person's own transition.
    */
   private async prefetch(wave: Array<{ partition: number; userId: string }>): Promise<Map<string, Prefetched>> {
     const byPartition = new Map<number, string[]>();
@@ -183,9 +183,14 @@ export class DueSweep {
     const out = new Map<string, Prefetched>();
     await Promise.all(
       [...byPartition.values()].map(async (ids) => {
+        const { registry } = this.ctx;
         const [states, profiles] = await Promise.all([
           this.ctx.store.readMany(ids).catch(() => new Map<string, Versioned>()),
-          this.ctx.registry.profilesOf(ids).catch(() => new Map<string, Profile | null>()),
+          // Devices first: one read of a person's record fills both the device list and the profile (the nudge
+          // goes to the devices anyway), where reading the profile alone made the nudge read the record again.
+          Promise.all(ids.map((u) => registry.devicesOf(u).catch(() => undefined)))
+            .then(() => registry.profilesOf(ids))
+            .catch(() => new Map<string, Profile | null>()),
         ]);
         for (const u of ids) out.set(u, { state: states.get(u), profile: profiles.get(u) });
       }),
