@@ -8,18 +8,13 @@ import { Redis } from 'ioredis';
 import { DueSweep } from '../src/app/due-sweep.js';
 import { NudgeDelivery } from '../src/app/nudge-delivery.js';
 import { Sessions } from '../src/app/sessions.js';
-import type { AppContext } from '../src/app/context.js';
+import { createAppContext } from '../src/app/context.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
 import { MqttGateway } from '../src/mqtt/gateway.js';
 import { Topics } from '../src/mqtt/topics.js';
-import { Queues } from '../src/queues/queues.js';
-import { AdherenceLog } from '../src/store/adherence-log.js';
-import { Keys } from '../src/store/keys.js';
 import { createRedis } from '../src/store/redis.js';
-import { Registry } from '../src/store/registry.js';
-import { StateStore } from '../src/store/state-store.js';
 import { startServices } from '../test/support/services.js';
 import { registerBulk, seatBulk } from './bulk.js';
 import { BREAK_AFTER_MINUTES, PROFILE } from './population.js';
@@ -60,22 +55,15 @@ try {
     createLogger('warn'),
   );
   await gateway.start();
-  const keys = new Keys(config.redis.prefix, config.redis.partitions);
-  const queues = new Queues(redis, config.redis.prefix);
-  const ctx: AppContext = {
+  const ctx = createAppContext({
     config,
     log: createLogger('warn'),
     metrics: createMetrics(),
     redis,
-    keys,
-    registry: new Registry(redis, keys),
-    store: new StateStore(redis, keys),
-    adherence: new AdherenceLog(redis, keys),
-    queues,
     mqtt: gateway,
     topics,
     now: Date.now,
-  };
+  });
   await ctx.registry.startCache();
   await ctx.store.cache.start(() => undefined);
   const sessions = new Sessions(ctx);
@@ -113,7 +101,7 @@ try {
     }),
   );
   await admin.quit();
-  await queues.close();
+  await ctx.queues.close();
   await gateway.stop();
   await redis.quit();
 } finally {

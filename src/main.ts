@@ -2,7 +2,7 @@
 // Everything else receives what it needs as arguments. Units start in order and stop in reverse.
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import type { AppContext } from './app/context.js';
+import { createAppContext, type AppContext } from './app/context.js';
 import { Sessions } from './app/sessions.js';
 import { Users } from './app/users.js';
 import { ConfigError, entryLabel, loadConfig, type Config, type ProcessRole } from './config.js';
@@ -17,12 +17,8 @@ import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { HaDiscovery } from './app/ha-discovery.js';
 import { MqttGateway } from './mqtt/gateway.js';
 import { Topics } from './mqtt/topics.js';
-import { Queues } from './queues/queues.js';
-import { AdherenceLog } from './store/adherence-log.js';
 import { Keys } from './store/keys.js';
 import { checkPartitions, PartitionMismatchError } from './store/partitions.js';
-import { Registry } from './store/registry.js';
-import { StateStore } from './store/state-store.js';
 import { checkRedis, createRedisClient, type RedisClient } from './store/redis.js';
 import { InfraError, isRedisUnavailable } from './errors.js';
 import { NudgeWorker } from '../workers/nudge-worker.js';
@@ -187,25 +183,20 @@ export async function main(
       if (err instanceof PartitionMismatchError) die(err.message, 2);
       throw err;
     }
-    const now = opts.now ?? Date.now;
-    const queues = new Queues(redis, config.redis.prefix, now);
-    for (const q of queues.all()) q.on('error', (err) => health.failed('redis', err, `queue ${q.name}`));
-    units.push({ name: 'queues', start: async () => undefined, stop: () => queues.close() });
-    const ctx: AppContext = {
+    const ctx = createAppContext({
       config,
       log,
       metrics,
       health,
       redis,
       keys,
-      registry: new Registry(redis, keys, (err) => health.failed('redis', err, 'registry change subscription')),
-      store: new StateStore(redis, keys),
-      adherence: new AdherenceLog(redis, keys),
-      queues,
       mqtt,
       topics,
-      now,
-    };
+      now: opts.now ?? Date.now,
+      onRegistryError: (err) => health.failed('redis', err, 'registry change subscription'),
+    });
+    for (const q of ctx.queues.all()) q.on('error', (err) => health.failed('redis', err, `queue ${q.name}`));
+    units.push({ name: 'queues', start: async () => undefined, stop: () => ctx.queues.close() });
     // People and devices stored by a release before the person hash move to it, once (docs/operations/partitions.md).
     const migrated = await ctx.registry.migrate();
     if (migrated > 0) log.info({ migrated }, 'registry moved to the person-hash layout');

@@ -3,7 +3,7 @@
 // (ctx.now): timed transitions are driven by calling the sweep, not by waiting.
 import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import type { AppContext } from '../../src/app/context.js';
+import { createAppContext, type AppContext } from '../../src/app/context.js';
 import { DueSweep } from '../../src/app/due-sweep.js';
 import { NudgeDelivery } from '../../src/app/nudge-delivery.js';
 import { Sessions } from '../../src/app/sessions.js';
@@ -13,12 +13,7 @@ import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { MqttGateway } from '../../src/mqtt/gateway.js';
 import { Topics } from '../../src/mqtt/topics.js';
-import { Queues } from '../../src/queues/queues.js';
-import { AdherenceLog } from '../../src/store/adherence-log.js';
-import { Keys } from '../../src/store/keys.js';
 import { createRedis } from '../../src/store/redis.js';
-import { Registry } from '../../src/store/registry.js';
-import { StateStore } from '../../src/store/state-store.js';
 import { connectClient, type TestMqttClient } from './mqtt-client.js';
 import { cleanupRedisPrefix, uniqueNamespace } from './namespace.js';
 
@@ -63,23 +58,15 @@ export async function inProcess(
   );
   await gateway.start();
   const clock = { t: Date.UTC(2026, 0, 5, 9, 0, 0) };
-  const keys = new Keys(config.redis.prefix, config.redis.partitions);
-  const now = () => clock.t;
-  const queues = new Queues(redis, config.redis.prefix, now);
-  const ctx: AppContext = {
+  const ctx = createAppContext({
     config,
     log,
     metrics: createMetrics(),
     redis,
-    keys,
-    registry: new Registry(redis, keys),
-    store: new StateStore(redis, keys),
-    adherence: new AdherenceLog(redis, keys),
-    queues,
     mqtt: gateway,
     topics,
-    now,
-  };
+    now: () => clock.t,
+  });
   const sessions = new Sessions(ctx);
   const users = new Users(ctx, sessions);
   const sweep = new DueSweep(ctx, sessions, new NudgeDelivery(ctx, sessions), opts.batch);
@@ -94,7 +81,7 @@ export async function inProcess(
     mqtt,
     async close() {
       await mqtt.end();
-      await queues.close();
+      await ctx.queues.close();
       await gateway.stop();
       await redis.quit();
       await cleanupRedisPrefix(redisUrl, ns.prefix);
