@@ -197,6 +197,13 @@ export class Registry {
   private readonly redis: RegistryRedis;
   private subscriber?: Redis;
   private stopped = false;
+  /**
+   * Whether a person without a person hash may still be in the layout before it, and is looked for there (a second
+   * round trip for every unknown id). Yes until migrate() has found the migration gone through (and no people it
+   * cannot see, unlistedOldLayout): from then on only an earlier release could write that layout, and none may run
+   * next to this one (docs/operations/partitions.md).
+   */
+  private oldLayout = true;
 
   constructor(
     redis: RedisClient,
@@ -320,10 +327,13 @@ export class Registry {
     return this.cache.through('profile', userId, async () => (await this.readPerson(userId)).profile);
   }
 
-  /** One person's record: one HGETALL (a person not found there is looked for in the layout before it, and moved). */
+  /**
+   * One person's record: one HGETALL (until the migration is known to have gone through, a person not found there is
+   * looked for in the layout before it, and moved).
+   */
   private async readPerson(userId: string): Promise<Person> {
     const h = await this.redis.hgetall(this.keys.person(userId));
-    if (Object.keys(h).length > 0) return personOf(h);
+    if (Object.keys(h).length > 0 || !this.oldLayout) return personOf(h);
     const flat = (await this.person(userId, 'read')) as string[];
     const rec: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) rec[flat[i]!] = flat[i + 1]!;
@@ -351,11 +361,16 @@ export class Registry {
    * Move the registry written by releases before the person hash (docs/operations/partitions.md) to it: every
    * person's profile and device list, and every device record to its compact form. Run at every start until it has
    * once gone through (`<prefix>:meta` field `registry`); several processes may run it at once (each step is atomic
-   * and harmless to repeat). Returns how many people and devices it changed.
+   * and harmless to repeat). Returns how many people and devices it changed. Once it has gone through, reads no
+   * longer look for a person in the layout before the person hash, unless the data is older than per-partition
+   * listings (see unlistedOldLayout).
    */
   async migrate(): Promise<number> {
     const meta = this.keys.meta();
-    if ((await this.redis.hget(meta, 'registry')) === REGISTRY_LAYOUT) return 0;
+    if ((await this.redis.hget(meta, 'registry')) === REGISTRY_LAYOUT) {
+      this.oldLayout = await this.unlistedOldLayout();
+      return 0;
+    }
     let changed = 0;
     const users = await this.listed((n) => this.keys.usersIn(n));
     const devices = await this.listed((n) => this.keys.devicesIn(n));
@@ -380,8 +395,21 @@ export class Registry {
       changed += done.filter((m) => m === 1).length;
     }
     await this.redis.hset(meta, 'registry', REGISTRY_LAYOUT);
+    this.oldLayout = await this.unlistedOldLayout();
     if (changed > 0) this.cache.clear();
     return changed;
+  }
+
+  /**
+   * Whether the data holds people this migration cannot see: those written before per-partition listings are listed
+   * only in the single `<prefix>:users` / `<prefix>:devices` sets, which it does not read, and data from before
+   * `<prefix>:meta` had its layout recorded as current at its first start. Found only by a read of each, as before.
+   * Two EXISTS, not one: on a Redis Cluster the two keys are in different slots.
+   */
+  private async unlistedOldLayout(): Promise<boolean> {
+    const p = this.keys.prefix;
+    const found = await Promise.all([this.redis.exists(`${p}:users`), this.redis.exists(`${p}:devices`)]);
+    return found.some((n) => n > 0);
   }
 
   /** Every person's id, from all partitions. */

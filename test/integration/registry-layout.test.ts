@@ -1,6 +1,7 @@
 // The registry layout of earlier releases (a profile string, a device-id set per person, devices as JSON objects)
-// after an upgrade to the person hash: the service migrates it at start, people and devices work as before, a person
-// an old process wrote after that is still found, and several processes migrating at once agree.
+// after an upgrade to the person hash: the service migrates it at start, people and devices work as before, several
+// processes migrating at once agree, and once it has gone through an unknown id costs no second round trip (unless
+// the data is older than per-partition listings: those people are still found when read).
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Device } from '../../src/domain/types.js';
@@ -9,10 +10,12 @@ import { createRedis } from '../../src/store/redis.js';
 import { Registry } from '../../src/store/registry.js';
 import { cleanupRedisPrefix, uniqueNamespace } from '../support/namespace.js';
 import { inProcessHarness, type InProcessHarness } from '../support/in-process.js';
+import { startPrivateRedis, type PrivateServer } from '../support/private-servers.js';
 import { eventually } from '../support/unknot.js';
 
 let h: InProcessHarness | undefined;
 let prefix: string | undefined;
+let privateRedis: PrivateServer | undefined;
 const clients: Redis[] = [];
 
 afterEach(async () => {
@@ -21,27 +24,50 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.quit()));
   if (prefix) await cleanupRedisPrefix(inject('redisUrl'), prefix);
   prefix = undefined;
+  await privateRedis?.remove();
+  privateRedis = undefined;
 });
 
-async function client(): Promise<Redis> {
-  const c = createRedis(inject('redisUrl'));
+async function client(url = inject('redisUrl')): Promise<Redis> {
+  const c = createRedis(url);
   await c.connect();
   clients.push(c);
   return c;
 }
 
-/** What a release before the person hash wrote for a person and their devices. */
-async function writeOldLayout(redis: Redis, keys: Keys, userId: string, profile: object | null, devices: Device[]) {
+/**
+ * What a release before the person hash wrote for a person and their devices; `listed: 'single'` as releases before
+ * per-partition listings listed them (in `<prefix>:users` and `<prefix>:devices`), also before `<prefix>:meta`.
+ */
+async function writeOldLayout(
+  redis: Redis,
+  keys: Keys,
+  userId: string,
+  profile: object | null,
+  devices: Device[],
+  listed: 'partition' | 'single' = 'partition',
+) {
   if (profile) {
     await redis.set(keys.legacyProfile(userId), JSON.stringify(profile));
-    await redis.sadd(keys.usersIn(keys.partitionOf(userId)), userId);
+    await redis.sadd(listed === 'single' ? `${keys.prefix}:users` : keys.usersIn(keys.partitionOf(userId)), userId);
   }
   for (const d of devices) {
     await redis.sadd(keys.legacyUserDevices(userId), d.deviceId);
     await redis.set(keys.device(d.deviceId), JSON.stringify(d));
-    await redis.sadd(keys.devicesIn(keys.partitionOf(d.deviceId)), d.deviceId);
+    await redis.sadd(
+      listed === 'single' ? `${keys.prefix}:devices` : keys.devicesIn(keys.partitionOf(d.deviceId)),
+      d.deviceId,
+    );
     if (d.topic) await redis.set(keys.deviceTopic(d.protocol, d.topic), d.deviceId);
   }
+}
+
+/** Scripts Redis has run so far (EVALSHA, and EVAL when a script was not loaded yet), from its commandstats. */
+async function scriptCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  let n = 0;
+  for (const m of stats.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) n += Number(m[2]);
+  return n;
 }
 
 const desk = (userId: string): Device => ({ deviceId: `${userId}-desk`, userId, role: 'desk', protocol: 'unknot' });
@@ -97,12 +123,6 @@ describe('the registry layout before the person hash', () => {
     );
     // The heat pad is found by its protocol address, as before.
     expect(await svc.ctx.registry.deviceIdForTopic('zigbee2mqtt', 'office/ada-pad')).toBe('ada-pad');
-
-    // A process of the earlier release, still running during a rolling upgrade, registers someone the old way:
-    // they are found (and moved) when first read.
-    await writeOldLayout(redis, keys, 'cy', { breakAfterMinutes: 20 }, [desk('cy')]);
-    expect((await svc.fetchJson('/api/users/cy')).body).toMatchObject({ breakAfterMinutes: 20, devices: ['cy-desk'] });
-    expect(await redis.exists(keys.legacyProfile('cy'), keys.legacyUserDevices('cy'))).toBe(0);
   });
 
   it('several processes migrating at once end with every person and device migrated once', async () => {
@@ -126,5 +146,60 @@ describe('the registry layout before the person hash', () => {
     // Done once: a later start does not go through the registry again.
     expect(await redis.hget(keys.meta(), 'registry')).toBe('person-hash');
     expect(await registries[2]!.migrate()).toBe(0);
+  });
+
+  it('once migrated, an unknown id is one HGETALL; before, the layout before the person hash is looked at too', async () => {
+    // A Redis of its own: its command counts are this test's alone.
+    privateRedis = await startPrivateRedis();
+    const redis = await client(privateRedis.url);
+    const keys = new Keys(uniqueNamespace('layout-reads').prefix);
+    await redis.hset(keys.meta(), 'partitions', '64');
+    await writeOldLayout(redis, keys, 'ada', { breakAfterMinutes: 45 }, [desk('ada')]);
+    const registry = new Registry(redis, keys);
+    const lookUps = async (label: string) => {
+      const before = await scriptCalls(redis);
+      for (let i = 0; i < 20; i++) {
+        expect(await registry.getProfile(`${label}-${i}`)).toBeNull();
+        expect(await registry.devicesOf(`${label}-${i}-too`)).toEqual([]);
+      }
+      return (await scriptCalls(redis)) - before;
+    };
+    // Loads the script into this Redis (a first EVALSHA fails and is sent again as EVAL): not counted below.
+    expect(await registry.getProfile('nobody')).toBeNull();
+
+    // Not migrated yet: every unknown id is looked for in the old layout too, by the script that would move it.
+    expect(await lookUps('before')).toBe(40);
+    expect(await registry.migrate()).toBe(2);
+    expect(await lookUps('after')).toBe(0);
+    expect(await registry.getProfile('ada')).toMatchObject({ breakAfterMinutes: 45 });
+    expect(await registry.devicesOf('ada')).toEqual([desk('ada')]);
+
+    // A process started later finds the migration recorded: the same.
+    const later = new Registry(await client(privateRedis.url), keys);
+    expect(await later.migrate()).toBe(0);
+    const before = await scriptCalls(redis);
+    for (let i = 0; i < 20; i++) expect(await later.getProfile(`later-${i}`)).toBeNull();
+    expect(await later.devicesOf('ada')).toEqual([desk('ada')]);
+    expect((await scriptCalls(redis)) - before).toBe(0);
+  });
+
+  it('data older than per-partition listings and <prefix>:meta: its people are still found when first read', async () => {
+    h = await inProcessHarness('layout-unlisted', { UNKNOT_HA_DISCOVERY: 'false' });
+    const keys = new Keys(h.ns.prefix);
+    const redis = await client();
+    // Listed only in <prefix>:users and <prefix>:devices, and no <prefix>:meta: the start records the layout as
+    // current, and the migration does not see them.
+    await writeOldLayout(redis, keys, 'dee', { breakAfterMinutes: 30, name: 'Dee' }, [desk('dee')], 'single');
+
+    const svc = await h.start();
+    expect(await redis.hget(keys.meta(), 'registry')).toBe('person-hash');
+    expect((await svc.fetchJson('/api/users/dee')).body).toMatchObject({
+      userId: 'dee',
+      breakAfterMinutes: 30,
+      name: 'Dee',
+      devices: ['dee-desk'],
+    });
+    expect(await redis.exists(keys.legacyProfile('dee'), keys.legacyUserDevices('dee'))).toBe(0);
+    expect(await svc.ctx.registry.devicesOf('dee')).toEqual([desk('dee')]);
   });
 });
