@@ -42,6 +42,16 @@ async function moveSetMember(redis: RedisClient, from: string, to: string, membe
   return true;
 }
 
+/** One field of a hash to the same hash of another partition (a nudge's publishing mark). */
+async function moveHashField(redis: RedisClient, from: string, to: string, field: string): Promise<boolean> {
+  if (from === to) return false;
+  const value = await redis.hget(from, field);
+  if (value === null) return false;
+  await redis.hset(to, field, value);
+  await redis.hdel(from, field);
+  return true;
+}
+
 /** Every id in partitioned sets of `partitions` partitions and in the one set earlier versions kept. */
 async function allMembers(
   redis: RedisClient,
@@ -98,6 +108,8 @@ export async function repartition(
     count(await moveMember(redis, a.due(pa), b.due(pb), userId));
     // No process runs, so no claim is live: a claimed person is due at once in the new layout.
     count(await moveMember(redis, a.claims(pa), b.claims(pb), userId, b.due(pb)));
+    // A nudge whose publish was never confirmed stays so: the next sweep finds out whether it went out.
+    count(await moveHashField(redis, a.publishing(pa), b.publishing(pb), userId));
     report.users += 1;
   }
   // Heat index members are `userId.sessionId`, in the partition of the user id.

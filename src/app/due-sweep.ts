@@ -4,14 +4,15 @@
 // profiles read with one MGET each per partition), and releases them (one ZREM per partition); it loops over the
 // partitions that still had someone, then makes sure a tick comes for the earliest due time left anywhere. A
 // worker killed mid-batch leaves its claims behind; once their lease lapses the next sweep puts them back in the
-// due set, and the transition finds out from the state (and the broker's retained last-nudge record) what is done.
+// due set, and the transition finds out from the state, the partition's publishing hash and the broker's retained
+// last-nudge record what is done. The release also clears the publishing marks of the nudges this sweep published.
 import type { Redis } from 'ioredis';
 import { warnUnlessRedisAway } from '../dependencies.js';
 import { CLAIM_DUE_LUA } from '../store/lua/index.js';
 import type { AppContext } from './context.js';
 import type { Profile } from '../domain/profile.js';
 import type { Versioned } from '../store/state-store.js';
-import type { NudgeDelivery, Prefetched } from './nudge-delivery.js';
+import type { DueDone, NudgeDelivery, Prefetched } from './nudge-delivery.js';
 import type { Sessions } from './sessions.js';
 
 /** People claimed by one script call (in one partition). */
@@ -139,21 +140,26 @@ export class DueSweep {
       // commands a few at a time: one socket write each, which cost more CPU under load than the commands did.
       const inFlight = work.length > 4 * SWEEP_CONCURRENCY ? SWEEP_MAX_CONCURRENCY : SWEEP_CONCURRENCY;
       const done = new Map<number, string[]>();
+      const settled = new Map<number, string[]>();
       const failed = new Map<number, string[]>();
+      const add = (into: Map<number, string[]>, w: { partition: number; userId: string }) => {
+        const list = into.get(w.partition);
+        if (list) list.push(w.userId);
+        else into.set(w.partition, [w.userId]);
+      };
       for (let k = 0; k < work.length; k += inFlight) {
         const wave = work.slice(k, k + inFlight);
         const pre = await this.prefetch(wave);
         await Promise.all(
           wave.map(async (w) => {
-            const into = (await this.handle(w.userId, result, pre.get(w.userId))) ? done : failed;
-            const list = into.get(w.partition);
-            if (list) list.push(w.userId);
-            else into.set(w.partition, [w.userId]);
+            const d = await this.handle(w.userId, result, pre.get(w.userId));
+            add(d ? done : failed, w);
+            if (d?.settled) add(settled, w);
           }),
         );
       }
       // The round's claims released together: one command per partition (until then their leases hold them).
-      await this.release(done, failed);
+      await this.release(done, settled, failed);
       // Claim again only where this round took someone and more may be due: a full batch, or a due time that has
       // come still in the set. Most partitions are done after one claim.
       open = claimed
@@ -170,8 +176,9 @@ export class DueSweep {
   }
 
   /**
-   * The states, profiles and devices of a wave's people: the states in one MGET per partition (its people's keys
-   * share its hash tag) rather than a GET per person, the person records read together. What could not be read is read again by the person's own transition.
+   * The states, publishing marks, profiles and devices of a wave's people: the states in one MGET per partition
+   * (its people's keys share its hash tag) rather than a GET per person, the marks in one HMGET, the person records
+   * read together. What could not be read is read again by the person's own transition.
    */
   private async prefetch(wave: Array<{ partition: number; userId: string }>): Promise<Map<string, Prefetched>> {
     const byPartition = new Map<number, string[]>();
@@ -183,47 +190,64 @@ export class DueSweep {
     const out = new Map<string, Prefetched>();
     await Promise.all(
       [...byPartition.values()].map(async (ids) => {
-        const { registry } = this.ctx;
-        const [states, profiles] = await Promise.all([
+        const { registry, keys } = this.ctx;
+        const [states, marks, profiles] = await Promise.all([
           this.ctx.store.readMany(ids).catch(() => new Map<string, Versioned>()),
+          this.redis.hmget(keys.publishing(keys.partitionOf(ids[0]!)), ...ids).catch(() => undefined),
           // Devices first: one read of a person's record fills both the device list and the profile (the nudge
           // goes to the devices anyway), where reading the profile alone made the nudge read the record again.
           Promise.all(ids.map((u) => registry.devicesOf(u).catch(() => undefined)))
             .then(() => registry.profilesOf(ids))
             .catch(() => new Map<string, Profile | null>()),
         ]);
-        for (const u of ids) out.set(u, { state: states.get(u), profile: profiles.get(u) });
+        ids.forEach((u, i) =>
+          out.set(u, { state: states.get(u), profile: profiles.get(u), publishing: marks ? marks[i] : undefined }),
+        );
       }),
     );
     return out;
   }
 
-  /** One person's due transition; false when it failed (the person is then due again in a moment). */
-  private async handle(userId: string, result: SweepResult, pre?: Prefetched): Promise<boolean> {
+  /** One person's due transition; undefined when it failed (the person is then due again in a moment). */
+  private async handle(userId: string, result: SweepResult, pre?: Prefetched): Promise<DueDone | undefined> {
     try {
-      await this.delivery.processDue(userId, pre);
+      const d = await this.delivery.processDue(userId, pre);
       result.processed += 1;
-      return true;
+      return d;
     } catch (err) {
       result.failed += 1;
       warnUnlessRedisAway(this.ctx, err, 'timer sweep', () =>
         this.ctx.log.warn({ err, userId }, 'due transition failed; due again in a moment'),
       );
-      return false;
+      return undefined;
     }
   }
 
   /**
-   * Release a round's claims, one command per partition: those done leave the claims set; those that failed go
-   * back to the due set (unless due sooner already) a moment later, with a tick for then. A release that fails
-   * changes nothing that matters: the lease returns the people anyway, and their transitions are idempotent.
+   * Release a round's claims, one command per partition: those done leave the claims set (and those settled, the
+   * publishing hash); those that failed go back to the due set (unless due sooner already) a moment later, with a
+   * tick for then. A release that fails changes nothing that matters: the lease returns the people anyway, and
+   * their transitions are idempotent (a mark left behind costs a look at the broker's retained record).
    */
-  private async release(done: Map<number, string[]>, failed: Map<number, string[]>): Promise<void> {
+  private async release(
+    done: Map<number, string[]>,
+    settled: Map<number, string[]>,
+    failed: Map<number, string[]>,
+  ): Promise<void> {
     const { keys } = this.ctx;
     const retryAt = this.ctx.now() + RETRY_MS;
+    const releaseDone = (n: number, ids: string[]) => {
+      const marks = settled.get(n);
+      if (!marks) return this.redis.zrem(keys.claims(n), ...ids);
+      return this.redis
+        .multi()
+        .hdel(keys.publishing(n), ...marks)
+        .zrem(keys.claims(n), ...ids)
+        .exec();
+    };
     await Promise.all([
       ...[...done].map(([n, ids]) =>
-        this.redis.zrem(keys.claims(n), ...ids).catch((err: unknown) => {
+        releaseDone(n, ids).catch((err: unknown) => {
           warnUnlessRedisAway(this.ctx, err, 'timer sweep', () =>
             this.ctx.log.warn({ err, partition: n }, 'could not release claims; their lease returns them'),
           );

@@ -499,6 +499,17 @@ export function nudgePublished(s: SessionState, sessionId: string, level: number
   return { state: { ...s, book: { ...b, nudgesPublished: level } }, effects: [], changed: true };
 }
 
+/**
+ * A nudge recorded as published when it was sent, before its publish (one commit rather than two), whose publish was
+ * never confirmed: its worker died, or the publish failed. Back to "sent, not published", so that the next due step
+ * finds out whether it went out. Any other nudge id (an earlier session's, an earlier level's) changes nothing.
+ */
+export function nudgeUnconfirmed(s: SessionState, nudgeId: string): SessionState {
+  const b = s.book;
+  if (!b || b.nudgesPublished < 1 || nudgeIdOf(sessionIdOf(s, b.seq), b.nudgesPublished) !== nudgeId) return s;
+  return { ...s, book: { ...b, nudgesPublished: b.nudgesPublished - 1 } };
+}
+
 export type SnoozeResult =
   { ok: true; nextNudgeAt: number; snoozes: number } | { ok: false; code: 'nothing_to_snooze' | 'snooze_limit' };
 

@@ -38,6 +38,11 @@ export class Keys {
   due = (n: number) => `${this.tag(n)}:due`;
   /** People of partition n a sweep has claimed from the due set, scored by when the claim's lease lapses. */
   claims = (n: number) => `${this.tag(n)}:claims`;
+  /**
+   * Partition n's nudges committed as published before their publish (field userId, value the nudge id): a field
+   * outlives its sweep only when the worker died or the publish failed, and then says "find out whether it went out".
+   */
+  publishing = (n: number) => `${this.tag(n)}:publishing`;
   /** Partition n's heat sessions whose OFF may be due, as members `userId.sessionId` scored by when: the heat sweep's index. */
   heatDue = (n: number) => `${this.tag(n)}:heat-due`;
   /** Settings the data was laid out with (a hash: `partitions`), checked at start. */

@@ -32,6 +32,11 @@ export interface Step<R> {
    * session changed (`'keep'`: a change that moves no due time); left out, the due entry stays as it is.
    */
   due?: number | null | 'keep';
+  /**
+   * The id of a nudge this state records as published before it is: the same script marks it in the partition's
+   * publishing hash (Keys.publishing), where it stays until the sweep confirms the publish.
+   */
+  publishing?: string;
 }
 
 export interface TransactOptions<R> {
@@ -57,7 +62,13 @@ export class MissingDueError extends Error {
 }
 
 type CasRedis = RedisClient & {
-  unknotCommit(stateKey: string, logKey: string, dueKey: string, ...args: (string | number)[]): Promise<number>;
+  unknotCommit(
+    stateKey: string,
+    logKey: string,
+    dueKey: string,
+    publishingKey: string,
+    ...args: (string | number)[]
+  ): Promise<number>;
 };
 
 export class StateStore {
@@ -69,7 +80,7 @@ export class StateStore {
     redis: RedisClient,
     private readonly keys: Keys,
   ) {
-    if (!('unknotCommit' in redis)) redis.defineCommand('unknotCommit', { numberOfKeys: 3, lua: COMMIT_STATE_LUA });
+    if (!('unknotCommit' in redis)) redis.defineCommand('unknotCommit', { numberOfKeys: 4, lua: COMMIT_STATE_LUA });
     this.redis = redis as CasRedis;
     this.cache = new StateCache(redis, keys);
   }
@@ -118,16 +129,19 @@ export class StateStore {
       const doc = dueOnly || step.state === cur.state ? '' : serializeState(step.state);
       if (doc) this.cache.expectEcho(userId);
       let v = -1;
+      const n = this.keys.partitionOf(userId);
       try {
         v = await this.redis.unknotCommit(
           this.keys.state(userId),
           this.keys.log(userId),
-          this.keys.due(this.keys.partitionOf(userId)),
+          this.keys.due(n),
+          this.keys.publishing(n),
           cur.v,
           doc,
           LOG_MAXLEN,
           due === null ? 'none' : due,
           userId,
+          step.publishing ?? '',
           ...step.logs.map(serializeLogEntry),
         );
       } finally {
@@ -152,6 +166,7 @@ export class StateStore {
       .del(this.keys.state(userId), this.keys.log(userId))
       .zrem(this.keys.due(n), userId)
       .zrem(this.keys.claims(n), userId)
+      .hdel(this.keys.publishing(n), userId)
       .exec();
   }
 

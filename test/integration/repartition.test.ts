@@ -41,6 +41,7 @@ async function snapshot(p: InProcess, keys: Keys, ids: string[]) {
       device: await p.ctx.redis.get(keys.device(`${u}-desk`)),
       topic: await p.ctx.redis.get(keys.deviceTopic('zigbee2mqtt', `office/${u}`)),
       due: await p.ctx.redis.zscore(keys.due(keys.partitionOf(u)), u),
+      publishing: await p.ctx.redis.hget(keys.publishing(keys.partitionOf(u)), u),
     };
   }
   return out;
@@ -52,6 +53,8 @@ describe('repartition', () => {
     const { redis, keys } = h.ctx;
     await checkPartitions(redis, keys.meta(), 64);
     const ids = await population(h, 12);
+    // A nudge whose publish was never confirmed (its worker died): the mark moves with its person.
+    await redis.hset(keys.publishing(keys.partitionOf('r3')), 'r3', 'x1-1');
     const before = await snapshot(h, keys, ids);
     expect(
       Object.values(before).every((v) => (v as { due: string | null }).due === String(h!.clock.t + 30 * MIN)),

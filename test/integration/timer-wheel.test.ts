@@ -3,7 +3,7 @@
 // times moved by snooze and active hours. No per-person job is ever in BullMQ.
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLAIM_LEASE_MS, DueSweep, RETRY_MS, SWEEP_BATCH } from '../../src/app/due-sweep.js';
-import { NudgeDelivery } from '../../src/app/nudge-delivery.js';
+import { NudgeDelivery, type DueDone } from '../../src/app/nudge-delivery.js';
 import { BUCKET_MS } from '../../src/queues/ticks.js';
 import { NudgeWorker } from '../../workers/nudge-worker.js';
 import { inProcess, type InProcess } from '../support/wired-parts.js';
@@ -172,6 +172,84 @@ describe('timer wheel', () => {
     expect((await h.ctx.store.read('fay')).state.session.book).toMatchObject({ nudgesSent: 1, nudgesPublished: 1 });
   });
 
+  it('a nudge sent by one commit leaves no publishing mark behind, and its state says published', async () => {
+    h = await inProcess('marks');
+    const t0 = h.clock.t;
+    await seat(h, 'gil');
+    const n = h.ctx.keys.partitionOf('gil');
+    h.clock.t = t0 + 30 * MIN;
+    expect(await sweepOf(h, 'gil')).toEqual({ processed: 1, failed: 0 });
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/gil/nudge`);
+    expect(await h.ctx.redis.exists(h.ctx.keys.publishing(n))).toBe(0);
+    expect((await h.ctx.store.fetch('gil')).state.session.book).toMatchObject({ nudgesSent: 1, nudgesPublished: 1 });
+  });
+
+  it('a nudge whose commit went through but whose publish failed goes out once, on the retry', async () => {
+    h = await inProcess('publish-fails');
+    const t0 = h.clock.t;
+    await seat(h, 'hal');
+    const n = h.ctx.keys.partitionOf('hal');
+    let fail = true;
+    class FailingDelivery extends NudgeDelivery {
+      protected override publishNudge(...args: Parameters<NudgeDelivery['publishNudge']>): Promise<void> {
+        if (fail) return Promise.reject(new Error('broker away'));
+        return super.publishNudge(...args);
+      }
+    }
+    const sweep = new DueSweep(h.ctx, h.sessions, new FailingDelivery(h.ctx, h.sessions));
+    h.clock.t = t0 + 30 * MIN;
+    expect(await sweep.sweepPartition(n)).toEqual({ processed: 0, failed: 1 });
+    // The commit recorded the nudge as published; the mark says that is not confirmed.
+    expect(await h.ctx.redis.hget(h.ctx.keys.publishing(n), 'hal')).toMatch(/-1$/);
+    expect(await dueOf(h, 'hal')).toBe(h.clock.t + RETRY_MS);
+    fail = false;
+    h.clock.t += RETRY_MS;
+    expect(await sweep.sweepPartition(n)).toEqual({ processed: 1, failed: 0 });
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/hal/nudge`);
+    expect(await h.ctx.redis.hget(h.ctx.keys.publishing(n), 'hal')).toBeNull();
+    // The escalation comes as usual, once.
+    h.clock.t = t0 + 35 * MIN;
+    await sweep.sweepPartition(n);
+    await h.mqtt.waitForCount(`${h.ctx.topics.base}/users/hal/nudge`, 2);
+    h.clock.t += CLAIM_LEASE_MS;
+    await sweep.sweepPartition(n);
+    expect(nudges(h, 'hal')).toEqual([1, 2]);
+  });
+
+  it('a worker that died after its commit goes out once when the claim comes back; one that died after publishing is not sent again', async () => {
+    h = await inProcess('died');
+    const t0 = h.clock.t;
+    // ivy's worker dies between the commit and the publish, jon's between the publish and the release.
+    for (const u of ['ivy', 'jon']) await seat(h, u);
+    class DyingDelivery extends NudgeDelivery {
+      protected override publishNudge(): Promise<void> {
+        return Promise.reject(new Error('killed'));
+      }
+    }
+    h.clock.t = t0 + 30 * MIN;
+    for (const u of ['ivy', 'jon']) expect(await h.sweep.claim(h.ctx.keys.partitionOf(u))).toContain(u);
+    await expect(new DyingDelivery(h.ctx, h.sessions).processDue('ivy')).rejects.toThrow('killed');
+    expect(await h.sweep.sweepPartition(h.ctx.keys.partitionOf('ivy'))).toEqual({ processed: 0, failed: 0 });
+    await new NudgeDelivery(h.ctx, h.sessions).processDue('jon');
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/jon/nudge`);
+    expect(nudges(h, 'ivy')).toEqual([]);
+    for (const u of ['ivy', 'jon'])
+      expect(await h.ctx.redis.hget(h.ctx.keys.publishing(h.ctx.keys.partitionOf(u)), u)).toMatch(/-1$/);
+    // The leases lapse: the next sweeps find out from the marks and the broker's retained last-nudge records.
+    h.clock.t += CLAIM_LEASE_MS;
+    await h.sweep.sweepAll();
+    await h.mqtt.waitFor(`${h.ctx.topics.base}/users/ivy/nudge`);
+    h.clock.t += CLAIM_LEASE_MS;
+    await h.sweep.sweepAll();
+    expect(nudges(h, 'ivy')).toEqual([1]);
+    expect(nudges(h, 'jon')).toEqual([1]);
+    for (const u of ['ivy', 'jon']) {
+      expect(await h.ctx.redis.hget(h.ctx.keys.publishing(h.ctx.keys.partitionOf(u)), u)).toBeNull();
+      expect((await h.ctx.store.fetch(u)).state.session.book).toMatchObject({ nudgesSent: 1, nudgesPublished: 1 });
+      expect(await dueOf(h, u)).toBe(t0 + 35 * MIN);
+    }
+  });
+
   it('one tick a bucket sweeps the people due in every partition, and asks for the tick of the next due time', async () => {
     h = await inProcess('one-tick');
     const t0 = h.clock.t;
@@ -276,7 +354,7 @@ describe('timer wheel', () => {
     const p = h;
     // The delete lands while the sweep holds the person's claim (between the claim round and the transition).
     class DeletingDelivery extends NudgeDelivery {
-      override async processDue(userId: string): Promise<string> {
+      override async processDue(userId: string): Promise<DueDone> {
         if (userId === gone) await p.users.deleteUser(gone);
         return super.processDue(userId);
       }

@@ -5,12 +5,15 @@
 -- KEYS[2] the person's adherence log, oldest first: a string of entries each ended by a newline (a list of entries
 --         in data written before: appended to as a list)
 -- KEYS[3] the due set of the person's partition (sorted set: member userId, score = epoch ms next due)
+-- KEYS[4] the publishing hash of the person's partition (field userId, value the id of a nudge this commit records
+--         as published before it is: cleared by the sweep once the publish is confirmed)
 -- ARGV[1] expected version (0 = absent)
 -- ARGV[2] new document, or '' to leave the document (and its version) as it is and only set the due entry
 -- ARGV[3] log length kept, in entries (a string log keeps ARGV[3] × 100 bytes, cut at an entry's end)
 -- ARGV[4] due: epoch ms, 'none' (remove the entry) or 'keep' (leave it)
--- ARGV[5] the due set member (userId)
--- ARGV[6..] adherence entries as JSON
+-- ARGV[5] the due set member (userId), also the publishing hash's field
+-- ARGV[6] the nudge id to mark as publishing, or '' for none
+-- ARGV[7..] adherence entries as JSON
 -- Returns the version now stored, or -1 when the version moved since the caller read it (re-read and retry).
 local v = 0
 local cur = redis.call('GET', KEYS[1])
@@ -20,13 +23,13 @@ if ARGV[2] ~= '' then
   v = v + 1
   redis.call('SET', KEYS[1], v .. '|' .. ARGV[2])
 end
-if #ARGV >= 6 then
+if #ARGV >= 7 then
   local kind = redis.call('TYPE', KEYS[2]).ok
   if kind == 'list' then
-    local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))
+    local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 7))
     if n > tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[2], n - tonumber(ARGV[3]), -1) end
   else
-    local entries = table.concat(ARGV, '\n', 6) .. '\n'
+    local entries = table.concat(ARGV, '\n', 7) .. '\n'
     local len = #entries
     -- SET for a person's first entries: APPEND would reserve as much again for growth.
     if kind == 'none' then redis.call('SET', KEYS[2], entries)
@@ -45,4 +48,5 @@ if ARGV[4] == 'none' then
 elseif ARGV[4] ~= 'keep' then
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[6]) end
 return v
