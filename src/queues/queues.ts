@@ -49,10 +49,12 @@ export class Queues {
   readonly routines: Queue<RoutineJob>;
 
   constructor(
-    connection: RedisClient,
+    private readonly connection: RedisClient,
     prefix: string,
     /** The clock job delays are computed from (AppContext.now). */
     private readonly now: () => number = Date.now,
+    /** The connection is the queues' own (made for them): close() closes it too. */
+    private readonly owned = false,
   ) {
     // Nothing reads BullMQ's event streams (no QueueEvents): keep the last 1,000 events of a queue, not 10,000
     // (~1.5 MB of Redis per queue otherwise).
@@ -118,5 +120,6 @@ export class Queues {
 
   async close(): Promise<void> {
     await Promise.all(this.all().map((q) => q.close()));
+    if (this.owned) await this.connection.quit().catch(() => this.connection.disconnect());
   }
 }
