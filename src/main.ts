@@ -168,6 +168,7 @@ export async function main(
           config.mqtt.clientId ??
           `unknot-${config.redis.prefix}-${config.topics.base}-ingest`.replace(/[^A-Za-z0-9_-]/g, '_'),
         health,
+        trace: /mqttjs/.test((opts.env ?? process.env).DEBUG ?? ''),
       },
       topics,
       log,

@@ -21,6 +21,8 @@ export interface GatewayOptions {
   maxInFlight: number;
   /** Outages of the broker (and of Redis, seen by ingest) logged once each way; absent: every error is logged. */
   health?: DependencyHealth;
+  /** MQTT.js's packet trace (DEBUG=mqttjs*, the `debug` package's own variable): off, it costs nothing. */
+  trace?: boolean;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => Promise<void>;
@@ -69,6 +71,9 @@ export class MqttGateway {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       keepalive: 30,
+      // MQTT.js traces every packet through the `debug` package (about ten calls a publish, each a check of
+      // whether DEBUG asked for it): a no-op unless the trace was asked for.
+      ...(this.opts.trace ? {} : { log: () => undefined }),
       ...extra,
     };
   }
