@@ -53,6 +53,8 @@ export interface SweepResult {
 interface Claimed {
   partition: number;
   userIds: string[];
+  /** When each of them was due (epoch ms), in the same order. */
+  dueAts: number[];
   /** Earliest due time or lease end left in the partition (epoch ms), or null: nobody due or claimed. */
   next: number | null;
   /** The `now` the claim was made at. */
@@ -87,14 +89,20 @@ export class DueSweep {
     const { keys } = this.ctx;
     this.claimCalls += 1;
     const at = this.ctx.now();
-    const [next, ...userIds] = await this.redis.unknotClaimDue(
+    const [next, ...claimed] = await this.redis.unknotClaimDue(
       keys.due(partition),
       keys.claims(partition),
       at,
       limit,
       CLAIM_LEASE_MS,
     );
-    return { partition, userIds, next: next ? Number(next) : null, at, limit };
+    const userIds: string[] = [];
+    const dueAts: number[] = [];
+    for (let i = 0; i + 1 < claimed.length; i += 2) {
+      userIds.push(claimed[i]!);
+      dueAts.push(Number(claimed[i + 1]));
+    }
+    return { partition, userIds, dueAts, next: next ? Number(next) : null, at, limit };
   }
 
   /** One partition (the tests, and a tick left by an older version that named its partition). */
@@ -133,7 +141,11 @@ export class DueSweep {
       );
       const claimed = rounds.filter((r): r is Claimed => r !== null);
       for (const r of claimed) next.set(r.partition, r.next);
-      const work = claimed.flatMap((r) => r.userIds.map((userId) => ({ partition: r.partition, userId })));
+      // The longest-waiting first, over all partitions: a round behind a backlog would otherwise serve partition 0's
+      // latest before partition 63's earliest.
+      const work = claimed
+        .flatMap((r) => r.userIds.map((userId, i) => ({ partition: r.partition, userId, dueAt: r.dueAts[i]! })))
+        .sort((a, b) => a.dueAt - b.dueAt);
       // A bounded number of transitions at once, in waves that keep step: the reads of a wave go out together,
       // then its commits, its publishes, its second commits, each in one write to Redis (auto-pipelining sends what
       // is asked in one tick together). A pool that starts the next transition as soon as one ends sent each wave's

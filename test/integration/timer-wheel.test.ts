@@ -250,6 +250,34 @@ describe('timer wheel', () => {
     }
   });
 
+  it('a sweep behind a backlog handles the longest-waiting first, whatever their partitions', async () => {
+    h = await inProcess('fifo');
+    const t0 = h.clock.t;
+    // Five people in five partitions, seated a minute apart, highest partition first: each is due a minute after
+    // the one before, and the partitions' order is the reverse of the due times'.
+    const byPartition = new Map<number, string>();
+    for (let i = 0; byPartition.size < 5; i++) {
+      const n = h.ctx.keys.partitionOf(`w${i}`);
+      if (!byPartition.has(n)) byPartition.set(n, `w${i}`);
+    }
+    const ids = [...byPartition].sort((a, b) => b[0] - a[0]).map(([, u]) => u);
+    for (const [k, u] of ids.entries()) {
+      h.clock.t = t0 + k * MIN;
+      await seat(h, u);
+    }
+    const order: string[] = [];
+    class RecordingDelivery extends NudgeDelivery {
+      override processDue(userId: string): Promise<DueDone> {
+        order.push(userId);
+        return super.processDue(userId);
+      }
+    }
+    const sweep = new DueSweep(h.ctx, h.sessions, new RecordingDelivery(h.ctx, h.sessions));
+    h.clock.t = t0 + 40 * MIN;
+    expect(await sweep.sweepAll()).toEqual({ processed: 5, failed: 0 });
+    expect(order).toEqual(ids);
+  });
+
   it('one tick a bucket sweeps the people due in every partition, and asks for the tick of the next due time', async () => {
     h = await inProcess('one-tick');
     const t0 = h.clock.t;
