@@ -1,6 +1,7 @@
 // The report: a readable table on stdout, then one JSON line with the headline figures.
 import type { MqttBaseline, RedisBaseline } from './baseline.js';
 import type { IngestResult, LatencyResult, PopulationResult, Quantiles, ScaleOutRun } from './phases.js';
+import { BUCKET_MS } from '../src/queues/ticks.js';
 
 export interface Results {
   quick: boolean;
@@ -211,7 +212,7 @@ export function renderTable(r: Results): string {
         row(
           `(d) tick jobs run / tick adds while the nudges went out, ${n}`,
           `${int(p.ticks.sweeps)} / ${int(p.ticks.adds)}`,
-          `one per 100 ms bucket with someone due, at most ${int(p.spreadSeconds * 10)}`,
+          `one per ${BUCKET_MS} ms bucket with someone due, at most ${int((p.spreadSeconds * 1000) / BUCKET_MS)}`,
         );
       if (p.latenessMissing > 0) row(`(d) nudges missing, ${n}`, int(p.latenessMissing));
       row(
@@ -237,7 +238,7 @@ export function renderTable(r: Results): string {
       row(
         `(e) delayed tick jobs after seating ${n} users`,
         int(p.pendingNudgeJobs),
-        'one per 100 ms bucket with someone due (or less); no job per user',
+        `one per ${BUCKET_MS} ms bucket with someone due (or less); no job per user`,
       );
     row(
       p.seededInBulk ? `(f) seated in bulk straight into Redis, ${n}` : `(f) first sitting event per user, ${n}`,
