@@ -31,6 +31,15 @@ const nudges = (p: InProcess, userId: string) =>
   p.mqtt.messages(`${p.ctx.topics.base}/users/${userId}/nudge`).map((m) => (m.json as { level: number }).level);
 const logTypes = async (p: InProcess, userId: string) =>
   (await p.ctx.adherence.read(userId, 0, p.clock.t + 1)).map((e) => e.type);
+/** `count` user ids `<prefix><i>`, each in a partition of its own, by partition. */
+function onePerPartition(p: InProcess, count: number, prefix: string): Map<number, string> {
+  const byPartition = new Map<number, string>();
+  for (let i = 0; byPartition.size < count; i++) {
+    const n = p.ctx.keys.partitionOf(`${prefix}${i}`);
+    if (!byPartition.has(n)) byPartition.set(n, `${prefix}${i}`);
+  }
+  return byPartition;
+}
 const sweepOf = (p: InProcess, userId: string) => p.sweep.sweepPartition(p.ctx.keys.partitionOf(userId));
 
 describe('timer wheel', () => {
@@ -255,12 +264,7 @@ describe('timer wheel', () => {
     const t0 = h.clock.t;
     // Five people in five partitions, seated a minute apart, highest partition first: each is due a minute after
     // the one before, and the partitions' order is the reverse of the due times'.
-    const byPartition = new Map<number, string>();
-    for (let i = 0; byPartition.size < 5; i++) {
-      const n = h.ctx.keys.partitionOf(`w${i}`);
-      if (!byPartition.has(n)) byPartition.set(n, `w${i}`);
-    }
-    const ids = [...byPartition].sort((a, b) => b[0] - a[0]).map(([, u]) => u);
+    const ids = [...onePerPartition(h, 5, 'w')].sort((a, b) => b[0] - a[0]).map(([, u]) => u);
     for (const [k, u] of ids.entries()) {
       h.clock.t = t0 + k * MIN;
       await seat(h, u);
@@ -282,12 +286,7 @@ describe('timer wheel', () => {
     h = await inProcess('one-tick');
     const t0 = h.clock.t;
     // Six people in six different partitions, all due in the same bucket.
-    const byPartition = new Map<number, string>();
-    for (let i = 0; byPartition.size < 6; i++) {
-      const n = h.ctx.keys.partitionOf(`q${i}`);
-      if (!byPartition.has(n)) byPartition.set(n, `q${i}`);
-    }
-    const six = [...byPartition.values()];
+    const six = [...onePerPartition(h, 6, 'q').values()];
     for (const u of six) await seat(h, u);
     const bucket = Math.floor((t0 + 30 * MIN) / BUCKET_MS);
     expect((await h.ctx.queues.nudges.getDelayed()).map((j) => j.id)).toEqual([`tick.${bucket}`]);
