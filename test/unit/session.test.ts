@@ -9,6 +9,8 @@ import {
   MAX_TAIL,
   newSessionState,
   nudgeDue,
+  nudgePublished,
+  nudgeUnconfirmed,
   policyOf,
   sessionSummary,
   snooze,
@@ -96,6 +98,22 @@ describe('sitting session', () => {
     const again = nudgeDue(first.state, 'e1', 1, policy, T0 + 30 * MIN + 10);
     expect(again.result).toMatchObject({ kind: 'already', level: 1, published: false });
     expect(logs(again.effects).filter((e) => e.type === 'nudge_sent')).toHaveLength(0);
+  });
+
+  it('a nudge recorded as published before its publish counts as unpublished while its mark stands, and only it', () => {
+    const s = feed(newSessionState('e'), [ev('sitting', T0)]).state;
+    const sent = nudgeDue(s, 'e1', 1, policy, T0 + 30 * MIN).state;
+    const recorded = nudgePublished(sent, 'e1', 1).state;
+    expect(nudgeDue(recorded, 'e1', 1, policy, T0 + 30 * MIN + 10).result).toMatchObject({ published: true });
+    const unconfirmed = nudgeUnconfirmed(recorded, 'e1-1');
+    expect(nudgeDue(unconfirmed, 'e1', 1, policy, T0 + 30 * MIN + 10).result).toMatchObject({
+      kind: 'already',
+      level: 1,
+      published: false,
+    });
+    // Another level's, another session's or an unknown id: nothing changes.
+    for (const id of ['e1-2', 'e0-1', 'x']) expect(nudgeUnconfirmed(recorded, id)).toBe(recorded);
+    expect(nudgeUnconfirmed(s, 'e1-1')).toBe(s);
   });
 
   it('waits when a nudge job fires early', () => {
