@@ -4,10 +4,10 @@
 -- KEYS[1] the partition's due set (member userId, score = epoch ms due)
 -- KEYS[2] the partition's claims (member userId, score = epoch ms the lease lapses)
 -- ARGV[1] now (epoch ms), ARGV[2] most people to claim, ARGV[3] lease length (ms)
--- Returns { next, userId, dueAt, userId, dueAt, ... }, each claimed person with the due time they were claimed at
--- (so that a sweep over many partitions handles the longest-waiting first): `next` is when the partition next needs a sweep (the earliest due time left
--- or lease end of another sweep's claim, epoch ms, as a string; '' when there is none), so that a sweep of every
--- partition learns where the next tick goes without another round trip. (The people claimed here are the caller's
+-- Returns { next, userId, dueAt, userId, dueAt, ... }: each claimed person with the due time they were claimed at
+-- (so that a sweep over many partitions handles the longest-waiting first), and `next`, when the partition next
+-- needs a sweep (the earliest due time left or lease end of another sweep's claim, epoch ms, as a string; '' when
+-- there is none), so that a sweep of every partition learns where the next tick goes without another round trip. (The people claimed here are the caller's
 -- to release; if it dies holding them, the sweep-all safety net sees their lease lapse.)
 -- A person claimed by another sweep whose lease still runs is left alone.
 local now = tonumber(ARGV[1])
