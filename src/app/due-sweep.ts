@@ -1,11 +1,11 @@
 // The claim protocol of the timer wheel. A sweep claims, in every partition at once (one script call per partition,
 // sent together), people whose due time has come (out of the due set, into the claims set with a lease; a round
-// takes at most ROUND_BUDGET over all partitions), runs their due transitions in waves (each wave's states and
-// profiles read with one MGET each per partition), and releases them (one ZREM per partition); it loops over the
-// partitions that still had someone, then makes sure a tick comes for the earliest due time left anywhere. A
-// worker killed mid-batch leaves its claims behind; once their lease lapses the next sweep puts them back in the
-// due set, and the transition finds out from the state, the partition's publishing hash and the broker's retained
-// last-nudge record what is done. The release also clears the publishing marks of the nudges this sweep published.
+// takes at most ROUND_BUDGET over all partitions), runs their due transitions in waves (each wave's states read with
+// one MGET and publishing marks with one HMGET per partition), and releases them (one command per partition); it
+// loops over the partitions that still had someone, then makes sure a tick comes for the earliest due time left
+// anywhere. A worker killed mid-batch leaves its claims behind; once their lease lapses the next sweep puts them back
+// in the due set, and the transition finds out from the state, the partition's publishing hash and the broker's
+// retained last-nudge record what is done. The release also clears the publishing marks of the nudges it published.
 import type { Redis } from 'ioredis';
 import { warnUnlessRedisAway } from '../dependencies.js';
 import { CLAIM_DUE_LUA } from '../store/lua/index.js';
@@ -61,6 +61,13 @@ interface Claimed {
   at: number;
   /** The most people this claim could take. */
   limit: number;
+}
+
+/** Adds a person to the list of their partition in `into` (the people of a wave or a round, by partition). */
+function addTo(into: Map<number, string[]>, w: { partition: number; userId: string }): void {
+  const list = into.get(w.partition);
+  if (list) list.push(w.userId);
+  else into.set(w.partition, [w.userId]);
 }
 
 export class DueSweep {
@@ -147,26 +154,21 @@ export class DueSweep {
         .flatMap((r) => r.userIds.map((userId, i) => ({ partition: r.partition, userId, dueAt: r.dueAts[i]! })))
         .sort((a, b) => a.dueAt - b.dueAt);
       // A bounded number of transitions at once, in waves that keep step: the reads of a wave go out together,
-      // then its commits, its publishes, its second commits, each in one write to Redis (auto-pipelining sends what
+      // then its commits, then its publishes, each in one write to Redis (auto-pipelining sends what
       // is asked in one tick together). A pool that starts the next transition as soon as one ends sent each wave's
       // commands a few at a time: one socket write each, which cost more CPU under load than the commands did.
       const inFlight = work.length > 4 * SWEEP_CONCURRENCY ? SWEEP_MAX_CONCURRENCY : SWEEP_CONCURRENCY;
       const done = new Map<number, string[]>();
       const settled = new Map<number, string[]>();
       const failed = new Map<number, string[]>();
-      const add = (into: Map<number, string[]>, w: { partition: number; userId: string }) => {
-        const list = into.get(w.partition);
-        if (list) list.push(w.userId);
-        else into.set(w.partition, [w.userId]);
-      };
       for (let k = 0; k < work.length; k += inFlight) {
         const wave = work.slice(k, k + inFlight);
         const pre = await this.prefetch(wave);
         await Promise.all(
           wave.map(async (w) => {
             const d = await this.handle(w.userId, result, pre.get(w.userId));
-            add(d ? done : failed, w);
-            if (d?.settled) add(settled, w);
+            addTo(d ? done : failed, w);
+            if (d?.settled) addTo(settled, w);
           }),
         );
       }
@@ -194,18 +196,14 @@ export class DueSweep {
    */
   private async prefetch(wave: Array<{ partition: number; userId: string }>): Promise<Map<string, Prefetched>> {
     const byPartition = new Map<number, string[]>();
-    for (const w of wave) {
-      const ids = byPartition.get(w.partition);
-      if (ids) ids.push(w.userId);
-      else byPartition.set(w.partition, [w.userId]);
-    }
+    for (const w of wave) addTo(byPartition, w);
     const out = new Map<string, Prefetched>();
     await Promise.all(
-      [...byPartition.values()].map(async (ids) => {
+      [...byPartition].map(async ([n, ids]) => {
         const { registry, keys } = this.ctx;
         const [states, marks, profiles] = await Promise.all([
           this.ctx.store.readMany(ids).catch(() => new Map<string, Versioned>()),
-          this.redis.hmget(keys.publishing(keys.partitionOf(ids[0]!)), ...ids).catch(() => undefined),
+          this.redis.hmget(keys.publishing(n), ...ids).catch(() => undefined),
           // Devices first: one read of a person's record fills both the device list and the profile (the nudge
           // goes to the devices anyway), where reading the profile alone made the nudge read the record again.
           Promise.all(ids.map((u) => registry.devicesOf(u).catch(() => undefined)))
