@@ -28,6 +28,7 @@ import {
   waitCommitted,
   warmUp,
   type Bench,
+  type PopulationPlan,
   type PopulationResult,
   type Registered,
   type Target,
@@ -645,21 +646,11 @@ async function run(): Promise<void> {
  * lateness and cost per nudge as (d) reports them. No memory or per-event cost figures.
  */
 async function bulkNudgePhase(N: number, K: number): Promise<void> {
-  const profileOf = (i: number) => (i < K ? PROFILE : PROFILE_NO_NUDGE);
   const pop = await phase(
     `(d) ${K.toLocaleString('en-US')} nudges due over ${plan.spreadSeconds} s, ${N.toLocaleString('en-US')} people seated`,
     async () => {
       const prefix = `${runId}-k${K}`;
-      const registered = await registerPopulation(
-        bench,
-        prefix,
-        'p',
-        N,
-        deadline - CLEANUP_RESERVE_MS,
-        undefined,
-        profileOf,
-      );
-      const regRate = registered.users / Math.max(1e-3, registered.seconds);
+      const registered = await registerBulkPeople(bench, prefix, N, K);
       const W = opts.workers ?? 1;
       const p = await startUnknot(`unknot-k${K}`, prefix, prefix, W > 1 ? { UNKNOT_ROLES: 'api,ingest' } : {});
       const workers =
@@ -674,22 +665,11 @@ async function bulkNudgePhase(N: number, K: number): Promise<void> {
       const worker = W > 1 ? together(`workers-k${K}`, workers) : p;
       const t: Target = { label: p.label, prefix, base: prefix, ingest: [p], worker };
       try {
-        const r = await populationPhase(bench, t, {
-          tag: 'p',
-          users: N,
-          registered,
-          spreadSeconds: plan.spreadSeconds,
-          graceSeconds: plan.graceSeconds,
-          backlogSeconds: 60,
-          costEvents: 0,
-          seedRateGuess: regRate / 1.5,
-          nudgeUsers: K,
-          bulkSeat: (seatedAt) =>
-            seatBulk(bench.redisUrl, prefix, 'p', N, seatedAt, profileOf, {
-              deadline: deadline - CLEANUP_RESERVE_MS,
-              onProgress: (n) => progress.update(`seating in bulk: ${n}/${N}`, (0.3 * n) / N),
-            }),
-        });
+        const r = await populationPhase(
+          bench,
+          t,
+          bulkSeatedPlan(bench, prefix, N, K, registered, { backlogSeconds: 60, costEvents: 0 }),
+        );
         for (const line of r.incomplete) note(line);
         return r;
       } finally {
@@ -698,6 +678,42 @@ async function bulkNudgePhase(N: number, K: number): Promise<void> {
     },
   );
   if (pop) results.populations.push(pop);
+}
+
+/** People 0 … K−1 get a nudge due in the window; the others sit with the longest break. */
+const nudgedFirst = (K: number) => (i: number) => (i < K ? PROFILE : PROFILE_NO_NUDGE);
+
+/** N people (tag `p`) registered in bulk straight into Redis, K of them to be nudged. */
+function registerBulkPeople(b: Bench, prefix: string, N: number, K: number): Promise<Registered> {
+  return registerPopulation(b, prefix, 'p', N, b.deadline - CLEANUP_RESERVE_MS, undefined, nudgedFirst(K));
+}
+
+/** (d)(e)(f) for people registered by registerBulkPeople and seated in bulk straight into Redis. */
+function bulkSeatedPlan(
+  b: Bench,
+  prefix: string,
+  N: number,
+  K: number,
+  registered: Registered,
+  more: Pick<PopulationPlan, 'backlogSeconds' | 'costEvents'>,
+): PopulationPlan {
+  const regRate = registered.users / Math.max(1e-3, registered.seconds);
+  return {
+    tag: 'p',
+    users: N,
+    registered,
+    spreadSeconds: plan.spreadSeconds,
+    graceSeconds: plan.graceSeconds,
+    ...more,
+    // The first nudge falls due after the seating is expected to end: assume it is slower than registering.
+    seedRateGuess: regRate / 1.5,
+    nudgeUsers: K,
+    bulkSeat: (seatedAt) =>
+      seatBulk(b.redisUrl, prefix, 'p', N, seatedAt, nudgedFirst(K), {
+        deadline: b.deadline - CLEANUP_RESERVE_MS,
+        onProgress: (n) => progress.update(`seating in bulk: ${n}/${N}`, (0.3 * n) / N),
+      }),
+  };
 }
 
 /**
@@ -760,7 +776,6 @@ async function millionPhase(): Promise<void> {
     note(`(f) 1M users: skipped, ${why}`);
     return;
   }
-  const profileOf = (i: number) => (i < K ? PROFILE : PROFILE_NO_NUDGE);
   const pop = await phase(
     `(d)(e)(f) 1,000,000 users seated, ${K.toLocaleString('en-US')} of them with a nudge due`,
     async () => {
@@ -779,33 +794,15 @@ async function millionPhase(): Promise<void> {
       const t: Target = { label: p.label, prefix, base: prefix, ingest: [p], worker: p };
       let r: PopulationResult;
       try {
-        const registered = await registerPopulation(
+        const registered = await registerBulkPeople(b, prefix, N, K);
+        r = await populationPhase(
           b,
-          prefix,
-          'p',
-          N,
-          b.deadline - CLEANUP_RESERVE_MS,
-          undefined,
-          profileOf,
+          t,
+          bulkSeatedPlan(b, prefix, N, K, registered, {
+            backlogSeconds: plan.backlogSeconds,
+            costEvents: plan.costEvents,
+          }),
         );
-        const regRate = registered.users / Math.max(1e-3, registered.seconds);
-        r = await populationPhase(b, t, {
-          tag: 'p',
-          users: N,
-          registered,
-          spreadSeconds: plan.spreadSeconds,
-          graceSeconds: plan.graceSeconds,
-          backlogSeconds: plan.backlogSeconds,
-          costEvents: plan.costEvents,
-          // The first nudge falls due after the seating is expected to end: assume it is slower than registering.
-          seedRateGuess: regRate / 1.5,
-          nudgeUsers: K,
-          bulkSeat: (seatedAt) =>
-            seatBulk(bench.redisUrl, prefix, 'p', N, seatedAt, profileOf, {
-              deadline: b.deadline - CLEANUP_RESERVE_MS,
-              onProgress: (n) => progress.update(`seating in bulk: ${n}/${N}`, (0.3 * n) / N),
-            }),
-        });
       } finally {
         await stopUnknot(p);
       }
