@@ -280,6 +280,35 @@ describe('start-up configuration', () => {
   }, 120_000);
 });
 
+describe("MQTT.js's packet trace", () => {
+  it('is on stderr with DEBUG=mqttjs*, and absent without it', async () => {
+    const start = (label: string, debug: string | undefined) => {
+      const ns = uniqueNamespace(label);
+      return startService({
+        env: {
+          REDIS_URL: inject('redisUrl'),
+          MQTT_URL: inject('mqttUrl'),
+          UNKNOT_REDIS_PREFIX: ns.prefix,
+          UNKNOT_BASE_TOPIC: ns.baseTopic,
+          UNKNOT_HA_DISCOVERY: 'false',
+          DEBUG: debug,
+        },
+        label,
+      });
+    };
+    const [traced, quiet] = await Promise.all([start('trace-on', 'mqttjs*'), start('trace-off', undefined)]);
+    try {
+      const mqttjsLines = (svc: typeof traced) =>
+        svc.logs().filter((e) => e.stream === 'stderr' && e.line.includes('mqttjs:client')).length;
+      // Both connected and published their retained bridge state by the time they were ready.
+      expect(mqttjsLines(traced)).toBeGreaterThan(0);
+      expect(mqttjsLines(quiet)).toBe(0);
+    } finally {
+      await Promise.all([traced.stop(), quiet.stop()]);
+    }
+  });
+});
+
 describe('health, readiness and shutdown', () => {
   it('/readyz says which dependency is down, and SIGTERM stops cleanly with the bridge offline', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unknot-redis-'));
